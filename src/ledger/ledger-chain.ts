@@ -1,0 +1,63 @@
+import { BalanceLimitExceededError, InsufficientBalanceError, LedgerInvariantError } from './errors';
+
+// The arithmetic of a wallet's ledger, free of I/O: how the next entry follows from the wallet's
+// head, and how a stretch of entries is checked when it is read back.
+
+export interface WalletHead {
+  userId: string;
+  balance: number;
+  version: number;
+}
+
+export interface ChainLink {
+  version: number;
+  amount: number;
+  balanceAfter: number;
+}
+
+/** The balance and version an entry of `amount` produces on top of `head`, or the rule it breaks. */
+export function nextLink(head: WalletHead, amount: number): ChainLink {
+  if (!Number.isSafeInteger(amount) || amount === 0) {
+    throw new LedgerInvariantError(`ledger amount must be a non-zero safe integer, got ${amount}`);
+  }
+  assertHead(head);
+  const balanceAfter = head.balance + amount;
+  if (balanceAfter < 0) throw new InsufficientBalanceError(head.userId, head.balance, amount);
+  if (!Number.isSafeInteger(balanceAfter)) throw new BalanceLimitExceededError(head.userId);
+  return { version: head.version + 1, amount, balanceAfter };
+}
+
+function assertHead(head: WalletHead): void {
+  if (!Number.isSafeInteger(head.balance) || head.balance < 0) {
+    throw new LedgerInvariantError(`wallet of user ${head.userId} has an invalid balance ${head.balance}`);
+  }
+  if (!Number.isSafeInteger(head.version) || head.version < 0) {
+    throw new LedgerInvariantError(`wallet of user ${head.userId} has an invalid version ${head.version}`);
+  }
+}
+
+/**
+ * Checks entries of one wallet in ascending version order: versions consecutive, every balance
+ * non-negative, every balanceAfter the previous one plus the amount. `before` is the entry just
+ * below the first one (absent when the stretch starts at version 1, whose predecessor is balance 0).
+ */
+export function verifyChain(userId: string, entries: readonly ChainLink[], before?: ChainLink): void {
+  let previous = before ?? { version: 0, amount: 0, balanceAfter: 0 };
+  for (const entry of entries) {
+    if (entry.version !== previous.version + 1) {
+      throw new LedgerInvariantError(
+        `ledger of user ${userId}: version ${entry.version} follows ${previous.version}`,
+      );
+    }
+    if (entry.balanceAfter !== previous.balanceAfter + entry.amount) {
+      throw new LedgerInvariantError(
+        `ledger of user ${userId}: version ${entry.version} has balanceAfter ${entry.balanceAfter}, ` +
+          `expected ${previous.balanceAfter} + ${entry.amount}`,
+      );
+    }
+    if (entry.balanceAfter < 0 || !Number.isSafeInteger(entry.balanceAfter)) {
+      throw new LedgerInvariantError(`ledger of user ${userId}: version ${entry.version} balance ${entry.balanceAfter}`);
+    }
+    previous = entry;
+  }
+}

@@ -1,0 +1,102 @@
+import { connect, type ChannelModel } from 'amqplib';
+import type { Logger } from '../logger';
+import { backoffDelayMs, sleep } from '../support/backoff';
+
+const RECONNECT_BACKOFF = { initialMs: 250, maxMs: 10_000 };
+const CONNECT_TIMEOUT_MS = 5_000;
+const HEARTBEAT_SECONDS = 10;
+
+export type OnConnected = (connection: ChannelModel) => Promise<void>;
+
+/**
+ * One AMQP connection that comes back by itself: after a broker restart or a network fault it
+ * reconnects with backoff and runs every registered setup again (channels, topology, consumers).
+ */
+export class BrokerConnection {
+  private connection: ChannelModel | undefined;
+  private readonly setups: OnConnected[] = [];
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+  private connectedWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly url: string,
+    private readonly name: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Registers work to run on every (re)connection, in registration order. */
+  onConnected(setup: OnConnected): void {
+    this.setups.push(setup);
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  get isConnected(): boolean {
+    return this.connection !== undefined;
+  }
+
+  /** Resolves once connected and set up; rejects if `signal` aborts first. */
+  waitUntilConnected(signal?: AbortSignal): Promise<void> {
+    if (this.isConnected) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(new Error('stopped before RabbitMQ was reachable'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.connectedWaiters.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.stopping.abort();
+    const connection = this.connection;
+    this.connection = undefined;
+    await connection?.close().catch(() => undefined);
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping.signal.aborted) {
+      let connection: ChannelModel | undefined;
+      try {
+        connection = await connect(withHeartbeat(this.url), {
+          timeout: CONNECT_TIMEOUT_MS,
+          clientProperties: { connection_name: this.name },
+        });
+        const closed = new Promise<void>((resolve) => connection!.once('close', () => resolve()));
+        connection.on('error', (error: Error) => this.logger.warn({ err: error }, 'RabbitMQ connection error'));
+        for (const setup of this.setups) await setup(connection);
+        if (this.stopping.signal.aborted) {
+          await connection.close().catch(() => undefined);
+          return;
+        }
+        this.connection = connection;
+        failures = 0;
+        this.logger.info({ connection: this.name }, 'RabbitMQ connected');
+        this.connectedWaiters.splice(0).forEach((resolve) => resolve());
+        await closed;
+        this.connection = undefined;
+        if (this.stopping.signal.aborted) return;
+        this.logger.warn({ connection: this.name }, 'RabbitMQ connection lost; reconnecting');
+      } catch (error) {
+        this.connection = undefined;
+        await connection?.close().catch(() => undefined);
+        if (this.stopping.signal.aborted) return;
+        failures++;
+        this.logger.warn({ err: error, connection: this.name, failures }, 'RabbitMQ connection failed; retrying');
+      }
+      await sleep(backoffDelayMs(RECONNECT_BACKOFF, Math.max(failures, 1)), this.stopping.signal);
+    }
+  }
+}
+
+function withHeartbeat(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(HEARTBEAT_SECONDS));
+  return parsed.toString();
+}

@@ -1,0 +1,40 @@
+import type { ConfirmChannel } from 'amqplib';
+import type { TransactionFinalized } from '../domain/transaction';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import type { BrokerConnection } from './broker-connection';
+import { publishConfirmed } from './publish-confirmed';
+import { EXCHANGES, ROUTING_KEYS, declareTopology } from './topology';
+
+const CONFIRM_TIMEOUT_MS = 5_000;
+
+/** Announces outcomes as `wallet.transactionFinalized`, returning only once the broker confirmed. */
+export class FinalizationPublisher {
+  private channel: ConfirmChannel | undefined;
+
+  constructor(
+    broker: BrokerConnection,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    broker.onConnected(async (connection) => {
+      const channel = await connection.createConfirmChannel();
+      channel.on('error', (error: Error) => this.logger.warn({ err: error }, 'finalization channel error'));
+      channel.on('close', () => {
+        if (this.channel === channel) this.channel = undefined;
+      });
+      await declareTopology(channel);
+      this.channel = channel;
+    });
+  }
+
+  async publish(finalized: TransactionFinalized): Promise<void> {
+    const channel = this.channel;
+    if (!channel) throw new Error('RabbitMQ is not connected; finalization will be retried');
+    // The platform's wire format: a JSON body, persistent, no other properties.
+    const body = Buffer.from(JSON.stringify(finalized));
+    await publishConfirmed(channel, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, body, {}, CONFIRM_TIMEOUT_MS);
+    this.metrics.finalizationsPublished.inc({ status: finalized.status });
+    this.logger.info({ transactionId: finalized.transactionId, status: finalized.status, reason: finalized.reason }, 'transaction finalized');
+  }
+}

@@ -1,0 +1,73 @@
+import type { Channel } from 'amqplib';
+
+// The platform's RabbitMQ topology (../shared/CONTRACT.md), declared exactly as every other service
+// declares it: direct durable exchanges, durable queues without arguments.
+
+export const EXCHANGES = {
+  auth: 'auth.events',
+  transactions: 'transaction.events',
+} as const;
+
+export const ROUTING_KEYS = {
+  userSignup: 'user.signup',
+  transactionCompleted: 'transaction.completed',
+  transactionFailed: 'transaction.failed',
+  transactionFinalized: 'wallet.transactionFinalized',
+} as const;
+
+export const QUEUES = {
+  userSignup: 'wallet.user.q',
+  transactionCompleted: 'wallet.update.q',
+  transactionFailed: 'wallet.revert.q',
+  transactionFinalized: 'transaction.finalized.q',
+} as const;
+
+export type ConsumedQueue = typeof QUEUES.userSignup | typeof QUEUES.transactionCompleted | typeof QUEUES.transactionFailed;
+
+export const CONSUMED_QUEUES: readonly ConsumedQueue[] = [
+  QUEUES.userSignup,
+  QUEUES.transactionCompleted,
+  QUEUES.transactionFailed,
+];
+
+const BINDINGS = [
+  { queue: QUEUES.userSignup, exchange: EXCHANGES.auth, routingKey: ROUTING_KEYS.userSignup },
+  { queue: QUEUES.transactionCompleted, exchange: EXCHANGES.transactions, routingKey: ROUTING_KEYS.transactionCompleted },
+  { queue: QUEUES.transactionFailed, exchange: EXCHANGES.transactions, routingKey: ROUTING_KEYS.transactionFailed },
+  { queue: QUEUES.transactionFinalized, exchange: EXCHANGES.transactions, routingKey: ROUTING_KEYS.transactionFinalized },
+] as const;
+
+/**
+ * The wallet's own dead-letter route. Rejected messages are republished here (then acked) rather
+ * than through queue arguments, which would change the platform's queue declarations.
+ */
+export const DEAD_LETTER = {
+  exchange: 'wallet.dlx',
+  queue: 'wallet.dlq',
+  // Bounded; past it the broker refuses the republish and the message stays in its own queue.
+  maxLength: 1_000_000,
+  headers: {
+    reason: 'x-wallet-dead-letter-reason',
+    queue: 'x-wallet-original-queue',
+    exchange: 'x-wallet-original-exchange',
+    routingKey: 'x-wallet-original-routing-key',
+    at: 'x-wallet-dead-lettered-at',
+  },
+} as const;
+
+export async function declareTopology(channel: Channel): Promise<void> {
+  for (const exchange of Object.values(EXCHANGES)) {
+    await channel.assertExchange(exchange, 'direct', { durable: true });
+  }
+  for (const binding of BINDINGS) {
+    await channel.assertQueue(binding.queue, { durable: true });
+    await channel.bindQueue(binding.queue, binding.exchange, binding.routingKey);
+  }
+  await channel.assertExchange(DEAD_LETTER.exchange, 'fanout', { durable: true });
+  await channel.assertQueue(DEAD_LETTER.queue, {
+    durable: true,
+    maxLength: DEAD_LETTER.maxLength,
+    arguments: { 'x-overflow': 'reject-publish' },
+  });
+  await channel.bindQueue(DEAD_LETTER.queue, DEAD_LETTER.exchange, '');
+}

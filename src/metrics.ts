@@ -1,0 +1,54 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The service's Prometheus metrics, on a registry of its own so several services can share a process in tests. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    messagesConsumed: new Counter({
+      name: 'wallet_messages_consumed_total',
+      help: 'RabbitMQ messages handled, by queue and outcome (accepted, duplicate, dead_lettered, requeued)',
+      labelNames: ['queue', 'outcome'] as const,
+      registers: [registry],
+    }),
+    deadLettered: new Counter({
+      name: 'wallet_dead_lettered_total',
+      help: 'Messages moved to the dead-letter queue, by original queue',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    bridgeRetries: new Counter({
+      name: 'wallet_bridge_retries_total',
+      help: 'Infrastructure failures while handing a message to Temporal or the database, retried with backoff',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    ledgerVersionConflicts: new Counter({
+      name: 'wallet_ledger_version_conflicts_total',
+      help: 'Ledger writes that lost the race for a wallet version and were retried',
+      registers: [registry],
+    }),
+    ledgerEntries: new Counter({
+      name: 'wallet_ledger_entries_total',
+      help: 'Ledger entries written, by leg',
+      labelNames: ['leg'] as const,
+      registers: [registry],
+    }),
+    finalizationsPublished: new Counter({
+      name: 'wallet_finalizations_published_total',
+      help: 'wallet.transactionFinalized messages confirmed by the broker, by status',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
+    httpRequestDuration: new Histogram({
+      name: 'wallet_http_request_duration_seconds',
+      help: 'HTTP request duration by method, route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,49 @@
+import mongoose, { type Connection } from 'mongoose';
+import { walletSchema, type WalletDocument } from './wallet.model';
+import { ledgerEntrySchema, type LedgerEntryDocument } from './ledger-entry.model';
+
+// Every database operation is bounded: a dead server fails a call within seconds, so the Temporal
+// activity that made it is retried with backoff instead of hanging past its own timeout.
+const CONNECTION_OPTIONS = {
+  serverSelectionTimeoutMS: 3_000,
+  connectTimeoutMS: 3_000,
+  socketTimeoutMS: 8_000,
+  maxPoolSize: 32,
+  autoIndex: false,
+  autoCreate: false,
+} as const;
+
+export interface Database {
+  connection: Connection;
+  wallets: mongoose.Model<WalletDocument>;
+  ledgerEntries: mongoose.Model<LedgerEntryDocument>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens the wallet database and makes sure its indexes exist (the unique ones carry correctness). */
+export async function openDatabase(url: string): Promise<Database> {
+  const connection = mongoose.createConnection(url, CONNECTION_OPTIONS);
+  await connection.asPromise();
+  const wallets = connection.model<WalletDocument>('Wallet', walletSchema, 'wallets');
+  const ledgerEntries = connection.model<LedgerEntryDocument>('LedgerEntry', ledgerEntrySchema, 'ledger_entries');
+  await Promise.all([wallets.createCollection().catch(ignoreExists), ledgerEntries.createCollection().catch(ignoreExists)]);
+  await Promise.all([wallets.createIndexes(), ledgerEntries.createIndexes()]);
+  return {
+    connection,
+    wallets,
+    ledgerEntries,
+    async ping() {
+      const db = connection.db;
+      if (!db) throw new Error('database connection is not open');
+      await db.admin().ping({ timeoutMS: 2_000 });
+    },
+    async close() {
+      await connection.close();
+    },
+  };
+}
+
+function ignoreExists(error: unknown): void {
+  if ((error as { codeName?: string }).codeName !== 'NamespaceExists') throw error;
+}

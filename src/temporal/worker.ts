@@ -1,0 +1,34 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { WalletActivities } from '../../activities';
+import type { WalletConfig } from '../config';
+
+export interface WalletWorkerOptions {
+  config: WalletConfig['temporal'];
+  activities: WalletActivities;
+  /** A pre-built workflow bundle (tests build it once); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+/** The Temporal worker that runs transaction workflows and their ledger and finalization activities. */
+export async function createWalletWorker(options: WalletWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection = await NativeConnection.connect({ address: options.config.address });
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: options.config.namespace,
+      taskQueue: options.config.taskQueue,
+      ...(options.workflowBundle
+        ? { workflowBundle: options.workflowBundle }
+        : { workflowsPath: require.resolve('../../workflows') }),
+      activities: options.activities,
+      maxConcurrentActivityTaskExecutions: options.config.maxConcurrentActivities,
+      maxConcurrentWorkflowTaskExecutions: 40,
+      maxCachedWorkflows: options.config.maxCachedWorkflows,
+      shutdownGraceTime: '10s',
+    });
+    return { worker, connection };
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+}

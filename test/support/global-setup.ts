@@ -1,0 +1,61 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { REPO_ROOT, TEST_DATABASE_BASE_URL, TEST_RABBITMQ_URL, temporalCliPath } from './tools';
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __walletTestTemporal: TestWorkflowEnvironment | undefined;
+}
+
+/**
+ * Once per run: checks that the database and the broker answer, starts a Temporal dev server through
+ * @temporalio/testing from the installed CLI, and bundles the workflow code once for every worker.
+ */
+export default async function globalSetup(): Promise<void> {
+  await Promise.all([
+    reachable('MongoDB (DATABASE_URL)', TEST_DATABASE_BASE_URL, 27017),
+    reachable('RabbitMQ (RABBITMQ_URL)', TEST_RABBITMQ_URL, 5672),
+  ]);
+  const temporal = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: temporalCliPath() },
+      ip: '127.0.0.1',
+      searchAttributes: Object.values(SEARCH_ATTRIBUTES),
+      log: { format: 'pretty', level: 'error' },
+    },
+  });
+  globalThis.__walletTestTemporal = temporal;
+  process.env.WALLET_TEST_TEMPORAL_ADDRESS = temporal.address;
+
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+  });
+  const dir = path.join(REPO_ROOT, '.run/test');
+  mkdirSync(dir, { recursive: true });
+  const bundlePath = path.join(dir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, bundle.code);
+  process.env.WALLET_TEST_WORKFLOW_BUNDLE = bundlePath;
+}
+
+function reachable(what: string, url: string, defaultPort: number): Promise<void> {
+  const parsed = new URL(url);
+  const port = Number(parsed.port || defaultPort);
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp({ host: parsed.hostname, port, timeout: 3_000 });
+    const fail = (reason: string) => {
+      socket.destroy();
+      reject(new Error(`${what} is not reachable at ${parsed.hostname}:${port} (${reason}); "npm test" starts the local stack`));
+    };
+    socket.once('connect', () => {
+      socket.end();
+      resolve();
+    });
+    socket.once('timeout', () => fail('timeout'));
+    socket.once('error', (error) => fail(error.message));
+  });
+}

@@ -1,0 +1,46 @@
+import { ConfigError, loadConfig } from '../../src/config';
+
+const KEY = '-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----';
+
+describe('configuration', () => {
+  it('uses the platform defaults of CONTRACT.md when only a verification key is given', () => {
+    const config = loadConfig({ JWT_PUBLIC_KEY: KEY });
+    expect(config.http.port).toBe(4003);
+    expect(config.mongo.url).toBe('mongodb://127.0.0.1:27017/mint_wallet');
+    expect(config.amqp.url).toBe('amqp://guest:guest@127.0.0.1:5672');
+    expect(config.auth).toMatchObject({ issuer: 'auth-service', audience: 'wallet-service' });
+    expect(config.temporal).toMatchObject({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'wallet' });
+    expect(config.wallet.initialBalance).toBe(0);
+  });
+
+  it('requires JWKS_ENDPOINT unless JWT_PUBLIC_KEY is given', () => {
+    expect(() => loadConfig({})).toThrow(/JWKS_ENDPOINT/);
+    expect(loadConfig({ JWKS_ENDPOINT: 'http://auth:4001/.well-known/jwks.json' }).auth.jwksEndpoint).toBe(
+      'http://auth:4001/.well-known/jwks.json',
+    );
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'postgres://db/mint_wallet'],
+    ['RABBITMQ_URL', 'http://broker'],
+    ['TEMPORAL_ADDRESS', 'temporal'],
+    ['WALLET_INITIAL_BALANCE', '-1'],
+    ['WALLET_INITIAL_BALANCE', '1.5'],
+    ['AMQP_PREFETCH', '0'],
+  ])('rejects %s=%s with a message naming the variable', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ JWT_PUBLIC_KEY: KEY, [name]: value });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(name);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ JWT_PUBLIC_KEY: KEY, PORT: '' }).http.port).toBe(4003);
+  });
+});

@@ -1,0 +1,51 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { AppliedLeg, FinalStatus, TransactionCompleted, TransactionFailed } from '../src/domain/transaction';
+
+// The public face of the transaction workflow, shared by the workflow, the bridge that signals it
+// and the operators' tools: its id, input, signals, query and search attributes.
+
+export const TRANSACTION_WORKFLOW_TYPE = 'walletTransaction';
+
+/** One execution per transaction: the id is derived from the transactionId alone. */
+export function transactionWorkflowId(transactionId: string): string {
+  return `wallet-transaction-${transactionId.toLowerCase()}`;
+}
+
+export interface TransactionWorkflowInput {
+  transactionId: string;
+  /** How long a Completed transaction stays open to accept a late `transaction.failed`. */
+  lateFailureWindowSeconds: number;
+}
+
+export const transactionCompletedSignal = defineSignal<[TransactionCompleted]>('transactionCompleted');
+export const transactionFailedSignal = defineSignal<[TransactionFailed]>('transactionFailed');
+/** Sent by an operator once the cause of a NeedsOperator state is fixed: the stuck step runs again. */
+export const operatorRetrySignal = defineSignal('operatorRetry');
+
+/** Where the transaction is, for operators and tests (`transactionState` query). */
+export type TransactionStatus = 'Pending' | FinalStatus | 'NeedsOperator';
+
+export interface TransactionState {
+  transactionId: string;
+  status: TransactionStatus;
+  step: string;
+  completedEvent?: TransactionCompleted;
+  failedEvent?: TransactionFailed;
+  /** Every ledger entry this execution applied, in order, including compensations and reversals. */
+  legs: AppliedLeg[];
+  /** The statuses announced in `wallet.transactionFinalized`, in order. */
+  finalizations: Array<{ status: FinalStatus; reason?: string }>;
+  /** Why the execution waits for an operator, when it does. */
+  attention?: string;
+}
+
+export const transactionStateQuery = defineQuery<TransactionState>('transactionState');
+
+/** Custom search attributes: find executions by transaction, user, type and outcome in the Temporal UI. */
+export const SEARCH_ATTRIBUTES = {
+  transactionId: defineSearchAttributeKey('WalletTransactionId', SearchAttributeType.KEYWORD),
+  userIds: defineSearchAttributeKey('WalletUserIds', SearchAttributeType.KEYWORD_LIST),
+  transactionType: defineSearchAttributeKey('WalletTransactionType', SearchAttributeType.KEYWORD),
+  status: defineSearchAttributeKey('WalletStatus', SearchAttributeType.KEYWORD),
+} as const;
