@@ -28,6 +28,8 @@ export interface WalletServiceOptions {
   onFatal?: (error: unknown) => void;
   /** Aborts a start-up still waiting for its servers (a SIGTERM during start). */
   signal?: AbortSignal;
+  /** Temporal worker interceptors (tracing; tests use them to hold an activity at a chosen moment). */
+  workerInterceptors?: WorkerOptions['interceptors'];
 }
 
 export interface WalletService {
@@ -89,6 +91,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
         config: config.temporal,
         activities: createActivities({ ledger, finalizations }),
         workflowBundle: options.workflowBundle,
+        interceptors: options.workerInterceptors,
       }),
     logger,
     options.signal,

@@ -7,6 +7,7 @@ export interface WalletWorkerOptions {
   activities: WalletActivities;
   /** A pre-built workflow bundle (tests build it once); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  interceptors?: WorkerOptions['interceptors'];
 }
 
 /** The Temporal worker that runs transaction workflows and their ledger and finalization activities. */
@@ -21,6 +22,7 @@ export async function createWalletWorker(options: WalletWorkerOptions): Promise<
         ? { workflowBundle: options.workflowBundle }
         : { workflowsPath: require.resolve('../../workflows') }),
       activities: options.activities,
+      interceptors: options.interceptors,
       maxConcurrentActivityTaskExecutions: options.config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: 40,
       maxCachedWorkflows: options.config.maxCachedWorkflows,

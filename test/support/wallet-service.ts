@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { WorkerOptions } from '@temporalio/worker';
 import mongoose from 'mongoose';
 import { loadConfig, type WalletConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -26,12 +27,17 @@ export function testConfig(suite: string, env: Record<string, string> = {}): Wal
 }
 
 /** Drops the suite's database and starts the real service against the real servers. */
-export async function startTestService(suite: string, env: Record<string, string> = {}): Promise<WalletService> {
+export async function startTestService(
+  suite: string,
+  env: Record<string, string> = {},
+  workerInterceptors?: WorkerOptions['interceptors'],
+): Promise<WalletService> {
   const config = testConfig(suite, env);
   await dropDatabase(config.mongo.url);
   return startWalletService(config, {
     logger: createLogger(config.logLevel, { suite }),
     workflowBundle: { codePath: process.env.WALLET_TEST_WORKFLOW_BUNDLE! },
+    workerInterceptors,
   });
 }
 

@@ -1,0 +1,123 @@
+import { Client, Connection } from '@temporalio/client';
+import type { WorkerOptions } from '@temporalio/worker';
+import { Types } from 'mongoose';
+import type { TransactionFinalized } from '../../src/domain/transaction';
+import { verifyChain } from '../../src/ledger/ledger-chain';
+import type { WalletService } from '../../src/service';
+import type { LedgerEntryDocument } from '../../src/persistence/ledger-entry.model';
+import { transactionStateQuery, transactionWorkflowId, type TransactionState } from '../../workflows/definitions';
+import { eventually } from './eventually';
+import { objectId } from './ids';
+import { PlatformBroker } from './platform-broker';
+import { startTestService } from './wallet-service';
+
+/**
+ * A running wallet service on the real stack, the platform around it (RabbitMQ publisher and
+ * finalization listener) and the probes the specifications read: balances, ledgers, workflow state.
+ */
+export class WalletHarness {
+  private constructor(
+    readonly service: WalletService,
+    readonly platform: PlatformBroker,
+    readonly temporal: Client,
+  ) {}
+
+  static async start(
+    suite: string,
+    options: { env?: Record<string, string>; workerInterceptors?: WorkerOptions['interceptors'] } = {},
+  ): Promise<WalletHarness> {
+    const platform = await PlatformBroker.connect();
+    await platform.purgeAll();
+    const service = await startTestService(suite, options.env, options.workerInterceptors);
+    const connection = await Connection.connect({ address: process.env.WALLET_TEST_TEMPORAL_ADDRESS! });
+    return new WalletHarness(service, platform, new Client({ connection }));
+  }
+
+  async stop(): Promise<void> {
+    await this.service.stop();
+    await this.platform.close();
+    await this.temporal.connection.close();
+  }
+
+  /** Publishes sign-ups and waits until every wallet exists. */
+  async signedUp(count = 1): Promise<string[]> {
+    const users = Array.from({ length: count }, () => objectId());
+    users.forEach((user) => this.platform.signup(user));
+    await eventually(`${count} wallets`, async () => {
+      const found = await this.service.db.wallets.countDocuments({ userId: { $in: users.map((u) => new Types.ObjectId(u)) } });
+      return found === count ? true : undefined;
+    });
+    return users;
+  }
+
+  /** A user whose wallet was created and topped up with `amount`. */
+  async fundedUser(amount: number): Promise<string> {
+    const [user] = await this.signedUp(1);
+    await this.topUp(user!, amount);
+    return user!;
+  }
+
+  async topUp(userId: string, amount: number): Promise<TransactionFinalized> {
+    const transactionId = objectId();
+    this.platform.topUp(transactionId, userId, amount);
+    return this.platform.finalizationOf(transactionId);
+  }
+
+  /** Publishes a transfer and waits for its first finalization. */
+  async transfer(fromUserId: string, toUserId: string, amount: number): Promise<{ transactionId: string; finalized: TransactionFinalized }> {
+    const transactionId = objectId();
+    this.platform.transfer(transactionId, fromUserId, toUserId, amount);
+    return { transactionId, finalized: await this.platform.finalizationOf(transactionId) };
+  }
+
+  async balanceOf(userId: string): Promise<number | undefined> {
+    const wallet = await this.service.db.wallets.findOne({ userId: new Types.ObjectId(userId) }).lean().exec();
+    return wallet?.balance;
+  }
+
+  async ledgerOf(userId: string): Promise<LedgerEntryDocument[]> {
+    return this.service.db.ledgerEntries
+      .find({ userId: new Types.ObjectId(userId) })
+      .sort({ version: 1 })
+      .lean<LedgerEntryDocument[]>()
+      .exec();
+  }
+
+  async entriesOfTransaction(transactionId: string): Promise<LedgerEntryDocument[]> {
+    return this.service.db.ledgerEntries
+      .find({ transactionId: new Types.ObjectId(transactionId) })
+      .sort({ createdAt: 1, _id: 1 })
+      .lean<LedgerEntryDocument[]>()
+      .exec();
+  }
+
+  /** Checks a wallet's ledger as read back: gapless, arithmetic right, and the wallet matching its head. */
+  async expectConsistentWallet(userId: string): Promise<void> {
+    const entries = await this.ledgerOf(userId);
+    verifyChain(userId, entries);
+    const wallet = await this.service.db.wallets.findOne({ userId: new Types.ObjectId(userId) }).lean().exec();
+    const head = entries[entries.length - 1];
+    expect(wallet).not.toBeNull();
+    expect({ balance: wallet!.balance, version: wallet!.version }).toEqual({
+      balance: head?.balanceAfter ?? 0,
+      version: head?.version ?? 0,
+    });
+  }
+
+  async workflowState(transactionId: string): Promise<TransactionState> {
+    return this.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).query(transactionStateQuery);
+  }
+
+  /** How many messages of a queue the bridge has finished with (acked), whatever the outcome. */
+  async consumedFrom(queue: string): Promise<number> {
+    const metric = await this.service.metrics.messagesConsumed.get();
+    return metric.values.filter((v) => v.labels.queue === queue).reduce((sum, v) => sum + v.value, 0);
+  }
+
+  /** Waits until the bridge has finished with `count` more messages of `queue` than `before`. */
+  async consumedAtLeast(queue: string, before: number, count: number): Promise<void> {
+    await eventually(`${count} messages consumed from ${queue}`, async () =>
+      (await this.consumedFrom(queue)) >= before + count ? true : undefined,
+    );
+  }
+}
