@@ -1,0 +1,234 @@
+import { transactionWorkflowId, operatorRetrySignal } from '../../workflows/definitions';
+import { QUEUES } from '../../src/messaging/topology';
+import { LegGate } from '../support/activity-gate';
+import { eventually } from '../support/eventually';
+import { objectId } from '../support/ids';
+import { WalletHarness } from '../support/wallet-harness';
+
+const LATE_FAILURE_WINDOW_SECONDS = 5;
+
+describe('duplicates and transaction.failed', () => {
+  const gate = new LegGate();
+  let wallet: WalletHarness;
+
+  beforeAll(async () => {
+    wallet = await WalletHarness.start('rollbacks', {
+      env: { WALLET_LATE_FAILURE_WINDOW_SECONDS: String(LATE_FAILURE_WINDOW_SECONDS) },
+      workerInterceptors: { activity: [gate.interceptor] },
+    });
+  });
+  afterAll(async () => {
+    await wallet.stop();
+  });
+
+  /** Waits until the workflow has finished its work (closed, or open only for a late failure). */
+  async function settled(transactionId: string) {
+    return eventually(`workflow of ${transactionId} to settle`, async () => {
+      const description = await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).describe();
+      if (description.status.name !== 'RUNNING') return description.status.name;
+      const state = await wallet.workflowState(transactionId);
+      return state.step.startsWith('completed; open') ? state.step : undefined;
+    });
+  }
+
+  describe('a redelivered or duplicated transaction.completed', () => {
+    it('is applied once and finalized once when the copies arrive together', async () => {
+      const [user] = await wallet.signedUp(1);
+      const transactionId = objectId();
+      const before = await wallet.consumedFrom(QUEUES.transactionCompleted);
+      for (let copy = 0; copy < 3; copy++) wallet.platform.topUp(transactionId, user!, 700);
+      await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 3);
+      await wallet.platform.finalizationOf(transactionId);
+      await settled(transactionId);
+      expect(wallet.platform.finalizationsOf(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
+      expect(await wallet.balanceOf(user!)).toBe(700);
+      expect(await wallet.entriesOfTransaction(transactionId)).toHaveLength(1);
+    });
+
+    it('is applied once when copies arrive after the transaction was finalized', async () => {
+      const sender = await wallet.fundedUser(400);
+      const [recipient] = await wallet.signedUp(1);
+      const { transactionId } = await wallet.transfer(sender, recipient!, 150);
+      await settled(transactionId);
+      const before = await wallet.consumedFrom(QUEUES.transactionCompleted);
+      wallet.platform.transfer(transactionId, sender, recipient!, 150);
+      wallet.platform.transfer(transactionId, sender, recipient!, 150);
+      await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 2);
+      expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([250, 150]);
+      expect(await wallet.entriesOfTransaction(transactionId)).toHaveLength(2);
+    });
+
+    it('never starts a second execution once the first has closed', async () => {
+      const sender = await wallet.fundedUser(10);
+      const [recipient] = await wallet.signedUp(1);
+      const { transactionId, finalized } = await wallet.transfer(sender, recipient!, 11);
+      expect(finalized.status).toBe('Failed');
+      expect(await settled(transactionId)).toBe('COMPLETED');
+      const before = await wallet.consumedFrom(QUEUES.transactionCompleted);
+      wallet.platform.transfer(transactionId, sender, recipient!, 5);
+      await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 1);
+      const runs = [];
+      for await (const run of wallet.temporal.workflow.list({ query: `WorkflowId = "${transactionWorkflowId(transactionId)}"` })) runs.push(run);
+      expect(runs).toHaveLength(1);
+      expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
+      expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
+    });
+  });
+
+  describe('transaction.failed', () => {
+    it('before the completed event: finalizes Failed with its reason and the completed event later changes nothing', async () => {
+      const sender = await wallet.fundedUser(500);
+      const [recipient] = await wallet.signedUp(1);
+      const transactionId = objectId();
+      wallet.platform.failed(transactionId, 'Transfer', 'Card declined');
+      expect(await wallet.platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Failed', reason: 'Card declined' });
+      const before = await wallet.consumedFrom(QUEUES.transactionCompleted);
+      wallet.platform.transfer(transactionId, sender, recipient!, 100);
+      await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 1);
+      await settled(transactionId);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([500, 0]);
+      expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
+      expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
+    });
+
+    it('during the transfer: stops it, reverses what was applied, and finalizes Failed only', async () => {
+      const sender = await wallet.fundedUser(500);
+      const [recipient] = await wallet.signedUp(1);
+      const transactionId = objectId();
+      const debit = gate.arm(transactionId, 'debit');
+      wallet.platform.transfer(transactionId, sender, recipient!, 200);
+      await debit.arrived;
+      wallet.platform.failed(transactionId, 'Transfer', 'Fraud check failed');
+      await eventually('the failure to reach the running workflow', async () =>
+        (await wallet.workflowState(transactionId)).failedEvent ? true : undefined,
+      );
+      debit.open();
+      expect(await wallet.platform.finalizationOf(transactionId)).toEqual({
+        transactionId,
+        status: 'Failed',
+        reason: 'Fraud check failed',
+      });
+      await settled(transactionId);
+      expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
+      expect((await wallet.entriesOfTransaction(transactionId)).map((e) => [e.leg, e.amount])).toEqual([
+        ['debit', -200],
+        ['reversal', 200],
+      ]);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([500, 0]);
+      await wallet.expectConsistentWallet(sender);
+    });
+
+    it('after the transfer completed: reverses both legs, newest first, and finalizes Failed', async () => {
+      const sender = await wallet.fundedUser(500);
+      const [recipient] = await wallet.signedUp(1);
+      const { transactionId } = await wallet.transfer(sender, recipient!, 300);
+      wallet.platform.failed(transactionId, 'Transfer', 'Settlement rejected');
+      const finalizations = await wallet.platform.finalizationsCount(transactionId, 2);
+      expect(finalizations).toEqual([
+        { transactionId, status: 'Completed' },
+        { transactionId, status: 'Failed', reason: 'Settlement rejected' },
+      ]);
+      expect((await wallet.entriesOfTransaction(transactionId)).map((e) => [e.leg, e.userId.toHexString(), e.amount])).toEqual([
+        ['debit', sender, -300],
+        ['credit', recipient, 300],
+        ['reversal', recipient, -300],
+        ['reversal', sender, 300],
+      ]);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([500, 0]);
+      await wallet.expectConsistentWallet(sender);
+      await wallet.expectConsistentWallet(recipient!);
+    });
+
+    it('after a completed top-up: takes the credit back', async () => {
+      const [user] = await wallet.signedUp(1);
+      const transactionId = objectId();
+      wallet.platform.topUp(transactionId, user!, 900);
+      await wallet.platform.finalizationOf(transactionId);
+      wallet.platform.failed(transactionId, 'TopUp', 'Payment reversed');
+      await wallet.platform.finalizationsCount(transactionId, 2);
+      expect(await wallet.balanceOf(user!)).toBe(0);
+      expect((await wallet.entriesOfTransaction(transactionId)).map((e) => e.leg)).toEqual(['credit', 'reversal']);
+    });
+
+    it('repeated after a completed transfer: reverses it exactly once', async () => {
+      const sender = await wallet.fundedUser(100);
+      const [recipient] = await wallet.signedUp(1);
+      const { transactionId } = await wallet.transfer(sender, recipient!, 60);
+      for (let copy = 0; copy < 3; copy++) wallet.platform.failed(transactionId, 'Transfer', 'Reversed');
+      await wallet.platform.finalizationsCount(transactionId, 2);
+      expect(await settled(transactionId)).toBe('COMPLETED');
+      const before = await wallet.consumedFrom(QUEUES.transactionFailed);
+      wallet.platform.failed(transactionId, 'Transfer', 'Reversed');
+      await wallet.consumedAtLeast(QUEUES.transactionFailed, before, 1);
+      expect(wallet.platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
+      expect((await wallet.entriesOfTransaction(transactionId)).map((e) => e.leg)).toEqual(['debit', 'credit', 'reversal', 'reversal']);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([100, 0]);
+    });
+
+    it('after the wallet already finalized the transaction Failed: changes nothing and announces nothing new', async () => {
+      const sender = await wallet.fundedUser(10);
+      const [recipient] = await wallet.signedUp(1);
+      const { transactionId, finalized } = await wallet.transfer(sender, recipient!, 50);
+      expect(finalized.reason).toBe('Insufficient balance');
+      await settled(transactionId);
+      const before = await wallet.consumedFrom(QUEUES.transactionFailed);
+      wallet.platform.failed(transactionId, 'Transfer', 'Timed out');
+      await wallet.consumedAtLeast(QUEUES.transactionFailed, before, 1);
+      expect(wallet.platform.finalizationsOf(transactionId)).toEqual([finalized]);
+      expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
+    });
+
+    it('for a transaction the wallet never saw: changes nothing and finalizes Failed', async () => {
+      const transactionId = objectId();
+      wallet.platform.failed(transactionId, 'TopUp', 'Expired');
+      expect(await wallet.platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Failed', reason: 'Expired' });
+      expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
+    });
+
+    it('after the late-failure window closed on a Completed transaction: goes to the dead-letter queue for an operator', async () => {
+      const [user] = await wallet.signedUp(1);
+      const transactionId = objectId();
+      wallet.platform.topUp(transactionId, user!, 40);
+      await wallet.platform.finalizationOf(transactionId);
+      await eventually('the execution to close after its window', async () => {
+        const description = await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).describe();
+        return description.status.name === 'COMPLETED' ? true : undefined;
+      }, (LATE_FAILURE_WINDOW_SECONDS + 15) * 1000);
+      await wallet.platform.drainDeadLetters();
+      wallet.platform.failed(transactionId, 'TopUp', 'Chargeback');
+      const letters = await eventually('the late failure in the dead-letter queue', async () => {
+        const found = await wallet.platform.drainDeadLetters();
+        return found.length > 0 ? found : undefined;
+      });
+      expect(letters).toEqual([
+        expect.objectContaining({ queue: QUEUES.transactionFailed, reason: expect.stringMatching(/after the transaction closed as Completed/) }),
+      ]);
+      expect(JSON.parse(letters[0]!.body)).toEqual({ transactionId, type: 'TopUp', reason: 'Chargeback' });
+      expect(await wallet.balanceOf(user!)).toBe(40);
+      expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
+    });
+
+    it('whose reversal the recipient can no longer pay waits for an operator, then completes on the retry signal', async () => {
+      const sender = await wallet.fundedUser(300);
+      const [recipient, third] = await wallet.signedUp(2);
+      const { transactionId } = await wallet.transfer(sender, recipient!, 300);
+      const spent = await wallet.transfer(recipient!, third!, 250);
+      expect(spent.finalized.status).toBe('Completed');
+      wallet.platform.failed(transactionId, 'Transfer', 'Chargeback');
+      const stuck = await eventually('the workflow to ask for an operator', async () => {
+        const state = await wallet.workflowState(transactionId);
+        return state.status === 'NeedsOperator' ? state : undefined;
+      });
+      expect(stuck.attention).toMatch(/reversal of credit refused \(InsufficientBalance\)/);
+      expect(wallet.platform.finalizationsOf(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
+
+      await wallet.topUp(recipient!, 250);
+      await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).signal(operatorRetrySignal);
+      const finalizations = await wallet.platform.finalizationsCount(transactionId, 2);
+      expect(finalizations[1]).toEqual({ transactionId, status: 'Failed', reason: 'Chargeback' });
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!), await wallet.balanceOf(third!)]).toEqual([300, 0, 250]);
+      await wallet.expectConsistentWallet(recipient!);
+    });
+  });
+});
