@@ -4,6 +4,7 @@ import type { Database } from '../persistence/mongo';
 import type { LedgerEntryDocument } from '../persistence/ledger-entry.model';
 import type { Metrics } from '../metrics';
 import { backoffDelayMs, sleep } from '../support/backoff';
+import { KeyedMutex } from '../support/keyed-mutex';
 import { LedgerContentionError, LedgerInvariantError, WalletNotFoundError } from './errors';
 import { nextLink, type WalletHead } from './ledger-chain';
 
@@ -23,6 +24,9 @@ const DUPLICATE_KEY = 11000;
  * idempotent. The wallet document is a projection rolled forward from the entries.
  */
 export class Ledger {
+  // Writers of one wallet in this process take turns; the unique index still arbitrates between processes.
+  private readonly walletWriters = new KeyedMutex();
+
   constructor(
     private readonly db: Database,
     private readonly metrics: Metrics,
@@ -67,7 +71,11 @@ export class Ledger {
    * Applies one leg exactly once: a retry of the same (transactionId, userId, leg) returns the entry
    * the first attempt wrote, whatever happened in between.
    */
-  async applyLeg(change: LegChange): Promise<AppliedLeg> {
+  applyLeg(change: LegChange): Promise<AppliedLeg> {
+    return this.walletWriters.run(change.userId, () => this.claimNextVersion(change));
+  }
+
+  private async claimNextVersion(change: LegChange): Promise<AppliedLeg> {
     const userId = new Types.ObjectId(change.userId);
     let head = await this.ledgerHead(userId);
     for (let attempt = 1; attempt <= MAX_VERSION_CLAIMS; attempt++) {
@@ -130,6 +138,12 @@ export class Ledger {
     if (latest) return { userId: userId.toHexString(), balance: latest.balanceAfter, version: latest.version };
     const wallet = await this.db.wallets.findOne({ userId }, { balance: 1, version: 1 }).lean().exec();
     if (!wallet) throw new WalletNotFoundError(userId.toHexString());
+    if (wallet.version !== 0) {
+      // Another writer's first entry landed after our first read; the projection follows entries,
+      // so a second read of the ledger must see it.
+      const landed = await this.latestEntry(userId);
+      if (landed) return { userId: userId.toHexString(), balance: landed.balanceAfter, version: landed.version };
+    }
     if (wallet.version !== 0 || wallet.balance !== 0) {
       throw new LedgerInvariantError(
         `wallet of user ${userId.toHexString()} is at version ${wallet.version} with balance ${wallet.balance} but has no ledger entries`,

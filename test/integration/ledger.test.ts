@@ -1,0 +1,127 @@
+import { Types } from 'mongoose';
+import type { LegChange } from '../../src/domain/transaction';
+import { InsufficientBalanceError, LedgerInvariantError, WalletNotFoundError } from '../../src/ledger/errors';
+import { Ledger } from '../../src/ledger/ledger';
+import { verifyChain } from '../../src/ledger/ledger-chain';
+import { createMetrics } from '../../src/metrics';
+import { openDatabase, type Database } from '../../src/persistence/mongo';
+import { objectId } from '../support/ids';
+import { databaseUrlFor } from '../support/tools';
+import { dropDatabase } from '../support/wallet-service';
+
+/**
+ * The ledger straight against the database server (FerretDB here, MongoDB where DATABASE_URL says),
+ * with several Ledger instances standing for several worker processes racing for one wallet.
+ */
+describe('the ledger on the database', () => {
+  const url = databaseUrlFor('wallet_test_ledger');
+  let databases: Database[];
+  let metrics: ReturnType<typeof createMetrics>;
+  let ledgers: Ledger[];
+
+  beforeAll(async () => {
+    await dropDatabase(url);
+    databases = await Promise.all(Array.from({ length: 5 }, () => openDatabase(url)));
+    metrics = createMetrics();
+    ledgers = databases.map((db) => new Ledger(db, metrics, 0));
+  });
+  afterAll(async () => {
+    await Promise.all(databases.map((db) => db.close()));
+  });
+
+  const db = () => databases[0]!;
+  const credit = (userId: string, amount: number, transactionId = objectId()): LegChange => ({
+    transactionId,
+    transactionType: 'TopUp',
+    leg: 'credit',
+    userId,
+    amount,
+  });
+  const debit = (userId: string, amount: number, transactionId = objectId()): LegChange => ({
+    transactionId,
+    transactionType: 'Transfer',
+    leg: 'debit',
+    userId,
+    amount: -amount,
+    counterpartyUserId: objectId(),
+  });
+  async function entriesOf(userId: string) {
+    return db().ledgerEntries.find({ userId: new Types.ObjectId(userId) }).sort({ version: 1 }).lean().exec();
+  }
+  async function walletOf(userId: string) {
+    return db().wallets.findOne({ userId: new Types.ObjectId(userId) }).lean().exec();
+  }
+  async function conflicts() {
+    return (await metrics.ledgerVersionConflicts.get()).values[0]?.value ?? 0;
+  }
+
+  it('lets exactly one of many racing processes claim each version of a hot wallet', async () => {
+    const user = objectId();
+    await ledgers[0]!.openWallet(user);
+    await ledgers[0]!.applyLeg(credit(user, 10_000));
+    const conflictsBefore = await conflicts();
+
+    const changes = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? credit(user, 7) : debit(user, 5)));
+    const results = await Promise.allSettled(changes.map((change, i) => ledgers[i % ledgers.length]!.applyLeg(change)));
+
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const entries = await entriesOf(user);
+    expect(entries).toHaveLength(201);
+    verifyChain(user, entries);
+    expect(entries[entries.length - 1]!.balanceAfter).toBe(10_000 + 100 * 7 - 100 * 5);
+    expect(await walletOf(user)).toMatchObject({ balance: 10_200, version: 201 });
+    expect(await conflicts()).toBeGreaterThan(conflictsBefore);
+  });
+
+  it('applies a leg once however many attempts race for it, and every attempt returns the same entry', async () => {
+    const user = objectId();
+    await ledgers[0]!.openWallet(user);
+    const change = credit(user, 250);
+    const attempts = await Promise.all(Array.from({ length: 10 }, (_, i) => ledgers[i % ledgers.length]!.applyLeg(change)));
+    expect(new Set(attempts.map((a) => JSON.stringify(a))).size).toBe(1);
+    expect(attempts[0]).toMatchObject({ leg: 'credit', amount: 250, balanceAfter: 250, version: 1 });
+    expect(await entriesOf(user)).toHaveLength(1);
+  });
+
+  it('returns the first result to a retry even when the balance has moved on since', async () => {
+    const user = objectId();
+    await ledgers[0]!.openWallet(user);
+    await ledgers[0]!.applyLeg(credit(user, 100));
+    const spend = debit(user, 100);
+    const first = await ledgers[0]!.applyLeg(spend);
+    await expect(ledgers[1]!.applyLeg(spend)).resolves.toEqual(first);
+    await expect(ledgers[1]!.applyLeg(debit(user, 1))).rejects.toThrow(InsufficientBalanceError);
+  });
+
+  it('rolls a projection left behind by a crashed writer forward on the next change', async () => {
+    const user = objectId();
+    await ledgers[0]!.openWallet(user);
+    await ledgers[0]!.applyLeg(credit(user, 100));
+    // A writer that died after its entry but before the projection: the wallet still says version 0.
+    await db().wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 0, version: 0 } }).exec();
+    const next = await ledgers[1]!.applyLeg(credit(user, 5));
+    expect(next).toMatchObject({ version: 2, balanceAfter: 105 });
+    expect(await walletOf(user)).toMatchObject({ balance: 105, version: 2 });
+  });
+
+  it('refuses a leg already applied with another amount as a broken invariant', async () => {
+    const user = objectId();
+    await ledgers[0]!.openWallet(user);
+    const change = credit(user, 100);
+    await ledgers[0]!.applyLeg(change);
+    await expect(ledgers[0]!.applyLeg({ ...change, amount: 101 })).rejects.toThrow(LedgerInvariantError);
+  });
+
+  it('refuses a change to a wallet that does not exist', async () => {
+    await expect(ledgers[0]!.applyLeg(credit(objectId(), 1))).rejects.toThrow(WalletNotFoundError);
+  });
+
+  it('opens a wallet once, with its initial balance as the first ledger entry', async () => {
+    const generous = new Ledger(db(), metrics, 500);
+    const user = objectId();
+    const opened = await Promise.all([generous.openWallet(user), generous.openWallet(user), generous.openWallet(user)]);
+    expect(opened.filter((o) => o.created)).toHaveLength(1);
+    expect(await walletOf(user)).toMatchObject({ balance: 500, version: 1 });
+    expect(await entriesOf(user)).toMatchObject([{ leg: 'opening', amount: 500, balanceAfter: 500, version: 1 }]);
+  });
+});
