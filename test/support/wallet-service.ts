@@ -31,9 +31,10 @@ export async function startTestService(
   suite: string,
   env: Record<string, string> = {},
   workerInterceptors?: WorkerOptions['interceptors'],
+  { keepDatabase = false } = {},
 ): Promise<WalletService> {
   const config = testConfig(suite, env);
-  await dropDatabase(config.mongo.url);
+  if (!keepDatabase) await dropDatabase(config.mongo.url);
   return startWalletService(config, {
     logger: createLogger(config.logLevel, { suite }),
     workflowBundle: { codePath: process.env.WALLET_TEST_WORKFLOW_BUNDLE! },

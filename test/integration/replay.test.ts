@@ -1,0 +1,100 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { Worker } from '@temporalio/worker';
+import { transactionWorkflowId, operatorRetrySignal } from '../../workflows/definitions';
+import { objectId } from '../support/ids';
+import { eventually } from '../support/eventually';
+import { temporalCliPath } from '../support/tools';
+import { WalletHarness } from '../support/wallet-harness';
+
+// Determinism: histories recorded from every path of the transaction workflow must replay against the
+// current workflow code. The committed ones (test/replay/histories) are what catch a change that
+// breaks running executions; RECORD_REPLAY_HISTORIES=1 rewrites them from the scenarios below.
+const HISTORIES_DIR = path.join(__dirname, '../replay/histories');
+const RECORD = process.env.RECORD_REPLAY_HISTORIES === '1';
+const workflowBundle = () => ({ codePath: process.env.WALLET_TEST_WORKFLOW_BUNDLE! });
+
+describe('workflow determinism', () => {
+  let wallet: WalletHarness;
+  const fresh: Array<{ name: string; history: unknown }> = [];
+
+  beforeAll(async () => {
+    wallet = await WalletHarness.start('replay', { env: { WALLET_LATE_FAILURE_WINDOW_SECONDS: '1' } });
+  });
+  afterAll(async () => {
+    await wallet.stop();
+  });
+
+  /** Waits for the execution of a transaction to close and keeps its history. */
+  async function recorded(name: string, transactionId: string): Promise<void> {
+    const handle = wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
+    await eventually(`the execution of ${name}`, () => handle.describe());
+    await handle.result();
+    // Exported the way an operator would, with the Temporal CLI, in its canonical JSON.
+    const json = execFileSync(
+      temporalCliPath(),
+      ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', process.env.WALLET_TEST_TEMPORAL_ADDRESS!],
+      { encoding: 'utf8' },
+    );
+    fresh.push({ name, history: JSON.parse(json) });
+    if (RECORD) {
+      mkdirSync(HISTORIES_DIR, { recursive: true });
+      writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
+    }
+  }
+
+  it('records each path of the transaction workflow', async () => {
+    const [alice, bob, carol] = await wallet.signedUp(3);
+
+    const topUp = objectId();
+    wallet.platform.topUp(topUp, alice!, 1000);
+    await recorded('top-up-completed', topUp);
+
+    const transfer = await wallet.transfer(alice!, bob!, 300);
+    await recorded('transfer-completed', transfer.transactionId);
+
+    const overdrawn = await wallet.transfer(bob!, carol!, 301);
+    await recorded('transfer-insufficient-balance', overdrawn.transactionId);
+
+    const toStranger = await wallet.transfer(alice!, objectId(), 10);
+    await recorded('transfer-compensated', toStranger.transactionId);
+
+    const failedFirst = objectId();
+    wallet.platform.failed(failedFirst, 'Transfer', 'Declined');
+    await wallet.platform.finalizationOf(failedFirst);
+    wallet.platform.transfer(failedFirst, alice!, bob!, 5);
+    await recorded('failed-before-completed', failedFirst);
+
+    const reversed = await wallet.transfer(alice!, carol!, 100);
+    wallet.platform.failed(reversed.transactionId, 'Transfer', 'Chargeback');
+    await recorded('failed-after-completed', reversed.transactionId);
+
+    const spentFirst = await wallet.transfer(alice!, carol!, 200);
+    await wallet.transfer(carol!, bob!, 200);
+    wallet.platform.failed(spentFirst.transactionId, 'Transfer', 'Chargeback');
+    await eventually('the reversal to wait for an operator', async () =>
+      (await wallet.workflowState(spentFirst.transactionId)).status === 'NeedsOperator' ? true : undefined,
+    );
+    await wallet.topUp(carol!, 200);
+    await wallet.temporal.workflow.getHandle(transactionWorkflowId(spentFirst.transactionId)).signal(operatorRetrySignal);
+    await recorded('reversal-after-operator-retry', spentFirst.transactionId);
+
+    expect(fresh.map((h) => h.name)).toHaveLength(7);
+  });
+
+  it('replays the histories just recorded', async () => {
+    for (const { name, history } of fresh) {
+      await expect(Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history as never, name)).resolves.toBeUndefined();
+    }
+  });
+
+  it('replays every committed history against the current workflow code', async () => {
+    const files = existsSync(HISTORIES_DIR) ? readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')) : [];
+    expect(files.length).toBeGreaterThanOrEqual(7);
+    for (const file of files) {
+      const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
+      await expect(Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, file)).resolves.toBeUndefined();
+    }
+  });
+});
