@@ -26,6 +26,24 @@ const envSchema = z
     JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }).optional(),
     JWT_ISS: z.string().min(1).default('auth-service'),
     JWT_AUD: z.string().min(1).default('wallet-service'),
+    /** Accepted signature algorithms; the platform signs RS256 only. */
+    JWT_ALGORITHMS: z
+      .string()
+      .default('RS256')
+      .transform((list) => list.split(',').map((alg) => alg.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'])).min(1)),
+    JWT_CLOCK_TOLERANCE_SECONDS: integer(0, 300).default(30),
+    /** Least time between two JWKS fetches caused by tokens with an unknown key id. */
+    JWKS_REFRESH_COOLDOWN_SECONDS: integer(0, 3600).default(30),
+
+    /** Browser origins allowed to call the API with credentials (comma-separated); none by default. */
+    CORS_ORIGINS: z
+      .string()
+      .default('')
+      .transform((list) => list.split(',').map((origin) => origin.trim()).filter(Boolean))
+      .pipe(z.array(z.url())),
+    /** Requests per minute per client address on the API (health, readiness and metrics are exempt). */
+    RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(600),
 
     TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -54,10 +72,18 @@ const envSchema = z
 export interface WalletConfig {
   nodeEnv: 'development' | 'production' | 'test';
   logLevel: string;
-  http: { port: number };
   mongo: { url: string };
   amqp: { url: string; prefetch: number; maxMessageBytes: number };
-  auth: { jwksEndpoint?: string; publicKeyPem?: string; issuer: string; audience: string };
+  auth: {
+    jwksEndpoint?: string;
+    publicKeyPem?: string;
+    issuer: string;
+    audience: string;
+    algorithms: string[];
+    clockToleranceSeconds: number;
+    jwksRefreshCooldownSeconds: number;
+  };
+  http: { port: number; corsOrigins: string[]; rateLimitPerMinute: number };
   temporal: {
     address: string;
     namespace: string;
@@ -88,7 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WalletConfig {
   return {
     nodeEnv: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
-    http: { port: e.PORT },
+    http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE },
     mongo: { url: e.DATABASE_URL },
     amqp: { url: e.RABBITMQ_URL, prefetch: e.AMQP_PREFETCH, maxMessageBytes: e.AMQP_MAX_MESSAGE_BYTES },
     auth: {
@@ -96,6 +122,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WalletConfig {
       publicKeyPem: e.JWT_PUBLIC_KEY,
       issuer: e.JWT_ISS,
       audience: e.JWT_AUD,
+      algorithms: e.JWT_ALGORITHMS,
+      clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
+      jwksRefreshCooldownSeconds: e.JWKS_REFRESH_COOLDOWN_SECONDS,
     },
     temporal: {
       address: e.TEMPORAL_ADDRESS,

@@ -7,6 +7,7 @@ import type { WalletConfig } from './config';
 import { createHttpApp } from './http/app';
 import type { ReadinessCheck } from './http/health';
 import { Ledger } from './ledger/ledger';
+import { WalletReader } from './ledger/wallet-reader';
 import { createLogger, type Logger } from './logger';
 import { BrokerConnection } from './messaging/broker-connection';
 import { TransactionEventBridge } from './messaging/bridge';
@@ -68,13 +69,18 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
       await connection.withDeadline(Date.now() + 2_000, () => connection.workflowService.getSystemInfo({}));
     },
   };
-  const server = await listen(createHttpApp({ metrics, readinessChecks }), config.http.port);
+  let walletReader: WalletReader | undefined;
+  const server = await listen(
+    createHttpApp({ config, logger, metrics, readinessChecks, walletReader: () => walletReader }),
+    config.http.port,
+  );
   const httpPort = (server.address() as AddressInfo).port;
   logger.info({ port: httpPort }, 'HTTP API listening');
 
   const db = await untilAvailable('MongoDB', () => openDatabase(config.mongo.url), logger, options.signal);
   parts.db = db;
   const ledger = new Ledger(db, metrics, config.wallet.initialBalance);
+  walletReader = new WalletReader(db);
 
   const temporal = Connection.lazy({ address: config.temporal.address });
   parts.temporal = temporal;

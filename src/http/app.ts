@@ -1,22 +1,111 @@
-import express, { type Express } from 'express';
+import { randomUUID } from 'node:crypto';
+import cors from 'cors';
+import express, { type Express, type RequestHandler } from 'express';
+import rateLimit from 'express-rate-limit';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import swaggerUi from 'swagger-ui-express';
+import type { WalletConfig } from '../config';
+import type { WalletReader } from '../ledger/wallet-reader';
+import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
-import { healthRoutes, type ReadinessCheck } from './health';
+import { authenticate } from './authentication';
+import { errorHandler, notFound } from './error-handler';
+import { registerHealthRoutes, type ReadinessCheck } from './health';
+import { errorBody, HttpError } from './http-error';
+import { openApiDocument } from './openapi';
+import { registerWalletRoutes, type WalletReads } from './wallet-routes';
+
+const MAX_BODY = '16kb';
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface HttpDependencies {
+  config: WalletConfig;
+  logger: Logger;
   metrics: Metrics;
   readinessChecks: Record<string, ReadinessCheck>;
+  /** The wallet reader once the database is connected; until then reads answer 503. */
+  walletReader: () => WalletReader | undefined;
 }
 
-/** The HTTP API: health, readiness and metrics; the wallet read endpoints join it later. */
+/** The HTTP API: wallet reads for browsers and API clients, plus health, readiness, metrics and docs. */
 export function createHttpApp(deps: HttpDependencies): Express {
+  const { config, logger, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.use(healthRoutes(deps.readinessChecks));
+
+  app.use(recordHttpMetrics(metrics));
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/metrics' },
+      // Headers stay out of the log: they carry the access token, as a cookie or a bearer header.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      },
+    }),
+  );
+  app.use(helmet());
+
+  registerHealthRoutes(app, deps.readinessChecks);
   app.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use((_req, res) => {
-    res.status(404).json({ error: { message: 'Not found', status: 404 } });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
   });
+  // The page loads its assets by relative URL, so it lives under the trailing slash.
+  app.get('/api-docs', (req, res, next) => (req.path.endsWith('/') ? next() : res.redirect(301, '/api-docs/')));
+  app.use('/api-docs/', swaggerUi.serveFiles(openApiDocument), swaggerUi.setup(openApiDocument));
+
+  app.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: config.http.rateLimitPerMinute,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      handler: (_req, res) => {
+        res.status(429).json(errorBody(429, 'Too many requests'));
+      },
+    }),
+  );
+  app.use(cors({ origin: config.http.corsOrigins.length > 0 ? config.http.corsOrigins : false, credentials: true }));
+  app.use(express.json({ limit: MAX_BODY }));
+
+  registerWalletRoutes(app, whenConnected(deps.walletReader), authenticate(config.auth));
+
+  app.use(notFound);
+  app.use(errorHandler(logger));
   return app;
+}
+
+/** Reads answer 503 until the database is connected (the HTTP server starts first). */
+function whenConnected(get: () => WalletReader | undefined): WalletReads {
+  const reader = () => {
+    const connected = get();
+    if (!connected) throw new HttpError(503, 'Service starting; retry shortly');
+    return connected;
+  };
+  return {
+    walletOf: (userId) => reader().walletOf(userId),
+    historyOf: (userId, limit, beforeVersion) => reader().historyOf(userId, limit, beforeVersion),
+  };
+}
+
+function recordHttpMetrics(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const stop = metrics.httpRequestDuration.startTimer();
+    res.on('finish', () => {
+      // The route template, never the raw URL: labels must stay few.
+      const route = req.route?.path ?? (res.statusCode === 404 ? 'unmatched' : 'middleware');
+      stop({ method: req.method, route: String(route), status: String(res.statusCode) });
+    });
+    next();
+  };
 }

@@ -1,16 +1,15 @@
-import { Router } from 'express';
+import type { Express } from 'express';
 
 /** Resolves when the dependency answers, rejects with the reason otherwise. */
 export type ReadinessCheck = () => Promise<void>;
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-export function healthRoutes(checks: Record<string, ReadinessCheck>): Router {
-  const router = Router();
-  router.get('/health', (_req, res) => {
+export function registerHealthRoutes(app: Express, checks: Record<string, ReadinessCheck>): void {
+  app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  router.get('/ready', async (_req, res) => {
+  app.get('/ready', async (_req, res) => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
         try {
@@ -24,7 +23,6 @@ export function healthRoutes(checks: Record<string, ReadinessCheck>): Router {
     const ready = results.every(([, result]) => result === 'up');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) });
   });
-  return router;
 }
 
 function withTimeout(promise: Promise<void>, ms: number): Promise<void> {

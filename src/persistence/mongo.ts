@@ -11,6 +11,8 @@ const CONNECTION_OPTIONS = {
   maxPoolSize: 32,
   autoIndex: false,
   autoCreate: false,
+  // Fail fast while disconnected instead of queueing operations in memory.
+  bufferCommands: false,
 } as const;
 
 export interface Database {
@@ -46,4 +48,20 @@ export async function openDatabase(url: string): Promise<Database> {
 
 function ignoreExists(error: unknown): void {
   if ((error as { codeName?: string }).codeName !== 'NamespaceExists') throw error;
+}
+
+const UNAVAILABLE_ERRORS = new Set([
+  'MongoServerSelectionError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoTopologyClosedError',
+  'MongoNotConnectedError',
+  'MongoOperationTimeoutError',
+  'MongoPoolClearedError',
+]);
+
+/** True for failures that mean "the database cannot be reached now", not "this operation is wrong". */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return typeof name === 'string' && UNAVAILABLE_ERRORS.has(name);
 }

@@ -1,0 +1,101 @@
+import express from 'express';
+import request from 'supertest';
+import { generateKeyPair } from 'jose';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { authenticate } from '../../src/http/authentication';
+import { errorHandler } from '../../src/http/error-handler';
+import { objectId } from '../support/ids';
+import { AUDIENCE, ISSUER, TokenIssuer, unsignedToken } from '../support/token-issuer';
+
+const UNAUTHORIZED = { error: { message: 'Unauthorized', status: 401 } };
+
+/** An app whose one route answers with the caller that authentication established. */
+function appVerifyingWith(env: Record<string, string>) {
+  const config = loadConfig({ JWT_ISS: ISSUER, JWT_AUD: AUDIENCE, ...env });
+  const app = express();
+  app.get('/whoami', authenticate(config.auth), (_req, res) => {
+    res.json({ userId: res.locals.userId });
+  });
+  app.use(errorHandler(createLogger('silent')));
+  return app;
+}
+
+describe('authentication with the auth service JWKS', () => {
+  let issuer: TokenIssuer;
+  let app: express.Express;
+  const user = objectId();
+
+  beforeAll(async () => {
+    issuer = await TokenIssuer.create();
+    await issuer.serve();
+    app = appVerifyingWith({ JWKS_ENDPOINT: issuer.jwksUrl, JWKS_REFRESH_COOLDOWN_SECONDS: '0' });
+  });
+  afterAll(async () => {
+    await issuer.stop();
+  });
+
+  it('accepts the token from the access.token cookie', async () => {
+    const response = await request(app).get('/whoami').set('Cookie', `access.token=${await issuer.token(user)}`);
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ userId: user });
+  });
+
+  it('accepts the token from an Authorization: Bearer header', async () => {
+    const response = await request(app).get('/whoami').set('Authorization', `Bearer ${await issuer.token(user)}`);
+    expect(response.body).toEqual({ userId: user });
+  });
+
+  const rejected: Array<[string, () => Promise<string | undefined>]> = [
+    ['no token', async () => undefined],
+    ['a malformed token', async () => 'not.a.jwt'],
+    ['a bad signature', async () => issuer.token(user, { key: (await generateKeyPair('RS256')).privateKey })],
+    ['an unknown kid', async () => issuer.token(user, { kid: 'unknown-key', key: issuer.key().privateKey })],
+    ['an expired token', async () => issuer.token(user, { expiresIn: Math.floor(Date.now() / 1000) - 3600 })],
+    ['a token not yet valid', async () => issuer.token(user, { notBefore: Math.floor(Date.now() / 1000) + 3600 })],
+    ['the wrong issuer', async () => issuer.token(user, { issuer: 'someone-else' })],
+    ['the wrong audience', async () => issuer.token(user, { audience: ['transactions-service'] })],
+    ['alg none', async () => unsignedToken(user)],
+    ['HS256 signed with the public key as secret', async () => issuer.token(user, { alg: 'HS256', key: new TextEncoder().encode(issuer.key().publicPem) })],
+    ['a user.id that is not an ObjectId', async () => issuer.token('not-an-object-id')],
+  ];
+
+  it.each(rejected)('answers 401 for %s', async (_case, token) => {
+    const value = await token();
+    const call = request(app).get('/whoami');
+    const response = await (value === undefined ? call : call.set('Authorization', `Bearer ${value}`));
+    expect(response.status).toBe(401);
+    expect(response.body).toEqual(UNAUTHORIZED);
+  });
+
+  it('fetches the key set again when a token names a key it has not seen (rotation)', async () => {
+    await request(app).get('/whoami').set('Authorization', `Bearer ${await issuer.token(user)}`).expect(200);
+    await issuer.addKey('next-key');
+    const response = await request(app).get('/whoami').set('Authorization', `Bearer ${await issuer.token(user, { kid: 'next-key' })}`);
+    expect(response.body).toEqual({ userId: user });
+  });
+
+  it('answers 503, not 401, while the key set cannot be fetched, and recovers after', async () => {
+    const fresh = appVerifyingWith({ JWKS_ENDPOINT: issuer.jwksUrl });
+    const token = await issuer.token(user);
+    await issuer.stop();
+    try {
+      const response = await request(fresh).get('/whoami').set('Authorization', `Bearer ${token}`);
+      expect(response.status).toBe(503);
+      expect(response.body).toEqual({ error: { message: 'Authentication temporarily unavailable', status: 503 } });
+    } finally {
+      await issuer.serve();
+    }
+    await request(fresh).get('/whoami').set('Authorization', `Bearer ${token}`).expect(200);
+  });
+});
+
+describe('authentication with a configured public key', () => {
+  it('verifies RS256 tokens against JWT_PUBLIC_KEY and still rejects others', async () => {
+    const issuer = await TokenIssuer.create();
+    const app = appVerifyingWith({ JWT_PUBLIC_KEY: issuer.key().publicPem });
+    const user = objectId();
+    await request(app).get('/whoami').set('Cookie', `access.token=${await issuer.token(user)}`).expect(200, { userId: user });
+    await request(app).get('/whoami').set('Cookie', `access.token=${await issuer.token(user, { issuer: 'x' })}`).expect(401, UNAUTHORIZED);
+  });
+});

@@ -1,0 +1,163 @@
+import { Writable } from 'node:stream';
+import type { Express } from 'express';
+import pino from 'pino';
+import request from 'supertest';
+import { loadConfig } from '../../src/config';
+import { createHttpApp } from '../../src/http/app';
+import { openApiDocument } from '../../src/http/openapi';
+import type { WalletReader } from '../../src/ledger/wallet-reader';
+import { createMetrics } from '../../src/metrics';
+import { objectId } from '../support/ids';
+import { TokenIssuer } from '../support/token-issuer';
+
+/** The HTTP app on its own (no database behind it), with its log lines captured. */
+function appWith(env: Record<string, string>, reader?: Partial<WalletReader>) {
+  const lines: string[] = [];
+  const logger = pino(
+    { level: 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    }),
+  );
+  const app = createHttpApp({
+    config: loadConfig({ NODE_ENV: 'production', ...env }),
+    logger,
+    metrics: createMetrics(),
+    readinessChecks: { mongodb: async () => undefined, rabbitmq: async () => undefined, temporal: async () => undefined },
+    walletReader: () => reader as WalletReader | undefined,
+  });
+  return { app, lines };
+}
+
+/** The routes the Express app answers, as "get /path". */
+function servedRoutes(app: Express): string[] {
+  const stack = (app as unknown as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router.stack;
+  return stack.flatMap((layer) =>
+    layer.route ? Object.keys(layer.route.methods).map((method) => `${method} ${layer.route!.path}`) : [],
+  );
+}
+
+describe('HTTP hygiene', () => {
+  let issuer: TokenIssuer;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    issuer = await TokenIssuer.create();
+    env = { JWT_PUBLIC_KEY: issuer.key().publicPem };
+  });
+
+  it('describes exactly the routes it serves in its OpenAPI 3.1 document', async () => {
+    const { app } = appWith(env);
+    const documented = Object.entries(openApiDocument.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method} ${path}`),
+    );
+    expect(servedRoutes(app).sort()).toEqual(documented.sort());
+    const response = await request(app).get('/openapi.json');
+    expect(response.status).toBe(200);
+    expect(response.body.openapi).toBe('3.1.0');
+    expect(response.body.paths['/api/v1/wallet/user/transactions'].get.parameters).toHaveLength(2);
+  });
+
+  it('serves a documentation page at /api-docs with its assets', async () => {
+    const { app } = appWith(env);
+    const page = await request(app).get('/api-docs').redirects(1);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.text).toContain('swagger-ui');
+    expect((await request(app).get('/api-docs/swagger-ui-bundle.js')).status).toBe(200);
+  });
+
+  it('answers malformed and oversized JSON bodies with 4xx JSON errors', async () => {
+    const { app } = appWith(env);
+    const malformed = await request(app).post('/api/v1/wallet/user').set('Content-Type', 'application/json').send('{"a":');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toEqual({ error: { message: expect.any(String), status: 400 } });
+    const oversized = await request(app)
+      .post('/api/v1/wallet/user')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ padding: 'x'.repeat(20_000) }));
+    expect(oversized.status).toBe(413);
+    expect(oversized.body).toEqual({ error: { message: expect.any(String), status: 413 } });
+  });
+
+  it('answers unknown routes and methods with a JSON 404', async () => {
+    const { app } = appWith(env);
+    for (const call of [request(app).get('/nope'), request(app).delete('/api/v1/wallet/user')]) {
+      const response = await call;
+      expect(response.status).toBe(404);
+      expect(response.body).toEqual({ error: { message: 'Not found', status: 404 } });
+    }
+  });
+
+  it('hides internal failures behind a generic 500 in production', async () => {
+    const { app } = appWith(env, {
+      walletOf: async () => {
+        throw new Error('connection string mongodb://admin:secret@db');
+      },
+    });
+    const response = await request(app).get('/api/v1/wallet/user').set('Authorization', `Bearer ${await issuer.token(objectId())}`);
+    expect(response.status).toBe(500);
+    expect(response.body).toEqual({ error: { message: 'Internal server error', status: 500 } });
+    expect(response.text).not.toContain('secret');
+  });
+
+  it('answers 503 for reads until the database is connected', async () => {
+    const { app } = appWith(env);
+    const response = await request(app).get('/api/v1/wallet/user').set('Authorization', `Bearer ${await issuer.token(objectId())}`);
+    expect(response.status).toBe(503);
+    expect(response.body).toEqual({ error: { message: 'Service starting; retry shortly', status: 503 } });
+  });
+
+  it('sends security headers', async () => {
+    const { app } = appWith(env);
+    const response = await request(app).get('/health');
+    expect(response.headers).toMatchObject({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'SAMEORIGIN',
+      'strict-transport-security': expect.stringContaining('max-age='),
+      'content-security-policy': expect.stringContaining("default-src 'self'"),
+    });
+    expect(response.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('allows cross-origin reads with credentials from configured origins only', async () => {
+    const { app } = appWith({ ...env, CORS_ORIGINS: 'https://wallet.example.com' });
+    const allowed = await request(app).options('/api/v1/wallet/user').set('Origin', 'https://wallet.example.com').set('Access-Control-Request-Method', 'GET');
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://wallet.example.com');
+    expect(allowed.headers['access-control-allow-credentials']).toBe('true');
+    const other = await request(app).get('/api/v1/wallet/user').set('Origin', 'https://evil.example.com');
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('rate-limits API calls per client but never health, readiness or metrics', async () => {
+    const { app } = appWith({ ...env, RATE_LIMIT_PER_MINUTE: '3' });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await request(app).get('/api/v1/wallet/user')).status);
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    const limited = await request(app).get('/api/v1/wallet/user');
+    expect(limited.body).toEqual({ error: { message: 'Too many requests', status: 429 } });
+    for (const path of ['/health', '/ready', '/metrics', '/health', '/ready', '/metrics']) {
+      expect((await request(app).get(path)).status).toBe(200);
+    }
+  });
+
+  it('logs each request with a request id, never the token or cookie', async () => {
+    const { app, lines } = appWith(env);
+    const token = await issuer.token(objectId());
+    const response = await request(app)
+      .get('/api/v1/wallet/user/transactions?limit=5')
+      .set('Cookie', `access.token=${token}`)
+      .set('Authorization', `Bearer ${token}`)
+      .set('X-Request-Id', 'req-123');
+    expect(response.headers['x-request-id']).toBe('req-123');
+    const generated = await request(app).get('/nope');
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const log = lines.join('');
+    expect(log).toContain('"id":"req-123"');
+    expect(log).not.toContain(token);
+    expect(log).not.toContain(token.split('.')[2]!);
+  });
+});
