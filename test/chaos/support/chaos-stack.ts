@@ -1,0 +1,174 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTES } from '../../../workflows/definitions';
+import { eventually } from '../../support/eventually';
+import { REPO_ROOT, temporalCliPath } from '../../support/tools';
+
+const run = promisify(execFile);
+
+const PORTS = { amqp: 5673, mongo: 27018, temporal: 7243, http: 4013 };
+const STACK_ENV = {
+  STACK_NAME: 'chaos',
+  STACK_AMQP_PORT: String(PORTS.amqp),
+  STACK_MONGO_PORT: String(PORTS.mongo),
+  STACK_SERVICES: 'rabbitmq ferretdb',
+};
+
+export type ServerName = 'rabbitmq' | 'ferretdb' | 'temporal' | 'service';
+
+/**
+ * Servers the fault-injection suites own outright, on ports of their own: RabbitMQ and FerretDB
+ * through scripts/stack.sh (STACK_NAME=chaos), a file-backed Temporal dev server through
+ * @temporalio/testing, and the wallet service as a child process. Each can be crashed and restarted.
+ */
+export class ChaosStack {
+  readonly runDir = path.join(REPO_ROOT, '.run/chaos');
+  private temporal: TestWorkflowEnvironment | undefined;
+  private service: ChildProcess | undefined;
+  private serviceStarts = 0;
+  readonly database = 'mint_wallet_chaos';
+
+  /** `jwtPublicKey` verifies the tokens of read calls; the chaos runs themselves need none. */
+  constructor(private readonly jwtPublicKey = '-----BEGIN PUBLIC KEY-----\nunused\n-----END PUBLIC KEY-----') {}
+
+  get rabbitUrl(): string {
+    return `amqp://guest:guest@127.0.0.1:${PORTS.amqp}`;
+  }
+
+  get mongoUrl(): string {
+    return `mongodb://127.0.0.1:${PORTS.mongo}/${this.database}`;
+  }
+
+  get temporalAddress(): string {
+    return `127.0.0.1:${PORTS.temporal}`;
+  }
+
+  get httpUrl(): string {
+    return `http://127.0.0.1:${PORTS.http}`;
+  }
+
+  /** Starts everything from empty state. */
+  async start(): Promise<void> {
+    await this.down();
+    await run('rm', ['-rf', path.join(REPO_ROOT, '.data/chaos'), this.runDir]);
+    mkdirSync(this.runDir, { recursive: true });
+    await this.stack('up');
+    await this.startTemporal();
+    await this.startService();
+  }
+
+  async down(): Promise<void> {
+    await this.stopService('SIGKILL');
+    await this.stopTemporal();
+    await this.stack('down');
+  }
+
+  async crash(server: ServerName): Promise<void> {
+    if (server === 'service') await this.stopService('SIGKILL');
+    else if (server === 'temporal') await this.stopTemporal();
+    else await this.stack('kill', server);
+  }
+
+  async restart(server: ServerName): Promise<void> {
+    if (server === 'service') return this.startService();
+    if (server === 'temporal') return this.startTemporal();
+    await this.stack('up');
+  }
+
+  /** A client of the chaos Temporal server, while it runs. */
+  get temporalClient() {
+    if (!this.temporal) throw new Error('Temporal is down');
+    return this.temporal.client;
+  }
+
+  async startTemporal(): Promise<void> {
+    if (this.temporal) return;
+    this.temporal = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: temporalCliPath() },
+        ip: '127.0.0.1',
+        port: PORTS.temporal,
+        dbFilename: path.join(REPO_ROOT, '.data/chaos/temporal.db'),
+        searchAttributes: Object.values(SEARCH_ATTRIBUTES),
+        // The server's own complaints about being killed are expected here.
+        log: { format: 'pretty', level: 'fatal' },
+      },
+    });
+  }
+
+  async stopTemporal(): Promise<void> {
+    const temporal = this.temporal;
+    this.temporal = undefined;
+    await temporal?.teardown();
+  }
+
+  /** Starts the service process (src/main.ts) and waits until it answers /ready. */
+  async startService(): Promise<void> {
+    if (this.service) return;
+    this.serviceStarts++;
+    const log = createWriteStream(path.join(this.runDir, `service-${this.serviceStarts}.log`));
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts')], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'info',
+        PORT: String(PORTS.http),
+        DATABASE_URL: this.mongoUrl,
+        RABBITMQ_URL: this.rabbitUrl,
+        TEMPORAL_ADDRESS: this.temporalAddress,
+        TEMPORAL_TASK_QUEUE: 'wallet-chaos',
+        TEMPORAL_WORKFLOW_BUNDLE: process.env.WALLET_TEST_WORKFLOW_BUNDLE,
+        JWT_PUBLIC_KEY: this.jwtPublicKey,
+        SHUTDOWN_GRACE_SECONDS: '10',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    this.service = child;
+    child.once('exit', () => {
+      if (this.service === child) this.service = undefined;
+    });
+    await eventually('the wallet service to answer /health', async () => {
+      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}; see ${this.runDir}`);
+      return (await fetch(`${this.httpUrl}/health`)).ok ? true : undefined;
+    }, 60_000, 200);
+  }
+
+  /** Stops the service process; resolves with its exit code (null when killed by a signal). */
+  async stopService(signal: 'SIGTERM' | 'SIGKILL'): Promise<number | null> {
+    const child = this.service;
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    const [code] = (await exited) as [number | null];
+    this.service = undefined;
+    return code;
+  }
+
+  get serviceRunning(): boolean {
+    return this.service !== undefined;
+  }
+
+  /** How many times the service process has been started (a restart after a crash counts). */
+  get serviceStartCount(): number {
+    return this.serviceStarts;
+  }
+
+  async ready(): Promise<{ status: number; body: { checks?: Record<string, string> } }> {
+    const response = await fetch(`${this.httpUrl}/ready`);
+    return { status: response.status, body: (await response.json()) as { checks?: Record<string, string> } };
+  }
+
+  private async stack(...args: string[]): Promise<void> {
+    await run('bash', [path.join(REPO_ROOT, 'scripts/stack.sh'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...STACK_ENV, DATABASE_URL: '', RABBITMQ_URL: '' },
+    });
+  }
+}

@@ -1,0 +1,118 @@
+import { Types } from 'mongoose';
+import { EXCHANGES, ROUTING_KEYS } from '../../../src/messaging/topology';
+import { openDatabase, type Database } from '../../../src/persistence/mongo';
+import { verifyChain } from '../../../src/ledger/ledger-chain';
+import type { LedgerEntryDocument } from '../../../src/persistence/ledger-entry.model';
+import { eventually } from '../../support/eventually';
+import { objectId } from '../../support/ids';
+import type { ChaosStack } from './chaos-stack';
+import { ResilientPlatform } from './resilient-platform';
+
+/** The platform's events and the checks of the money's state, for suites that crash servers. */
+export class Scenario {
+  readonly topUps = new Map<string, { userId: string; amount: number }>();
+
+  private constructor(
+    readonly stack: ChaosStack,
+    readonly platform: ResilientPlatform,
+    private db: Database | undefined,
+  ) {}
+
+  static async start(stack: ChaosStack): Promise<Scenario> {
+    const platform = new ResilientPlatform(stack.rabbitUrl);
+    await platform.start();
+    return new Scenario(stack, platform, undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.platform.close();
+    await this.db?.close();
+  }
+
+  signup(userId: string) {
+    return this.platform.publish(EXCHANGES.auth, ROUTING_KEYS.userSignup, { id: userId, email: `${userId}@example.com`, role: 'user' });
+  }
+
+  topUp(transactionId: string, userId: string, amount: number) {
+    this.topUps.set(transactionId, { userId, amount });
+    return this.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, { transactionId, type: 'TopUp', userId, amount });
+  }
+
+  transfer(transactionId: string, fromUserId: string, toUserId: string, amount: number) {
+    return this.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, { transactionId, type: 'Transfer', fromUserId, toUserId, amount });
+  }
+
+  failed(transactionId: string, type: 'TopUp' | 'Transfer', reason: string) {
+    return this.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionFailed, { transactionId, type, reason });
+  }
+
+  /** Signs users up and tops each up with `amount`, waiting until every top-up is finalized. */
+  async fundedUsers(count: number, amount: number): Promise<string[]> {
+    const users = Array.from({ length: count }, () => objectId());
+    for (const user of users) await this.signup(user);
+    await eventually('the wallets', async () => ((await (await this.database()).wallets.countDocuments({ userId: { $in: users.map((u) => new Types.ObjectId(u)) } })) === count ? true : undefined), 120_000, 250);
+    const topUps = users.map((user) => ({ transactionId: objectId(), user }));
+    for (const { transactionId, user } of topUps) await this.topUp(transactionId, user, amount);
+    await this.allFinalized(topUps.map((t) => t.transactionId));
+    return users;
+  }
+
+  async allFinalized(transactionIds: string[], timeoutMs = 240_000): Promise<void> {
+    await eventually(
+      `${transactionIds.length} transactions to be finalized`,
+      () => (transactionIds.every((id) => this.platform.finalizationsOf(id).length > 0) ? true : undefined),
+      timeoutMs,
+      250,
+    );
+  }
+
+  /** The database, opened on first use and reopened after the database server restarts. */
+  async database(): Promise<Database> {
+    this.db ??= await openDatabase(this.stack.mongoUrl);
+    return this.db;
+  }
+
+  /**
+   * The money's invariants, read from the database: every ledger gapless and consistent with its
+   * wallet, no negative balance, and the sum of balances equal to what top-ups brought in and kept.
+   */
+  async checkMoney(): Promise<{ wallets: number; total: number; toppedUp: number }> {
+    const db = await this.database();
+    const wallets = await db.wallets.find().lean().exec();
+    const entries = await db.ledgerEntries.find().sort({ userId: 1, version: 1 }).lean<LedgerEntryDocument[]>().exec();
+    const byUser = new Map<string, LedgerEntryDocument[]>();
+    for (const entry of entries) {
+      const key = entry.userId.toHexString();
+      byUser.set(key, [...(byUser.get(key) ?? []), entry]);
+    }
+    let total = 0;
+    for (const wallet of wallets) {
+      const ledger = byUser.get(wallet.userId.toHexString()) ?? [];
+      verifyChain(wallet.userId.toHexString(), ledger);
+      const head = ledger.at(-1);
+      if (wallet.balance !== (head?.balanceAfter ?? 0) || wallet.version !== (head?.version ?? 0)) {
+        throw new Error(`wallet ${wallet.userId.toHexString()} (${wallet.balance}, v${wallet.version}) does not match its ledger head`);
+      }
+      if (wallet.balance < 0) throw new Error(`wallet ${wallet.userId.toHexString()} is negative`);
+      total += wallet.balance;
+    }
+    // Money enters only through top-ups; what stays is their credits net of their reversals.
+    const toppedUp = entries.filter((e) => e.transactionType === 'TopUp').reduce((sum, e) => sum + e.amount, 0);
+    for (const [transactionId, legs] of groupByTransaction(entries)) {
+      if (legs[0]!.transactionType === 'Transfer' && legs.reduce((sum, e) => sum + e.amount, 0) !== 0) {
+        throw new Error(`transfer ${transactionId} created or destroyed money`);
+      }
+    }
+    return { wallets: wallets.length, total, toppedUp };
+  }
+}
+
+function groupByTransaction(entries: LedgerEntryDocument[]): Map<string, LedgerEntryDocument[]> {
+  const groups = new Map<string, LedgerEntryDocument[]>();
+  for (const entry of entries) {
+    if (!entry.transactionId) continue;
+    const key = entry.transactionId.toHexString();
+    groups.set(key, [...(groups.get(key) ?? []), entry]);
+  }
+  return groups;
+}
