@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   condition,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -52,6 +53,9 @@ const { publishFinalization } = proxyActivities<Pick<WalletActivities, 'publishF
   scheduleToCloseTimeout: '7 days',
   retry: INFRASTRUCTURE_RETRY,
 });
+
+/** Changes made after executions of the earlier code existed; see "Changing a workflow safely" in the README. */
+const PATCHES = { outcomeMemo: 'outcome-memo' } as const;
 
 /** A workflow started without either event (by hand, say) gives up after this long. */
 const FIRST_EVENT_TIMEOUT = '1 hour';
@@ -186,6 +190,11 @@ export async function walletTransaction(input: TransactionWorkflowInput): Promis
     await publishFinalization({ transactionId: input.transactionId, ...finalized });
     state.finalizations.push(finalized);
     setStatus(finalized.status);
+    // Added after the first release (executions recorded before it replay without it): the outcome
+    // and the legs, at a glance in the Temporal UI's memo.
+    if (patched(PATCHES.outcomeMemo)) {
+      upsertMemo({ outcome: finalized, legs: state.legs.map((leg) => `${leg.leg} ${leg.amount} user ${leg.userId} (v${leg.version})`) });
+    }
   }
 
   function lastAnnounced() {

@@ -10,9 +10,10 @@ import { WalletHarness } from '../support/wallet-harness';
 
 // Determinism: histories recorded from every path of the transaction workflow must replay against the
 // current workflow code. The committed ones (test/replay/histories) are what catch a change that
-// breaks running executions; RECORD_REPLAY_HISTORIES=1 rewrites them from the scenarios below.
+// breaks running executions: v1-* were recorded before the `outcome-memo` patch and still replay.
+// RECORD_REPLAY_HISTORIES=<tag> writes <tag>-<path>.json from the scenarios below.
 const HISTORIES_DIR = path.join(__dirname, '../replay/histories');
-const RECORD = process.env.RECORD_REPLAY_HISTORIES === '1';
+const RECORD_TAG = process.env.RECORD_REPLAY_HISTORIES;
 const workflowBundle = () => ({ codePath: process.env.WALLET_TEST_WORKFLOW_BUNDLE! });
 
 describe('workflow determinism', () => {
@@ -38,9 +39,9 @@ describe('workflow determinism', () => {
       { encoding: 'utf8' },
     );
     fresh.push({ name, history: JSON.parse(json) });
-    if (RECORD) {
+    if (RECORD_TAG) {
       mkdirSync(HISTORIES_DIR, { recursive: true });
-      writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
+      writeFileSync(path.join(HISTORIES_DIR, `${RECORD_TAG}-${name}.json`), json);
     }
   }
 
@@ -91,7 +92,8 @@ describe('workflow determinism', () => {
 
   it('replays every committed history against the current workflow code', async () => {
     const files = existsSync(HISTORIES_DIR) ? readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')) : [];
-    expect(files.length).toBeGreaterThanOrEqual(7);
+    expect(files.filter((f) => f.startsWith('v1-'))).toHaveLength(7);
+    expect(files.filter((f) => f.startsWith('v2-'))).toHaveLength(7);
     for (const file of files) {
       const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
       await expect(Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, file)).resolves.toBeUndefined();

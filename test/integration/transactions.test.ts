@@ -115,6 +115,12 @@ describe('transactions from RabbitMQ events to finalization', () => {
       const query = `WalletTransactionId = "${transactionId}" AND WalletUserIds = "${recipient}" AND WalletTransactionType = "Transfer" AND WalletStatus = "Completed"`;
       const found = await waitForListing(query);
       expect(found).toEqual([`wallet-transaction-${transactionId}`]);
+      const { memo } = await wallet.temporal.workflow.getHandle(found[0]!).describe();
+      expect(memo).toMatchObject({
+        transaction: { type: 'Transfer', amount: 120, fromUserId: sender, toUserId: recipient },
+        outcome: { status: 'Completed' },
+        legs: [expect.stringMatching(/^debit -120 user /), expect.stringMatching(/^credit 120 user /)],
+      });
     });
   });
 

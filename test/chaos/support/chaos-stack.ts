@@ -95,7 +95,7 @@ export class ChaosStack {
         dbFilename: path.join(REPO_ROOT, '.data/chaos/temporal.db'),
         searchAttributes: Object.values(SEARCH_ATTRIBUTES),
         // The server's own complaints about being killed are expected here.
-        log: { format: 'pretty', level: 'fatal' },
+        log: { format: 'pretty', level: 'never' },
       },
     });
   }
