@@ -1,8 +1,9 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { LEDGER_INVARIANT_FAILURE_TYPE, type AppliedLeg, type LegChange, type TransactionFinalized } from '../src/domain/transaction';
 import { BusinessRuleError, LedgerInvariantError } from '../src/ledger/errors';
 import type { Ledger } from '../src/ledger/ledger';
 import type { FinalizationPublisher } from '../src/messaging/finalization-publisher';
+import type { FinalizationLog } from '../src/persistence/finalization-log';
 
 export interface WalletActivities {
   /** Applies one leg of a transaction to a wallet, exactly once. */
@@ -14,9 +15,10 @@ export interface WalletActivities {
 export interface ActivityDependencies {
   ledger: Pick<Ledger, 'applyLeg'>;
   finalizations: Pick<FinalizationPublisher, 'publish'>;
+  finalizationLog: Pick<FinalizationLog, 'wasConfirmed' | 'recordConfirmed'>;
 }
 
-export function createActivities({ ledger, finalizations }: ActivityDependencies): WalletActivities {
+export function createActivities({ ledger, finalizations, finalizationLog }: ActivityDependencies): WalletActivities {
   return {
     async applyLeg(change) {
       try {
@@ -26,7 +28,10 @@ export function createActivities({ ledger, finalizations }: ActivityDependencies
       }
     },
     async publishFinalization(finalized) {
+      // A retry may follow an attempt the broker confirmed: announce each outcome once.
+      if (Context.current().info.attempt > 1 && (await finalizationLog.wasConfirmed(finalized))) return;
       await finalizations.publish(finalized);
+      await finalizationLog.recordConfirmed(finalized);
     },
   };
 }

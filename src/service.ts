@@ -95,7 +95,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     () =>
       createWalletWorker({
         config: config.temporal,
-        activities: createActivities({ ledger, finalizations }),
+        activities: createActivities({ ledger, finalizations, finalizationLog: db.finalizations }),
         workflowBundle: options.workflowBundle,
         interceptors: options.workerInterceptors,
       }),

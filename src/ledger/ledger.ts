@@ -1,6 +1,7 @@
 import { Types } from 'mongoose';
 import type { AppliedLeg, LegChange } from '../domain/transaction';
 import type { Database } from '../persistence/mongo';
+import { isDuplicateKey } from '../persistence/duplicate-key';
 import type { LedgerEntryDocument } from '../persistence/ledger-entry.model';
 import type { Metrics } from '../metrics';
 import { backoffDelayMs, sleep } from '../support/backoff';
@@ -14,8 +15,6 @@ const CONFLICT_BACKOFF = { initialMs: 2, maxMs: 100 };
 // Rounds of rolling a wallet projection forward while other writers race it (FerretDB may apply a
 // stale conditional update after a newer one; the loop repairs that before returning).
 const MAX_PROJECTION_ROUNDS = 10;
-
-const DUPLICATE_KEY = 11000;
 
 /**
  * The ledger owns every balance change. A change is an entry inserted at the wallet's next version;
@@ -233,8 +232,4 @@ function toAppliedLeg(entry: LedgerEntryDocument): AppliedLeg {
     balanceAfter: entry.balanceAfter,
     version: entry.version,
   };
-}
-
-export function isDuplicateKey(error: unknown): boolean {
-  return (error as { code?: number } | null)?.code === DUPLICATE_KEY;
 }

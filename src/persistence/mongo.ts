@@ -1,6 +1,7 @@
 import mongoose, { type Connection } from 'mongoose';
 import { walletSchema, type WalletDocument } from './wallet.model';
 import { ledgerEntrySchema, type LedgerEntryDocument } from './ledger-entry.model';
+import { FinalizationLog } from './finalization-log';
 
 // Every database operation is bounded: a dead server fails a call within seconds, so the Temporal
 // activity that made it is retried with backoff instead of hanging past its own timeout.
@@ -19,6 +20,7 @@ export interface Database {
   connection: Connection;
   wallets: mongoose.Model<WalletDocument>;
   ledgerEntries: mongoose.Model<LedgerEntryDocument>;
+  finalizations: FinalizationLog;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -35,6 +37,7 @@ export async function openDatabase(url: string): Promise<Database> {
     connection,
     wallets,
     ledgerEntries,
+    finalizations: new FinalizationLog(connection),
     async ping() {
       const db = connection.db;
       if (!db) throw new Error('database connection is not open');

@@ -1,0 +1,67 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import type { Ledger } from '../../src/ledger/ledger';
+import { createLogger } from '../../src/logger';
+import { BrokerConnection } from '../../src/messaging/broker-connection';
+import { FinalizationPublisher } from '../../src/messaging/finalization-publisher';
+import { createMetrics } from '../../src/metrics';
+import { openDatabase, type Database } from '../../src/persistence/mongo';
+import { objectId } from '../support/ids';
+import { PlatformBroker } from '../support/platform-broker';
+import { databaseUrlFor, TEST_RABBITMQ_URL } from '../support/tools';
+import { dropDatabase } from '../support/wallet-service';
+
+// The finalization activity on the real broker and database, run as Temporal would run its attempts.
+describe('announcing an outcome', () => {
+  const url = databaseUrlFor('wallet_test_finalization');
+  let db: Database;
+  let broker: BrokerConnection;
+  let platform: PlatformBroker;
+  let activities: ReturnType<typeof createActivities>;
+
+  beforeAll(async () => {
+    await dropDatabase(url);
+    db = await openDatabase(url);
+    platform = await PlatformBroker.connect();
+    await platform.purgeAll();
+    const logger = createLogger('silent');
+    broker = new BrokerConnection(TEST_RABBITMQ_URL, 'finalization-test', logger);
+    const publisher = new FinalizationPublisher(broker, createMetrics(), logger);
+    broker.start();
+    await broker.waitUntilConnected();
+    activities = createActivities({ ledger: {} as Pick<Ledger, 'applyLeg'>, finalizations: publisher, finalizationLog: db.finalizations });
+  });
+  afterAll(async () => {
+    await broker.close();
+    await platform.close();
+    await db.close();
+  });
+
+  const attempt = (n: number) => new MockActivityEnvironment({ attempt: n });
+
+  it('publishes wallet.transactionFinalized exactly in the contract shape', async () => {
+    const transactionId = objectId();
+    await attempt(1).run(activities.publishFinalization, { transactionId, status: 'Failed', reason: 'Insufficient balance' });
+    expect(await platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Failed', reason: 'Insufficient balance' });
+  });
+
+  it('does not announce again when a retry follows an attempt the broker confirmed', async () => {
+    const transactionId = objectId();
+    await attempt(1).run(activities.publishFinalization, { transactionId, status: 'Completed' });
+    await attempt(2).run(activities.publishFinalization, { transactionId, status: 'Completed' });
+    await platform.finalizationOf(transactionId);
+    // A later, different outcome of the same transaction is still announced.
+    await attempt(1).run(activities.publishFinalization, { transactionId, status: 'Failed', reason: 'Chargeback' });
+    await platform.finalizationsCount(transactionId, 2);
+    expect(platform.finalizationsOf(transactionId)).toEqual([
+      { transactionId, status: 'Completed' },
+      { transactionId, status: 'Failed', reason: 'Chargeback' },
+    ]);
+  });
+
+  it('announces on a retry whose earlier attempts never got a confirm', async () => {
+    const transactionId = objectId();
+    await attempt(3).run(activities.publishFinalization, { transactionId, status: 'Completed' });
+    expect(await platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Completed' });
+  });
+});
