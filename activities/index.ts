@@ -31,7 +31,11 @@ export function createActivities({ ledger, finalizations, finalizationLog }: Act
       // A retry may follow an attempt the broker confirmed: announce each outcome once.
       if (Context.current().info.attempt > 1 && (await finalizationLog.wasConfirmed(finalized))) return;
       await finalizations.publish(finalized);
-      await finalizationLog.recordConfirmed(finalized);
+      // The outcome is announced; failing now would only announce it again. The record just
+      // spares a later retry that repeat, so a database fault here is logged, not retried.
+      await finalizationLog.recordConfirmed(finalized).catch((error: unknown) => {
+        Context.current().log.warn('confirmed finalization not recorded', { transactionId: finalized.transactionId, error });
+      });
     },
   };
 }

@@ -18,7 +18,9 @@ export function installTemporalRuntime(logger: Logger): void {
   try {
     Runtime.install({
       logger: new DefaultLogger('INFO', (entry) => {
-        temporalLogger[PINO_LEVELS[entry.level]]({ ...entry.meta }, entry.message);
+        // pino serializes errors under `err` only; the SDK passes them as `error`.
+        const { error, ...meta } = entry.meta ?? {};
+        temporalLogger[PINO_LEVELS[entry.level]]({ ...meta, ...(error === undefined ? {} : { err: error }) }, entry.message);
       }),
     });
   } catch (error) {

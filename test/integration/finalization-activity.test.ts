@@ -1,5 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import type { TransactionFinalized } from '../../src/domain/transaction';
 import type { Ledger } from '../../src/ledger/ledger';
 import { createLogger } from '../../src/logger';
 import { BrokerConnection } from '../../src/messaging/broker-connection';
@@ -37,21 +38,23 @@ describe('announcing an outcome', () => {
     await db.close();
   });
 
-  const attempt = (n: number) => new MockActivityEnvironment({ attempt: n });
+  /** Runs the activity as Temporal's attempt number `n`. */
+  const announce = (n: number, finalized: TransactionFinalized) =>
+    new MockActivityEnvironment({ attempt: n }).run(activities.publishFinalization, finalized);
 
   it('publishes wallet.transactionFinalized exactly in the contract shape', async () => {
     const transactionId = objectId();
-    await attempt(1).run(activities.publishFinalization, { transactionId, status: 'Failed', reason: 'Insufficient balance' });
+    await announce(1, { transactionId, status: 'Failed', reason: 'Insufficient balance' });
     expect(await platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Failed', reason: 'Insufficient balance' });
   });
 
   it('does not announce again when a retry follows an attempt the broker confirmed', async () => {
     const transactionId = objectId();
-    await attempt(1).run(activities.publishFinalization, { transactionId, status: 'Completed' });
-    await attempt(2).run(activities.publishFinalization, { transactionId, status: 'Completed' });
+    await announce(1, { transactionId, status: 'Completed' });
+    await announce(2, { transactionId, status: 'Completed' });
     await platform.finalizationOf(transactionId);
     // A later, different outcome of the same transaction is still announced.
-    await attempt(1).run(activities.publishFinalization, { transactionId, status: 'Failed', reason: 'Chargeback' });
+    await announce(1, { transactionId, status: 'Failed', reason: 'Chargeback' });
     await platform.finalizationsCount(transactionId, 2);
     expect(platform.finalizationsOf(transactionId)).toEqual([
       { transactionId, status: 'Completed' },
@@ -61,7 +64,7 @@ describe('announcing an outcome', () => {
 
   it('announces on a retry whose earlier attempts never got a confirm', async () => {
     const transactionId = objectId();
-    await attempt(3).run(activities.publishFinalization, { transactionId, status: 'Completed' });
+    await announce(3, { transactionId, status: 'Completed' });
     expect(await platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Completed' });
   });
 });
