@@ -1,0 +1,296 @@
+// `npm run bench`: end-to-end throughput, latency and memory of the wallet service on the local stack,
+// against the ceiling of a no-op ledger and the floor of the ledger's own writes. Not a test.
+//   npm run bench -- [--scenario default|uniform|hot|rate|noop|floor|long|all] [--n N] [--w W] [--rate R]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Types } from 'mongoose';
+import { Ledger } from '../../src/ledger/ledger';
+import { verifyChain } from '../../src/ledger/ledger-chain';
+import { createMetrics } from '../../src/metrics';
+import { openDatabase, type Database } from '../../src/persistence/mongo';
+import type { LedgerEntryDocument } from '../../src/persistence/ledger-entry.model';
+import { KeyedMutex } from '../../src/support/keyed-mutex';
+import { LoadDriver, percentile } from './load';
+
+const ROOT = path.resolve(__dirname, '../..');
+const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const MONGO_BASE = process.env.DATABASE_URL ?? 'mongodb://127.0.0.1:27017/mint_wallet';
+const TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+const FUNDING = 10_000_000;
+const FINALIZE_TIMEOUT_MS = 30 * 60_000;
+
+interface Flags {
+  scenario: string;
+  n?: number;
+  w?: number;
+  rate?: number;
+}
+
+interface Result {
+  scenario: string;
+  mode: string;
+  transfers: number;
+  wallets: number;
+  seconds: number;
+  perSecond: number;
+  latencyMs?: { p50: number; p95: number; p99: number; max: number };
+  peakRssMb?: number;
+  endRssMb?: number;
+  correct?: string;
+  offeredRate?: number;
+}
+
+function parseFlags(argv: string[]): Flags {
+  const flags: Flags = { scenario: 'default' };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [name, value] = [argv[i], argv[i + 1]];
+    if (name === '--scenario') flags.scenario = value!;
+    else if (name === '--n') flags.n = Number(value);
+    else if (name === '--w') flags.w = Number(value);
+    else if (name === '--rate') flags.rate = Number(value);
+    else throw new Error(`unknown flag ${name}; see the header of scripts/bench/bench.ts`);
+  }
+  return flags;
+}
+
+/** A deterministic PRNG, so runs offer the same load. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Transfer {
+  transactionId: string;
+  fromUserId: string;
+  toUserId: string;
+  amount: number;
+}
+
+function planTransfers(users: string[], count: number, hot: boolean, seed: number): Transfer[] {
+  const next = random(seed);
+  const pick = () => users[Math.floor(next() * users.length)]!;
+  return Array.from({ length: count }, (_, i) => {
+    let fromUserId = pick();
+    let toUserId = pick();
+    // Hot wallet: every other transfer has users[0] on one side, alternately sending and receiving.
+    if (hot && i % 2 === 0) [fromUserId, toUserId] = i % 4 === 0 ? [users[0]!, toUserId] : [fromUserId, users[0]!];
+    if (fromUserId === toUserId) toUserId = users[(users.indexOf(fromUserId) + 1) % users.length]!;
+    return { transactionId: new Types.ObjectId().toHexString(), fromUserId, toUserId, amount: 1 + Math.floor(next() * 100) };
+  });
+}
+
+/** The service under test, its memory sampled from /proc while it runs. */
+class ServiceProcess {
+  private peakRss = 0;
+  private sampler: NodeJS.Timeout | undefined;
+  private constructor(private readonly child: ChildProcess) {}
+
+  static async start(database: string, noopLedger: boolean): Promise<ServiceProcess> {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'service-under-test.ts')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        PORT: '4099',
+        DATABASE_URL: `${MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`)}`,
+        RABBITMQ_URL,
+        TEMPORAL_ADDRESS,
+        TEMPORAL_TASK_QUEUE: `wallet-bench-${database}`,
+        TEMPORAL_WORKFLOW_BUNDLE: path.join(ROOT, 'dist/workflow-bundle.js'),
+        JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nunused\n-----END PUBLIC KEY-----',
+        BENCH_NOOP_LEDGER: noopLedger ? '1' : '0',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await once(child.stdout!, 'data');
+    const service = new ServiceProcess(child);
+    service.sampler = setInterval(() => (service.peakRss = Math.max(service.peakRss, service.rssMb())), 250);
+    return service;
+  }
+
+  rssMb(): number {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+  }
+
+  get peakRssMb(): number {
+    return Math.max(this.peakRss, this.rssMb());
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sampler);
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** Creates and funds wallets through the platform's own events. */
+async function fundedWallets(driver: LoadDriver, db: Database, count: number): Promise<string[]> {
+  const users = Array.from({ length: count }, () => new Types.ObjectId().toHexString());
+  for (const user of users) await driver.signup(user);
+  await driver.flush();
+  for (;;) {
+    if ((await db.wallets.countDocuments()) === count) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const topUps = users.map((userId) => ({ transactionId: new Types.ObjectId().toHexString(), userId }));
+  for (const t of topUps) await driver.completed(t.transactionId, { type: 'TopUp', userId: t.userId, amount: FUNDING });
+  await driver.flush();
+  await driver.allFinalized(topUps.map((t) => t.transactionId), FINALIZE_TIMEOUT_MS);
+  return users;
+}
+
+/** Money conserved, nothing negative, ledgers gapless, each transfer finalized once. */
+async function checkCorrectness(db: Database, driver: LoadDriver, users: string[], transfers: Transfer[], noop: boolean): Promise<string> {
+  const repeated = transfers.filter((t) => driver.finalizationsOf(t.transactionId).length !== 1).length;
+  if (repeated > 0) return `FAILED: ${repeated} transfers not finalized exactly once`;
+  if (noop) return 'finalized once each (no ledger)';
+  const wallets = await db.wallets.find().lean().exec();
+  const total = wallets.reduce((sum, w) => sum + w.balance, 0);
+  if (total !== users.length * FUNDING) return `FAILED: ${total} held, ${users.length * FUNDING} topped up`;
+  if (wallets.some((w) => w.balance < 0)) return 'FAILED: a negative balance';
+  const entries = await db.ledgerEntries.find().sort({ userId: 1, version: 1 }).lean<LedgerEntryDocument[]>().exec();
+  const byUser = new Map<string, LedgerEntryDocument[]>();
+  for (const e of entries) byUser.set(e.userId.toHexString(), [...(byUser.get(e.userId.toHexString()) ?? []), e]);
+  for (const wallet of wallets) {
+    const ledger = byUser.get(wallet.userId.toHexString()) ?? [];
+    verifyChain(wallet.userId.toHexString(), ledger);
+    if (ledger.at(-1)?.balanceAfter !== wallet.balance) return `FAILED: wallet ${wallet.userId.toHexString()} differs from its ledger`;
+  }
+  const failed = transfers.filter((t) => driver.finalizationsOf(t.transactionId)[0]!.status !== 'Completed').length;
+  return `ok: conserved, none negative, ledgers gapless, each finalized once (${failed} Failed)`;
+}
+
+async function runScenario(name: string, opts: { n: number; w: number; hot?: boolean; noop?: boolean; rate?: number }): Promise<Result> {
+  const database = `mint_wallet_bench_${name}_${Date.now()}`;
+  const db = await openDatabase(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`));
+  const driver = await LoadDriver.connect(RABBITMQ_URL);
+  const service = await ServiceProcess.start(database, opts.noop ?? false);
+  try {
+    process.stderr.write(`[bench] ${name}: funding ${opts.w} wallets\n`);
+    const users = await fundedWallets(driver, db, opts.w);
+    const transfers = planTransfers(users, opts.n, opts.hot ?? false, opts.n + opts.w);
+    process.stderr.write(`[bench] ${name}: ${opts.n} transfers${opts.rate ? ` at ${opts.rate}/s` : ' as fast as the broker takes them'}\n`);
+    const started = performance.now();
+    for (const [i, t] of transfers.entries()) {
+      if (opts.rate) {
+        const due = started + (i * 1000) / opts.rate;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+      await driver.completed(t.transactionId, { type: 'Transfer', fromUserId: t.fromUserId, toUserId: t.toUserId, amount: t.amount });
+    }
+    await driver.flush();
+    await driver.allFinalized(transfers.map((t) => t.transactionId), FINALIZE_TIMEOUT_MS);
+    const { latencies, firstPublish, lastFinalized } = driver.timings(transfers.map((t) => t.transactionId));
+    const seconds = (lastFinalized - firstPublish) / 1000;
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const result: Result = {
+      scenario: name,
+      mode: opts.rate ? `offered ${opts.rate}/s` : 'max',
+      transfers: opts.n,
+      wallets: opts.w,
+      seconds: round(seconds),
+      perSecond: round(opts.n / seconds),
+      latencyMs: { p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1)!) },
+      peakRssMb: round(service.peakRssMb),
+      endRssMb: round(service.rssMb()),
+      offeredRate: opts.rate,
+    };
+    result.correct = await checkCorrectness(db, driver, users, transfers, opts.noop ?? false);
+    return result;
+  } finally {
+    await service.stop();
+    await driver.close();
+    await db.connection.dropDatabase().catch(() => undefined);
+    await db.close();
+  }
+}
+
+/** The floor of the database: the same ledger writes (debit then credit), no Temporal, no broker. */
+async function databaseFloor(n: number, w: number): Promise<Result> {
+  const db = await openDatabase(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/mint_wallet_bench_floor_${Date.now()}$1`));
+  try {
+    const ledger = new Ledger(db, createMetrics(), 0);
+    const users = Array.from({ length: w }, () => new Types.ObjectId().toHexString());
+    for (const user of users) await ledger.openWallet(user);
+    await Promise.all(users.map((userId) => ledger.applyLeg({ transactionId: new Types.ObjectId().toHexString(), transactionType: 'TopUp', leg: 'credit', userId, amount: FUNDING })));
+    const transfers = planTransfers(users, n, false, n);
+    const slots = new KeyedMutex(); // 64 lanes, as many as the worker's activity slots
+    const started = performance.now();
+    await Promise.all(
+      transfers.map((t, i) =>
+        slots.run(String(i % 64), async () => {
+          await ledger.applyLeg({ transactionId: t.transactionId, transactionType: 'Transfer', leg: 'debit', userId: t.fromUserId, amount: -t.amount, counterpartyUserId: t.toUserId });
+          await ledger.applyLeg({ transactionId: t.transactionId, transactionType: 'Transfer', leg: 'credit', userId: t.toUserId, amount: t.amount, counterpartyUserId: t.fromUserId });
+        }),
+      ),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    return { scenario: 'database floor', mode: 'ledger only', transfers: n, wallets: w, seconds: round(seconds), perSecond: round(n / seconds) };
+  } finally {
+    await db.connection.dropDatabase().catch(() => undefined);
+    await db.close();
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+function table(results: Result[]): string {
+  const header = '| scenario | mode | transfers | wallets | tx/s | p50 ms | p95 ms | p99 ms | max ms | peak RSS MB | check |';
+  const rows = results.map((r) =>
+    `| ${r.scenario} | ${r.mode} | ${r.transfers} | ${r.wallets} | ${r.perSecond} | ${r.latencyMs?.p50 ?? ''} | ${r.latencyMs?.p95 ?? ''} | ${r.latencyMs?.p99 ?? ''} | ${r.latencyMs?.max ?? ''} | ${r.peakRssMb ?? ''} | ${r.correct ?? ''} |`,
+  );
+  return [header, '|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const n = flags.n ?? 5_000;
+  const w = flags.w ?? 1_000;
+  const wanted = flags.scenario === 'all' ? ['uniform', 'hot', 'noop', 'rate', 'floor', 'long'] : flags.scenario === 'default' ? ['uniform', 'hot', 'noop', 'rate', 'floor'] : [flags.scenario];
+  const results: Result[] = [];
+  let uniform: Result | undefined;
+  for (const scenario of wanted) {
+    if (scenario === 'uniform') results.push((uniform = await runScenario('uniform', { n, w })));
+    else if (scenario === 'hot') results.push(await runScenario('hot wallet', { n, w, hot: true }));
+    else if (scenario === 'noop') results.push(await runScenario('no-op ledger (ceiling)', { n, w, noop: true }));
+    else if (scenario === 'rate') {
+      const rate = flags.rate ?? Math.max(1, Math.round((uniform?.perSecond ?? 50) / 2));
+      results.push(await runScenario('uniform', { n: Math.min(n, rate * 60), w, rate }));
+    } else if (scenario === 'floor') results.push(await databaseFloor(n, w));
+    else if (scenario === 'long') results.push(await runScenario('long run', { n: flags.n ?? 50_000, w }));
+    else throw new Error(`unknown scenario ${scenario}`);
+    process.stderr.write(`${table(results.slice(-1))}\n`);
+  }
+  const byName = (name: string) => results.find((r) => r.scenario === name && r.mode === 'max');
+  const ratios = {
+    walletToNoop: byName('uniform') && byName('no-op ledger (ceiling)') ? round((byName('uniform')!.perSecond / byName('no-op ledger (ceiling)')!.perSecond) * 100) / 100 : undefined,
+    hotToUniform: byName('uniform') && byName('hot wallet') ? round((byName('hot wallet')!.perSecond / byName('uniform')!.perSecond) * 100) / 100 : undefined,
+  };
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const report = `${table(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}\nmachine: ${machine}\n`;
+  process.stdout.write(`\n${report}`);
+  const dir = path.join(ROOT, 'bench-results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ machine, flags, results, ratios }, null, 2));
+  process.stdout.write(`results written to ${path.relative(ROOT, file)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,34 @@
+// The wallet service as the benchmark runs it, in a process of its own (so its memory is its own).
+// With BENCH_NOOP_LEDGER=1 the ledger activity does nothing: the same bridge, Temporal server,
+// worker, workflow and finalization, without the database writes: the ceiling to compare with.
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { loadConfig } from '../../src/config';
+import type { AppliedLeg, LegChange } from '../../src/domain/transaction';
+import { createLogger } from '../../src/logger';
+import { startWalletService } from '../../src/service';
+
+const noopLedger: ActivityInterceptorsFactory = () => ({
+  inbound: {
+    async execute(input, next) {
+      const change = input.args[0] as Partial<LegChange> | undefined;
+      if (!change?.leg || !change.transactionId || !change.userId || change.amount === undefined) return next(input);
+      const leg: AppliedLeg = { transactionId: change.transactionId, leg: change.leg, userId: change.userId, amount: change.amount, balanceAfter: 0, version: 0 };
+      return leg;
+    },
+  },
+});
+
+const config = loadConfig();
+const logger = createLogger(config.logLevel, { process: 'bench-service' });
+startWalletService(config, {
+  logger,
+  workerInterceptors: process.env.BENCH_NOOP_LEDGER === '1' ? { activity: [noopLedger] } : undefined,
+})
+  .then((service) => {
+    process.stdout.write('ready\n');
+    process.once('SIGTERM', () => void service.stop().then(() => process.exit(0)));
+  })
+  .catch((error: unknown) => {
+    logger.fatal({ err: error }, 'bench service failed');
+    process.exit(1);
+  });
