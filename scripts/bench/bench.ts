@@ -172,7 +172,7 @@ async function checkCorrectness(db: Database, driver: LoadDriver, users: string[
 }
 
 async function runScenario(name: string, opts: { n: number; w: number; hot?: boolean; noop?: boolean; rate?: number }): Promise<Result> {
-  const database = `mint_wallet_bench_${name}_${Date.now()}`;
+  const database = `mint_wallet_bench_${name.replace(/[^a-z]+/g, "_")}_${Date.now()}`;
   const db = await openDatabase(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`));
   const driver = await LoadDriver.connect(RABBITMQ_URL);
   const service = await ServiceProcess.start(database, opts.noop ?? false);

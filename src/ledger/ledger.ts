@@ -2,6 +2,7 @@ import { Types } from 'mongoose';
 import type { AppliedLeg, LegChange } from '../domain/transaction';
 import type { Database } from '../persistence/mongo';
 import { isDuplicateKey } from '../persistence/duplicate-key';
+import { ledgerEntryIdOf, walletIdOf } from '../persistence/keys';
 import type { LedgerEntryDocument } from '../persistence/ledger-entry.model';
 import type { Metrics } from '../metrics';
 import { backoffDelayMs, sleep } from '../support/backoff';
@@ -12,18 +13,18 @@ import { nextLink, type WalletHead } from './ledger-chain';
 // Attempts at claiming a wallet's next version before the activity gives up and lets Temporal retry.
 const MAX_VERSION_CLAIMS = 25;
 const CONFLICT_BACKOFF = { initialMs: 2, maxMs: 100 };
-// Rounds of rolling a wallet projection forward while other writers race it (FerretDB may apply a
-// stale conditional update after a newer one; the loop repairs that before returning).
-const MAX_PROJECTION_ROUNDS = 10;
+// Entries looked ahead of a stale wallet document before giving up (each is one read by _id).
+const MAX_ROLL_FORWARD = 10_000;
 
 /**
- * The ledger owns every balance change. A change is an entry inserted at the wallet's next version;
- * two unique indexes make it safe on FerretDB as on MongoDB without multi-document transactions:
- * (userId, version) lets one writer claim a version, (transactionId, userId, leg) makes a leg
- * idempotent. The wallet document is a projection rolled forward from the entries.
+ * The ledger owns every balance change. A change is an entry inserted at the wallet's next version,
+ * made safe on FerretDB as on MongoDB without multi-document transactions by two unique keys: the
+ * entry's _id `<userId>:<version>` lets exactly one writer claim a version, and the unique index
+ * (transactionId, userId, leg) makes a leg idempotent. The wallet document is a projection of the
+ * wallet's latest entry, rolled forward after every write and whenever it is found behind.
  */
 export class Ledger {
-  // Writers of one wallet in this process take turns; the unique index still arbitrates between processes.
+  // Writers of one wallet in this process take turns; the unique keys still arbitrate between processes.
   private readonly walletWriters = new KeyedMutex();
 
   constructor(
@@ -39,7 +40,7 @@ export class Ledger {
     if (opening) {
       // The initial balance is an entry like any other, so the ledger alone explains every balance.
       await this.insertIgnoringDuplicate({
-        _id: new Types.ObjectId(),
+        _id: ledgerEntryIdOf(userId, 1),
         userId: user,
         version: 1,
         transactionId: null,
@@ -53,17 +54,18 @@ export class Ledger {
     }
     try {
       await this.db.wallets.create({
+        _id: walletIdOf(userId),
         userId: user,
         balance: this.initialBalance,
         version: opening ? 1 : 0,
       });
-      // A leg may have reached the ledger between the opening entry and this document.
-      if (opening) await this.repairProjection(user);
-      return { created: true };
     } catch (error) {
       if (isDuplicateKey(error)) return { created: false };
       throw error;
     }
+    // A leg may have reached the ledger between the opening entry and this document.
+    if (opening) await this.rollProjectionForward(userId);
+    return { created: true };
   }
 
   /**
@@ -75,8 +77,7 @@ export class Ledger {
   }
 
   private async claimNextVersion(change: LegChange): Promise<AppliedLeg> {
-    const userId = new Types.ObjectId(change.userId);
-    let head = await this.ledgerHead(userId);
+    let head = await this.projectedHead(change.userId);
     for (let attempt = 1; attempt <= MAX_VERSION_CLAIMS; attempt++) {
       let link;
       try {
@@ -88,8 +89,8 @@ export class Ledger {
         throw refusal;
       }
       const entry: LedgerEntryDocument = {
-        _id: new Types.ObjectId(),
-        userId,
+        _id: ledgerEntryIdOf(change.userId, link.version),
+        userId: new Types.ObjectId(change.userId),
         version: link.version,
         transactionId: new Types.ObjectId(change.transactionId),
         transactionType: change.transactionType,
@@ -100,93 +101,95 @@ export class Ledger {
         createdAt: new Date(),
       };
       try {
-        await this.db.ledgerEntries.collection.insertOne(entry);
+        await this.db.ledgerEntryCollection.insertOne(entry);
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
-        const existing = await this.findLeg(change);
-        if (existing) return this.confirmExisting(change, existing);
-        // Another writer claimed this version first.
+        const holder = await this.entryAt(change.userId, link.version);
+        if (holder && isSameLeg(holder, change)) return this.confirmExisting(change, holder);
+        if (!holder) {
+          // The version was free, so the leg's own key was taken: it was applied at another version.
+          const existing = await this.findLeg(change);
+          if (existing) return this.confirmExisting(change, existing);
+        }
+        // Another writer claimed this version first: find the wallet's real head and try again.
         this.metrics.ledgerVersionConflicts.inc();
         await sleep(backoffDelayMs(CONFLICT_BACKOFF, attempt));
-        head = await this.ledgerHead(userId);
+        head = await this.rollProjectionForward(change.userId);
         continue;
       }
       this.metrics.ledgerEntries.inc({ leg: change.leg });
-      await this.rollProjectionForward(userId, entry);
+      await this.project(change.userId, entry);
       return toAppliedLeg(entry);
     }
     throw new LedgerContentionError(change.userId, MAX_VERSION_CLAIMS);
   }
 
-  /** Entries recorded for a transaction, oldest first. */
+  /** Entries recorded for a transaction, oldest first (a scan: for operators and tests). */
   async entriesOfTransaction(transactionId: string): Promise<LedgerEntryDocument[]> {
     return this.db.ledgerEntries
       .find({ transactionId: new Types.ObjectId(transactionId) })
-      .sort({ createdAt: 1, _id: 1 })
+      .sort({ createdAt: 1, version: 1 })
       .limit(16)
       .lean<LedgerEntryDocument[]>()
       .exec();
   }
 
   /**
-   * The wallet's head as its ledger records it: the latest entry, so every new entry is computed from
-   * the one it follows. A wallet without entries is the freshly opened wallet document.
+   * Brings the wallet document up to its ledger's latest entry, reading entries ahead of it by _id,
+   * and returns the head. Repeats while other writers race it (FerretDB may apply a stale update
+   * after a newer one), so the document is current when this returns.
    */
-  private async ledgerHead(userId: Types.ObjectId): Promise<WalletHead> {
-    const latest = await this.latestEntry(userId);
-    if (latest) return { userId: userId.toHexString(), balance: latest.balanceAfter, version: latest.version };
-    const wallet = await this.db.wallets.findOne({ userId }, { balance: 1, version: 1 }).lean().exec();
-    if (!wallet) throw new WalletNotFoundError(userId.toHexString());
-    if (wallet.version !== 0) {
-      // Another writer's first entry landed after our first read; the projection follows entries,
-      // so a second read of the ledger must see it.
-      const landed = await this.latestEntry(userId);
-      if (landed) return { userId: userId.toHexString(), balance: landed.balanceAfter, version: landed.version };
+  async rollProjectionForward(userId: string): Promise<WalletHead> {
+    for (;;) {
+      const head = await this.projectedHead(userId);
+      let latest: LedgerEntryDocument | null = null;
+      for (let ahead = 1; ahead <= MAX_ROLL_FORWARD; ahead++) {
+        const next = await this.entryAt(userId, head.version + ahead);
+        if (!next) break;
+        latest = next;
+      }
+      if (!latest) return head;
+      await this.setProjection(userId, latest);
     }
-    if (wallet.version !== 0 || wallet.balance !== 0) {
+  }
+
+  /**
+   * The head the wallet document records, checked against the entry it copies: every new entry is
+   * computed from it, so a document that disagrees with its ledger must never be built upon.
+   */
+  private async projectedHead(userId: string): Promise<WalletHead> {
+    const wallet = await this.db.wallets.findById(walletIdOf(userId), { balance: 1, version: 1 }).lean().exec();
+    if (!wallet) throw new WalletNotFoundError(userId);
+    const copied = wallet.version === 0 ? null : await this.entryAt(userId, wallet.version);
+    const expected = copied?.balanceAfter ?? 0;
+    if ((wallet.version > 0 && !copied) || wallet.balance !== expected) {
       throw new LedgerInvariantError(
-        `wallet of user ${userId.toHexString()} is at version ${wallet.version} with balance ${wallet.balance} but has no ledger entries`,
+        `wallet of user ${userId} says ${wallet.balance} at version ${wallet.version}, its ledger ${copied ? copied.balanceAfter : 'has no such entry'}`,
       );
     }
-    return { userId: userId.toHexString(), balance: 0, version: 0 };
+    return { userId, balance: wallet.balance, version: wallet.version };
   }
 
-  private latestEntry(userId: Types.ObjectId) {
-    return this.db.ledgerEntries
-      .findOne({ userId }, { version: 1, balanceAfter: 1 })
-      .sort({ version: -1 })
-      .lean<Pick<LedgerEntryDocument, 'version' | 'balanceAfter'>>()
-      .exec();
+  /** Copies a fresh entry into the wallet document, then makes sure nothing newer was missed. */
+  private async project(userId: string, entry: LedgerEntryDocument): Promise<void> {
+    await this.setProjection(userId, entry);
+    if (await this.entryAt(userId, entry.version + 1)) await this.rollProjectionForward(userId);
   }
 
-  /** Copies the entry into the wallet document if the document was at the previous version. */
-  private async rollProjectionForward(userId: Types.ObjectId, entry: LedgerEntryDocument): Promise<void> {
-    const result = await this.db.wallets
+  private async setProjection(userId: string, entry: LedgerEntryDocument): Promise<void> {
+    await this.db.wallets
       .updateOne(
-        { userId, version: entry.version - 1 },
+        { _id: walletIdOf(userId) },
         { $set: { balance: entry.balanceAfter, version: entry.version, updatedAt: entry.createdAt } },
       )
       .exec();
-    if (result.matchedCount === 0) await this.repairProjection(userId);
   }
 
-  /** Rolls the wallet document forward to the ledger's latest entry, whatever version it holds. */
-  async repairProjection(userId: Types.ObjectId): Promise<void> {
-    for (let round = 0; round < MAX_PROJECTION_ROUNDS; round++) {
-      const [latest, wallet] = await Promise.all([
-        this.latestEntry(userId),
-        this.db.wallets.findOne({ userId }, { version: 1 }).lean().exec(),
-      ]);
-      if (!latest || !wallet || wallet.version >= latest.version) return;
-      await this.db.wallets
-        .updateOne(
-          { userId, version: wallet.version },
-          { $set: { balance: latest.balanceAfter, version: latest.version, updatedAt: new Date() } },
-        )
-        .exec();
-    }
+  private entryAt(userId: string, version: number) {
+    return this.db.ledgerEntries.findById(ledgerEntryIdOf(userId, version)).lean<LedgerEntryDocument>().exec();
   }
 
+  /** The entry of a leg, by its idempotency key (an index on MongoDB, a scan on FerretDB: rare paths only). */
   private findLeg(change: LegChange) {
     return this.db.ledgerEntries
       .findOne({
@@ -207,22 +210,26 @@ export class Ledger {
       );
     }
     // The attempt that wrote it may have died before updating the projection.
-    await this.repairProjection(existing.userId);
+    await this.rollProjectionForward(change.userId);
     return toAppliedLeg(existing);
   }
 
   private async insertIgnoringDuplicate(entry: LedgerEntryDocument): Promise<void> {
     try {
-      await this.db.ledgerEntries.collection.insertOne(entry);
+      await this.db.ledgerEntryCollection.insertOne(entry);
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }
   }
 }
 
+function isSameLeg(entry: LedgerEntryDocument, change: LegChange): boolean {
+  return entry.transactionId?.toHexString() === change.transactionId && entry.leg === change.leg;
+}
+
 function toAppliedLeg(entry: LedgerEntryDocument): AppliedLeg {
   if (entry.leg === 'opening' || entry.transactionId === null) {
-    throw new LedgerInvariantError(`entry ${entry._id.toHexString()} is not a transaction leg`);
+    throw new LedgerInvariantError(`entry ${entry._id} is not a transaction leg`);
   }
   return {
     transactionId: entry.transactionId.toHexString(),

@@ -3,7 +3,8 @@ import { LEGS, TRANSACTION_TYPES, type Leg, type TransactionType } from '../doma
 
 /** One balance change of one wallet: the wallet's history, gapless by `version`. */
 export interface LedgerEntryDocument {
-  _id: Types.ObjectId;
+  /** `<userId>:<version>` (see ledgerEntryIdOf). */
+  _id: string;
   userId: Types.ObjectId;
   version: number;
   transactionId: Types.ObjectId | null;
@@ -17,6 +18,7 @@ export interface LedgerEntryDocument {
 
 export const ledgerEntrySchema = new Schema<LedgerEntryDocument>(
   {
+    _id: { type: String, required: true },
     userId: { type: Schema.Types.ObjectId, required: true },
     version: { type: Number, required: true, min: 1 },
     transactionId: { type: Schema.Types.ObjectId, default: null },
@@ -31,7 +33,8 @@ export const ledgerEntrySchema = new Schema<LedgerEntryDocument>(
 );
 
 // Claiming the next version of a wallet is the atomic step of every balance change: only one entry
-// can ever hold (userId, version), on FerretDB as on MongoDB.
+// can ever hold (userId, version). The _id <userId>:<version> enforces it; the index serves scans
+// in version order (history on MongoDB, reconciliation).
 ledgerEntrySchema.index({ userId: 1, version: 1 }, { unique: true, name: 'ledger_wallet_version_unique' });
 // The idempotency key: a leg of a transaction is applied to a wallet at most once.
 ledgerEntrySchema.index(

@@ -1,4 +1,4 @@
-import mongoose, { type Connection } from 'mongoose';
+import mongoose, { type Connection, type mongo } from 'mongoose';
 import { walletSchema, type WalletDocument } from './wallet.model';
 import { ledgerEntrySchema, type LedgerEntryDocument } from './ledger-entry.model';
 import { FinalizationLog } from './finalization-log';
@@ -20,6 +20,8 @@ export interface Database {
   connection: Connection;
   wallets: mongoose.Model<WalletDocument>;
   ledgerEntries: mongoose.Model<LedgerEntryDocument>;
+  /** The driver's collection, for the ledger's raw inserts (no mongoose casting on the hot path). */
+  ledgerEntryCollection: mongo.Collection<LedgerEntryDocument>;
   finalizations: FinalizationLog;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -37,6 +39,7 @@ export async function openDatabase(url: string): Promise<Database> {
     connection,
     wallets,
     ledgerEntries,
+    ledgerEntryCollection: ledgerEntries.collection as unknown as mongo.Collection<LedgerEntryDocument>,
     finalizations: new FinalizationLog(connection),
     async ping() {
       const db = connection.db;

@@ -1,0 +1,16 @@
+import { createHash } from 'node:crypto';
+import { Types } from 'mongoose';
+
+// Document ids the ledger derives instead of searching for. FerretDB's SQLite backend answers a
+// lookup by _id from its primary key and scans the whole collection for anything else, so every
+// read on the money path is a read by _id (MongoDB answers both from indexes).
+
+/** A wallet's id, derived from its user's id: stable, distinct from it, found without an index. */
+export function walletIdOf(userId: string): Types.ObjectId {
+  return new Types.ObjectId(createHash('sha256').update(`wallet:${userId.toLowerCase()}`).digest().subarray(0, 12));
+}
+
+/** A ledger entry's id is its wallet and version: the primary key itself claims the version. */
+export function ledgerEntryIdOf(userId: string, version: number): string {
+  return `${userId.toLowerCase()}:${version}`;
+}
