@@ -28,8 +28,9 @@ export function createActivities({ ledger, finalizations, finalizationLog }: Act
       }
     },
     async publishFinalization(finalized) {
-      // A retry may follow an attempt the broker confirmed: announce each outcome once.
-      if (Context.current().info.attempt > 1 && (await finalizationLog.wasConfirmed(finalized))) return;
+      // A retry (or the regular activity taking over from a local one) may follow an attempt the
+      // broker confirmed: announce each outcome once.
+      if (await finalizationLog.wasConfirmed(finalized)) return;
       await finalizations.publish(finalized);
       // The outcome is announced; failing now would only announce it again. The record just
       // spares a later retry that repeat, so a database fault here is logged, not retried.

@@ -1,20 +1,7 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  condition,
-  log,
-  patched,
-  proxyActivities,
-  setHandler,
-  upsertMemo,
-  upsertSearchAttributes,
-  type RetryPolicy,
-} from '@temporalio/workflow';
-import type { WalletActivities } from '../activities';
+import { ActivityFailure, ApplicationFailure, condition, log, patched, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import {
   BUSINESS_FAILURE_TYPES,
   FAILURE_REASONS,
-  LEDGER_INVARIANT_FAILURE_TYPE,
   type AppliedLeg,
   type BusinessFailureType,
   type LegChange,
@@ -31,31 +18,7 @@ import {
   type TransactionStatus,
   type TransactionWorkflowInput,
 } from './definitions';
-
-// Infrastructure failures (database or broker down) are retried with backoff for as long as the
-// schedule-to-close bound allows; business refusals and ledger invariant violations are not.
-const INFRASTRUCTURE_RETRY: RetryPolicy = {
-  initialInterval: '200ms',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  maximumAttempts: Number.POSITIVE_INFINITY,
-  nonRetryableErrorTypes: [...Object.values(BUSINESS_FAILURE_TYPES), LEDGER_INVARIANT_FAILURE_TYPE],
-};
-
-const { applyLeg } = proxyActivities<Pick<WalletActivities, 'applyLeg'>>({
-  startToCloseTimeout: '10s',
-  scheduleToCloseTimeout: '7 days',
-  retry: INFRASTRUCTURE_RETRY,
-});
-
-const { publishFinalization } = proxyActivities<Pick<WalletActivities, 'publishFinalization'>>({
-  startToCloseTimeout: '15s',
-  scheduleToCloseTimeout: '7 days',
-  retry: INFRASTRUCTURE_RETRY,
-});
-
-/** Changes made after executions of the earlier code existed; see "Changing a workflow safely" in the README. */
-const PATCHES = { outcomeMemo: 'outcome-memo' } as const;
+import { applyLeg, PATCHES, publishFinalization } from './activity-stubs';
 
 /** A workflow started without either event (by hand, say) gives up after this long. */
 const FIRST_EVENT_TIMEOUT = '1 hour';

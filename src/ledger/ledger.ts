@@ -15,6 +15,8 @@ const MAX_VERSION_CLAIMS = 25;
 const CONFLICT_BACKOFF = { initialMs: 2, maxMs: 100 };
 // Entries looked ahead of a stale wallet document before giving up (each is one read by _id).
 const MAX_ROLL_FORWARD = 10_000;
+// Wallet heads this process wrote and so need not read back to verify (bounded: oldest forgotten).
+const MAX_REMEMBERED_HEADS = 10_000;
 
 /**
  * The ledger owns every balance change. A change is an entry inserted at the wallet's next version,
@@ -26,6 +28,8 @@ const MAX_ROLL_FORWARD = 10_000;
 export class Ledger {
   // Writers of one wallet in this process take turns; the unique keys still arbitrate between processes.
   private readonly walletWriters = new KeyedMutex();
+  /** The last entry this process wrote per wallet: a wallet document matching it is verified as is. */
+  private readonly writtenHeads = new Map<string, { version: number; balanceAfter: number }>();
 
   constructor(
     private readonly db: Database,
@@ -118,7 +122,8 @@ export class Ledger {
         continue;
       }
       this.metrics.ledgerEntries.inc({ leg: change.leg });
-      await this.project(change.userId, entry);
+      this.remember(change.userId, entry);
+      await this.setProjection(change.userId, entry);
       return toAppliedLeg(entry);
     }
     throw new LedgerContentionError(change.userId, MAX_VERSION_CLAIMS);
@@ -155,11 +160,16 @@ export class Ledger {
 
   /**
    * The head the wallet document records, checked against the entry it copies: every new entry is
-   * computed from it, so a document that disagrees with its ledger must never be built upon.
+   * computed from it, so a document that disagrees with its ledger must never be built upon. The
+   * check reads the entry back unless this process wrote it (and remembers what it wrote).
    */
   private async projectedHead(userId: string): Promise<WalletHead> {
     const wallet = await this.db.wallets.findById(walletIdOf(userId), { balance: 1, version: 1 }).lean().exec();
     if (!wallet) throw new WalletNotFoundError(userId);
+    const written = this.writtenHeads.get(userId);
+    if (written && written.version === wallet.version && written.balanceAfter === wallet.balance) {
+      return { userId, balance: wallet.balance, version: wallet.version };
+    }
     const copied = wallet.version === 0 ? null : await this.entryAt(userId, wallet.version);
     const expected = copied?.balanceAfter ?? 0;
     if ((wallet.version > 0 && !copied) || wallet.balance !== expected) {
@@ -167,15 +177,21 @@ export class Ledger {
         `wallet of user ${userId} says ${wallet.balance} at version ${wallet.version}, its ledger ${copied ? copied.balanceAfter : 'has no such entry'}`,
       );
     }
+    if (copied) this.remember(userId, copied);
     return { userId, balance: wallet.balance, version: wallet.version };
   }
 
-  /** Copies a fresh entry into the wallet document, then makes sure nothing newer was missed. */
-  private async project(userId: string, entry: LedgerEntryDocument): Promise<void> {
-    await this.setProjection(userId, entry);
-    if (await this.entryAt(userId, entry.version + 1)) await this.rollProjectionForward(userId);
+  private remember(userId: string, entry: Pick<LedgerEntryDocument, 'version' | 'balanceAfter'>): void {
+    this.writtenHeads.delete(userId);
+    this.writtenHeads.set(userId, { version: entry.version, balanceAfter: entry.balanceAfter });
+    if (this.writtenHeads.size > MAX_REMEMBERED_HEADS) this.writtenHeads.delete(this.writtenHeads.keys().next().value!);
   }
 
+  /**
+   * Copies an entry into the wallet document. The document is a cache of the ledger: where another
+   * process raced this one, it may be left behind, and is rolled forward by the next change of the
+   * wallet (its version claim conflicts) or by reconciliation; reads look ahead of it meanwhile.
+   */
   private async setProjection(userId: string, entry: LedgerEntryDocument): Promise<void> {
     await this.db.wallets
       .updateOne(

@@ -24,6 +24,7 @@ export async function createWalletWorker(options: WalletWorkerOptions): Promise<
       activities: options.activities,
       interceptors: options.interceptors,
       maxConcurrentActivityTaskExecutions: options.config.maxConcurrentActivities,
+      maxConcurrentLocalActivityExecutions: options.config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: 40,
       maxCachedWorkflows: options.config.maxCachedWorkflows,
       shutdownGraceTime: '10s',

@@ -1,0 +1,60 @@
+import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
+import type { WalletActivities } from '../activities';
+import { BUSINESS_FAILURE_TYPES, LEDGER_INVARIANT_FAILURE_TYPE, type AppliedLeg, type LegChange, type TransactionFinalized } from '../src/domain/transaction';
+
+// How the transaction workflow calls its activities, with their timeouts and retry policies.
+
+/** Changes made after executions of the earlier code existed; see "Changing a workflow safely" in the README. */
+export const PATCHES = { outcomeMemo: 'outcome-memo', localActivities: 'local-activities' } as const;
+
+const NOT_RETRYABLE = [...Object.values(BUSINESS_FAILURE_TYPES), LEDGER_INVARIANT_FAILURE_TYPE];
+
+// Infrastructure failures (database or broker down) are retried with backoff for as long as the
+// schedule-to-close bound allows; business refusals and ledger invariant violations are not.
+const INFRASTRUCTURE_RETRY: RetryPolicy = {
+  initialInterval: '200ms',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: Number.POSITIVE_INFINITY,
+  nonRetryableErrorTypes: NOT_RETRYABLE,
+};
+
+const regular = proxyActivities<WalletActivities>({
+  startToCloseTimeout: '15s',
+  scheduleToCloseTimeout: '7 days',
+  retry: INFRASTRUCTURE_RETRY,
+});
+
+// First try: a local activity, run by the worker inside the workflow task, which saves the server
+// two round trips per step. It gets one minute; a fault that lasts longer hands the step over to a
+// regular activity, which the Temporal UI shows as pending with its attempts and last failure.
+const local = proxyLocalActivities<WalletActivities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '1 minute',
+  localRetryThreshold: '10 seconds',
+  retry: { ...INFRASTRUCTURE_RETRY, maximumInterval: '5s' },
+});
+
+export function applyLeg(change: LegChange): Promise<AppliedLeg> {
+  return localFirst((activities) => activities.applyLeg(change));
+}
+
+export function publishFinalization(finalized: TransactionFinalized): Promise<void> {
+  return localFirst((activities) => activities.publishFinalization(finalized));
+}
+
+async function localFirst<T>(call: (activities: WalletActivities) => Promise<T>): Promise<T> {
+  // Executions recorded before this change scheduled regular activities only; they replay that way.
+  if (!patched(PATCHES.localActivities)) return call(regular);
+  try {
+    return await call(local);
+  } catch (error) {
+    if (isFinal(error)) throw error;
+    return call(regular);
+  }
+}
+
+/** A refusal or a broken invariant: another attempt elsewhere would end the same way. */
+function isFinal(error: unknown): boolean {
+  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && NOT_RETRYABLE.includes(error.cause.type ?? '');
+}
