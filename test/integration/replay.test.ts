@@ -10,7 +10,8 @@ import { WalletHarness } from '../support/wallet-harness';
 
 // Determinism: histories recorded from every path of the transaction workflow must replay against the
 // current workflow code. The committed ones (test/replay/histories) are what catch a change that
-// breaks running executions: v1-* were recorded before the `outcome-memo` patch and still replay.
+// breaks running executions: v1-* were recorded before the `outcome-memo` patch, v2-* before
+// `local-activities`, v3-* after it; all must replay.
 // RECORD_REPLAY_HISTORIES=<tag> writes <tag>-<path>.json from the scenarios below.
 const HISTORIES_DIR = path.join(__dirname, '../replay/histories');
 const RECORD_TAG = process.env.RECORD_REPLAY_HISTORIES;
@@ -94,6 +95,7 @@ describe('workflow determinism', () => {
     const files = existsSync(HISTORIES_DIR) ? readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')) : [];
     expect(files.filter((f) => f.startsWith('v1-'))).toHaveLength(7);
     expect(files.filter((f) => f.startsWith('v2-'))).toHaveLength(7);
+    expect(files.filter((f) => f.startsWith('v3-'))).toHaveLength(7);
     for (const file of files) {
       const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
       await expect(Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, file)).resolves.toBeUndefined();
