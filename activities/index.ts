@@ -28,9 +28,10 @@ export function createActivities({ ledger, finalizations, finalizationLog }: Act
       }
     },
     async publishFinalization(finalized) {
-      // A retry (or the regular activity taking over from a local one) may follow an attempt the
-      // broker confirmed: announce each outcome once.
-      if (await finalizationLog.wasConfirmed(finalized)) return;
+      // A retry, or a regular activity taking over from a local one, may follow an attempt the broker
+      // confirmed: announce each outcome once. (A first local attempt has no predecessor to ask about.)
+      const { attempt, isLocal } = Context.current().info;
+      if ((attempt > 1 || !isLocal) && (await finalizationLog.wasConfirmed(finalized))) return;
       await finalizations.publish(finalized);
       // The outcome is announced; failing now would only announce it again. The record just
       // spares a later retry that repeat, so a database fault here is logged, not retried.

@@ -94,7 +94,8 @@ class ServiceProcess {
   private constructor(private readonly child: ChildProcess) {}
 
   static async start(database: string, noopLedger: boolean): Promise<ServiceProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'service-under-test.ts')], {
+    // The compiled service, as production runs it (npm run build), not through a TypeScript loader.
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/scripts/bench/service-under-test.js')], {
       cwd: ROOT,
       env: {
         ...process.env,

@@ -40,7 +40,7 @@ describe('announcing an outcome', () => {
 
   /** Runs the activity as Temporal's attempt number `n`. */
   const announce = (n: number, finalized: TransactionFinalized) =>
-    new MockActivityEnvironment({ attempt: n }).run(activities.publishFinalization, finalized);
+    new MockActivityEnvironment({ attempt: n, isLocal: true }).run(activities.publishFinalization, finalized);
 
   it('publishes wallet.transactionFinalized exactly in the contract shape', async () => {
     const transactionId = objectId();
@@ -60,6 +60,16 @@ describe('announcing an outcome', () => {
       { transactionId, status: 'Completed' },
       { transactionId, status: 'Failed', reason: 'Chargeback' },
     ]);
+  });
+
+  it('does not announce again when a regular activity takes over from a confirmed local one', async () => {
+    const transactionId = objectId();
+    await announce(1, { transactionId, status: 'Completed' });
+    const completed: TransactionFinalized = { transactionId, status: 'Completed' };
+    await new MockActivityEnvironment({ attempt: 1, isLocal: false }).run(activities.publishFinalization, completed);
+    await announce(1, { transactionId, status: 'Failed', reason: 'x' });
+    await platform.finalizationsCount(transactionId, 2);
+    expect(platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
   });
 
   it('announces on a retry whose earlier attempts never got a confirm', async () => {
