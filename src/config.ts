@@ -62,7 +62,7 @@ const envSchema = z
     /** Concurrent activity executions in this process's Temporal worker. */
     WORKER_MAX_CONCURRENT_ACTIVITIES: integer(1, 1000).default(64),
     /** Workflow executions kept in the worker's sticky cache. */
-    WORKER_MAX_CACHED_WORKFLOWS: integer(0, 100000).default(250),
+    WORKER_MAX_CACHED_WORKFLOWS: integer(0, 100000).default(150),
     /** How long SIGTERM waits for in-flight work before closing connections. */
     SHUTDOWN_GRACE_SECONDS: integer(1, 600).default(20),
   })

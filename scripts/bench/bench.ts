@@ -1,6 +1,6 @@
 // `npm run bench`: end-to-end throughput, latency and memory of the wallet service on the local stack,
 // against the ceiling of a no-op ledger and the floor of the ledger's own writes. Not a test.
-//   npm run bench -- [--scenario default|uniform|hot|rate|noop|floor|long|all] [--n N] [--w W] [--rate R]
+//   npm run bench -- [--scenario default|uniform|hot|rate|noop|floor|long] [--n N] [--w W] [--rate R]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -127,6 +127,10 @@ class ServiceProcess {
     return Math.max(this.peakRss, this.rssMb());
   }
 
+  resetPeak(): void {
+    this.peakRss = this.rssMb();
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.sampler);
     const exited = once(this.child, 'exit');
@@ -172,44 +176,63 @@ async function checkCorrectness(db: Database, driver: LoadDriver, users: string[
   return `ok: conserved, none negative, ledgers gapless, each finalized once (${failed} Failed)`;
 }
 
-async function runScenario(name: string, opts: { n: number; w: number; hot?: boolean; noop?: boolean; rate?: number }): Promise<Result> {
-  const database = `mint_wallet_bench_${name.replace(/[^a-z]+/g, "_")}_${Date.now()}`;
+interface Phase {
+  name: string;
+  n: number;
+  hot?: boolean;
+  rate?: number;
+}
+
+/**
+ * One service process and one set of funded wallets, then phases of transfers one after another
+ * (money stays conserved across them, so each phase is checked on the cumulative state).
+ */
+async function runSession(session: string, w: number, noop: boolean, phases: Array<Phase | ((done: Result[]) => Phase)>): Promise<Result[]> {
+  const database = `mint_wallet_bench_${session}_${Date.now()}`;
   const db = await openDatabase(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`));
   const driver = await LoadDriver.connect(RABBITMQ_URL);
-  const service = await ServiceProcess.start(database, opts.noop ?? false);
+  const service = await ServiceProcess.start(database, noop);
+  const results: Result[] = [];
+  const allTransfers: Transfer[] = [];
   try {
-    process.stderr.write(`[bench] ${name}: funding ${opts.w} wallets\n`);
-    const users = await fundedWallets(driver, db, opts.w);
-    const transfers = planTransfers(users, opts.n, opts.hot ?? false, opts.n + opts.w);
-    process.stderr.write(`[bench] ${name}: ${opts.n} transfers${opts.rate ? ` at ${opts.rate}/s` : ' as fast as the broker takes them'}\n`);
-    const started = performance.now();
-    for (const [i, t] of transfers.entries()) {
-      if (opts.rate) {
-        const due = started + (i * 1000) / opts.rate;
-        const wait = due - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    process.stderr.write(`[bench] ${session}: funding ${w} wallets\n`);
+    const users = await fundedWallets(driver, db, w);
+    for (const next of phases) {
+      const phase = typeof next === 'function' ? next(results) : next;
+      const transfers = planTransfers(users, phase.n, phase.hot ?? false, phase.n + w + results.length);
+      allTransfers.push(...transfers);
+      process.stderr.write(`[bench] ${phase.name}: ${phase.n} transfers${phase.rate ? ` offered at ${phase.rate}/s` : ' as fast as the broker takes them'}\n`);
+      service.resetPeak();
+      const started = performance.now();
+      for (const [i, t] of transfers.entries()) {
+        if (phase.rate) {
+          const wait = started + (i * 1000) / phase.rate - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+        await driver.completed(t.transactionId, { type: 'Transfer', fromUserId: t.fromUserId, toUserId: t.toUserId, amount: t.amount });
       }
-      await driver.completed(t.transactionId, { type: 'Transfer', fromUserId: t.fromUserId, toUserId: t.toUserId, amount: t.amount });
+      await driver.flush();
+      await driver.allFinalized(transfers.map((t) => t.transactionId), FINALIZE_TIMEOUT_MS);
+      const { latencies, firstPublish, lastFinalized } = driver.timings(transfers.map((t) => t.transactionId));
+      const seconds = (lastFinalized - firstPublish) / 1000;
+      const sorted = [...latencies].sort((a, b) => a - b);
+      const result: Result = {
+        scenario: phase.name,
+        mode: phase.rate ? `offered ${phase.rate}/s` : 'max',
+        transfers: phase.n,
+        wallets: w,
+        seconds: round(seconds),
+        perSecond: round(phase.n / seconds),
+        latencyMs: { p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1)!) },
+        peakRssMb: round(service.peakRssMb),
+        endRssMb: round(service.rssMb()),
+        offeredRate: phase.rate,
+        correct: await checkCorrectness(db, driver, users, allTransfers, noop),
+      };
+      results.push(result);
+      process.stderr.write(`${table([result])}\n`);
     }
-    await driver.flush();
-    await driver.allFinalized(transfers.map((t) => t.transactionId), FINALIZE_TIMEOUT_MS);
-    const { latencies, firstPublish, lastFinalized } = driver.timings(transfers.map((t) => t.transactionId));
-    const seconds = (lastFinalized - firstPublish) / 1000;
-    const sorted = [...latencies].sort((a, b) => a - b);
-    const result: Result = {
-      scenario: name,
-      mode: opts.rate ? `offered ${opts.rate}/s` : 'max',
-      transfers: opts.n,
-      wallets: opts.w,
-      seconds: round(seconds),
-      perSecond: round(opts.n / seconds),
-      latencyMs: { p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1)!) },
-      peakRssMb: round(service.peakRssMb),
-      endRssMb: round(service.rssMb()),
-      offeredRate: opts.rate,
-    };
-    result.correct = await checkCorrectness(db, driver, users, transfers, opts.noop ?? false);
-    return result;
+    return results;
   } finally {
     await service.stop();
     await driver.close();
@@ -261,28 +284,37 @@ async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const n = flags.n ?? 5_000;
   const w = flags.w ?? 1_000;
-  const wanted = flags.scenario === 'all' ? ['uniform', 'hot', 'noop', 'rate', 'floor', 'long'] : flags.scenario === 'default' ? ['uniform', 'hot', 'noop', 'rate', 'floor'] : [flags.scenario];
-  const results: Result[] = [];
-  let uniform: Result | undefined;
-  for (const scenario of wanted) {
-    if (scenario === 'uniform') results.push((uniform = await runScenario('uniform', { n, w })));
-    else if (scenario === 'hot') results.push(await runScenario('hot wallet', { n, w, hot: true }));
-    else if (scenario === 'noop') results.push(await runScenario('no-op ledger (ceiling)', { n, w, noop: true }));
-    else if (scenario === 'rate') {
-      const rate = flags.rate ?? Math.max(1, Math.round((uniform?.perSecond ?? 50) / 2));
-      results.push(await runScenario('uniform', { n: Math.min(n, rate * 60), w, rate }));
-    } else if (scenario === 'floor') results.push(await databaseFloor(n, w));
-    else if (scenario === 'long') results.push(await runScenario('long run', { n: flags.n ?? 50_000, w }));
-    else throw new Error(`unknown scenario ${scenario}`);
-    process.stderr.write(`${table(results.slice(-1))}\n`);
-  }
+  const halfOfMax = (done: Result[]): Phase => {
+    const max = done.find((r) => r.scenario === 'uniform' && r.mode === 'max')?.perSecond ?? 40;
+    const rate = flags.rate ?? Math.max(1, Math.round(max / 2));
+    return { name: 'uniform', n: Math.min(n, rate * 45), rate };
+  };
+  const sessions: Record<string, () => Promise<Result[]>> = {
+    default: async () => [
+      ...(await runSession('wallet', w, false, [{ name: 'uniform', n }, { name: 'hot wallet', n, hot: true }, halfOfMax])),
+      ...(await runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }])),
+      await databaseFloor(n, w),
+    ],
+    uniform: () => runSession('uniform', w, false, [{ name: 'uniform', n }]),
+    hot: () => runSession('hot', w, false, [{ name: 'hot wallet', n, hot: true }]),
+    rate: () => runSession('rate', w, false, [halfOfMax]),
+    noop: () => runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }]),
+    floor: async () => [await databaseFloor(n, w)],
+    long: () => runSession('long', w, false, [{ name: 'uniform', n: 5_000 }, { name: 'long run', n: flags.n ?? 50_000 }]),
+  };
+  const run = sessions[flags.scenario];
+  if (!run) throw new Error(`unknown scenario ${flags.scenario}; one of ${Object.keys(sessions).join(', ')}`);
+  const results = await run();
   const byName = (name: string) => results.find((r) => r.scenario === name && r.mode === 'max');
   const ratios = {
     walletToNoop: byName('uniform') && byName('no-op ledger (ceiling)') ? round((byName('uniform')!.perSecond / byName('no-op ledger (ceiling)')!.perSecond) * 100) / 100 : undefined,
     hotToUniform: byName('uniform') && byName('hot wallet') ? round((byName('hot wallet')!.perSecond / byName('uniform')!.perSecond) * 100) / 100 : undefined,
+    longToUniformPeakRss: byName('uniform') && byName('long run') ? round((byName('long run')!.peakRssMb! / byName('uniform')!.peakRssMb!) * 100) / 100 : undefined,
   };
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  const report = `${table(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}\nmachine: ${machine}\n`;
+  const report =
+    `${table(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}` +
+    `; long/uniform peak RSS ${ratios.longToUniformPeakRss ?? 'n/a'}\nmachine: ${machine}\n`;
   process.stdout.write(`\n${report}`);
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });
