@@ -4,21 +4,25 @@ import { BusinessRuleError, LedgerInvariantError } from '../src/ledger/errors';
 import type { Ledger } from '../src/ledger/ledger';
 import type { FinalizationPublisher } from '../src/messaging/finalization-publisher';
 import type { FinalizationLog } from '../src/persistence/finalization-log';
+import type { ReconciliationReport } from '../src/ledger/reconciliation';
 
 export interface WalletActivities {
   /** Applies one leg of a transaction to a wallet, exactly once. */
   applyLeg(change: LegChange): Promise<AppliedLeg>;
   /** Announces the transaction's outcome on `transaction.events`, confirmed by the broker. */
   publishFinalization(finalized: TransactionFinalized): Promise<void>;
+  /** Checks every wallet against its ledger and the platform's money against its top-ups. */
+  reconcileLedger(): Promise<ReconciliationReport>;
 }
 
 export interface ActivityDependencies {
   ledger: Pick<Ledger, 'applyLeg'>;
   finalizations: Pick<FinalizationPublisher, 'publish'>;
   finalizationLog: Pick<FinalizationLog, 'wasConfirmed' | 'recordConfirmed'>;
+  reconcile: () => Promise<ReconciliationReport>;
 }
 
-export function createActivities({ ledger, finalizations, finalizationLog }: ActivityDependencies): WalletActivities {
+export function createActivities({ ledger, finalizations, finalizationLog, reconcile }: ActivityDependencies): WalletActivities {
   return {
     async applyLeg(change) {
       try {
@@ -39,6 +43,7 @@ export function createActivities({ ledger, finalizations, finalizationLog }: Act
         Context.current().log.warn('confirmed finalization not recorded', { transactionId: finalized.transactionId, error });
       });
     },
+    reconcileLedger: () => reconcile(),
   };
 }
 

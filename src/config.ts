@@ -13,7 +13,7 @@ const amqpUrl = z.string().regex(/^amqps?:\/\/.+/, 'must be an amqp:// or amqps:
 
 const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port');
 
-const envSchema = z
+const settings = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -54,7 +54,9 @@ const envSchema = z
     /** Balance of a wallet created by `user.signup`, in minor units. */
     WALLET_INITIAL_BALANCE: integer(0, Number.MAX_SAFE_INTEGER).default(0),
     /** How long a completed transaction's workflow stays open to accept a late `transaction.failed`. */
-    WALLET_LATE_FAILURE_WINDOW_SECONDS: integer(1, 30 * 24 * 3600).default(24 * 3600),
+    WALLET_LATE_FAILURE_WINDOW_SECONDS: integer(1, 30 * 24 * 3600).default(3600),
+    /** Minutes between scheduled ledger reconciliations; 0 leaves the schedule alone. */
+    RECONCILIATION_INTERVAL_MINUTES: integer(0, 7 * 24 * 60).default(60),
     /** Unacknowledged deliveries per consumer channel. */
     AMQP_PREFETCH: integer(1, 1000).default(32),
     /** Larger message bodies are dead-lettered unread. */
@@ -65,11 +67,13 @@ const envSchema = z
     WORKER_MAX_CACHED_WORKFLOWS: integer(0, 100000).default(150),
     /** How long SIGTERM waits for in-flight work before closing connections. */
     SHUTDOWN_GRACE_SECONDS: integer(1, 600).default(20),
-  })
-  .refine((env) => env.JWKS_ENDPOINT !== undefined || env.JWT_PUBLIC_KEY !== undefined, {
-    message: 'JWKS_ENDPOINT is required unless JWT_PUBLIC_KEY is given',
-    path: ['JWKS_ENDPOINT'],
   });
+
+/** The service verifies tokens; the operators' command line reads no token and needs no key. */
+const serviceSettings = settings.refine((env) => env.JWKS_ENDPOINT !== undefined || env.JWT_PUBLIC_KEY !== undefined, {
+  message: 'JWKS_ENDPOINT is required unless JWT_PUBLIC_KEY is given',
+  path: ['JWKS_ENDPOINT'],
+});
 
 export interface WalletConfig {
   nodeEnv: 'development' | 'production' | 'test';
@@ -94,7 +98,7 @@ export interface WalletConfig {
     maxConcurrentActivities: number;
     maxCachedWorkflows: number;
   };
-  wallet: { initialBalance: number; lateFailureWindowSeconds: number };
+  wallet: { initialBalance: number; lateFailureWindowSeconds: number; reconciliationIntervalMinutes: number };
   shutdownGraceSeconds: number;
 }
 
@@ -106,10 +110,10 @@ export class ConfigError extends Error {
 }
 
 /** Reads and validates the configuration; throws ConfigError naming every wrong variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): WalletConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = true } = {}): WalletConfig {
   // An empty variable means "not set", as most deployment tools write unset values.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const parsed = envSchema.safeParse(present);
+  const parsed = (forService ? serviceSettings : settings).safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
@@ -140,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WalletConfig {
     wallet: {
       initialBalance: e.WALLET_INITIAL_BALANCE,
       lateFailureWindowSeconds: e.WALLET_LATE_FAILURE_WINDOW_SECONDS,
+      reconciliationIntervalMinutes: e.RECONCILIATION_INTERVAL_MINUTES,
     },
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
   };

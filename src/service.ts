@@ -18,6 +18,8 @@ import { openDatabase, type Database } from './persistence/mongo';
 import { untilAvailable } from './support/until-available';
 import { installTemporalRuntime } from './temporal/runtime';
 import { ensureSearchAttributes } from './temporal/search-attributes';
+import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule';
+import { reconcile } from './ledger/reconciliation';
 import { TransactionWorkflows } from './temporal/transaction-workflows';
 import { createWalletWorker } from './temporal/worker';
 
@@ -86,6 +88,14 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   parts.temporal = temporal;
   const client = new Client({ connection: temporal, namespace: config.temporal.namespace });
   await untilAvailable('Temporal', () => ensureSearchAttributes(temporal, config.temporal.namespace), logger, options.signal);
+  if (config.wallet.reconciliationIntervalMinutes > 0) {
+    await untilAvailable(
+      'Temporal schedules',
+      () => ensureReconciliationSchedule(client, config.temporal.taskQueue, config.wallet.reconciliationIntervalMinutes),
+      logger,
+      options.signal,
+    );
+  }
 
   const broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger);
   parts.broker = broker;
@@ -95,7 +105,12 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     () =>
       createWalletWorker({
         config: config.temporal,
-        activities: createActivities({ ledger, finalizations, finalizationLog: db.finalizations }),
+        activities: createActivities({
+          ledger,
+          finalizations,
+          finalizationLog: db.finalizations,
+          reconcile: () => reconcile(db, (userId) => ledger.rollProjectionForward(userId)),
+        }),
         workflowBundle: options.workflowBundle,
         interceptors: options.workerInterceptors,
       }),

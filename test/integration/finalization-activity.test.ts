@@ -30,7 +30,8 @@ describe('announcing an outcome', () => {
     const publisher = new FinalizationPublisher(broker, createMetrics(), logger);
     broker.start();
     await broker.waitUntilConnected();
-    activities = createActivities({ ledger: {} as Pick<Ledger, 'applyLeg'>, finalizations: publisher, finalizationLog: db.finalizations });
+    const unused = () => Promise.reject(new Error('not part of this specification'));
+    activities = createActivities({ ledger: { applyLeg: unused } as Pick<Ledger, 'applyLeg'>, finalizations: publisher, finalizationLog: db.finalizations, reconcile: unused });
   });
   afterAll(async () => {
     await broker.close();

@@ -22,6 +22,8 @@ export function testConfig(suite: string, env: Record<string, string> = {}): Wal
     JWT_PUBLIC_KEY: PLACEHOLDER_PUBLIC_KEY,
     TEMPORAL_ADDRESS: address,
     TEMPORAL_TASK_QUEUE: `wallet-test-${suite}-${randomBytes(4).toString('hex')}`,
+    // Suites share one Temporal namespace: the schedule is the operations suite's to create.
+    RECONCILIATION_INTERVAL_MINUTES: '0',
     ...env,
   });
 }

@@ -1,0 +1,106 @@
+// The operators' command line: npm run ops -- <command> (or node dist/src/ops/cli.js <command>).
+// It talks to the servers the environment names, like the service itself.
+import { Client, Connection } from '@temporalio/client';
+import { connect } from 'amqplib';
+import { ConfigError, loadConfig } from '../config';
+import { Ledger } from '../ledger/ledger';
+import { createMetrics } from '../metrics';
+import { openDatabase } from '../persistence/mongo';
+import {
+  listDeadLetters,
+  listStuck,
+  reconcileNow,
+  replayDeadLetters,
+  resetTransaction,
+  retryTransaction,
+  showTransaction,
+  type OperationsContext,
+} from './operations';
+
+const USAGE = `usage: npm run ops -- <command>
+  show <transactionId>          the execution, its state and legs, and the ledger entries
+  stuck [minutes]               running transactions Pending longer than minutes (default 5) or NeedsOperator
+  retry <transactionId>         signal operatorRetry: run the step waiting for an operator again
+  reset <transactionId> <why>   rerun the execution from its start (applied legs are not applied twice)
+  reconcile                     check every wallet against its ledger and money conservation (exit 1 on drift)
+  dlq list [n]                  the first n dead letters with their reasons (default 20)
+  dlq replay [n]                publish the first n dead letters again to their origin (default 1)`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command || command === 'help' || command === '--help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command ? 0 : 2;
+  }
+  const config = loadConfig(process.env, { forService: false });
+  const needsBroker = command === 'dlq';
+  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
+  const db = await openDatabase(config.mongo.url);
+  const amqp = needsBroker ? await connect(config.amqp.url, { timeout: 5_000 }) : undefined;
+  const ctx: OperationsContext = {
+    client: new Client({ connection, namespace: config.temporal.namespace }),
+    db,
+    ledger: new Ledger(db, createMetrics(), config.wallet.initialBalance),
+    channel: amqp ? await amqp.createConfirmChannel() : undefined,
+  };
+  try {
+    return await run(ctx, command, args);
+  } finally {
+    await amqp?.close();
+    await db.close();
+    await connection.close();
+  }
+}
+
+async function run(ctx: OperationsContext, command: string, args: string[]): Promise<number> {
+  const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  const transactionId = () => {
+    const id = args[0];
+    if (!id || !/^[0-9a-fA-F]{24}$/.test(id)) throw new UsageError('a 24-hex-digit transactionId is required');
+    return id.toLowerCase();
+  };
+  switch (command) {
+    case 'show':
+      print(await showTransaction(ctx, transactionId()));
+      return 0;
+    case 'stuck':
+      print(await listStuck(ctx, Number(args[0] ?? 5) * 60_000));
+      return 0;
+    case 'retry':
+      await retryTransaction(ctx, transactionId());
+      print({ signalled: 'operatorRetry' });
+      return 0;
+    case 'reset': {
+      const reason = args.slice(1).join(' ');
+      if (!reason) throw new UsageError('say why: reset <transactionId> <reason>');
+      print({ newRunId: await resetTransaction(ctx, transactionId(), reason) });
+      return 0;
+    }
+    case 'reconcile': {
+      const report = await reconcileNow(ctx);
+      print(report);
+      return report.ok ? 0 : 1;
+    }
+    case 'dlq': {
+      const [action, n] = args;
+      if (action === 'list') print(await listDeadLetters(ctx, Number(n ?? 20)));
+      else if (action === 'replay') print(await replayDeadLetters(ctx, Number(n ?? 1)));
+      else throw new UsageError('dlq list [n] | dlq replay [n]');
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command ${command}`);
+  }
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) process.stderr.write(`${error.message}\n${USAGE}\n`);
+    else if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    else process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+    process.exit(2);
+  },
+);

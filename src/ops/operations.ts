@@ -1,0 +1,187 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { ConfirmChannel } from 'amqplib';
+import { Types } from 'mongoose';
+import { reconcile, type ReconciliationReport } from '../ledger/reconciliation';
+import type { Ledger } from '../ledger/ledger';
+import { publishConfirmed } from '../messaging/publish-confirmed';
+import { DEAD_LETTER } from '../messaging/topology';
+import type { Database } from '../persistence/mongo';
+import type { LedgerEntryDocument } from '../persistence/ledger-entry.model';
+import { operatorRetrySignal, transactionStateQuery, transactionWorkflowId, type TransactionState } from '../../workflows/definitions';
+
+// What operators do from the command line (src/ops/cli.ts), as functions the specs call directly.
+
+const CONFIRM_TIMEOUT_MS = 5_000;
+/** Dead letters handled by one listing or replay, at most. */
+export const MAX_DEAD_LETTERS_PER_CALL = 1_000;
+
+export interface OperationsContext {
+  client: Client;
+  db: Database;
+  ledger: Pick<Ledger, 'rollProjectionForward'>;
+  /** A confirm channel on the broker, for the dead-letter commands. */
+  channel?: ConfirmChannel;
+}
+
+export interface TransactionReport {
+  transactionId: string;
+  workflow: { status: string; searchAttributes: Record<string, unknown>; memo: Record<string, unknown> | undefined } | null;
+  state: TransactionState | null;
+  pendingActivities: Array<{ activityType: string; attempt: number; lastFailure: string | undefined }>;
+  ledgerEntries: Array<Pick<LedgerEntryDocument, 'leg' | 'amount' | 'balanceAfter' | 'version'> & { userId: string }>;
+}
+
+/** Everything known of a transaction: its execution, where it stands, its ledger entries. */
+export async function showTransaction(ctx: OperationsContext, transactionId: string): Promise<TransactionReport> {
+  const handle = ctx.client.workflow.getHandle(transactionWorkflowId(transactionId));
+  let workflow: TransactionReport['workflow'] = null;
+  let state: TransactionState | null = null;
+  let pendingActivities: TransactionReport['pendingActivities'] = [];
+  try {
+    const description = await handle.describe();
+    workflow = {
+      status: description.status.name,
+      searchAttributes: Object.fromEntries(description.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value])),
+      memo: description.memo,
+    };
+    pendingActivities = (description.raw.pendingActivities ?? []).map((activity) => ({
+      activityType: activity.activityType?.name ?? '?',
+      attempt: activity.attempt ?? 0,
+      lastFailure: activity.lastFailure?.message ?? undefined,
+    }));
+    state = await handle.query(transactionStateQuery);
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+  const entries = await ctx.db.ledgerEntries
+    .find({ transactionId: new Types.ObjectId(transactionId) })
+    .sort({ createdAt: 1 })
+    .limit(16)
+    .lean<LedgerEntryDocument[]>()
+    .exec();
+  return {
+    transactionId,
+    workflow,
+    state,
+    pendingActivities,
+    ledgerEntries: entries.map((e) => ({ leg: e.leg, userId: e.userId.toHexString(), amount: e.amount, balanceAfter: e.balanceAfter, version: e.version })),
+  };
+}
+
+export interface StuckExecution {
+  workflowId: string;
+  walletStatus: string | undefined;
+  startTime: Date;
+}
+
+/** Running transactions still Pending after `olderThanMs`, or waiting for an operator. */
+export async function listStuck(ctx: OperationsContext, olderThanMs: number, limit = 100): Promise<StuckExecution[]> {
+  const since = new Date(Date.now() - olderThanMs).toISOString();
+  const query =
+    `WorkflowType = "walletTransaction" AND ExecutionStatus = "Running" AND ` +
+    `(WalletStatus = "NeedsOperator" OR (WalletStatus = "Pending" AND StartTime < "${since}"))`;
+  const stuck: StuckExecution[] = [];
+  for await (const execution of ctx.client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
+    stuck.push({
+      workflowId: execution.workflowId,
+      walletStatus: execution.typedSearchAttributes.getAll().find((pair) => pair.key.name === 'WalletStatus')?.value as string | undefined,
+      startTime: execution.startTime,
+    });
+    if (stuck.length >= limit) break;
+  }
+  return stuck;
+}
+
+/** Asks a transaction waiting for an operator to run its stuck step again. */
+export async function retryTransaction(ctx: OperationsContext, transactionId: string): Promise<void> {
+  await ctx.client.workflow.getHandle(transactionWorkflowId(transactionId)).signal(operatorRetrySignal);
+}
+
+/**
+ * Resets a transaction's execution to its first workflow task: it runs again from the top. Legs
+ * already applied are found by their idempotency keys and not applied again.
+ */
+export async function resetTransaction(ctx: OperationsContext, transactionId: string, reason: string): Promise<string> {
+  const workflowId = transactionWorkflowId(transactionId);
+  const handle = ctx.client.workflow.getHandle(workflowId);
+  const history = await handle.fetchHistory();
+  const firstTask = history.events?.find((event) => event.workflowTaskCompletedEventAttributes);
+  if (!firstTask?.eventId) throw new Error(`transaction ${transactionId} has no completed workflow task to reset to`);
+  const { runId } = await handle.describe();
+  const response = await ctx.client.workflowService.resetWorkflowExecution({
+    namespace: ctx.client.options.namespace,
+    workflowExecution: { workflowId, runId },
+    reason,
+    workflowTaskFinishEventId: firstTask.eventId,
+    requestId: `reset-${transactionId}-${Date.now()}`,
+  });
+  return response.runId ?? '';
+}
+
+export function reconcileNow(ctx: OperationsContext): Promise<ReconciliationReport> {
+  return reconcile(ctx.db, (userId) => ctx.ledger.rollProjectionForward(userId));
+}
+
+export interface DeadLetterView {
+  reason: string;
+  queue: string;
+  exchange: string;
+  routingKey: string;
+  deadLetteredAt: string;
+  body: string;
+}
+
+/** Reads the dead letters without removing them (they are returned to the queue afterwards). */
+export async function listDeadLetters(ctx: OperationsContext, limit: number): Promise<DeadLetterView[]> {
+  const channel = requireChannel(ctx);
+  const taken = [];
+  for (let i = 0; i < Math.min(limit, MAX_DEAD_LETTERS_PER_CALL); i++) {
+    const message = await channel.get(DEAD_LETTER.queue, { noAck: false });
+    if (!message) break;
+    taken.push(message);
+  }
+  const views = taken.map((message) => viewOf(message.properties.headers ?? {}, message.content));
+  if (taken.length > 0) channel.nackAll(true);
+  return views;
+}
+
+/**
+ * Publishes dead letters again to where they first came from (once their cause is fixed), each
+ * exactly as the platform sent it, and removes them from the dead-letter queue once the broker
+ * confirmed the copy.
+ */
+export async function replayDeadLetters(ctx: OperationsContext, count: number): Promise<DeadLetterView[]> {
+  const channel = requireChannel(ctx);
+  const replayed: DeadLetterView[] = [];
+  for (let i = 0; i < Math.min(count, MAX_DEAD_LETTERS_PER_CALL); i++) {
+    const message = await channel.get(DEAD_LETTER.queue, { noAck: false });
+    if (!message) break;
+    const view = viewOf(message.properties.headers ?? {}, message.content);
+    try {
+      await publishConfirmed(channel, view.exchange, view.routingKey, message.content, {}, CONFIRM_TIMEOUT_MS);
+    } catch (error) {
+      channel.nack(message, false, true);
+      throw error;
+    }
+    channel.ack(message);
+    replayed.push(view);
+  }
+  return replayed;
+}
+
+function viewOf(headers: Record<string, unknown>, content: Buffer): DeadLetterView {
+  const h = DEAD_LETTER.headers;
+  return {
+    reason: String(headers[h.reason] ?? ''),
+    queue: String(headers[h.queue] ?? ''),
+    exchange: String(headers[h.exchange] ?? ''),
+    routingKey: String(headers[h.routingKey] ?? ''),
+    deadLetteredAt: String(headers[h.at] ?? ''),
+    body: content.toString('utf8'),
+  };
+}
+
+function requireChannel(ctx: OperationsContext): ConfirmChannel {
+  if (!ctx.channel) throw new Error('this command needs RabbitMQ');
+  return ctx.channel;
+}

@@ -1,0 +1,28 @@
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { WalletActivities } from '../activities';
+import type { ReconciliationReport } from '../src/ledger/reconciliation';
+
+export const LEDGER_DRIFT_FAILURE_TYPE = 'LedgerDrift';
+
+const { reconcileLedger } = proxyActivities<Pick<WalletActivities, 'reconcileLedger'>>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+/**
+ * Run on a schedule (and on demand): checks every wallet against its ledger and the platform's
+ * conservation of money. Drift fails the execution, so it stands out in the Temporal UI with the
+ * offending wallets in its failure details.
+ */
+export async function ledgerReconciliation(): Promise<ReconciliationReport> {
+  const report = await reconcileLedger();
+  if (!report.ok) {
+    throw ApplicationFailure.create({
+      type: LEDGER_DRIFT_FAILURE_TYPE,
+      message: `ledger drift: ${report.drift.length} wallet(s), ${report.unbalancedTransfers.length} unbalanced transfer(s), balances ${report.totalBalance} vs topped up ${report.toppedUp}`,
+      nonRetryable: true,
+      details: [report],
+    });
+  }
+  return report;
+}
