@@ -12,6 +12,10 @@ bash scripts/bootstrap.sh
 if ! command -v docker-compose >/dev/null; then
   bash scripts/stack.sh apt-install docker-compose || echo "[test] docker-compose not installed" >&2
 fi
+# For the Temporal UI check only (Debian's Chromium, driven by playwright-core; no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  bash scripts/stack.sh apt-install chromium || echo "[test] chromium not installed" >&2
+fi
 mkdir -p .run
 record="$(mktemp "$ROOT/.run/test-stack.XXXXXX")"
 trap 'bash scripts/stack.sh down --record "$record"; rm -f "$record"' EXIT

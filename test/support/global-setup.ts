@@ -1,4 +1,4 @@
-import { connect as connectTcp } from 'node:net';
+import { connect as connectTcp, createServer, type AddressInfo } from 'node:net';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import { TEST_DATABASE_BASE_URL, TEST_RABBITMQ_URL, temporalCliPath } from './tools';
@@ -18,18 +18,34 @@ export default async function globalSetup(): Promise<void> {
     reachable('MongoDB (DATABASE_URL)', TEST_DATABASE_BASE_URL, 27017),
     reachable('RabbitMQ (RABBITMQ_URL)', TEST_RABBITMQ_URL, 5672),
   ]);
+  const uiPort = await freePort();
   const temporal = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: temporalCliPath() },
       ip: '127.0.0.1',
+      // The Temporal UI too, for the spec that drives it in a browser.
+      ui: true,
+      uiPort,
       searchAttributes: Object.values(SEARCH_ATTRIBUTES),
       log: { format: 'pretty', level: 'error' },
     },
   });
   globalThis.__walletTestTemporal = temporal;
   process.env.WALLET_TEST_TEMPORAL_ADDRESS = temporal.address;
+  process.env.WALLET_TEST_TEMPORAL_UI = `http://127.0.0.1:${uiPort}`;
 
   process.env.WALLET_TEST_WORKFLOW_BUNDLE = await bundleWorkflowsForTests();
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function reachable(what: string, url: string, defaultPort: number): Promise<void> {

@@ -1,0 +1,159 @@
+import { connect, type ChannelModel } from 'amqplib';
+import { Types } from 'mongoose';
+import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
+import { walletIdOf } from '../../src/persistence/keys';
+import { RECONCILIATION_SCHEDULE_ID } from '../../src/temporal/reconciliation-schedule';
+import {
+  listDeadLetters,
+  listStuck,
+  reconcileNow,
+  replayDeadLetters,
+  resetTransaction,
+  retryTransaction,
+  showTransaction,
+  type OperationsContext,
+} from '../../src/ops/operations';
+import { eventually } from '../support/eventually';
+import { objectId } from '../support/ids';
+import { TEST_RABBITMQ_URL } from '../support/tools';
+import { WalletHarness } from '../support/wallet-harness';
+
+describe('operations', () => {
+  let wallet: WalletHarness;
+  let amqp: ChannelModel;
+  let ctx: OperationsContext;
+
+  beforeAll(async () => {
+    wallet = await WalletHarness.start('operations', { env: { RECONCILIATION_INTERVAL_MINUTES: '60' } });
+    amqp = await connect(TEST_RABBITMQ_URL);
+    ctx = { client: wallet.temporal, db: wallet.service.db, ledger: wallet.service.ledger, channel: await amqp.createConfirmChannel() };
+  });
+  afterAll(async () => {
+    await amqp.close();
+    await wallet.stop();
+  });
+
+  it('shows a transaction: its execution, search attributes, memo, legs and ledger entries', async () => {
+    const sender = await wallet.fundedUser(500);
+    const [recipient] = await wallet.signedUp(1);
+    const { transactionId } = await wallet.transfer(sender, recipient!, 125);
+    const report = await showTransaction(ctx, transactionId);
+    expect(report.workflow).toMatchObject({
+      status: 'RUNNING',
+      searchAttributes: { WalletTransactionId: transactionId, WalletTransactionType: 'Transfer', WalletStatus: 'Completed', WalletUserIds: [sender, recipient] },
+      memo: { outcome: { status: 'Completed' } },
+    });
+    expect(report.state?.step).toBe('completed; open for a late transaction.failed');
+    expect(report.ledgerEntries.map((e) => [e.leg, e.userId, e.amount])).toEqual([
+      ['debit', sender, -125],
+      ['credit', recipient, 125],
+    ]);
+  });
+
+  it('lists a transaction waiting for an operator as stuck, and a retry signal lets it finish', async () => {
+    const sender = await wallet.fundedUser(300);
+    const [recipient, third] = await wallet.signedUp(2);
+    const { transactionId } = await wallet.transfer(sender, recipient!, 300);
+    await wallet.transfer(recipient!, third!, 300);
+    wallet.platform.failed(transactionId, 'Transfer', 'Chargeback');
+    await eventually('the execution to be listed as stuck', async () =>
+      (await listStuck(ctx, 60_000)).some((s) => s.workflowId.endsWith(transactionId) && s.walletStatus === 'NeedsOperator') ? true : undefined,
+    );
+    await wallet.topUp(recipient!, 300);
+    await retryTransaction(ctx, transactionId);
+    await wallet.platform.finalizationsCount(transactionId, 2);
+    expect((await showTransaction(ctx, transactionId)).state?.status).toBe('Failed');
+  });
+
+  it('resets an execution to its start without applying any leg twice', async () => {
+    const sender = await wallet.fundedUser(400);
+    const [recipient] = await wallet.signedUp(1);
+    const { transactionId } = await wallet.transfer(sender, recipient!, 100);
+    const newRun = await resetTransaction(ctx, transactionId, 'operations spec');
+    expect(newRun).toMatch(/\S/);
+    await eventually('the reset run to finish its work', async () => {
+      const report = await showTransaction(ctx, transactionId);
+      return report.state?.step.startsWith('completed') ? report : undefined;
+    });
+    expect(await wallet.entriesOfTransaction(transactionId)).toHaveLength(2);
+    expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([300, 100]);
+  });
+
+  it('reconciles: a sound ledger passes, a wallet corrupted on purpose is reported, a lagging one repaired', async () => {
+    const honest = await wallet.fundedUser(700);
+    expect(await reconcileNow(ctx)).toMatchObject({ ok: true, drift: [] });
+
+    const lagging = await wallet.fundedUser(50);
+    await wallet.topUp(lagging, 25);
+    await wallet.service.db.wallets.updateOne({ _id: walletIdOf(lagging) }, { $set: { balance: 50, version: 1 } }).exec();
+    const corrupted = await wallet.fundedUser(100);
+    await wallet.service.db.wallets.updateOne({ _id: walletIdOf(corrupted) }, { $set: { balance: 1_000_000 } }).exec();
+
+    const report = await reconcileNow(ctx);
+    expect(report.ok).toBe(false);
+    expect(report.drift).toEqual([{ userId: corrupted, problem: expect.stringMatching(/wallet says 1000000 at version 1, its ledger 100 at version 1/) }]);
+    expect(report.repaired).toEqual([lagging]);
+    expect(await wallet.balanceOf(lagging)).toBe(75);
+    expect(await wallet.balanceOf(honest)).toBe(700);
+    await wallet.service.db.wallets.updateOne({ _id: walletIdOf(corrupted) }, { $set: { balance: 100 } }).exec();
+  });
+
+  it('runs the reconciliation as a Temporal schedule whose drift fails the run', async () => {
+    const schedule = await wallet.temporal.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).describe();
+    expect(schedule.action).toMatchObject({ type: 'startWorkflow', workflowType: 'ledgerReconciliation' });
+    const victim = await wallet.fundedUser(10);
+    await wallet.service.db.wallets.updateOne({ _id: walletIdOf(victim) }, { $set: { balance: 11 } }).exec();
+    const run = await wallet.temporal.workflow.start('ledgerReconciliation', {
+      taskQueue: wallet.service.config.temporal.taskQueue,
+      workflowId: `reconciliation-spec-${objectId()}`,
+      workflowExecutionTimeout: '5 minutes',
+    });
+    await expect(run.result()).rejects.toThrow(/Workflow execution failed/);
+    const description = await run.describe();
+    expect(description.status.name).toBe('FAILED');
+    await wallet.service.db.wallets.updateOne({ _id: walletIdOf(victim) }, { $set: { balance: 10 } }).exec();
+    const clean = await wallet.temporal.workflow.execute('ledgerReconciliation', {
+      taskQueue: wallet.service.config.temporal.taskQueue,
+      workflowId: `reconciliation-spec-${objectId()}`,
+      workflowExecutionTimeout: '5 minutes',
+    });
+    expect(clean).toMatchObject({ ok: true });
+  });
+
+  it('lists dead letters with their reasons and origin, and replays them to their origin queue', async () => {
+    await wallet.platform.drainDeadLetters();
+    const malformed = { id: 'not-an-object-id' };
+    wallet.platform.publishRaw(EXCHANGES.auth, ROUTING_KEYS.userSignup, malformed);
+    await eventually('the dead letter', async () => ((await listDeadLetters(ctx, 10)).length === 1 ? true : undefined));
+    const [letter] = await listDeadLetters(ctx, 10);
+    expect(letter).toMatchObject({ queue: 'wallet.user.q', exchange: 'auth.events', routingKey: 'user.signup', reason: expect.stringMatching(/^id: /), body: JSON.stringify(malformed) });
+
+    // Replayed while its cause is not fixed, it comes straight back, newly dead-lettered.
+    expect(await replayDeadLetters(ctx, 5)).toHaveLength(1);
+    await eventually('the message to be dead-lettered again', async () => {
+      const letters = await listDeadLetters(ctx, 10);
+      return letters.length === 1 && letters[0]!.deadLetteredAt > letter!.deadLetteredAt ? true : undefined;
+    });
+    await wallet.platform.drainDeadLetters();
+  });
+
+  it('replays a dead letter whose cause was fixed, and the wallet then applies it', async () => {
+    // A sign-up an earlier release refused, kept in the dead-letter queue with its origin.
+    const userId = objectId();
+    ctx.channel!.publish('wallet.dlx', 'wallet.user.q', Buffer.from(JSON.stringify({ id: userId })), {
+      persistent: true,
+      headers: {
+        'x-wallet-dead-letter-reason': 'refused by an earlier release',
+        'x-wallet-original-queue': 'wallet.user.q',
+        'x-wallet-original-exchange': 'auth.events',
+        'x-wallet-original-routing-key': 'user.signup',
+      },
+    });
+    await ctx.channel!.waitForConfirms();
+    expect(await replayDeadLetters(ctx, 5)).toEqual([expect.objectContaining({ reason: 'refused by an earlier release' })]);
+    await eventually('the replayed sign-up to create the wallet', async () =>
+      (await wallet.service.db.wallets.exists({ userId: new Types.ObjectId(userId) }).exec()) ? true : undefined,
+    );
+    expect(await listDeadLetters(ctx, 10)).toEqual([]);
+  });
+});
