@@ -129,16 +129,6 @@ export class Ledger {
     throw new LedgerContentionError(change.userId, MAX_VERSION_CLAIMS);
   }
 
-  /** Entries recorded for a transaction, oldest first (a scan: for operators and tests). */
-  async entriesOfTransaction(transactionId: string): Promise<LedgerEntryDocument[]> {
-    return this.db.ledgerEntries
-      .find({ transactionId: new Types.ObjectId(transactionId) })
-      .sort({ createdAt: 1, version: 1 })
-      .limit(16)
-      .lean<LedgerEntryDocument[]>()
-      .exec();
-  }
-
   /**
    * Brings the wallet document up to its ledger's latest entry, reading entries ahead of it by _id,
    * and returns the head. Repeats while other writers race it (FerretDB may apply a stale update
