@@ -268,6 +268,10 @@ async function databaseFloor(n: number, w: number): Promise<Result> {
   }
 }
 
+function ratio(a: number, b: number): number {
+  return Math.round((a / b) * 100) / 100;
+}
+
 function round(value: number): number {
   return Math.round(value * 10) / 10;
 }
@@ -307,9 +311,9 @@ async function main(): Promise<void> {
   const results = await run();
   const byName = (name: string) => results.find((r) => r.scenario === name && r.mode === 'max');
   const ratios = {
-    walletToNoop: byName('uniform') && byName('no-op ledger (ceiling)') ? round((byName('uniform')!.perSecond / byName('no-op ledger (ceiling)')!.perSecond) * 100) / 100 : undefined,
-    hotToUniform: byName('uniform') && byName('hot wallet') ? round((byName('hot wallet')!.perSecond / byName('uniform')!.perSecond) * 100) / 100 : undefined,
-    longToUniformPeakRss: byName('uniform') && byName('long run') ? round((byName('long run')!.peakRssMb! / byName('uniform')!.peakRssMb!) * 100) / 100 : undefined,
+    walletToNoop: byName('uniform') && byName('no-op ledger (ceiling)') ? ratio(byName('uniform')!.perSecond, byName('no-op ledger (ceiling)')!.perSecond) : undefined,
+    hotToUniform: byName('uniform') && byName('hot wallet') ? ratio(byName('hot wallet')!.perSecond, byName('uniform')!.perSecond) : undefined,
+    longToUniformPeakRss: byName('uniform') && byName('long run') ? ratio(byName('long run')!.peakRssMb!, byName('uniform')!.peakRssMb!) : undefined,
   };
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const report =

@@ -21,23 +21,34 @@ const finalizationSchema = new Schema<FinalizationRecord>(
   { versionKey: false, strict: 'throw' },
 );
 
+/** Confirmed announcements this process remembers without asking the database (oldest forgotten). */
+const MAX_REMEMBERED = 10_000;
+
 /**
- * Which announcements the broker has confirmed, one per (transaction, status). A retried
- * finalization activity whose earlier attempt was confirmed (but whose completion Temporal never
- * heard of) finds it here and does not announce the outcome twice.
+ * Which announcements the broker has confirmed, one per (transaction, status). A finalization step
+ * run again after an attempt the broker confirmed (a retry, a regular activity taking over from a
+ * local one, a workflow task re-run after a timeout) finds it here and does not announce twice.
  */
 export class FinalizationLog {
   private readonly records: Model<FinalizationRecord>;
+  private readonly recent = new Set<string>();
 
   constructor(connection: Connection) {
     this.records = connection.model<FinalizationRecord>('Finalization', finalizationSchema, 'finalizations');
   }
 
-  async wasConfirmed(finalized: TransactionFinalized): Promise<boolean> {
-    return (await this.records.exists({ _id: keyOf(finalized) }).exec()) !== null;
+  /**
+   * Whether the announcement was confirmed: from this process's memory, and from the database when
+   * `askDatabase` (each lookup scans the table on FerretDB, so callers ask only when a predecessor
+   * may have run in another process).
+   */
+  async wasConfirmed(finalized: TransactionFinalized, { askDatabase }: { askDatabase: boolean }): Promise<boolean> {
+    if (this.recent.has(keyOf(finalized))) return true;
+    return askDatabase && (await this.records.exists({ _id: keyOf(finalized) }).exec()) !== null;
   }
 
   async recordConfirmed(finalized: TransactionFinalized): Promise<void> {
+    this.remember(keyOf(finalized));
     try {
       await this.records.create({
         _id: keyOf(finalized),
@@ -49,6 +60,11 @@ export class FinalizationLog {
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }
+  }
+
+  private remember(key: string): void {
+    this.recent.add(key);
+    if (this.recent.size > MAX_REMEMBERED) this.recent.delete(this.recent.values().next().value!);
   }
 }
 
