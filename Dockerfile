@@ -20,4 +20,5 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
 EXPOSE 4003
-CMD ["node", "dist/src/main.js"]
+# Heap limits: see "Memory" in the README.
+CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=384", "dist/src/main.js"]

@@ -30,7 +30,7 @@ cat >&2 <<BANNER
       MongoDB      ${DATABASE_URL:-mongodb://127.0.0.1:27017/mint_wallet}
 BANNER
 NODE_ENV="${NODE_ENV:-development}" TEMPORAL_WORKFLOW_BUNDLE="${TEMPORAL_WORKFLOW_BUNDLE:-dist/workflow-bundle.js}" \
-  node dist/src/main.js &
+  node --max-semi-space-size=4 --max-old-space-size=384 dist/src/main.js &
 service_pid=$!
 trap 'kill -TERM "$service_pid" 2>/dev/null; wait "$service_pid" || true; bash scripts/stack.sh down --record "$record"; rm -f "$record"' EXIT
 trap 'exit 0' INT TERM
