@@ -152,15 +152,20 @@ export async function listDeadLetters(ctx: OperationsContext, limit: number): Pr
  */
 export async function replayDeadLetters(ctx: OperationsContext, count: number): Promise<DeadLetterView[]> {
   const channel = requireChannel(ctx);
-  const replayed: DeadLetterView[] = [];
+  // Take the first `count` before publishing any: a replay that fails again must not be taken twice.
+  const taken = [];
   for (let i = 0; i < Math.min(count, MAX_DEAD_LETTERS_PER_CALL); i++) {
     const message = await channel.get(DEAD_LETTER.queue, { noAck: false });
     if (!message) break;
+    taken.push(message);
+  }
+  const replayed: DeadLetterView[] = [];
+  for (const message of taken) {
     const view = viewOf(message.properties.headers ?? {}, message.content);
     try {
       await publishConfirmed(channel, view.exchange, view.routingKey, message.content, {}, CONFIRM_TIMEOUT_MS);
     } catch (error) {
-      channel.nack(message, false, true);
+      channel.nackAll(true);
       throw error;
     }
     channel.ack(message);

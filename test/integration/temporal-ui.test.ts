@@ -45,14 +45,15 @@ if (!available) console.warn(`skipping the Temporal UI check: no Chromium at ${C
       if ((await link.count()) > 0) break;
       await page.waitForTimeout(1_000);
     }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    if ((await link.count()) === 0) await page.screenshot({ path: path.join(ARTIFACTS, 'temporal-ui-list-not-found.png'), fullPage: true });
     expect(await link.count()).toBeGreaterThan(0);
     expect(await page.getByText(`wallet-transaction-`).count()).toBeGreaterThan(0);
 
     await link.first().click();
     await page.waitForURL(new RegExp(`/workflows/${workflowId}/`));
-    await page.waitForLoadState('networkidle');
-    expect(await page.getByText(workflowId).count()).toBeGreaterThan(0);
-    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.getByText(workflowId).first().waitFor({ timeout: 20_000 });
+    await page.getByText('walletTransaction').first().waitFor({ timeout: 20_000 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'temporal-ui-transaction.png'), fullPage: true });
   });
 });
