@@ -18,7 +18,7 @@ export interface WalletActivities {
 export interface ActivityDependencies {
   ledger: Pick<Ledger, 'applyLeg'>;
   finalizations: Pick<FinalizationPublisher, 'publish'>;
-  finalizationLog: Pick<FinalizationLog, 'wasConfirmed' | 'recordConfirmed'>;
+  finalizationLog: Pick<FinalizationLog, 'wasConfirmedBefore' | 'recordConfirmed'>;
   reconcile: () => Promise<ReconciliationReport>;
 }
 
@@ -32,12 +32,8 @@ export function createActivities({ ledger, finalizations, finalizationLog, recon
       }
     },
     async publishFinalization(finalized) {
-      // This step may follow an attempt the broker confirmed: announce each outcome once. A first
-      // local attempt follows one only when its workflow task runs again, nearly always in this
-      // process (its memory answers); the database, a scan on FerretDB, is asked by retries and by
-      // a regular activity taking over. Only a crash between confirm and record can still repeat.
-      const { attempt, isLocal } = Context.current().info;
-      if (await finalizationLog.wasConfirmed(finalized, { askDatabase: attempt > 1 || !isLocal })) return;
+      // This step may follow an attempt the broker confirmed: announce each outcome once.
+      if (await finalizationLog.wasConfirmedBefore(finalized)) return;
       await finalizations.publish(finalized);
       // The outcome is announced; failing now would only announce it again. The record just
       // spares a later retry that repeat, so a database fault here is logged, not retried.

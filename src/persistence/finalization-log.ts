@@ -7,7 +7,7 @@ interface FinalizationRecord {
   transactionId: string;
   status: FinalStatus;
   reason: string | null;
-  confirmedAt: Date;
+  at: Date;
 }
 
 const finalizationSchema = new Schema<FinalizationRecord>(
@@ -16,7 +16,7 @@ const finalizationSchema = new Schema<FinalizationRecord>(
     transactionId: { type: String, required: true },
     status: { type: String, enum: ['Completed', 'Failed'], required: true },
     reason: { type: String, default: null },
-    confirmedAt: { type: Date, required: true },
+    at: { type: Date, required: true },
   },
   { versionKey: false, strict: 'throw' },
 );
@@ -25,9 +25,14 @@ const finalizationSchema = new Schema<FinalizationRecord>(
 const MAX_REMEMBERED = 10_000;
 
 /**
- * Which announcements the broker has confirmed, one per (transaction, status). A finalization step
- * run again after an attempt the broker confirmed (a retry, a regular activity taking over from a
- * local one, a workflow task re-run after a timeout) finds it here and does not announce twice.
+ * Which announcements were attempted and which the broker confirmed, one per (transaction, status).
+ * A finalization step run again after an attempt the broker confirmed (a retry, a regular activity
+ * taking over from a local one, a workflow task re-run after a timeout or a crash) finds it here
+ * and does not announce twice.
+ *
+ * Inserts are cheap everywhere (a unique index), lookups are not on FerretDB (a scan): so every
+ * attempt inserts a marker first, and only an attempt whose marker already existed, one that
+ * follows another, looks the confirmation up.
  */
 export class FinalizationLog {
   private readonly records: Model<FinalizationRecord>;
@@ -37,28 +42,33 @@ export class FinalizationLog {
     this.records = connection.model<FinalizationRecord>('Finalization', finalizationSchema, 'finalizations');
   }
 
-  /**
-   * Whether the announcement was confirmed: from this process's memory, and from the database when
-   * `askDatabase` (each lookup scans the table on FerretDB, so callers ask only when a predecessor
-   * may have run in another process).
-   */
-  async wasConfirmed(finalized: TransactionFinalized, { askDatabase }: { askDatabase: boolean }): Promise<boolean> {
-    if (this.recent.has(keyOf(finalized))) return true;
-    return askDatabase && (await this.records.exists({ _id: keyOf(finalized) }).exec()) !== null;
+  /** Whether an earlier attempt at this announcement got the broker's confirm. */
+  async wasConfirmedBefore(finalized: TransactionFinalized): Promise<boolean> {
+    const key = keyOf(finalized);
+    if (this.recent.has(key)) return true;
+    if (await this.insertOnce(`${key}:attempted`, finalized)) return false;
+    return (await this.records.exists({ _id: key }).exec()) !== null;
   }
 
   async recordConfirmed(finalized: TransactionFinalized): Promise<void> {
     this.remember(keyOf(finalized));
+    await this.insertOnce(keyOf(finalized), finalized);
+  }
+
+  /** Inserts a record; false when it already existed. */
+  private async insertOnce(key: string, finalized: TransactionFinalized): Promise<boolean> {
     try {
       await this.records.create({
-        _id: keyOf(finalized),
+        _id: key,
         transactionId: finalized.transactionId,
         status: finalized.status,
         reason: finalized.reason ?? null,
-        confirmedAt: new Date(),
+        at: new Date(),
       });
+      return true;
     } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
+      if (isDuplicateKey(error)) return false;
+      throw error;
     }
   }
 

@@ -7,6 +7,7 @@ import { BrokerConnection } from '../../src/messaging/broker-connection';
 import { FinalizationPublisher } from '../../src/messaging/finalization-publisher';
 import { createMetrics } from '../../src/metrics';
 import { openDatabase, type Database } from '../../src/persistence/mongo';
+import { FinalizationLog } from '../../src/persistence/finalization-log';
 import { objectId } from '../support/ids';
 import { PlatformBroker } from '../support/platform-broker';
 import { databaseUrlFor, TEST_RABBITMQ_URL } from '../support/tools';
@@ -19,6 +20,7 @@ describe('announcing an outcome', () => {
   let broker: BrokerConnection;
   let platform: PlatformBroker;
   let activities: ReturnType<typeof createActivities>;
+  let publisherOfSuccessor: FinalizationPublisher;
 
   beforeAll(async () => {
     await dropDatabase(url);
@@ -28,6 +30,7 @@ describe('announcing an outcome', () => {
     const logger = createLogger('silent');
     broker = new BrokerConnection(TEST_RABBITMQ_URL, 'finalization-test', logger);
     const publisher = new FinalizationPublisher(broker, createMetrics(), logger);
+    publisherOfSuccessor = new FinalizationPublisher(broker, createMetrics(), logger);
     broker.start();
     await broker.waitUntilConnected();
     const unused = () => Promise.reject(new Error('not part of this specification'));
@@ -69,6 +72,22 @@ describe('announcing an outcome', () => {
     const completed: TransactionFinalized = { transactionId, status: 'Completed' };
     await new MockActivityEnvironment({ attempt: 1, isLocal: false }).run(activities.publishFinalization, completed);
     await announce(1, { transactionId, status: 'Failed', reason: 'x' });
+    await platform.finalizationsCount(transactionId, 2);
+    expect(platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
+  });
+
+  it('does not announce again when another process runs the step again after a crash', async () => {
+    const transactionId = objectId();
+    await announce(1, { transactionId, status: 'Completed' });
+    const successor = createActivities({
+      ledger: { applyLeg: () => Promise.reject(new Error('unused')) } as Pick<Ledger, 'applyLeg'>,
+      finalizations: publisherOfSuccessor,
+      finalizationLog: new FinalizationLog(db.connection),
+      reconcile: () => Promise.reject(new Error('unused')),
+    });
+    const again: TransactionFinalized = { transactionId, status: 'Completed' };
+    await new MockActivityEnvironment({ attempt: 1, isLocal: true }).run(successor.publishFinalization, again);
+    await announce(1, { transactionId, status: 'Failed', reason: 'later' });
     await platform.finalizationsCount(transactionId, 2);
     expect(platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
   });
