@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { ConfirmChannel } from 'amqplib';
+import type { ConfirmChannel, GetMessage } from 'amqplib';
 import { Types } from 'mongoose';
 import { reconcile, type ReconciliationReport } from '../ledger/reconciliation';
 import type { Ledger } from '../ledger/ledger';
@@ -134,12 +134,7 @@ export interface DeadLetterView {
 /** Reads the dead letters without removing them (they are returned to the queue afterwards). */
 export async function listDeadLetters(ctx: OperationsContext, limit: number): Promise<DeadLetterView[]> {
   const channel = requireChannel(ctx);
-  const taken = [];
-  for (let i = 0; i < Math.min(limit, MAX_DEAD_LETTERS_PER_CALL); i++) {
-    const message = await channel.get(DEAD_LETTER.queue, { noAck: false });
-    if (!message) break;
-    taken.push(message);
-  }
+  const taken = await takeDeadLetters(channel, limit);
   const views = taken.map((message) => viewOf(message.properties.headers ?? {}, message.content));
   if (taken.length > 0) channel.nackAll(true);
   return views;
@@ -153,12 +148,7 @@ export async function listDeadLetters(ctx: OperationsContext, limit: number): Pr
 export async function replayDeadLetters(ctx: OperationsContext, count: number): Promise<DeadLetterView[]> {
   const channel = requireChannel(ctx);
   // Take the first `count` before publishing any: a replay that fails again must not be taken twice.
-  const taken = [];
-  for (let i = 0; i < Math.min(count, MAX_DEAD_LETTERS_PER_CALL); i++) {
-    const message = await channel.get(DEAD_LETTER.queue, { noAck: false });
-    if (!message) break;
-    taken.push(message);
-  }
+  const taken = await takeDeadLetters(channel, count);
   const replayed: DeadLetterView[] = [];
   for (const message of taken) {
     const view = viewOf(message.properties.headers ?? {}, message.content);
@@ -172,6 +162,17 @@ export async function replayDeadLetters(ctx: OperationsContext, count: number): 
     replayed.push(view);
   }
   return replayed;
+}
+
+/** Takes up to `count` dead letters, unacked: the caller acks or returns them. */
+async function takeDeadLetters(channel: ConfirmChannel, count: number): Promise<GetMessage[]> {
+  const taken: GetMessage[] = [];
+  for (let i = 0; i < Math.min(count, MAX_DEAD_LETTERS_PER_CALL); i++) {
+    const message = await channel.get(DEAD_LETTER.queue, { noAck: false });
+    if (!message) break;
+    taken.push(message);
+  }
+  return taken;
 }
 
 function viewOf(headers: Record<string, unknown>, content: Buffer): DeadLetterView {

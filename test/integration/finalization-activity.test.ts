@@ -20,7 +20,7 @@ describe('announcing an outcome', () => {
   let broker: BrokerConnection;
   let platform: PlatformBroker;
   let activities: ReturnType<typeof createActivities>;
-  let publisherOfSuccessor: FinalizationPublisher;
+  let publisher: FinalizationPublisher;
 
   beforeAll(async () => {
     await dropDatabase(url);
@@ -29,13 +29,17 @@ describe('announcing an outcome', () => {
     await platform.purgeAll();
     const logger = createLogger('silent');
     broker = new BrokerConnection(TEST_RABBITMQ_URL, 'finalization-test', logger);
-    const publisher = new FinalizationPublisher(broker, createMetrics(), logger);
-    publisherOfSuccessor = new FinalizationPublisher(broker, createMetrics(), logger);
+    publisher = new FinalizationPublisher(broker, createMetrics(), logger);
     broker.start();
     await broker.waitUntilConnected();
-    const unused = () => Promise.reject(new Error('not part of this specification'));
-    activities = createActivities({ ledger: { applyLeg: unused } as Pick<Ledger, 'applyLeg'>, finalizations: publisher, finalizationLog: db.finalizations, reconcile: unused });
+    activities = finalizationActivities(db.finalizations);
   });
+
+  /** The activities of one process, with its own memory of confirmed announcements. */
+  function finalizationActivities(log: FinalizationLog) {
+    const unused = () => Promise.reject(new Error('not part of this specification'));
+    return createActivities({ ledger: { applyLeg: unused } as Pick<Ledger, 'applyLeg'>, finalizations: publisher, finalizationLog: log, reconcile: unused });
+  }
   afterAll(async () => {
     await broker.close();
     await platform.close();
@@ -79,12 +83,7 @@ describe('announcing an outcome', () => {
   it('does not announce again when another process runs the step again after a crash', async () => {
     const transactionId = objectId();
     await announce(1, { transactionId, status: 'Completed' });
-    const successor = createActivities({
-      ledger: { applyLeg: () => Promise.reject(new Error('unused')) } as Pick<Ledger, 'applyLeg'>,
-      finalizations: publisherOfSuccessor,
-      finalizationLog: new FinalizationLog(db.connection),
-      reconcile: () => Promise.reject(new Error('unused')),
-    });
+    const successor = finalizationActivities(new FinalizationLog(db.connection));
     const again: TransactionFinalized = { transactionId, status: 'Completed' };
     await new MockActivityEnvironment({ attempt: 1, isLocal: true }).run(successor.publishFinalization, again);
     await announce(1, { transactionId, status: 'Failed', reason: 'later' });

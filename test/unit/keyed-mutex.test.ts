@@ -2,15 +2,18 @@ import { KeyedMutex } from '../../src/support/keyed-mutex';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** A task that notes when it starts and ends, yielding in between. */
+const noted = (log: string[], name: string) => async () => {
+  log.push(`${name} start`);
+  await tick();
+  log.push(`${name} end`);
+};
+
 describe('a keyed mutex', () => {
   it('runs tasks of one key one after another, in arrival order', async () => {
     const mutex = new KeyedMutex();
     const log: string[] = [];
-    const task = (name: string) => async () => {
-      log.push(`${name} start`);
-      await tick();
-      log.push(`${name} end`);
-    };
+    const task = (name: string) => noted(log, name);
     await Promise.all([mutex.run('w1', task('a')), mutex.run('w1', task('b')), mutex.run('w1', task('c'))]);
     expect(log).toEqual(['a start', 'a end', 'b start', 'b end', 'c start', 'c end']);
   });
@@ -18,11 +21,7 @@ describe('a keyed mutex', () => {
   it('runs tasks of different keys concurrently', async () => {
     const mutex = new KeyedMutex();
     const log: string[] = [];
-    const task = (name: string) => async () => {
-      log.push(`${name} start`);
-      await tick();
-      log.push(`${name} end`);
-    };
+    const task = (name: string) => noted(log, name);
     await Promise.all([mutex.run('w1', task('a')), mutex.run('w2', task('b'))]);
     expect(log.slice(0, 2)).toEqual(['a start', 'b start']);
   });
