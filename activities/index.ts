@@ -11,12 +11,14 @@ export interface WalletActivities {
   applyLeg(change: LegChange): Promise<AppliedLeg>;
   /** Announces the transaction's outcome on `transaction.events`, confirmed by the broker. */
   publishFinalization(finalized: TransactionFinalized): Promise<void>;
+  /** The reversals that would undo what a transaction still has standing, newest first. */
+  reversalsOf(transactionId: string): Promise<LegChange[]>;
   /** Checks every wallet against its ledger and the platform's money against its top-ups. */
   reconcileLedger(): Promise<ReconciliationReport>;
 }
 
 export interface ActivityDependencies {
-  ledger: Pick<Ledger, 'applyLeg'>;
+  ledger: Pick<Ledger, 'applyLeg' | 'reversalsOf'>;
   finalizations: Pick<FinalizationPublisher, 'publish'>;
   finalizationLog: Pick<FinalizationLog, 'wasConfirmedBefore' | 'recordConfirmed'>;
   reconcile: () => Promise<ReconciliationReport>;
@@ -41,6 +43,7 @@ export function createActivities({ ledger, finalizations, finalizationLog, recon
         Context.current().log.warn('confirmed finalization not recorded', { transactionId: finalized.transactionId, error });
       });
     },
+    reversalsOf: (transactionId) => ledger.reversalsOf(transactionId),
     reconcileLedger: () => reconcile(),
   };
 }

@@ -98,7 +98,7 @@ export interface WalletConfig {
     maxConcurrentActivities: number;
     maxCachedWorkflows: number;
   };
-  wallet: { initialBalance: number; lateFailureWindowSeconds: number; reconciliationIntervalMinutes: number };
+  wallet: { initialBalance: number; reconciliationIntervalMinutes: number };
   shutdownGraceSeconds: number;
 }
 
@@ -143,7 +143,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
     },
     wallet: {
       initialBalance: e.WALLET_INITIAL_BALANCE,
-      lateFailureWindowSeconds: e.WALLET_LATE_FAILURE_WINDOW_SECONDS,
       reconciliationIntervalMinutes: e.RECONCILIATION_INTERVAL_MINUTES,
     },
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,

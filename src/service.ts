@@ -122,7 +122,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     options.onFatal?.(error);
   });
 
-  const workflows = new TransactionWorkflows(client, config.temporal.taskQueue, config.wallet.lateFailureWindowSeconds);
+  const workflows = new TransactionWorkflows(client, config.temporal.taskQueue);
   const bridge = new TransactionEventBridge(
     broker,
     new MessageRouter(ledger, workflows),

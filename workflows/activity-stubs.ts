@@ -5,7 +5,7 @@ import { BUSINESS_FAILURE_TYPES, LEDGER_INVARIANT_FAILURE_TYPE, type AppliedLeg,
 // How the transaction workflow calls its activities, with their timeouts and retry policies.
 
 /** Changes made after executions of the earlier code existed; see "Changing a workflow safely" in the README. */
-export const PATCHES = { outcomeMemo: 'outcome-memo', localActivities: 'local-activities' } as const;
+export const PATCHES = { outcomeMemo: 'outcome-memo', localActivities: 'local-activities', closeWhenSettled: 'close-when-settled' } as const;
 
 const NOT_RETRYABLE = [...Object.values(BUSINESS_FAILURE_TYPES), LEDGER_INVARIANT_FAILURE_TYPE];
 

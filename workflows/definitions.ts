@@ -14,9 +14,18 @@ export function transactionWorkflowId(transactionId: string): string {
 
 export interface TransactionWorkflowInput {
   transactionId: string;
-  /** How long a Completed transaction stays open to accept a late `transaction.failed`. */
-  lateFailureWindowSeconds: number;
+  /** Only in executions started before `close-when-settled`: how long Completed stayed open. */
+  lateFailureWindowSeconds?: number;
 }
+
+export const TRANSACTION_REVERSAL_WORKFLOW_TYPE = 'walletReversal';
+
+/** The execution that reverses a transaction settled Completed when `transaction.failed` comes after. */
+export function transactionReversalWorkflowId(transactionId: string): string {
+  return `wallet-reversal-${transactionId.toLowerCase()}`;
+}
+
+export type TransactionReversalInput = TransactionFailed;
 
 export const transactionCompletedSignal = defineSignal<[TransactionCompleted]>('transactionCompleted');
 export const transactionFailedSignal = defineSignal<[TransactionFailed]>('transactionFailed');

@@ -130,6 +130,31 @@ export class Ledger {
   }
 
   /**
+   * The reversals that would undo what a transaction still has standing in the ledger: each forward
+   * leg (debit, credit) not yet compensated or reversed, newest first. Read from the ledger itself,
+   * so an execution that did not apply the legs can undo them (a scan on FerretDB; rare).
+   */
+  async reversalsOf(transactionId: string): Promise<LegChange[]> {
+    const entries = await this.db.ledgerEntries
+      .find({ transactionId: new Types.ObjectId(transactionId) })
+      .limit(16)
+      .lean<LedgerEntryDocument[]>()
+      .exec();
+    const undone = new Set(entries.filter((e) => e.leg === 'compensation' || e.leg === 'reversal').map((e) => e.userId.toHexString()));
+    return entries
+      .filter((e) => (e.leg === 'debit' || e.leg === 'credit') && !undone.has(e.userId.toHexString()))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.leg === 'credit' ? -1 : 1))
+      .map((e) => ({
+        transactionId,
+        transactionType: e.transactionType ?? 'Transfer',
+        leg: 'reversal' as const,
+        userId: e.userId.toHexString(),
+        amount: -e.amount,
+        counterpartyUserId: e.counterpartyUserId?.toHexString(),
+      }));
+  }
+
+  /**
    * Brings the wallet document up to its ledger's latest entry, reading entries ahead of it by _id,
    * and returns the head. Repeats while other writers race it (FerretDB may apply a stale update
    * after a newer one), so the document is current when this returns.

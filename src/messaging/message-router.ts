@@ -28,15 +28,8 @@ export class MessageRouter {
       }
       case 'transactionFailed': {
         const submission = await this.workflows.submitFailed(message.event);
-        if (submission.kind === 'accepted' || submission.status !== 'Completed') {
-          return { outcome: submission.kind === 'accepted' ? 'accepted' : 'duplicate' };
-        }
-        // The transaction settled Completed and its late-failure window has passed: reversing it now
-        // is an operator's decision, so the message is kept, with the reason, rather than dropped.
-        return {
-          outcome: 'dead_lettered',
-          reason: 'transaction.failed arrived after the transaction closed as Completed (late-failure window passed); reverse it by hand',
-        };
+        const accepted = submission.kind === 'accepted' || (submission.kind === 'reversal' && submission.started);
+        return { outcome: accepted ? 'accepted' : 'duplicate' };
       }
     }
   }

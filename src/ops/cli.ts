@@ -67,8 +67,7 @@ async function run(ctx: OperationsContext, command: string, args: string[]): Pro
       print(await listStuck(ctx, Number(args[0] ?? 5) * 60_000));
       return 0;
     case 'retry':
-      await retryTransaction(ctx, transactionId());
-      print({ signalled: 'operatorRetry' });
+      print({ signalled: 'operatorRetry', workflowId: await retryTransaction(ctx, transactionId()) });
       return 0;
     case 'reset': {
       const reason = args.slice(1).join(' ');

@@ -7,7 +7,13 @@ import { publishConfirmed } from '../messaging/publish-confirmed';
 import { DEAD_LETTER } from '../messaging/topology';
 import type { Database } from '../persistence/mongo';
 import type { LedgerEntryDocument } from '../persistence/ledger-entry.model';
-import { operatorRetrySignal, transactionStateQuery, transactionWorkflowId, type TransactionState } from '../../workflows/definitions';
+import {
+  operatorRetrySignal,
+  transactionReversalWorkflowId,
+  transactionStateQuery,
+  transactionWorkflowId,
+  type TransactionState,
+} from '../../workflows/definitions';
 
 // What operators do from the command line (src/ops/cli.ts), as functions the specs call directly.
 
@@ -23,36 +29,30 @@ export interface OperationsContext {
   channel?: ConfirmChannel;
 }
 
+export interface ExecutionReport {
+  workflowId: string;
+  status: string;
+  searchAttributes: Record<string, unknown>;
+  memo: Record<string, unknown> | undefined;
+  state: TransactionState;
+  pendingActivities: Array<{ activityType: string; attempt: number; lastFailure: string | undefined }>;
+}
+
 export interface TransactionReport {
   transactionId: string;
-  workflow: { status: string; searchAttributes: Record<string, unknown>; memo: Record<string, unknown> | undefined } | null;
-  state: TransactionState | null;
-  pendingActivities: Array<{ activityType: string; attempt: number; lastFailure: string | undefined }>;
+  /** The transaction's execution (`wallet-transaction-…`). */
+  workflow: ExecutionReport | null;
+  /** The execution that reversed it after it had settled Completed (`wallet-reversal-…`), if any. */
+  reversal: ExecutionReport | null;
   ledgerEntries: Array<Pick<LedgerEntryDocument, 'leg' | 'amount' | 'balanceAfter' | 'version'> & { userId: string }>;
 }
 
-/** Everything known of a transaction: its execution, where it stands, its ledger entries. */
+/** Everything known of a transaction: its executions, where they stand, its ledger entries. */
 export async function showTransaction(ctx: OperationsContext, transactionId: string): Promise<TransactionReport> {
-  const handle = ctx.client.workflow.getHandle(transactionWorkflowId(transactionId));
-  let workflow: TransactionReport['workflow'] = null;
-  let state: TransactionState | null = null;
-  let pendingActivities: TransactionReport['pendingActivities'] = [];
-  try {
-    const description = await handle.describe();
-    workflow = {
-      status: description.status.name,
-      searchAttributes: Object.fromEntries(description.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value])),
-      memo: description.memo,
-    };
-    pendingActivities = (description.raw.pendingActivities ?? []).map((activity) => ({
-      activityType: activity.activityType?.name ?? '?',
-      attempt: activity.attempt ?? 0,
-      lastFailure: activity.lastFailure?.message ?? undefined,
-    }));
-    state = await handle.query(transactionStateQuery);
-  } catch (error) {
-    if (!(error instanceof WorkflowNotFoundError)) throw error;
-  }
+  const [workflow, reversal] = await Promise.all([
+    describeExecution(ctx, transactionWorkflowId(transactionId)),
+    describeExecution(ctx, transactionReversalWorkflowId(transactionId)),
+  ]);
   const entries = await ctx.db.ledgerEntries
     .find({ transactionId: new Types.ObjectId(transactionId) })
     .sort({ createdAt: 1 })
@@ -62,10 +62,31 @@ export async function showTransaction(ctx: OperationsContext, transactionId: str
   return {
     transactionId,
     workflow,
-    state,
-    pendingActivities,
+    reversal,
     ledgerEntries: entries.map((e) => ({ leg: e.leg, userId: e.userId.toHexString(), amount: e.amount, balanceAfter: e.balanceAfter, version: e.version })),
   };
+}
+
+async function describeExecution(ctx: OperationsContext, workflowId: string): Promise<ExecutionReport | null> {
+  const handle = ctx.client.workflow.getHandle(workflowId);
+  try {
+    const description = await handle.describe();
+    return {
+      workflowId,
+      status: description.status.name,
+      searchAttributes: Object.fromEntries(description.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value])),
+      memo: description.memo,
+      state: await handle.query(transactionStateQuery),
+      pendingActivities: (description.raw.pendingActivities ?? []).map((activity) => ({
+        activityType: activity.activityType?.name ?? '?',
+        attempt: activity.attempt ?? 0,
+        lastFailure: activity.lastFailure?.message ?? undefined,
+      })),
+    };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return null;
+    throw error;
+  }
 }
 
 export interface StuckExecution {
@@ -78,7 +99,7 @@ export interface StuckExecution {
 export async function listStuck(ctx: OperationsContext, olderThanMs: number, limit = 100): Promise<StuckExecution[]> {
   const since = new Date(Date.now() - olderThanMs).toISOString();
   const query =
-    `WorkflowType = "walletTransaction" AND ExecutionStatus = "Running" AND ` +
+    `(WorkflowType = "walletTransaction" OR WorkflowType = "walletReversal") AND ExecutionStatus = "Running" AND ` +
     `(WalletStatus = "NeedsOperator" OR (WalletStatus = "Pending" AND StartTime < "${since}"))`;
   const stuck: StuckExecution[] = [];
   for await (const execution of ctx.client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
@@ -92,9 +113,23 @@ export async function listStuck(ctx: OperationsContext, olderThanMs: number, lim
   return stuck;
 }
 
-/** Asks a transaction waiting for an operator to run its stuck step again. */
-export async function retryTransaction(ctx: OperationsContext, transactionId: string): Promise<void> {
-  await ctx.client.workflow.getHandle(transactionWorkflowId(transactionId)).signal(operatorRetrySignal);
+/** Asks the transaction's running execution (its reversal, if one runs) to run its stuck step again. */
+export async function retryTransaction(ctx: OperationsContext, transactionId: string): Promise<string> {
+  for (const workflowId of [transactionReversalWorkflowId(transactionId), transactionWorkflowId(transactionId)]) {
+    const handle = ctx.client.workflow.getHandle(workflowId);
+    const running = await handle.describe().then(
+      (description) => description.status.name === 'RUNNING',
+      (error: unknown) => {
+        if (error instanceof WorkflowNotFoundError) return false;
+        throw error;
+      },
+    );
+    if (running) {
+      await handle.signal(operatorRetrySignal);
+      return workflowId;
+    }
+  }
+  throw new Error(`transaction ${transactionId} has no running execution to retry`);
 }
 
 /**

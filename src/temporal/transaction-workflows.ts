@@ -4,17 +4,22 @@ import {
   SEARCH_ATTRIBUTES,
   transactionCompletedSignal,
   transactionFailedSignal,
+  TRANSACTION_REVERSAL_WORKFLOW_TYPE,
   TRANSACTION_WORKFLOW_TYPE,
+  transactionReversalWorkflowId,
   transactionWorkflowId,
   type TransactionStatus,
 } from '../../workflows/definitions';
+import type { walletReversal } from '../../workflows/wallet-reversal';
 import type { walletTransaction } from '../../workflows/wallet-transaction';
 
 /** What became of an event handed to a transaction's workflow. */
 export type Submission =
   | { kind: 'accepted' }
   /** The transaction's execution has already closed; the event was not delivered. */
-  | { kind: 'closed'; status: TransactionStatus | undefined };
+  | { kind: 'closed'; status: TransactionStatus | undefined }
+  /** The transaction had closed Completed: a reversal execution was started (or already was). */
+  | { kind: 'reversal'; started: boolean };
 
 /**
  * Hands transaction events to their workflow. Both events of a transaction go to the one execution
@@ -25,15 +30,37 @@ export class TransactionWorkflows {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
-    private readonly lateFailureWindowSeconds: number,
   ) {}
 
   submitCompleted(event: TransactionCompleted): Promise<Submission> {
     return this.submit(event.transactionId, transactionCompletedSignal.name, event);
   }
 
-  submitFailed(event: TransactionFailed): Promise<Submission> {
-    return this.submit(event.transactionId, transactionFailedSignal.name, event);
+  /**
+   * A failure reaches the transaction's execution while it runs; after it closed as Completed, a
+   * reversal execution (one per transaction) undoes it from the ledger.
+   */
+  async submitFailed(event: TransactionFailed): Promise<Submission> {
+    const submission = await this.submit(event.transactionId, transactionFailedSignal.name, event);
+    if (submission.kind !== 'closed' || submission.status !== 'Completed') return submission;
+    try {
+      await this.client.workflow.start<typeof walletReversal>(TRANSACTION_REVERSAL_WORKFLOW_TYPE, {
+        workflowId: transactionReversalWorkflowId(event.transactionId),
+        taskQueue: this.taskQueue,
+        args: [event],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        workflowTaskTimeout: '10s',
+        typedSearchAttributes: [
+          { key: SEARCH_ATTRIBUTES.transactionId, value: event.transactionId },
+          { key: SEARCH_ATTRIBUTES.transactionType, value: event.type },
+          { key: SEARCH_ATTRIBUTES.status, value: 'Pending' },
+        ],
+      });
+      return { kind: 'reversal', started: true };
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'reversal', started: false };
+      throw error;
+    }
   }
 
   private async submit(transactionId: string, signal: string, event: TransactionCompleted | TransactionFailed): Promise<Submission> {
@@ -42,7 +69,7 @@ export class TransactionWorkflows {
       await this.client.workflow.signalWithStart<typeof walletTransaction, [typeof event]>(TRANSACTION_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.taskQueue,
-        args: [{ transactionId, lateFailureWindowSeconds: this.lateFailureWindowSeconds }],
+        args: [{ transactionId }],
         signal,
         signalArgs: [event],
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,

@@ -1,7 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { TransactionFinalized } from '../../src/domain/transaction';
-import type { Ledger } from '../../src/ledger/ledger';
 import { createLogger } from '../../src/logger';
 import { BrokerConnection } from '../../src/messaging/broker-connection';
 import { FinalizationPublisher } from '../../src/messaging/finalization-publisher';
@@ -38,7 +37,7 @@ describe('announcing an outcome', () => {
   /** The activities of one process, with its own memory of confirmed announcements. */
   function finalizationActivities(log: FinalizationLog) {
     const unused = () => Promise.reject(new Error('not part of this specification'));
-    return createActivities({ ledger: { applyLeg: unused } as Pick<Ledger, 'applyLeg'>, finalizations: publisher, finalizationLog: log, reconcile: unused });
+    return createActivities({ ledger: { applyLeg: unused, reversalsOf: unused }, finalizations: publisher, finalizationLog: log, reconcile: unused });
   }
   afterAll(async () => {
     await broker.close();

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Worker } from '@temporalio/worker';
-import { transactionWorkflowId, operatorRetrySignal } from '../../workflows/definitions';
+import { operatorRetrySignal, transactionReversalWorkflowId, transactionWorkflowId } from '../../workflows/definitions';
 import { objectId } from '../support/ids';
 import { eventually } from '../support/eventually';
 import { temporalCliPath } from '../support/tools';
@@ -11,7 +11,8 @@ import { WalletHarness } from '../support/wallet-harness';
 // Determinism: histories recorded from every path of the transaction workflow must replay against the
 // current workflow code. The committed ones (test/replay/histories) are what catch a change that
 // breaks running executions: v1-* were recorded before the `outcome-memo` patch, v2-* before
-// `local-activities`, v3-* after it; all must replay.
+// `local-activities`, v3-* before `close-when-settled` (and the walletReversal workflow), v4-* after;
+// all must replay.
 // RECORD_REPLAY_HISTORIES=<tag> writes <tag>-<path>.json from the scenarios below.
 const HISTORIES_DIR = path.join(__dirname, '../replay/histories');
 const RECORD_TAG = process.env.RECORD_REPLAY_HISTORIES;
@@ -22,15 +23,15 @@ describe('workflow determinism', () => {
   const fresh: Array<{ name: string; history: unknown }> = [];
 
   beforeAll(async () => {
-    wallet = await WalletHarness.start('replay', { env: { WALLET_LATE_FAILURE_WINDOW_SECONDS: '1' } });
+    wallet = await WalletHarness.start('replay');
   });
   afterAll(async () => {
     await wallet.stop();
   });
 
   /** Waits for the execution of a transaction to close and keeps its history. */
-  async function recorded(name: string, transactionId: string): Promise<void> {
-    const handle = wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
+  async function recorded(name: string, transactionId: string, workflowId = transactionWorkflowId(transactionId)): Promise<void> {
+    const handle = wallet.temporal.workflow.getHandle(workflowId);
     await eventually(`the execution of ${name}`, () => handle.describe());
     await handle.result();
     // Exported the way an operator would, with the Temporal CLI, in its canonical JSON.
@@ -69,20 +70,21 @@ describe('workflow determinism', () => {
     await recorded('failed-before-completed', failedFirst);
 
     const reversed = await wallet.transfer(alice!, carol!, 100);
+    await recorded('settled-before-failure', reversed.transactionId);
     wallet.platform.failed(reversed.transactionId, 'Transfer', 'Chargeback');
-    await recorded('failed-after-completed', reversed.transactionId);
+    await recorded('reversal-of-settled-transfer', reversed.transactionId, transactionReversalWorkflowId(reversed.transactionId));
 
     const spentFirst = await wallet.transfer(alice!, carol!, 200);
     await wallet.transfer(carol!, bob!, 200);
     wallet.platform.failed(spentFirst.transactionId, 'Transfer', 'Chargeback');
     await eventually('the reversal to wait for an operator', async () =>
-      (await wallet.workflowState(spentFirst.transactionId)).status === 'NeedsOperator' ? true : undefined,
+      (await wallet.reversalState(spentFirst.transactionId)).status === 'NeedsOperator' ? true : undefined,
     );
     await wallet.topUp(carol!, 200);
-    await wallet.temporal.workflow.getHandle(transactionWorkflowId(spentFirst.transactionId)).signal(operatorRetrySignal);
-    await recorded('reversal-after-operator-retry', spentFirst.transactionId);
+    await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(spentFirst.transactionId)).signal(operatorRetrySignal);
+    await recorded('reversal-after-operator-retry', spentFirst.transactionId, transactionReversalWorkflowId(spentFirst.transactionId));
 
-    expect(fresh.map((h) => h.name)).toHaveLength(7);
+    expect(fresh.map((h) => h.name)).toHaveLength(8);
   });
 
   it('replays the histories just recorded', async () => {
@@ -96,6 +98,7 @@ describe('workflow determinism', () => {
     expect(files.filter((f) => f.startsWith('v1-'))).toHaveLength(7);
     expect(files.filter((f) => f.startsWith('v2-'))).toHaveLength(7);
     expect(files.filter((f) => f.startsWith('v3-'))).toHaveLength(7);
+    expect(files.filter((f) => f.startsWith('v4-'))).toHaveLength(8);
     for (const file of files) {
       const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
       await expect(Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, file)).resolves.toBeUndefined();

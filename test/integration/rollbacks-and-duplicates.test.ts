@@ -1,33 +1,26 @@
-import { transactionWorkflowId, operatorRetrySignal } from '../../workflows/definitions';
+import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionReversalWorkflowId, transactionWorkflowId } from '../../workflows/definitions';
 import { QUEUES } from '../../src/messaging/topology';
 import { LegGate } from '../support/activity-gate';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';
 
-const LATE_FAILURE_WINDOW_SECONDS = 5;
-
 describe('duplicates and transaction.failed', () => {
   const gate = new LegGate();
   let wallet: WalletHarness;
 
   beforeAll(async () => {
-    wallet = await WalletHarness.start('rollbacks', {
-      env: { WALLET_LATE_FAILURE_WINDOW_SECONDS: String(LATE_FAILURE_WINDOW_SECONDS) },
-      workerInterceptors: { activity: [gate.interceptor] },
-    });
+    wallet = await WalletHarness.start('rollbacks', { workerInterceptors: { activity: [gate.interceptor] } });
   });
   afterAll(async () => {
     await wallet.stop();
   });
 
-  /** Waits until the workflow has finished its work (closed, or open only for a late failure). */
+  /** Waits until the transaction's execution has closed; returns how. */
   async function settled(transactionId: string) {
     return eventually(`workflow of ${transactionId} to settle`, async () => {
       const description = await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).describe();
-      if (description.status.name !== 'RUNNING') return description.status.name;
-      const state = await wallet.workflowState(transactionId);
-      return state.step.startsWith('completed; open') ? state.step : undefined;
+      return description.status.name !== 'RUNNING' ? description.status.name : undefined;
     });
   }
 
@@ -186,27 +179,22 @@ describe('duplicates and transaction.failed', () => {
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
     });
 
-    it('after the late-failure window closed on a Completed transaction: goes to the dead-letter queue for an operator', async () => {
+    it('after the transaction settled Completed and closed: a reversal execution undoes it from the ledger', async () => {
       const [user] = await wallet.signedUp(1);
       const transactionId = objectId();
       wallet.platform.topUp(transactionId, user!, 40);
       await wallet.platform.finalizationOf(transactionId);
-      await eventually('the execution to close after its window', async () => {
-        const description = await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).describe();
-        return description.status.name === 'COMPLETED' ? true : undefined;
-      }, (LATE_FAILURE_WINDOW_SECONDS + 15) * 1000);
-      await wallet.platform.drainDeadLetters();
+      expect(await settled(transactionId)).toBe('COMPLETED');
       wallet.platform.failed(transactionId, 'TopUp', 'Chargeback');
-      const letters = await eventually('the late failure in the dead-letter queue', async () => {
-        const found = await wallet.platform.drainDeadLetters();
-        return found.length > 0 ? found : undefined;
+      expect((await wallet.platform.finalizationsCount(transactionId, 2))[1]).toEqual({ transactionId, status: 'Failed', reason: 'Chargeback' });
+      const reversal = await eventually('the reversal execution to close', async () => {
+        const description = await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).describe();
+        return description.status.name === 'COMPLETED' ? description : undefined;
       });
-      expect(letters).toEqual([
-        expect.objectContaining({ queue: QUEUES.transactionFailed, reason: expect.stringMatching(/after the transaction closed as Completed/) }),
-      ]);
-      expect(JSON.parse(letters[0]!.body)).toEqual({ transactionId, type: 'TopUp', reason: 'Chargeback' });
-      expect(await wallet.balanceOf(user!)).toBe(40);
-      expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
+      expect(reversal.typedSearchAttributes.get(SEARCH_ATTRIBUTES.transactionId)).toBe(transactionId);
+      expect((await wallet.reversalState(transactionId)).legs).toMatchObject([{ leg: 'reversal', userId: user, amount: -40 }]);
+      expect(await wallet.balanceOf(user!)).toBe(0);
+      expect(await wallet.platform.drainDeadLetters()).toEqual([]);
     });
 
     it('whose reversal the recipient can no longer pay waits for an operator, then completes on the retry signal', async () => {
@@ -216,15 +204,15 @@ describe('duplicates and transaction.failed', () => {
       const spent = await wallet.transfer(recipient!, third!, 250);
       expect(spent.finalized.status).toBe('Completed');
       wallet.platform.failed(transactionId, 'Transfer', 'Chargeback');
-      const stuck = await eventually('the workflow to ask for an operator', async () => {
-        const state = await wallet.workflowState(transactionId);
+      const stuck = await eventually('the reversal to ask for an operator', async () => {
+        const state = await wallet.reversalState(transactionId);
         return state.status === 'NeedsOperator' ? state : undefined;
       });
-      expect(stuck.attention).toMatch(/reversal of credit refused \(InsufficientBalance\)/);
+      expect(stuck.attention).toMatch(/reversal of a settled leg refused \(InsufficientBalance\)/);
       expect(wallet.platform.finalizationsOf(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
 
       await wallet.topUp(recipient!, 250);
-      await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).signal(operatorRetrySignal);
+      await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).signal(operatorRetrySignal);
       const finalizations = await wallet.platform.finalizationsCount(transactionId, 2);
       expect(finalizations[1]).toEqual({ transactionId, status: 'Failed', reason: 'Chargeback' });
       expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!), await wallet.balanceOf(third!)]).toEqual([300, 0, 250]);

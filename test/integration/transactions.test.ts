@@ -105,7 +105,7 @@ describe('transactions from RabbitMQ events to finalization', () => {
       expect(state).toMatchObject({
         transactionId,
         status: 'Completed',
-        step: 'completed; open for a late transaction.failed',
+        step: 'closed',
         legs: [
           { leg: 'debit', userId: sender, amount: -120 },
           { leg: 'credit', userId: recipient, amount: 120 },

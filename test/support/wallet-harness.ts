@@ -5,7 +5,7 @@ import type { TransactionFinalized } from '../../src/domain/transaction';
 import { verifyChain } from '../../src/ledger/ledger-chain';
 import type { WalletService } from '../../src/service';
 import type { LedgerEntryDocument } from '../../src/persistence/ledger-entry.model';
-import { transactionStateQuery, transactionWorkflowId, type TransactionState } from '../../workflows/definitions';
+import { transactionReversalWorkflowId, transactionStateQuery, transactionWorkflowId, type TransactionState } from '../../workflows/definitions';
 import { eventually } from './eventually';
 import { objectId } from './ids';
 import { PlatformBroker } from './platform-broker';
@@ -106,6 +106,11 @@ export class WalletHarness {
 
   async workflowState(transactionId: string): Promise<TransactionState> {
     return this.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).query(transactionStateQuery);
+  }
+
+  /** The state of the execution reversing a transaction that had closed as Completed. */
+  async reversalState(transactionId: string): Promise<TransactionState> {
+    return this.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).query(transactionStateQuery);
   }
 
   /** How many messages of a queue the bridge has finished with (acked), whatever the outcome. */

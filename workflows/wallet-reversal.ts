@@ -1,0 +1,32 @@
+import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { WalletActivities } from '../activities';
+import { SEARCH_ATTRIBUTES, type TransactionReversalInput, type TransactionState } from './definitions';
+import { TransactionSteps } from './transaction-steps';
+
+const { reversalsOf } = proxyActivities<Pick<WalletActivities, 'reversalsOf'>>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '7 days',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Number.POSITIVE_INFINITY },
+});
+
+/**
+ * `transaction.failed` for a transaction whose execution already closed as Completed: reverses,
+ * from the ledger, every leg it still has standing (newest first, once each) and announces Failed.
+ * Started by the bridge once per transaction (its id derives from the transactionId).
+ */
+export async function walletReversal(input: TransactionReversalInput): Promise<TransactionState> {
+  const steps = new TransactionSteps(input.transactionId);
+  steps.state.failedEvent = input;
+  steps.setStep('reading the ledger');
+  const reversals = await reversalsOf(input.transactionId);
+  if (reversals[0]) {
+    upsertSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.transactionType, value: reversals[0].transactionType },
+      { key: SEARCH_ATTRIBUTES.userIds, value: reversals.map((r) => r.userId) },
+    ]);
+  }
+  for (const reversal of reversals) await steps.runUndo(reversal, 'a settled leg');
+  await steps.announce({ status: 'Failed', reason: input.reason });
+  steps.setStep('closed');
+  return steps.state;
+}
