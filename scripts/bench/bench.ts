@@ -41,6 +41,7 @@ interface Result {
   endRssMb?: number;
   correct?: string;
   offeredRate?: number;
+  perSecondByTenth?: number[];
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -229,6 +230,7 @@ async function runSession(session: string, w: number, noop: boolean, phases: Arr
         peakRssMb: round(service.peakRssMb),
         endRssMb: round(service.rssMb()),
         offeredRate: phase.rate,
+        perSecondByTenth: driver.throughputByTenth(transfers.map((t) => t.transactionId)),
         correct: await checkCorrectness(db, driver, users, allTransfers, noop),
       };
       results.push(result);
@@ -321,7 +323,8 @@ async function main(): Promise<void> {
   const report =
     `${table(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}` +
     `; long/uniform peak RSS ${ratios.longToUniformPeakRss ?? 'n/a'}\nmachine: ${machine}\n`;
-  process.stdout.write(`\n${report}`);
+  const byTenth = results.filter((r) => r.transfers >= 10_000).map((r) => `${r.scenario}: tx/s by tenth of the run ${r.perSecondByTenth?.join(', ')}\n`);
+  process.stdout.write(`\n${report}${byTenth.join('')}`);
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -76,6 +76,17 @@ export class LoadDriver {
     };
   }
 
+  /** Finalizations per second in each tenth of the run, by finalization order: shows decay, if any. */
+  throughputByTenth(transactionIds: string[]): number[] {
+    const times = transactionIds.map((id) => this.finalizedAt.get(id)!).sort((a, b) => a - b);
+    const tenth = Math.floor(times.length / 10);
+    if (tenth < 2) return [];
+    return Array.from({ length: 10 }, (_, k) => {
+      const seconds = (times[(k + 1) * tenth - 1]! - times[k * tenth]!) / 1000;
+      return Math.round(((tenth - 1) / seconds) * 10) / 10;
+    });
+  }
+
   finalizationsOf(transactionId: string): TransactionFinalized[] {
     return this.finalizations.get(transactionId) ?? [];
   }
