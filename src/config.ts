@@ -53,14 +53,17 @@ const settings = z
 
     /** Balance of a wallet created by `user.signup`, in minor units. */
     WALLET_INITIAL_BALANCE: integer(0, Number.MAX_SAFE_INTEGER).default(0),
-    /** How long a completed transaction's workflow stays open to accept a late `transaction.failed`. */
-    WALLET_LATE_FAILURE_WINDOW_SECONDS: integer(1, 30 * 24 * 3600).default(3600),
     /** Minutes between scheduled ledger reconciliations; 0 leaves the schedule alone. */
     RECONCILIATION_INTERVAL_MINUTES: integer(0, 7 * 24 * 60).default(60),
     /** Unacknowledged deliveries per consumer channel. */
     AMQP_PREFETCH: integer(1, 1000).default(32),
     /** Larger message bodies are dead-lettered unread. */
     AMQP_MAX_MESSAGE_BYTES: integer(256, 16 * 1024 * 1024).default(64 * 1024),
+    /**
+     * New transaction executions allowed to wait for a worker: above it the bridge holds its
+     * messages, so a burst queues in RabbitMQ rather than as open executions in Temporal.
+     */
+    BRIDGE_MAX_WORKFLOW_BACKLOG: integer(1, 100000).default(300),
     /** Concurrent activity executions in this process's Temporal worker. */
     WORKER_MAX_CONCURRENT_ACTIVITIES: integer(1, 1000).default(64),
     /** Workflow executions kept in the worker's sticky cache. */
@@ -97,6 +100,7 @@ export interface WalletConfig {
     workflowBundlePath?: string;
     maxConcurrentActivities: number;
     maxCachedWorkflows: number;
+    maxWorkflowBacklog: number;
   };
   wallet: { initialBalance: number; reconciliationIntervalMinutes: number };
   shutdownGraceSeconds: number;
@@ -140,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
       workflowBundlePath: e.TEMPORAL_WORKFLOW_BUNDLE,
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+      maxWorkflowBacklog: e.BRIDGE_MAX_WORKFLOW_BACKLOG,
     },
     wallet: {
       initialBalance: e.WALLET_INITIAL_BALANCE,

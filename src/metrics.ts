@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The service's Prometheus metrics, on a registry of its own so several services can share a process in tests. */
 export function createMetrics() {
@@ -22,6 +22,11 @@ export function createMetrics() {
       name: 'wallet_bridge_retries_total',
       help: 'Infrastructure failures while handing a message to Temporal or the database, retried with backoff',
       labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    workflowBacklog: new Gauge({
+      name: 'wallet_workflow_backlog',
+      help: 'New transaction executions waiting for a worker, as last read by the bridge (it holds messages above BRIDGE_MAX_WORKFLOW_BACKLOG)',
       registers: [registry],
     }),
     ledgerVersionConflicts: new Counter({

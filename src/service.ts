@@ -22,6 +22,7 @@ import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule
 import { reconcile } from './ledger/reconciliation';
 import { TransactionWorkflows } from './temporal/transaction-workflows';
 import { createWalletWorker } from './temporal/worker';
+import { WorkflowBacklogGate } from './temporal/workflow-backlog-gate';
 
 export interface WalletServiceOptions {
   logger?: Logger;
@@ -126,7 +127,11 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const bridge = new TransactionEventBridge(
     broker,
     new MessageRouter(ledger, workflows),
-    { prefetch: config.amqp.prefetch, maxMessageBytes: config.amqp.maxMessageBytes },
+    {
+      prefetch: config.amqp.prefetch,
+      maxMessageBytes: config.amqp.maxMessageBytes,
+      admission: new WorkflowBacklogGate(client, config.temporal.taskQueue, config.temporal.maxWorkflowBacklog, metrics, logger),
+    },
     metrics,
     logger,
   );

@@ -20,7 +20,8 @@ const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5
 const MONGO_BASE = process.env.DATABASE_URL ?? 'mongodb://127.0.0.1:27017/mint_wallet';
 const TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 const FUNDING = 10_000_000;
-const FINALIZE_TIMEOUT_MS = 30 * 60_000;
+/** How long a phase may take to finalize everything before the run is called stuck: 10 tx/s at worst. */
+const finalizeTimeoutMs = (n: number) => Math.max(10 * 60_000, n * 100);
 
 interface Flags {
   scenario: string;
@@ -153,7 +154,7 @@ async function fundedWallets(driver: LoadDriver, db: Database, count: number): P
   const topUps = users.map((userId) => ({ transactionId: new Types.ObjectId().toHexString(), userId }));
   for (const t of topUps) await driver.completed(t.transactionId, { type: 'TopUp', userId: t.userId, amount: FUNDING });
   await driver.flush();
-  await driver.allFinalized(topUps.map((t) => t.transactionId), FINALIZE_TIMEOUT_MS);
+  await driver.allFinalized(topUps.map((t) => t.transactionId), finalizeTimeoutMs(topUps.length));
   return users;
 }
 
@@ -215,7 +216,7 @@ async function runSession(session: string, w: number, noop: boolean, phases: Arr
         await driver.completed(t.transactionId, { type: 'Transfer', fromUserId: t.fromUserId, toUserId: t.toUserId, amount: t.amount });
       }
       await driver.flush();
-      await driver.allFinalized(transfers.map((t) => t.transactionId), FINALIZE_TIMEOUT_MS);
+      await driver.allFinalized(transfers.map((t) => t.transactionId), finalizeTimeoutMs(phase.n));
       const { latencies, firstPublish, lastFinalized } = driver.timings(transfers.map((t) => t.transactionId));
       const seconds = (lastFinalized - firstPublish) / 1000;
       const sorted = [...latencies].sort((a, b) => a - b);

@@ -13,6 +13,8 @@ const RETRY_BACKOFF = { initialMs: 200, maxMs: 30_000 };
 export interface BridgeOptions {
   prefetch: number;
   maxMessageBytes: number;
+  /** Transaction events wait here before they start executions (sign-ups do not). */
+  admission?: { waitForRoom(signal: AbortSignal): Promise<void> };
 }
 
 /**
@@ -83,6 +85,8 @@ export class TransactionEventBridge {
 
   private async handle(channel: ConfirmChannel, queue: ConsumedQueue, message: ConsumeMessage): Promise<void> {
     const decoded = decodeMessage(queue, message.content, this.options.maxMessageBytes);
+    if (decoded.ok && decoded.message.kind !== 'userSignup') await this.options.admission?.waitForRoom(this.stopping.signal);
+    if (this.stopping.signal.aborted) return; // unacked: redelivered to the next consumer
     for (let attempt = 1; ; attempt++) {
       try {
         const disposition: Disposition = decoded.ok

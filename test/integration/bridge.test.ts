@@ -1,6 +1,6 @@
 import { createLogger } from '../../src/logger';
 import { BrokerConnection } from '../../src/messaging/broker-connection';
-import { TransactionEventBridge } from '../../src/messaging/bridge';
+import { TransactionEventBridge, type BridgeOptions } from '../../src/messaging/bridge';
 import type { ConsumedMessage } from '../../src/messaging/messages';
 import type { Disposition } from '../../src/messaging/message-router';
 import { QUEUES } from '../../src/messaging/topology';
@@ -38,10 +38,10 @@ describe('the bridge when the destination of a message is down', () => {
     await platform.close();
   });
 
-  async function startBridge(destination: FlakyDestination) {
+  async function startBridge(destination: FlakyDestination, admission?: BridgeOptions['admission']) {
     const metrics = createMetrics();
     const broker = new BrokerConnection(TEST_RABBITMQ_URL, 'bridge-test', logger);
-    const bridge = new TransactionEventBridge(broker, destination, { prefetch: 4, maxMessageBytes: 65536 }, metrics, logger);
+    const bridge = new TransactionEventBridge(broker, destination, { prefetch: 4, maxMessageBytes: 65536, admission }, metrics, logger);
     broker.start();
     await broker.waitUntilConnected();
     const retries = async () => (await metrics.bridgeRetries.get()).values.reduce((sum, v) => sum + v.value, 0);
@@ -75,5 +75,29 @@ describe('the bridge when the destination of a message is down', () => {
     expect(destination.received).toEqual([]);
     expect(await platform.queueDepth(QUEUES.transactionFailed)).toMatchObject({ messageCount: 1 });
     expect(await platform.drainDeadLetters()).toEqual([]);
+  });
+
+  it('holds transaction events while the workflow backlog is full, lets sign-ups through, and hands the events over once there is room', async () => {
+    const destination = new FlakyDestination(0);
+    let openGate: () => void = () => undefined;
+    const room = new Promise<void>((resolve) => (openGate = resolve));
+    const { broker, bridge } = await startBridge(destination, { waitForRoom: () => room });
+    try {
+      const [userId, transactionId] = [objectId(), objectId()];
+      platform.topUp(transactionId, userId, 100);
+      platform.signup(userId);
+      await eventually('the sign-up to be handed over', () => (destination.received.length === 1 ? true : undefined));
+      await eventually('the top-up to be delivered to the bridge', async () =>
+        (await platform.queueDepth(QUEUES.transactionCompleted)).messageCount === 0 ? true : undefined,
+      );
+      expect(destination.received).toEqual([{ kind: 'userSignup', userId }]);
+
+      openGate();
+      await eventually('the top-up to be handed over', () => (destination.received.length === 2 ? true : undefined));
+      expect(destination.received[1]).toMatchObject({ kind: 'transactionCompleted', event: { transactionId } });
+      await bridge.stop(1_000);
+    } finally {
+      await broker.close();
+    }
   });
 });

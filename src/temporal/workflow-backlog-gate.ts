@@ -1,0 +1,56 @@
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import { sleep } from '../support/backoff';
+
+const POLL_INTERVAL_MS = 250;
+const DESCRIBE_TIMEOUT_MS = 2_000;
+
+/**
+ * Admission control for new transaction executions: while more workflow tasks than `maxBacklog`
+ * wait on the task queue for a worker, callers wait. The backlog is read from Temporal (shared by
+ * every process), at most once per poll interval. If it cannot be read, callers pass: starting the
+ * execution then meets the same outage and is retried by the bridge.
+ */
+export class WorkflowBacklogGate {
+  private backlog = 0;
+  private readAt = 0;
+  private reading: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+    private readonly maxBacklog: number,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Resolves once the backlog is below the limit, or when `signal` aborts. */
+  async waitForRoom(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (Date.now() - this.readAt >= POLL_INTERVAL_MS) await (this.reading ??= this.read().finally(() => (this.reading = undefined)));
+      if (this.backlog < this.maxBacklog || signal.aborted) return;
+      await sleep(POLL_INTERVAL_MS, signal);
+    }
+  }
+
+  private async read(): Promise<void> {
+    try {
+      const response = await this.client.withDeadline(Date.now() + DESCRIBE_TIMEOUT_MS, () =>
+        this.client.workflowService.describeTaskQueue({
+          namespace: this.client.options.namespace,
+          taskQueue: { name: this.taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+          reportStats: true,
+        }),
+      );
+      this.backlog = Number(response.stats?.approximateBacklogCount ?? 0);
+    } catch (error) {
+      this.logger.debug({ err: error }, 'workflow backlog not readable; admitting');
+      this.backlog = 0;
+    }
+    this.readAt = Date.now();
+    this.metrics.workflowBacklog.set(this.backlog);
+  }
+}

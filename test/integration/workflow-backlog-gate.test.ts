@@ -1,0 +1,77 @@
+import { Client, Connection } from '@temporalio/client';
+import { createLogger } from '../../src/logger';
+import { createMetrics } from '../../src/metrics';
+import { WorkflowBacklogGate } from '../../src/temporal/workflow-backlog-gate';
+import { eventually } from '../support/eventually';
+import { objectId } from '../support/ids';
+
+/** Executions on a task queue no worker polls: each leaves one workflow task in the backlog. */
+describe('the workflow backlog gate', () => {
+  let connection: Connection;
+  let client: Client;
+  const taskQueue = `backlog-gate-${objectId()}`;
+  const started: string[] = [];
+  const metrics = createMetrics();
+  const gate = () => new WorkflowBacklogGate(client, taskQueue, 3, metrics, createLogger('silent'));
+
+  beforeAll(async () => {
+    connection = await Connection.connect({ address: process.env.WALLET_TEST_TEMPORAL_ADDRESS! });
+    client = new Client({ connection });
+  });
+  afterAll(async () => {
+    await Promise.all(started.map((id) => client.workflow.getHandle(id).terminate('test over').catch(() => undefined)));
+    await connection.close();
+  });
+
+  async function startWaitingExecutions(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const workflowId = `backlog-gate-${objectId()}`;
+      await client.workflow.start('notPolledByAnyWorker', { workflowId, taskQueue, workflowTaskTimeout: '10s' });
+      started.push(workflowId);
+    }
+  }
+
+  async function backlog(): Promise<number> {
+    const response = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, reportStats: true });
+    return Number(response.stats?.approximateBacklogCount ?? 0);
+  }
+
+  /** What a raw worker poll does: takes one workflow task off the queue. */
+  async function takeOneWorkflowTask(): Promise<void> {
+    await client.withDeadline(Date.now() + 10_000, () =>
+      client.workflowService.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'backlog-gate-spec' }),
+    );
+  }
+
+  it('admits callers while fewer executions than the limit wait for a worker', async () => {
+    await startWaitingExecutions(2);
+    await eventually('a backlog of 2', async () => ((await backlog()) === 2 ? true : undefined));
+    await expect(gate().waitForRoom(new AbortController().signal)).resolves.toBeUndefined();
+    expect((await metrics.workflowBacklog.get()).values[0]?.value).toBe(2);
+  });
+
+  it('holds callers while the limit is reached, and lets them through once a worker takes tasks', async () => {
+    await startWaitingExecutions(2);
+    await eventually('a backlog of 4', async () => ((await backlog()) === 4 ? true : undefined));
+    let admitted = false;
+    const waiting = gate()
+      .waitForRoom(new AbortController().signal)
+      .then(() => (admitted = true));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(admitted).toBe(false);
+
+    await takeOneWorkflowTask();
+    await takeOneWorkflowTask();
+    await waiting;
+    expect(admitted).toBe(true);
+  });
+
+  it('releases a waiting caller when the bridge stops', async () => {
+    await startWaitingExecutions(1);
+    await eventually('a backlog of at least 3', async () => ((await backlog()) >= 3 ? true : undefined));
+    const stopping = new AbortController();
+    const waiting = gate().waitForRoom(stopping.signal);
+    stopping.abort();
+    await expect(waiting).resolves.toBeUndefined();
+  });
+});
