@@ -2,14 +2,9 @@
 # `npm run dev`: bootstrap, start the embedded stack, build, and run the service in the foreground.
 # Ctrl-C stops the service, then the servers this command started.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
-bash scripts/bootstrap.sh
-mkdir -p .run
-record="$(mktemp "$ROOT/.run/dev-stack.XXXXXX")"
-trap 'bash scripts/stack.sh down --record "$record"; rm -f "$record"' EXIT
-bash scripts/stack.sh up --record "$record"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib/stack-session.sh
+start_stack_session dev
 
 # Without an auth service nearby, the read API verifies tokens with a local development key pair.
 if [ -z "${JWKS_ENDPOINT:-}" ] && [ -z "${JWT_PUBLIC_KEY:-}" ]; then
@@ -32,6 +27,6 @@ BANNER
 NODE_ENV="${NODE_ENV:-development}" TEMPORAL_WORKFLOW_BUNDLE="${TEMPORAL_WORKFLOW_BUNDLE:-dist/workflow-bundle.js}" \
   node --max-semi-space-size=4 --max-old-space-size=384 dist/src/main.js &
 service_pid=$!
-trap 'kill -TERM "$service_pid" 2>/dev/null; wait "$service_pid" || true; bash scripts/stack.sh down --record "$record"; rm -f "$record"' EXIT
+trap 'kill -TERM "$service_pid" 2>/dev/null; wait "$service_pid" || true; stop_stack_session' EXIT
 trap 'exit 0' INT TERM
 wait "$service_pid"

@@ -3,11 +3,11 @@
 # Temporal dev server through @temporalio/testing), type-check everything, run jest, and stop exactly
 # the servers this run started.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib/stack-session.sh
 started_at=$SECONDS
 
-bash scripts/bootstrap.sh
+start_stack_session test "rabbitmq ferretdb"
 # For the docker-compose.yml check only; the suite skips that check, saying so, where this fails.
 if ! command -v docker-compose >/dev/null; then
   bash scripts/stack.sh apt-install docker-compose || echo "[test] docker-compose not installed" >&2
@@ -16,10 +16,6 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   bash scripts/stack.sh apt-install chromium || echo "[test] chromium not installed" >&2
 fi
-mkdir -p .run
-record="$(mktemp "$ROOT/.run/test-stack.XXXXXX")"
-trap 'bash scripts/stack.sh down --record "$record"; rm -f "$record"' EXIT
-STACK_SERVICES="rabbitmq ferretdb" bash scripts/stack.sh up --record "$record"
 bootstrap_seconds=$((SECONDS - started_at))
 
 echo "[test] type-checking (tsc --noEmit)" >&2
