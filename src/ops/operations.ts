@@ -9,6 +9,9 @@ import type { Database } from '../persistence/mongo';
 import type { LedgerEntryDocument } from '../persistence/ledger-entry.model';
 import {
   operatorRetrySignal,
+  SEARCH_ATTRIBUTES,
+  TRANSACTION_REVERSAL_WORKFLOW_TYPE,
+  TRANSACTION_WORKFLOW_TYPE,
   transactionReversalWorkflowId,
   transactionStateQuery,
   transactionWorkflowId,
@@ -98,14 +101,15 @@ export interface StuckExecution {
 /** Running transactions still Pending after `olderThanMs`, or waiting for an operator. */
 export async function listStuck(ctx: OperationsContext, olderThanMs: number, limit = 100): Promise<StuckExecution[]> {
   const since = new Date(Date.now() - olderThanMs).toISOString();
+  const status = SEARCH_ATTRIBUTES.status.name;
   const query =
-    `(WorkflowType = "walletTransaction" OR WorkflowType = "walletReversal") AND ExecutionStatus = "Running" AND ` +
-    `(WalletStatus = "NeedsOperator" OR (WalletStatus = "Pending" AND StartTime < "${since}"))`;
+    `(WorkflowType = "${TRANSACTION_WORKFLOW_TYPE}" OR WorkflowType = "${TRANSACTION_REVERSAL_WORKFLOW_TYPE}") AND ExecutionStatus = "Running" AND ` +
+    `(${status} = "NeedsOperator" OR (${status} = "Pending" AND StartTime < "${since}"))`;
   const stuck: StuckExecution[] = [];
   for await (const execution of ctx.client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
     stuck.push({
       workflowId: execution.workflowId,
-      walletStatus: execution.typedSearchAttributes.getAll().find((pair) => pair.key.name === 'WalletStatus')?.value as string | undefined,
+      walletStatus: execution.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) as string | undefined,
       startTime: execution.startTime,
     });
     if (stuck.length >= limit) break;

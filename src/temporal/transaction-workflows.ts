@@ -45,16 +45,8 @@ export class TransactionWorkflows {
     if (submission.kind !== 'closed' || submission.status !== 'Completed') return submission;
     try {
       await this.client.workflow.start<typeof walletReversal>(TRANSACTION_REVERSAL_WORKFLOW_TYPE, {
-        workflowId: transactionReversalWorkflowId(event.transactionId),
-        taskQueue: this.taskQueue,
+        ...this.startOptions(transactionReversalWorkflowId(event.transactionId), event),
         args: [event],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        workflowTaskTimeout: '10s',
-        typedSearchAttributes: [
-          { key: SEARCH_ATTRIBUTES.transactionId, value: event.transactionId },
-          { key: SEARCH_ATTRIBUTES.transactionType, value: event.type },
-          { key: SEARCH_ATTRIBUTES.status, value: 'Pending' },
-        ],
       });
       return { kind: 'reversal', started: true };
     } catch (error) {
@@ -67,18 +59,10 @@ export class TransactionWorkflows {
     const workflowId = transactionWorkflowId(transactionId);
     try {
       await this.client.workflow.signalWithStart<typeof walletTransaction, [typeof event]>(TRANSACTION_WORKFLOW_TYPE, {
-        workflowId,
-        taskQueue: this.taskQueue,
+        ...this.startOptions(workflowId, event),
         args: [{ transactionId }],
         signal,
         signalArgs: [event],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        workflowTaskTimeout: '10s',
-        typedSearchAttributes: [
-          { key: SEARCH_ATTRIBUTES.transactionId, value: transactionId },
-          { key: SEARCH_ATTRIBUTES.transactionType, value: event.type },
-          { key: SEARCH_ATTRIBUTES.status, value: 'Pending' },
-        ],
       });
       return { kind: 'accepted' };
     } catch (error) {
@@ -87,5 +71,20 @@ export class TransactionWorkflows {
       const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) as TransactionStatus | undefined;
       return { kind: 'closed', status };
     }
+  }
+
+  /** What every execution about a transaction starts with: never reused, findable while Pending. */
+  private startOptions(workflowId: string, event: TransactionCompleted | TransactionFailed) {
+    return {
+      workflowId,
+      taskQueue: this.taskQueue,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      workflowTaskTimeout: '10s',
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTES.transactionId, value: event.transactionId },
+        { key: SEARCH_ATTRIBUTES.transactionType, value: event.type },
+        { key: SEARCH_ATTRIBUTES.status, value: 'Pending' },
+      ],
+    };
   }
 }
