@@ -1,7 +1,8 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { LEDGER_INVARIANT_FAILURE_TYPE, type AppliedLeg, type LegChange, type TransactionFinalized } from '../src/domain/transaction';
 import { BusinessRuleError, LedgerInvariantError } from '../src/ledger/errors';
 import type { Ledger } from '../src/ledger/ledger';
+import type { FinalizationEcho } from '../src/messaging/finalization-echo';
 import type { FinalizationPublisher } from '../src/messaging/finalization-publisher';
 import type { FinalizationLog } from '../src/persistence/finalization-log';
 import type { ReconciliationReport } from '../src/ledger/reconciliation';
@@ -20,11 +21,22 @@ export interface WalletActivities {
 export interface ActivityDependencies {
   ledger: Pick<Ledger, 'applyLeg' | 'reversalsOf'>;
   finalizations: Pick<FinalizationPublisher, 'publish'>;
-  finalizationLog: Pick<FinalizationLog, 'wasConfirmedBefore' | 'recordConfirmed'>;
+  finalizationLog: Pick<FinalizationLog, 'rememberedAsDelivered' | 'rememberDelivered' | 'recordAttempt' | 'wasDelivered'>;
+  finalizationEcho: Pick<FinalizationEcho, 'catchUp'>;
   reconcile: () => Promise<ReconciliationReport>;
 }
 
-export function createActivities({ ledger, finalizations, finalizationLog, reconcile }: ActivityDependencies): WalletActivities {
+export function createActivities({ ledger, finalizations, finalizationLog, finalizationEcho, reconcile }: ActivityDependencies): WalletActivities {
+  /** Whether an earlier run of this step got the announcement into the broker's queues. */
+  async function alreadyAnnounced(finalized: TransactionFinalized): Promise<boolean> {
+    if (finalizationLog.rememberedAsDelivered(finalized)) return true;
+    if (await finalizationLog.recordAttempt(finalized)) return false;
+    // An earlier attempt may have been routed with its confirm lost in a crash: the echo knows.
+    if (await finalizationLog.wasDelivered(finalized)) return true;
+    await finalizationEcho.catchUp();
+    return finalizationLog.wasDelivered(finalized);
+  }
+
   return {
     async applyLeg(change) {
       try {
@@ -34,14 +46,10 @@ export function createActivities({ ledger, finalizations, finalizationLog, recon
       }
     },
     async publishFinalization(finalized) {
-      // This step may follow an attempt the broker confirmed: announce each outcome once.
-      if (await finalizationLog.wasConfirmedBefore(finalized)) return;
+      // This step may run again after an attempt that got through: announce each outcome once.
+      if (await alreadyAnnounced(finalized)) return;
       await finalizations.publish(finalized);
-      // The outcome is announced; failing now would only announce it again. The record just
-      // spares a later retry that repeat, so a database fault here is logged, not retried.
-      await finalizationLog.recordConfirmed(finalized).catch((error: unknown) => {
-        Context.current().log.warn('confirmed finalization not recorded', { transactionId: finalized.transactionId, error });
-      });
+      finalizationLog.rememberDelivered(finalized);
     },
     reversalsOf: (transactionId) => ledger.reversalsOf(transactionId),
     reconcileLedger: () => reconcile(),

@@ -11,6 +11,7 @@ import { WalletReader } from './ledger/wallet-reader';
 import { createLogger, type Logger } from './logger';
 import { BrokerConnection } from './messaging/broker-connection';
 import { TransactionEventBridge } from './messaging/bridge';
+import { FinalizationEcho } from './messaging/finalization-echo';
 import { FinalizationPublisher } from './messaging/finalization-publisher';
 import { MessageRouter } from './messaging/message-router';
 import { createMetrics, type Metrics } from './metrics';
@@ -101,6 +102,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger);
   parts.broker = broker;
   const finalizations = new FinalizationPublisher(broker, metrics, logger);
+  const finalizationEcho = new FinalizationEcho(broker, db.finalizations, logger);
   const { worker, connection: workerConnection } = await untilAvailable(
     'Temporal worker',
     () =>
@@ -110,6 +112,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
           ledger,
           finalizations,
           finalizationLog: db.finalizations,
+          finalizationEcho,
           reconcile: () => reconcile(db, (userId) => ledger.rollProjectionForward(userId)),
         }),
         workflowBundle: options.workflowBundle,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TransactionCompleted, TransactionFailed } from '../domain/transaction';
+import type { TransactionCompleted, TransactionFailed, TransactionFinalized } from '../domain/transaction';
 import { QUEUES, type ConsumedQueue } from './topology';
 
 // The messages the wallet consumes, validated to the shapes of ../shared/CONTRACT.md.
@@ -101,4 +101,20 @@ function describe(error: z.ZodError): string {
   return error.issues
     .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'body'}: ${issue.message}`)
     .join('; ');
+}
+
+const transactionFinalized = z.object({
+  transactionId: z.string(),
+  status: z.enum(['Completed', 'Failed']),
+  reason: z.string().optional(),
+});
+
+/** Reads back an announcement the wallet published (its echo); undefined for anything else. */
+export function decodeFinalization(body: Buffer): TransactionFinalized | undefined {
+  try {
+    const parsed = transactionFinalized.safeParse(JSON.parse(body.toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }

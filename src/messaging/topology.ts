@@ -55,6 +55,18 @@ export const DEAD_LETTER = {
   },
 } as const;
 
+/**
+ * The wallet's own copy of every `wallet.transactionFinalized` the broker routes, bound beside the
+ * platform's queue: see FinalizationEcho. One consumer at a time reads it, in order. Bounded; past
+ * the bound the oldest copies go, which at worst lets a retried step announce once more.
+ */
+export const FINALIZATION_ECHO = {
+  queue: 'wallet.finalization.echo',
+  maxLength: 1_000_000,
+  fenceHeader: 'x-wallet-echo-fence',
+  fenceOriginHeader: 'x-wallet-echo-fence-origin',
+} as const;
+
 export async function declareTopology(channel: Channel): Promise<void> {
   for (const exchange of Object.values(EXCHANGES)) {
     await channel.assertExchange(exchange, 'direct', { durable: true });
@@ -70,4 +82,10 @@ export async function declareTopology(channel: Channel): Promise<void> {
     arguments: { 'x-overflow': 'reject-publish' },
   });
   await channel.bindQueue(DEAD_LETTER.queue, DEAD_LETTER.exchange, '');
+  await channel.assertQueue(FINALIZATION_ECHO.queue, {
+    durable: true,
+    maxLength: FINALIZATION_ECHO.maxLength,
+    arguments: { 'x-overflow': 'drop-head', 'x-single-active-consumer': true },
+  });
+  await channel.bindQueue(FINALIZATION_ECHO.queue, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized);
 }

@@ -175,7 +175,11 @@ export async function listDeadLetters(ctx: OperationsContext, limit: number): Pr
   const channel = requireChannel(ctx);
   const taken = await takeDeadLetters(channel, limit);
   const views = taken.map((message) => viewOf(message.properties.headers ?? {}, message.content));
-  if (taken.length > 0) channel.nackAll(true);
+  if (taken.length > 0) {
+    channel.nackAll(true);
+    // A round trip on the same channel: once it answers, the broker has put them back.
+    await channel.checkQueue(DEAD_LETTER.queue);
+  }
   return views;
 }
 

@@ -21,18 +21,18 @@ const finalizationSchema = new Schema<FinalizationRecord>(
   { versionKey: false, strict: 'throw' },
 );
 
-/** Confirmed announcements this process remembers without asking the database (oldest forgotten). */
+/** Announcements this process remembers as delivered without asking the database (oldest forgotten). */
 const MAX_REMEMBERED = 10_000;
 
 /**
- * Which announcements were attempted and which the broker confirmed, one per (transaction, status).
- * A finalization step run again after an attempt the broker confirmed (a retry, a regular activity
- * taking over from a local one, a workflow task re-run after a timeout or a crash) finds it here
- * and does not announce twice.
+ * Which announcements were attempted and which reached the broker's queues, one per
+ * (transaction, status). A finalization step run again (a retry, a regular activity taking over
+ * from a local one, a workflow task re-run after a crash) reads here whether to announce at all.
  *
+ * Delivered records are written by the finalization echo, from the broker's own copy of each
+ * announcement, so an announcement whose confirm died with its process is still known.
  * Inserts are cheap everywhere (a unique index), lookups are not on FerretDB (a scan): so every
- * attempt inserts a marker first, and only an attempt whose marker already existed, one that
- * follows another, looks the confirmation up.
+ * attempt inserts a marker first, and only an attempt whose marker already existed looks further.
  */
 export class FinalizationLog {
   private readonly records: Model<FinalizationRecord>;
@@ -42,17 +42,39 @@ export class FinalizationLog {
     this.records = connection.model<FinalizationRecord>('Finalization', finalizationSchema, 'finalizations');
   }
 
-  /** Whether an earlier attempt at this announcement got the broker's confirm. */
-  async wasConfirmedBefore(finalized: TransactionFinalized): Promise<boolean> {
-    const key = keyOf(finalized);
-    if (this.recent.has(key)) return true;
-    if (await this.insertOnce(`${key}:attempted`, finalized)) return false;
-    return (await this.records.exists({ _id: key }).exec()) !== null;
+  /** Whether this process already saw the broker confirm this announcement. */
+  rememberedAsDelivered(finalized: TransactionFinalized): boolean {
+    return this.recent.has(keyOf(finalized));
   }
 
-  async recordConfirmed(finalized: TransactionFinalized): Promise<void> {
-    this.remember(keyOf(finalized));
+  rememberDelivered(finalized: TransactionFinalized): void {
+    const key = keyOf(finalized);
+    this.recent.add(key);
+    if (this.recent.size > MAX_REMEMBERED) this.recent.delete(this.recent.values().next().value!);
+  }
+
+  /** Marks an attempt at this announcement; false when an earlier attempt was marked. */
+  recordAttempt(finalized: TransactionFinalized): Promise<boolean> {
+    return this.insertOnce(`${keyOf(finalized)}:attempted`, finalized);
+  }
+
+  /** Records that the announcement is in the broker's queues (idempotent). */
+  async recordDelivered(finalized: TransactionFinalized): Promise<void> {
     await this.insertOnce(keyOf(finalized), finalized);
+  }
+
+  async wasDelivered(finalized: TransactionFinalized): Promise<boolean> {
+    return (await this.records.exists({ _id: keyOf(finalized) }).exec()) !== null;
+  }
+
+  /** Records that the echo consumer reached a fence (see FinalizationEcho.catchUp). */
+  async recordFence(fenceId: string): Promise<void> {
+    await this.insertOnce(fenceKey(fenceId), { transactionId: fenceId, status: 'Completed' });
+  }
+
+  /** Whether the fence was reached; a reached fence is removed, it serves one wait. */
+  async takeFence(fenceId: string): Promise<boolean> {
+    return (await this.records.deleteOne({ _id: fenceKey(fenceId) }).exec()).deletedCount === 1;
   }
 
   /** Inserts a record; false when it already existed. */
@@ -71,13 +93,12 @@ export class FinalizationLog {
       throw error;
     }
   }
-
-  private remember(key: string): void {
-    this.recent.add(key);
-    if (this.recent.size > MAX_REMEMBERED) this.recent.delete(this.recent.values().next().value!);
-  }
 }
 
 function keyOf(finalized: TransactionFinalized): string {
   return `${finalized.transactionId}:${finalized.status}`;
+}
+
+function fenceKey(fenceId: string): string {
+  return `fence:${fenceId}`;
 }

@@ -232,8 +232,8 @@ describe('the chaos run', () => {
       `settled in ${stamp()}`,
     ].join('\n');
     console.log(report);
-    // A repeat needs a broker crash between storing an announcement and confirming it, or a service
-    // kill between the confirm and its record in the finalization log: rare, never more than a few.
+    // A step retried after a crash asks the finalization echo whether its announcement was routed;
+    // a repeat needs a broker crash that kept the platform's copy but lost the echo's: rare.
     expect(duplicates).toBeLessThanOrEqual(FAULTS_PER_SERVER);
   });
 });

@@ -3,6 +3,7 @@ import { createActivities } from '../../activities';
 import type { TransactionFinalized } from '../../src/domain/transaction';
 import { createLogger } from '../../src/logger';
 import { BrokerConnection } from '../../src/messaging/broker-connection';
+import { FinalizationEcho } from '../../src/messaging/finalization-echo';
 import { FinalizationPublisher } from '../../src/messaging/finalization-publisher';
 import { createMetrics } from '../../src/metrics';
 import { openDatabase, type Database } from '../../src/persistence/mongo';
@@ -11,6 +12,7 @@ import { objectId } from '../support/ids';
 import { PlatformBroker } from '../support/platform-broker';
 import { databaseUrlFor, TEST_RABBITMQ_URL } from '../support/tools';
 import { dropDatabase } from '../support/wallet-service';
+import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
 
 // The finalization activity on the real broker and database, run as Temporal would run its attempts.
 describe('announcing an outcome', () => {
@@ -20,6 +22,7 @@ describe('announcing an outcome', () => {
   let platform: PlatformBroker;
   let activities: ReturnType<typeof createActivities>;
   let publisher: FinalizationPublisher;
+  let echo: FinalizationEcho;
 
   beforeAll(async () => {
     await dropDatabase(url);
@@ -29,6 +32,7 @@ describe('announcing an outcome', () => {
     const logger = createLogger('silent');
     broker = new BrokerConnection(TEST_RABBITMQ_URL, 'finalization-test', logger);
     publisher = new FinalizationPublisher(broker, createMetrics(), logger);
+    echo = new FinalizationEcho(broker, db.finalizations, logger);
     broker.start();
     await broker.waitUntilConnected();
     activities = finalizationActivities(db.finalizations);
@@ -37,7 +41,13 @@ describe('announcing an outcome', () => {
   /** The activities of one process, with its own memory of confirmed announcements. */
   function finalizationActivities(log: FinalizationLog) {
     const unused = () => Promise.reject(new Error('not part of this specification'));
-    return createActivities({ ledger: { applyLeg: unused, reversalsOf: unused }, finalizations: publisher, finalizationLog: log, reconcile: unused });
+    return createActivities({
+      ledger: { applyLeg: unused, reversalsOf: unused },
+      finalizations: publisher,
+      finalizationLog: log,
+      finalizationEcho: echo,
+      reconcile: unused,
+    });
   }
   afterAll(async () => {
     await broker.close();
@@ -90,9 +100,25 @@ describe('announcing an outcome', () => {
     expect(platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
   });
 
-  it('announces on a retry whose earlier attempts never got a confirm', async () => {
+  it('does not announce again when the broker routed an attempt whose process died before the confirm', async () => {
     const transactionId = objectId();
-    await announce(3, { transactionId, status: 'Completed' });
-    expect(await platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Completed' });
+    const completed: TransactionFinalized = { transactionId, status: 'Completed' };
+    // What the dead process left: its attempt marker, and its message in the broker's queues.
+    await db.finalizations.recordAttempt(completed);
+    platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, completed);
+    const successor = finalizationActivities(new FinalizationLog(db.connection));
+    await new MockActivityEnvironment({ attempt: 1, isLocal: false }).run(successor.publishFinalization, completed);
+    await announce(1, { transactionId, status: 'Failed', reason: 'later' });
+    await platform.finalizationsCount(transactionId, 2);
+    expect(platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
+  });
+
+  it('announces on a retry whose earlier attempt never reached the broker', async () => {
+    const transactionId = objectId();
+    const completed: TransactionFinalized = { transactionId, status: 'Completed' };
+    await db.finalizations.recordAttempt(completed);
+    const successor = finalizationActivities(new FinalizationLog(db.connection));
+    await new MockActivityEnvironment({ attempt: 2, isLocal: false }).run(successor.publishFinalization, completed);
+    expect(await platform.finalizationOf(transactionId)).toEqual(completed);
   });
 });

@@ -1,6 +1,6 @@
 import { connect, type Channel, type ChannelModel, type ConsumeMessage, type GetMessage } from 'amqplib';
 import type { TransactionFinalized } from '../../src/domain/transaction';
-import { DEAD_LETTER, EXCHANGES, QUEUES, ROUTING_KEYS, declareTopology } from '../../src/messaging/topology';
+import { DEAD_LETTER, EXCHANGES, FINALIZATION_ECHO, QUEUES, ROUTING_KEYS, declareTopology } from '../../src/messaging/topology';
 import { eventually } from './eventually';
 import { TEST_RABBITMQ_URL } from './tools';
 
@@ -36,9 +36,9 @@ export class PlatformBroker {
     return broker;
   }
 
-  /** Empties the platform queues the wallet consumes or feeds, and the dead-letter queue. */
+  /** Empties the platform queues the wallet consumes or feeds, and the wallet's own queues. */
   async purgeAll(): Promise<void> {
-    for (const queue of [...Object.values(QUEUES), DEAD_LETTER.queue]) await this.channel.purgeQueue(queue);
+    for (const queue of [...Object.values(QUEUES), DEAD_LETTER.queue, FINALIZATION_ECHO.queue]) await this.channel.purgeQueue(queue);
     this.finalized.length = 0;
   }
 
