@@ -253,9 +253,13 @@ async function databaseFloor(n: number, w: number): Promise<Result> {
     const ledger = new Ledger(db, createMetrics(), 0);
     const users = Array.from({ length: w }, () => new Types.ObjectId().toHexString());
     for (const user of users) await ledger.openWallet(user);
-    await Promise.all(users.map((userId) => ledger.applyLeg({ transactionId: new Types.ObjectId().toHexString(), transactionType: 'TopUp', leg: 'credit', userId, amount: FUNDING })));
-    const transfers = planTransfers(users, n, false, n);
     const slots = new KeyedMutex(); // 64 lanes, as many as the worker's activity slots
+    await Promise.all(
+      users.map((userId, i) =>
+        slots.run(String(i % 64), () => ledger.applyLeg({ transactionId: new Types.ObjectId().toHexString(), transactionType: 'TopUp', leg: 'credit', userId, amount: FUNDING })),
+      ),
+    );
+    const transfers = planTransfers(users, n, false, n);
     const started = performance.now();
     await Promise.all(
       transfers.map((t, i) =>

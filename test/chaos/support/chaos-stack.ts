@@ -94,6 +94,8 @@ export class ChaosStack {
         port: PORTS.temporal,
         dbFilename: path.join(REPO_ROOT, '.data/chaos/temporal.db'),
         searchAttributes: Object.values(SEARCH_ATTRIBUTES),
+        // As scripts/stack.sh runs it: killed at will here, it must keep every committed write.
+        extraArgs: ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'],
         // The server's own complaints about being killed are expected here.
         log: { format: 'pretty', level: 'never' },
       },
