@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
@@ -35,6 +36,8 @@ export class TransactionEventBridge {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
+    // Every message in hand may wait on it (admission, retry backoff): up to one per prefetch slot.
+    setMaxListeners(options.prefetch + 10, this.stopping.signal);
     broker.onConnected(async (connection) => {
       if (this.stopping.signal.aborted) return;
       const channel = await connection.createConfirmChannel();
