@@ -36,8 +36,8 @@ export class TransactionEventBridge {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
-    // Every message in hand may wait on it (admission, retry backoff): up to one per prefetch slot.
-    setMaxListeners(options.prefetch + 10, this.stopping.signal);
+    // Every message in hand may wait on it (admission, retry backoff): prefetch is per consumer.
+    setMaxListeners(CONSUMED_QUEUES.length * options.prefetch + 10, this.stopping.signal);
     broker.onConnected(async (connection) => {
       if (this.stopping.signal.aborted) return;
       const channel = await connection.createConfirmChannel();
