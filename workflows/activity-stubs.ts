@@ -5,7 +5,12 @@ import { BUSINESS_FAILURE_TYPES, LEDGER_INVARIANT_FAILURE_TYPE, type AppliedLeg,
 // How the transaction workflow calls its activities, with their timeouts and retry policies.
 
 /** Changes made after executions of the earlier code existed; see "Changing a workflow safely" in the README. */
-export const PATCHES = { outcomeMemo: 'outcome-memo', localActivities: 'local-activities', closeWhenSettled: 'close-when-settled' } as const;
+export const PATCHES = {
+  outcomeMemo: 'outcome-memo',
+  localActivities: 'local-activities',
+  closeWhenSettled: 'close-when-settled',
+  reverseFromLedger: 'reverse-from-ledger',
+} as const;
 
 const NOT_RETRYABLE = [...Object.values(BUSINESS_FAILURE_TYPES), LEDGER_INVARIANT_FAILURE_TYPE];
 
@@ -34,6 +39,17 @@ const local = proxyLocalActivities<WalletActivities>({
   localRetryThreshold: '10 seconds',
   retry: { ...INFRASTRUCTURE_RETRY, maximumInterval: '5s' },
 });
+
+const ledgerReader = proxyActivities<Pick<WalletActivities, 'reversalsOf'>>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '7 days',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Number.POSITIVE_INFINITY },
+});
+
+/** What would undo every leg the ledger holds standing for a transaction, newest first. */
+export function reversalsOf(transactionId: string): Promise<LegChange[]> {
+  return ledgerReader.reversalsOf(transactionId);
+}
 
 export function applyLeg(change: LegChange): Promise<AppliedLeg> {
   return localFirst((activities) => activities.applyLeg(change));

@@ -1,13 +1,7 @@
-import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { WalletActivities } from '../activities';
+import { upsertSearchAttributes } from '@temporalio/workflow';
+import { reversalsOf } from './activity-stubs';
 import { SEARCH_ATTRIBUTES, type TransactionReversalInput, type TransactionState } from './definitions';
 import { TransactionSteps } from './transaction-steps';
-
-const { reversalsOf } = proxyActivities<Pick<WalletActivities, 'reversalsOf'>>({
-  startToCloseTimeout: '30s',
-  scheduleToCloseTimeout: '7 days',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Number.POSITIVE_INFINITY },
-});
 
 /**
  * `transaction.failed` for a transaction whose execution already closed as Completed: reverses,

@@ -8,7 +8,7 @@ import {
   type TransactionCompleted,
   type UndoLeg,
 } from '../src/domain/transaction';
-import { PATCHES } from './activity-stubs';
+import { PATCHES, reversalsOf } from './activity-stubs';
 import {
   SEARCH_ATTRIBUTES,
   transactionCompletedSignal,
@@ -60,7 +60,10 @@ export async function walletTransaction(input: TransactionWorkflowInput): Promis
   }
 
   if (state.failedEvent) {
-    await undoStandingLegs('reversal');
+    // A workflow task the server refused (a signal arrived while it completed) is run again from
+    // its history, where the legs its local activities applied are missing: ask the ledger.
+    if (patched(PATCHES.reverseFromLedger)) await reverseWhatTheLedgerHolds();
+    else await undoStandingLegs('reversal');
     if (steps.lastAnnounced() !== 'Failed') await steps.announce({ status: 'Failed', reason: state.failedEvent.reason });
   }
   return finish('closed');
@@ -100,6 +103,12 @@ export async function walletTransaction(input: TransactionWorkflowInput): Promis
     counterpartyUserId?: string,
   ): LegChange {
     return { transactionId: event.transactionId, transactionType: event.type, leg, userId, amount, counterpartyUserId };
+  }
+
+  async function reverseWhatTheLedgerHolds(): Promise<void> {
+    steps.setStep('reading the ledger');
+    for (const reversal of await reversalsOf(input.transactionId)) await steps.runUndo(reversal, 'a standing leg');
+    standing.length = 0;
   }
 
   /** Undoes every standing forward leg, newest first, as compensation or reversal entries. */

@@ -172,6 +172,19 @@ describe('duplicates and transaction.failed', () => {
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
     });
 
+    it('reverses a leg the ledger holds that its execution never recorded (a refused workflow task)', async () => {
+      // A local activity applied the credit, then the server refused the workflow task that carried
+      // its result because transaction.failed arrived meanwhile: the execution runs again without it.
+      const [user] = await wallet.signedUp(1);
+      const transactionId = objectId();
+      await wallet.service.ledger.applyLeg({ transactionId, transactionType: 'TopUp', leg: 'credit', userId: user!, amount: 1704 });
+      wallet.platform.failed(transactionId, 'TopUp', 'Chaos rollback');
+      expect(await wallet.platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Failed', reason: 'Chaos rollback' });
+      expect(await wallet.balanceOf(user!)).toBe(0);
+      expect((await wallet.entriesOfTransaction(transactionId)).map((e) => e.leg)).toEqual(['credit', 'reversal']);
+      await wallet.expectConsistentWallet(user!);
+    });
+
     it('for a transaction the wallet never saw: changes nothing and finalizes Failed', async () => {
       const transactionId = objectId();
       wallet.platform.failed(transactionId, 'TopUp', 'Expired');

@@ -105,6 +105,12 @@ export class Scenario {
     }
     return { wallets: wallets.length, total, toppedUp };
   }
+
+  /** What each transaction's ledger entries add up to (a top-up standing: its amount; undone: 0). */
+  async netByTransaction(): Promise<Map<string, number>> {
+    const entries = await (await this.database()).ledgerEntries.find().lean<LedgerEntryDocument[]>().exec();
+    return new Map([...groupByTransaction(entries)].map(([id, legs]) => [id, legs.reduce((sum, e) => sum + e.amount, 0)]));
+  }
 }
 
 function groupByTransaction(entries: LedgerEntryDocument[]): Map<string, LedgerEntryDocument[]> {
