@@ -11,8 +11,8 @@ import { WalletHarness } from '../support/wallet-harness';
 // Determinism: histories recorded from every path of the transaction workflow must replay against the
 // current workflow code. The committed ones (test/replay/histories) are what catch a change that
 // breaks running executions: v1-* were recorded before the `outcome-memo` patch, v2-* before
-// `local-activities`, v3-* before `close-when-settled` (and the walletReversal workflow), v4-* after;
-// all must replay.
+// `local-activities`, v3-* before `close-when-settled` (and the walletReversal workflow), v4-* before
+// `reverse-from-ledger`, v5-* after; all must replay.
 // RECORD_REPLAY_HISTORIES=<tag> writes <tag>-<path>.json from the scenarios below.
 const HISTORIES_DIR = path.join(__dirname, '../replay/histories');
 const RECORD_TAG = process.env.RECORD_REPLAY_HISTORIES;
