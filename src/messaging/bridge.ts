@@ -7,7 +7,7 @@ import type { BrokerConnection } from './broker-connection';
 import { deadLetter } from './dead-letter';
 import { decodeMessage } from './messages';
 import type { Disposition, MessageRouter } from './message-router';
-import { CONSUMED_QUEUES, declareTopology, type ConsumedQueue } from './topology';
+import { CONSUMED_QUEUES, openTopologyChannel, type ConsumedQueue } from './topology';
 
 const RETRY_BACKOFF = { initialMs: 200, maxMs: 30_000 };
 
@@ -40,12 +40,9 @@ export class TransactionEventBridge {
     setMaxListeners(CONSUMED_QUEUES.length * options.prefetch + 10, this.stopping.signal);
     broker.onConnected(async (connection) => {
       if (this.stopping.signal.aborted) return;
-      const channel = await connection.createConfirmChannel();
-      channel.on('error', (error: Error) => this.logger.warn({ err: error }, 'consumer channel error'));
-      channel.on('close', () => {
-        if (this.channel === channel) this.channel = undefined;
+      const channel = await openTopologyChannel(connection, this.logger, 'consumer', (closed) => {
+        if (this.channel === closed) this.channel = undefined;
       });
-      await declareTopology(channel);
       await channel.prefetch(this.options.prefetch);
       this.channel = channel;
       this.consumerTags = [];

@@ -6,7 +6,7 @@ import { backoffDelayMs, sleep } from '../support/backoff';
 import type { BrokerConnection } from './broker-connection';
 import { decodeFinalization } from './messages';
 import { publishConfirmed } from './publish-confirmed';
-import { declareTopology, FINALIZATION_ECHO } from './topology';
+import { FINALIZATION_ECHO, openTopologyChannel } from './topology';
 
 const PREFETCH = 200;
 const CONFIRM_TIMEOUT_MS = 5_000;
@@ -35,12 +35,9 @@ export class FinalizationEcho {
     private readonly logger: Logger,
   ) {
     broker.onConnected(async (connection) => {
-      const channel = await connection.createConfirmChannel();
-      channel.on('error', (error: Error) => this.logger.warn({ err: error }, 'finalization echo channel error'));
-      channel.on('close', () => {
-        if (this.channel === channel) this.channel = undefined;
+      const channel = await openTopologyChannel(connection, this.logger, 'finalization echo', (closed) => {
+        if (this.channel === closed) this.channel = undefined;
       });
-      await declareTopology(channel);
       await channel.prefetch(PREFETCH);
       this.channel = channel;
       let recording = Promise.resolve();

@@ -4,7 +4,7 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { BrokerConnection } from './broker-connection';
 import { publishConfirmed } from './publish-confirmed';
-import { EXCHANGES, ROUTING_KEYS, declareTopology } from './topology';
+import { EXCHANGES, ROUTING_KEYS, openTopologyChannel } from './topology';
 
 const CONFIRM_TIMEOUT_MS = 5_000;
 
@@ -18,13 +18,9 @@ export class FinalizationPublisher {
     private readonly logger: Logger,
   ) {
     broker.onConnected(async (connection) => {
-      const channel = await connection.createConfirmChannel();
-      channel.on('error', (error: Error) => this.logger.warn({ err: error }, 'finalization channel error'));
-      channel.on('close', () => {
-        if (this.channel === channel) this.channel = undefined;
+      this.channel = await openTopologyChannel(connection, this.logger, 'finalization', (closed) => {
+        if (this.channel === closed) this.channel = undefined;
       });
-      await declareTopology(channel);
-      this.channel = channel;
     });
   }
 

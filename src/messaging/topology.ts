@@ -1,4 +1,5 @@
-import type { Channel } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import type { Logger } from '../logger';
 
 // The platform's RabbitMQ topology (../shared/CONTRACT.md), declared exactly as every other service
 // declares it: direct durable exchanges, durable queues without arguments.
@@ -88,4 +89,21 @@ export async function declareTopology(channel: Channel): Promise<void> {
     arguments: { 'x-overflow': 'drop-head', 'x-single-active-consumer': true },
   });
   await channel.bindQueue(FINALIZATION_ECHO.queue, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized);
+}
+
+/**
+ * A confirm channel on which the topology is declared; its errors are logged (the connection
+ * reconnects by itself), and `onClose` lets its owner forget it.
+ */
+export async function openTopologyChannel(
+  connection: ChannelModel,
+  logger: Logger,
+  purpose: string,
+  onClose: (channel: ConfirmChannel) => void,
+): Promise<ConfirmChannel> {
+  const channel = await connection.createConfirmChannel();
+  channel.on('error', (error: Error) => logger.warn({ err: error }, `${purpose} channel error`));
+  channel.on('close', () => onClose(channel));
+  await declareTopology(channel);
+  return channel;
 }

@@ -59,6 +59,17 @@ describe('announcing an outcome', () => {
   const announce = (n: number, finalized: TransactionFinalized) =>
     new MockActivityEnvironment({ attempt: n, isLocal: true }).run(activities.publishFinalization, finalized);
 
+  /** Runs the step in a fresh process (no memory of what it announced), as Temporal's attempt `n`. */
+  const announceInSuccessor = (n: number, finalized: TransactionFinalized) =>
+    new MockActivityEnvironment({ attempt: n, isLocal: false }).run(finalizationActivities(new FinalizationLog(db.connection)).publishFinalization, finalized);
+
+  /** Announces a later outcome, then expects the transaction's announcements to be exactly these. */
+  async function expectAnnouncedOnceThenFailed(transactionId: string): Promise<void> {
+    await announce(1, { transactionId, status: 'Failed', reason: 'later' });
+    await platform.finalizationsCount(transactionId, 2);
+    expect(platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
+  }
+
   it('publishes wallet.transactionFinalized exactly in the contract shape', async () => {
     const transactionId = objectId();
     await announce(1, { transactionId, status: 'Failed', reason: 'Insufficient balance' });
@@ -84,41 +95,29 @@ describe('announcing an outcome', () => {
     await announce(1, { transactionId, status: 'Completed' });
     const completed: TransactionFinalized = { transactionId, status: 'Completed' };
     await new MockActivityEnvironment({ attempt: 1, isLocal: false }).run(activities.publishFinalization, completed);
-    await announce(1, { transactionId, status: 'Failed', reason: 'x' });
-    await platform.finalizationsCount(transactionId, 2);
-    expect(platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
+    await expectAnnouncedOnceThenFailed(transactionId);
   });
 
   it('does not announce again when another process runs the step again after a crash', async () => {
     const transactionId = objectId();
     await announce(1, { transactionId, status: 'Completed' });
-    const successor = finalizationActivities(new FinalizationLog(db.connection));
-    const again: TransactionFinalized = { transactionId, status: 'Completed' };
-    await new MockActivityEnvironment({ attempt: 1, isLocal: true }).run(successor.publishFinalization, again);
-    await announce(1, { transactionId, status: 'Failed', reason: 'later' });
-    await platform.finalizationsCount(transactionId, 2);
-    expect(platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
+    await announceInSuccessor(1, { transactionId, status: 'Completed' });
+    await expectAnnouncedOnceThenFailed(transactionId);
   });
 
   it('does not announce again when the broker routed an attempt whose process died before the confirm', async () => {
-    const transactionId = objectId();
-    const completed: TransactionFinalized = { transactionId, status: 'Completed' };
+    const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
     // What the dead process left: its attempt marker, and its message in the broker's queues.
     await db.finalizations.recordAttempt(completed);
     platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, completed);
-    const successor = finalizationActivities(new FinalizationLog(db.connection));
-    await new MockActivityEnvironment({ attempt: 1, isLocal: false }).run(successor.publishFinalization, completed);
-    await announce(1, { transactionId, status: 'Failed', reason: 'later' });
-    await platform.finalizationsCount(transactionId, 2);
-    expect(platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
+    await announceInSuccessor(2, completed);
+    await expectAnnouncedOnceThenFailed(completed.transactionId);
   });
 
   it('announces on a retry whose earlier attempt never reached the broker', async () => {
-    const transactionId = objectId();
-    const completed: TransactionFinalized = { transactionId, status: 'Completed' };
+    const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
     await db.finalizations.recordAttempt(completed);
-    const successor = finalizationActivities(new FinalizationLog(db.connection));
-    await new MockActivityEnvironment({ attempt: 2, isLocal: false }).run(successor.publishFinalization, completed);
-    expect(await platform.finalizationOf(transactionId)).toEqual(completed);
+    await announceInSuccessor(2, completed);
+    expect(await platform.finalizationOf(completed.transactionId)).toEqual(completed);
   });
 });
