@@ -6,5 +6,6 @@ module.exports = {
   roots: ['<rootDir>/test/chaos'],
   globalSetup: '<rootDir>/test/chaos/support/global-setup.ts',
   globalTeardown: undefined,
-  testTimeout: 600_000,
+  // Above the chaos run's own 10-minute wait for quiescence, plus its publishing and checks.
+  testTimeout: 900_000,
 };
