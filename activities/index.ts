@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { LEDGER_INVARIANT_FAILURE_TYPE, type AppliedLeg, type LegChange, type TransactionFinalized } from '../src/domain/transaction';
 import { BusinessRuleError, LedgerInvariantError } from '../src/ledger/errors';
 import type { Ledger } from '../src/ledger/ledger';
@@ -34,7 +34,9 @@ export function createActivities({ ledger, finalizations, finalizationLog, final
     // An earlier attempt may have been routed with its confirm lost in a crash: the echo knows.
     if (await finalizationLog.wasDelivered(finalized)) return true;
     await finalizationEcho.catchUp();
-    return finalizationLog.wasDelivered(finalized);
+    if (await finalizationLog.wasDelivered(finalized)) return true;
+    Context.current().log.info('an earlier attempt left no announcement in the broker; announcing', { ...finalized });
+    return false;
   }
 
   return {

@@ -107,7 +107,7 @@ function planEvents(random: () => number): Plan {
 }
 
 describe('the chaos run', () => {
-  const stack = new ChaosStack();
+  const stack = new ChaosStack('chaos-run');
   let scenario: Scenario;
 
   beforeAll(async () => {

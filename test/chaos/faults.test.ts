@@ -15,7 +15,7 @@ describe('faults, one at a time', () => {
 
   beforeAll(async () => {
     issuer = await TokenIssuer.create();
-    stack = new ChaosStack(issuer.key().publicPem);
+    stack = new ChaosStack('faults', issuer.key().publicPem);
     await stack.start();
     scenario = await Scenario.start(stack);
     users = await scenario.fundedUsers(6, 10_000);

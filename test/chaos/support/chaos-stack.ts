@@ -32,8 +32,19 @@ export class ChaosStack {
   private serviceStarts = 0;
   readonly database = 'mint_wallet_chaos';
 
-  /** `jwtPublicKey` verifies the tokens of read calls; the chaos runs themselves need none. */
-  constructor(private readonly jwtPublicKey = '-----BEGIN PUBLIC KEY-----\nunused\n-----END PUBLIC KEY-----') {}
+  /** Where this suite's service processes log, kept after the run (the next suite clears only its own). */
+  readonly serviceLogDir: string;
+
+  /**
+   * `suite` names the service logs (`.run/chaos-services/<suite>`); `jwtPublicKey` verifies the
+   * tokens of read calls, which the chaos run itself does not make.
+   */
+  constructor(
+    suite: string,
+    private readonly jwtPublicKey = '-----BEGIN PUBLIC KEY-----\nunused\n-----END PUBLIC KEY-----',
+  ) {
+    this.serviceLogDir = path.join(REPO_ROOT, '.run/chaos-services', suite);
+  }
 
   get rabbitUrl(): string {
     return `amqp://guest:guest@127.0.0.1:${PORTS.amqp}`;
@@ -54,8 +65,9 @@ export class ChaosStack {
   /** Starts everything from empty state. */
   async start(): Promise<void> {
     await this.down();
-    await run('rm', ['-rf', path.join(REPO_ROOT, '.data/chaos'), this.runDir]);
+    await run('rm', ['-rf', path.join(REPO_ROOT, '.data/chaos'), this.runDir, this.serviceLogDir]);
     mkdirSync(this.runDir, { recursive: true });
+    mkdirSync(this.serviceLogDir, { recursive: true });
     await this.stack('up');
     await this.startTemporal();
     await this.startService();
@@ -112,7 +124,7 @@ export class ChaosStack {
   async startService(): Promise<void> {
     if (this.service) return;
     this.serviceStarts++;
-    const log = createWriteStream(path.join(this.runDir, `service-${this.serviceStarts}.log`));
+    const log = createWriteStream(path.join(this.serviceLogDir, `service-${this.serviceStarts}.log`));
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts')], {
       cwd: REPO_ROOT,
       env: {
@@ -137,7 +149,7 @@ export class ChaosStack {
       if (this.service === child) this.service = undefined;
     });
     await eventually('the wallet service to answer /health', async () => {
-      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}; see ${this.runDir}`);
+      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}; see ${this.serviceLogDir}`);
       return (await fetch(`${this.httpUrl}/health`)).ok ? true : undefined;
     }, 60_000, 200);
   }
