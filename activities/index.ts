@@ -6,6 +6,7 @@ import type { FinalizationEcho } from '../src/messaging/finalization-echo';
 import type { FinalizationPublisher } from '../src/messaging/finalization-publisher';
 import type { FinalizationLog } from '../src/persistence/finalization-log';
 import type { ReconciliationReport } from '../src/ledger/reconciliation';
+import { KeyedMutex } from '../src/support/keyed-mutex';
 
 export interface WalletActivities {
   /** Applies one leg of a transaction to a wallet, exactly once. */
@@ -27,6 +28,8 @@ export interface ActivityDependencies {
 }
 
 export function createActivities({ ledger, finalizations, finalizationLog, finalizationEcho, reconcile }: ActivityDependencies): WalletActivities {
+  const announcing = new KeyedMutex();
+
   /** Whether an earlier run of this step got the announcement into the broker's queues. */
   async function alreadyAnnounced(finalized: TransactionFinalized): Promise<boolean> {
     if (finalizationLog.rememberedAsDelivered(finalized)) return true;
@@ -47,11 +50,15 @@ export function createActivities({ ledger, finalizations, finalizationLog, final
         throw asActivityFailure(error);
       }
     },
-    async publishFinalization(finalized) {
-      // This step may run again after an attempt that got through: announce each outcome once.
-      if (await alreadyAnnounced(finalized)) return;
-      await finalizations.publish(finalized);
-      finalizationLog.rememberDelivered(finalized);
+    publishFinalization(finalized) {
+      // A regular activity can take over while a timed-out local attempt still runs in this
+      // process: attempts at one announcement take turns, and the later one finds it remembered.
+      return announcing.run(`${finalized.transactionId}:${finalized.status}`, async () => {
+        // This step may run again after an attempt that got through: announce each outcome once.
+        if (await alreadyAnnounced(finalized)) return;
+        await finalizations.publish(finalized);
+        finalizationLog.rememberDelivered(finalized);
+      });
     },
     reversalsOf: (transactionId) => ledger.reversalsOf(transactionId),
     reconcileLedger: () => reconcile(),

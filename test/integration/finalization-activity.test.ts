@@ -98,6 +98,16 @@ describe('announcing an outcome', () => {
     await expectAnnouncedOnceThenFailed(transactionId);
   });
 
+  it('announces once when a regular activity takes over while the timed-out local attempt still runs', async () => {
+    const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
+    await db.finalizations.recordAttempt(completed); // earlier attempts never reached the broker
+    await Promise.all([
+      new MockActivityEnvironment({ attempt: 10, isLocal: true }).run(activities.publishFinalization, completed),
+      new MockActivityEnvironment({ attempt: 1, isLocal: false }).run(activities.publishFinalization, completed),
+    ]);
+    await expectAnnouncedOnceThenFailed(completed.transactionId);
+  });
+
   it('does not announce again when another process runs the step again after a crash', async () => {
     const transactionId = objectId();
     await announce(1, { transactionId, status: 'Completed' });
