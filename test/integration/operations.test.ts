@@ -37,7 +37,11 @@ describe('operations', () => {
     const sender = await wallet.fundedUser(500);
     const [recipient] = await wallet.signedUp(1);
     const { transactionId } = await wallet.transfer(sender, recipient!, 125);
-    const report = await showTransaction(ctx, transactionId);
+    // The announcement leaves from inside the workflow task; the execution closes when it completes.
+    const report = await eventually('the execution to close', async () => {
+      const shown = await showTransaction(ctx, transactionId);
+      return shown.workflow?.status === 'COMPLETED' ? shown : undefined;
+    });
     expect(report.workflow).toMatchObject({
       status: 'COMPLETED',
       searchAttributes: { WalletTransactionId: transactionId, WalletTransactionType: 'Transfer', WalletStatus: 'Completed', WalletUserIds: [sender, recipient] },
