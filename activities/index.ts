@@ -4,7 +4,7 @@ import { BusinessRuleError, LedgerInvariantError } from '../src/ledger/errors';
 import type { Ledger } from '../src/ledger/ledger';
 import type { FinalizationEcho } from '../src/messaging/finalization-echo';
 import type { FinalizationPublisher } from '../src/messaging/finalization-publisher';
-import type { FinalizationLog } from '../src/persistence/finalization-log';
+import { announcementKey, type FinalizationLog } from '../src/persistence/finalization-log';
 import type { ReconciliationReport } from '../src/ledger/reconciliation';
 import { KeyedMutex } from '../src/support/keyed-mutex';
 
@@ -53,7 +53,7 @@ export function createActivities({ ledger, finalizations, finalizationLog, final
     publishFinalization(finalized) {
       // A regular activity can take over while a timed-out local attempt still runs in this
       // process: attempts at one announcement take turns, and the later one finds it remembered.
-      return announcing.run(`${finalized.transactionId}:${finalized.status}`, async () => {
+      return announcing.run(announcementKey(finalized), async () => {
         // This step may run again after an attempt that got through: announce each outcome once.
         if (await alreadyAnnounced(finalized)) return;
         await finalizations.publish(finalized);

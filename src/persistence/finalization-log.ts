@@ -44,27 +44,27 @@ export class FinalizationLog {
 
   /** Whether this process already saw the broker confirm this announcement. */
   rememberedAsDelivered(finalized: TransactionFinalized): boolean {
-    return this.recent.has(keyOf(finalized));
+    return this.recent.has(announcementKey(finalized));
   }
 
   rememberDelivered(finalized: TransactionFinalized): void {
-    const key = keyOf(finalized);
+    const key = announcementKey(finalized);
     this.recent.add(key);
     if (this.recent.size > MAX_REMEMBERED) this.recent.delete(this.recent.values().next().value!);
   }
 
   /** Marks an attempt at this announcement; false when an earlier attempt was marked. */
   recordAttempt(finalized: TransactionFinalized): Promise<boolean> {
-    return this.insertOnce(`${keyOf(finalized)}:attempted`, finalized);
+    return this.insertOnce(`${announcementKey(finalized)}:attempted`, finalized);
   }
 
   /** Records that the announcement is in the broker's queues (idempotent). */
   async recordDelivered(finalized: TransactionFinalized): Promise<void> {
-    await this.insertOnce(keyOf(finalized), finalized);
+    await this.insertOnce(announcementKey(finalized), finalized);
   }
 
   async wasDelivered(finalized: TransactionFinalized): Promise<boolean> {
-    return (await this.records.exists({ _id: keyOf(finalized) }).exec()) !== null;
+    return (await this.records.exists({ _id: announcementKey(finalized) }).exec()) !== null;
   }
 
   /** Records that the echo consumer reached a fence (see FinalizationEcho.catchUp). */
@@ -95,7 +95,8 @@ export class FinalizationLog {
   }
 }
 
-function keyOf(finalized: TransactionFinalized): string {
+/** One announcement: a transaction's outcome (reasons aside, a status is announced once). */
+export function announcementKey(finalized: TransactionFinalized): string {
   return `${finalized.transactionId}:${finalized.status}`;
 }
 

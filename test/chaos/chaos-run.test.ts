@@ -211,9 +211,8 @@ describe('the chaos run', () => {
     const money = await scenario.checkMoney();
     expect(money.total).toBe(money.toppedUp);
     // Each top-up stands in the ledger exactly when its last announcement is Completed.
-    const net = await scenario.netByTransaction();
     const disagreeing = [...plan.topUps]
-      .map(([id, topUp]) => ({ id, topUp, last: scenario.platform.finalizationsOf(id).at(-1)?.status, net: net.get(id) ?? 0 }))
+      .map(([id, topUp]) => ({ id, topUp, last: scenario.platform.finalizationsOf(id).at(-1)?.status, net: money.netByTransaction.get(id) ?? 0 }))
       .filter(({ topUp, last, net }) => net !== (last === 'Completed' ? topUp.amount : 0))
       .map(({ id, topUp, net }) => `${id}: amount ${topUp.amount}, ledger net ${net}, announced ${JSON.stringify(scenario.platform.finalizationsOf(id))}, failed event planned ${plan.failedTransactions.has(id)}`);
     expect(disagreeing).toEqual([]);

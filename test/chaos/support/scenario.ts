@@ -76,7 +76,8 @@ export class Scenario {
    * The money's invariants, read from the database: every ledger gapless and consistent with its
    * wallet, no negative balance, and the sum of balances equal to what top-ups brought in and kept.
    */
-  async checkMoney(): Promise<{ wallets: number; total: number; toppedUp: number }> {
+  /** Also what each transaction's entries add up to (a top-up standing: its amount; undone: 0). */
+  async checkMoney(): Promise<{ wallets: number; total: number; toppedUp: number; netByTransaction: Map<string, number> }> {
     const db = await this.database();
     const wallets = await db.wallets.find().lean().exec();
     const entries = await db.ledgerEntries.find().sort({ userId: 1, version: 1 }).lean<LedgerEntryDocument[]>().exec();
@@ -98,19 +99,15 @@ export class Scenario {
     }
     // Money enters only through top-ups; what stays is their credits net of their reversals.
     const toppedUp = entries.filter((e) => e.transactionType === 'TopUp').reduce((sum, e) => sum + e.amount, 0);
+    const netByTransaction = new Map<string, number>();
     for (const [transactionId, legs] of groupByTransaction(entries)) {
-      if (legs[0]!.transactionType === 'Transfer' && legs.reduce((sum, e) => sum + e.amount, 0) !== 0) {
-        throw new Error(`transfer ${transactionId} created or destroyed money`);
-      }
+      const net = legs.reduce((sum, e) => sum + e.amount, 0);
+      if (legs[0]!.transactionType === 'Transfer' && net !== 0) throw new Error(`transfer ${transactionId} created or destroyed money`);
+      netByTransaction.set(transactionId, net);
     }
-    return { wallets: wallets.length, total, toppedUp };
+    return { wallets: wallets.length, total, toppedUp, netByTransaction };
   }
 
-  /** What each transaction's ledger entries add up to (a top-up standing: its amount; undone: 0). */
-  async netByTransaction(): Promise<Map<string, number>> {
-    const entries = await (await this.database()).ledgerEntries.find().lean<LedgerEntryDocument[]>().exec();
-    return new Map([...groupByTransaction(entries)].map(([id, legs]) => [id, legs.reduce((sum, e) => sum + e.amount, 0)]));
-  }
 }
 
 function groupByTransaction(entries: LedgerEntryDocument[]): Map<string, LedgerEntryDocument[]> {
