@@ -75,8 +75,8 @@ export class Scenario {
   /**
    * The money's invariants, read from the database: every ledger gapless and consistent with its
    * wallet, no negative balance, and the sum of balances equal to what top-ups brought in and kept.
+   * Also returns what each transaction's entries add up to (a top-up standing: its amount; undone: 0).
    */
-  /** Also what each transaction's entries add up to (a top-up standing: its amount; undone: 0). */
   async checkMoney(): Promise<{ wallets: number; total: number; toppedUp: number; netByTransaction: Map<string, number> }> {
     const db = await this.database();
     const wallets = await db.wallets.find().lean().exec();
@@ -107,7 +107,6 @@ export class Scenario {
     }
     return { wallets: wallets.length, total, toppedUp, netByTransaction };
   }
-
 }
 
 function groupByTransaction(entries: LedgerEntryDocument[]): Map<string, LedgerEntryDocument[]> {
