@@ -10,7 +10,8 @@ const DESCRIBE_TIMEOUT_MS = 2_000;
 /**
  * Admission control for new transaction executions: while more workflow tasks than `maxBacklog`
  * wait on the task queue for a worker, callers wait. The backlog is read from Temporal (shared by
- * every process), at most once per poll interval. If it cannot be read, callers pass: starting the
+ * every process), at most once per poll interval; Temporal's count itself lags by a few seconds, so
+ * the gate reacts within seconds, not at once. If it cannot be read, callers pass: starting the
  * execution then meets the same outage and is retried by the bridge.
  */
 export class WorkflowBacklogGate {

@@ -5,7 +5,11 @@ import { WorkflowBacklogGate } from '../../src/temporal/workflow-backlog-gate';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 
-/** Executions on a task queue no worker polls: each leaves one workflow task in the backlog. */
+/**
+ * Executions on a task queue no worker polls: each leaves one workflow task in the backlog.
+ * Temporal's backlog count lags by seconds, so a task taken here must not time out and come back
+ * before the gate sees it gone: hence the long workflow task timeout.
+ */
 describe('the workflow backlog gate', () => {
   let connection: Connection;
   let client: Client;
@@ -26,7 +30,7 @@ describe('the workflow backlog gate', () => {
   async function startWaitingExecutions(count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
       const workflowId = `backlog-gate-${objectId()}`;
-      await client.workflow.start('notPolledByAnyWorker', { workflowId, taskQueue, workflowTaskTimeout: '10s' });
+      await client.workflow.start('notPolledByAnyWorker', { workflowId, taskQueue, workflowTaskTimeout: '90s' });
       started.push(workflowId);
     }
   }
