@@ -4,7 +4,7 @@
 //                    [--hot-n N] [--floor-n N]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Types } from 'mongoose';
@@ -131,7 +131,18 @@ class ServiceProcess {
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await once(child.stdout!, 'data');
+    // Its log, for a run that needs explaining: .run/bench/<database>.log.
+    mkdirSync(path.join(ROOT, '.run/bench'), { recursive: true });
+    child.stdout!.pipe(createWriteStream(path.join(ROOT, '.run/bench', `${database}.log`)));
+    await new Promise<void>((resolve, reject) => {
+      const ready = (chunk: Buffer) => {
+        if (!chunk.toString().includes('ready\n')) return;
+        child.stdout!.off('data', ready);
+        resolve();
+      };
+      child.stdout!.on('data', ready);
+      child.once('exit', (code) => reject(new Error(`the service under test exited with code ${code} before it was ready`)));
+    });
     const service = new ServiceProcess(child);
     service.sampler = setInterval(() => (service.peakRss = Math.max(service.peakRss, service.rssMb())), 250);
     return service;
