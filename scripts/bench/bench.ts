@@ -114,7 +114,10 @@ class ServiceProcess {
   static async start(database: string, noopLedger: boolean): Promise<ServiceProcess> {
     // The compiled service, as production runs it (npm run build), not through a TypeScript loader.
     // With the heap limits `npm start` and the Dockerfile use (see "Memory" in the README).
-    const child = spawn(process.execPath, ['--max-semi-space-size=4', '--max-old-space-size=384', path.join(ROOT, 'dist/scripts/bench/service-under-test.js')], {
+    // BENCH_SERVICE_NODE_FLAGS adds Node flags to it, for a look inside (--trace-gc, --cpu-prof).
+    const extraFlags = process.env.BENCH_SERVICE_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const flags = ['--max-semi-space-size=4', '--max-old-space-size=384', ...extraFlags];
+    const child = spawn(process.execPath, [...flags, path.join(ROOT, 'dist/scripts/bench/service-under-test.js')], {
       cwd: ROOT,
       env: {
         ...process.env,
