@@ -34,6 +34,7 @@ export interface OperationsContext {
 
 export interface ExecutionReport {
   workflowId: string;
+  runId: string;
   status: string;
   searchAttributes: Record<string, unknown>;
   memo: Record<string, unknown> | undefined;
@@ -76,6 +77,7 @@ async function describeExecution(ctx: OperationsContext, workflowId: string): Pr
     const description = await handle.describe();
     return {
       workflowId,
+      runId: description.runId,
       status: description.status.name,
       searchAttributes: Object.fromEntries(description.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value])),
       memo: description.memo,
