@@ -93,7 +93,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   if (config.wallet.reconciliationIntervalMinutes > 0) {
     await untilAvailable(
       'Temporal schedules',
-      () => ensureReconciliationSchedule(client, config.temporal.taskQueue, config.wallet.reconciliationIntervalMinutes),
+      () => ensureReconciliationSchedule(client, config.temporal.taskQueue, config.wallet.reconciliationIntervalMinutes, logger),
       logger,
       options.signal,
     );

@@ -2,7 +2,8 @@ import { connect, type ChannelModel } from 'amqplib';
 import { Types } from 'mongoose';
 import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { walletIdOf } from '../../src/persistence/keys';
-import { RECONCILIATION_SCHEDULE_ID } from '../../src/temporal/reconciliation-schedule';
+import { createLogger } from '../../src/logger';
+import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../../src/temporal/reconciliation-schedule';
 import {
   listDeadLetters,
   listStuck,
@@ -126,6 +127,23 @@ describe('operations', () => {
       workflowExecutionTimeout: '5 minutes',
     });
     expect(clean).toMatchObject({ ok: true });
+  });
+
+  it('moves a reconciliation schedule left on another task queue to the queue the service polls, keeping it paused', async () => {
+    const schedule = wallet.temporal.schedule.getHandle(RECONCILIATION_SCHEDULE_ID);
+    await schedule.update((previous) => ({
+      ...previous,
+      spec: { intervals: [{ every: '5 minutes' }] },
+      action: { ...previous.action, taskQueue: 'a-queue-nobody-polls' },
+      state: { paused: true, note: 'paused by an operator' },
+    }));
+    const queue = wallet.service.config.temporal.taskQueue;
+    await ensureReconciliationSchedule(wallet.temporal, queue, 60, createLogger('silent'));
+    const moved = await schedule.describe();
+    expect(moved.action.taskQueue).toBe(queue);
+    expect(moved.spec.intervals).toMatchObject([{ every: 3_600_000 }]);
+    expect(moved.state).toMatchObject({ paused: true, note: 'paused by an operator' });
+    await schedule.unpause();
   });
 
   it('lists dead letters with their reasons and origin, and replays them to their origin queue', async () => {
