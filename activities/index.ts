@@ -45,7 +45,7 @@ export function createActivities({ ledger, finalizations, finalizationLog, final
   return {
     async applyLeg(change) {
       try {
-        return await ledger.applyLeg(change);
+        return await ledger.applyLeg(change, Context.current().cancellationSignal);
       } catch (error) {
         throw asActivityFailure(error);
       }

@@ -17,6 +17,8 @@ const CONFLICT_BACKOFF = { initialMs: 2, maxMs: 100 };
 const MAX_ROLL_FORWARD = 10_000;
 // Wallet heads this process wrote and so need not read back to verify (bounded: oldest forgotten).
 const MAX_REMEMBERED_HEADS = 10_000;
+// Latest entries of a wallet read by _id for a leg found applied before the leg index is asked.
+const LEG_LOOKBACK = 32;
 
 /**
  * The ledger owns every balance change. A change is an entry inserted at the wallet's next version,
@@ -74,21 +76,24 @@ export class Ledger {
 
   /**
    * Applies one leg exactly once: a retry of the same (transactionId, userId, leg) returns the entry
-   * the first attempt wrote, whatever happened in between.
+   * the first attempt wrote, whatever happened in between. An attempt whose `signal` aborted (its
+   * activity timed out and was retried) writes nothing more: it would only load the database for
+   * an answer nobody waits for, and the retry queues behind it.
    */
-  applyLeg(change: LegChange): Promise<AppliedLeg> {
-    return this.walletWriters.run(change.userId, () => this.claimNextVersion(change));
+  applyLeg(change: LegChange, signal?: AbortSignal): Promise<AppliedLeg> {
+    return this.walletWriters.run(change.userId, () => this.claimNextVersion(change, signal), signal);
   }
 
-  private async claimNextVersion(change: LegChange): Promise<AppliedLeg> {
+  private async claimNextVersion(change: LegChange, signal: AbortSignal | undefined): Promise<AppliedLeg> {
     let head = await this.projectedHead(change.userId);
     for (let attempt = 1; attempt <= MAX_VERSION_CLAIMS; attempt++) {
+      signal?.throwIfAborted();
       let link;
       try {
         link = nextLink(head, change.amount);
       } catch (refusal) {
         // A retried leg may already be applied; its own effect must not refuse it now.
-        const existing = await this.findLeg(change);
+        const existing = await this.findLeg(change, head.version);
         if (existing) return this.confirmExisting(change, existing);
         throw refusal;
       }
@@ -111,8 +116,8 @@ export class Ledger {
         const holder = await this.entryAt(change.userId, link.version);
         if (holder && isSameLeg(holder, change)) return this.confirmExisting(change, holder);
         if (!holder) {
-          // The version was free, so the leg's own key was taken: it was applied at another version.
-          const existing = await this.findLeg(change);
+          // The version was free, so the leg's own key was taken: it was applied at an earlier version.
+          const existing = await this.findLeg(change, link.version - 1);
           if (existing) return this.confirmExisting(change, existing);
         }
         // Another writer claimed this version first: find the wallet's real head and try again.
@@ -220,8 +225,22 @@ export class Ledger {
     return this.db.ledgerEntries.findById(ledgerEntryIdOf(userId, version)).lean<LedgerEntryDocument>().exec();
   }
 
-  /** The entry of a leg, by its idempotency key (an index on MongoDB, a scan on FerretDB: rare paths only). */
-  private findLeg(change: LegChange) {
+  /**
+   * The entry of a leg applied at `latest` or before. A leg applied again is nearly always one of
+   * its wallet's latest entries (a retry, or a workflow task run again soon after its first run),
+   * so those are read first, by _id. Only an older one is looked up by the leg's idempotency key:
+   * an index on MongoDB but a scan on FerretDB, which, run by hundreds of legs at once after a
+   * stall, kept FerretDB saturated for good.
+   */
+  private async findLeg(change: LegChange, latest: number): Promise<LedgerEntryDocument | null> {
+    for (let version = latest; version >= 1 && version > latest - LEG_LOOKBACK; version--) {
+      const entry = await this.entryAt(change.userId, version);
+      if (entry && isSameLeg(entry, change)) return entry;
+    }
+    return latest > LEG_LOOKBACK ? this.findLegByKey(change) : null;
+  }
+
+  private findLegByKey(change: LegChange) {
     return this.db.ledgerEntries
       .findOne({
         transactionId: new Types.ObjectId(change.transactionId),

@@ -5,7 +5,8 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
-  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+  /** A caller that gave up (its `signal` aborted) while it waited is not run; it gets the abort reason. */
+  async run<T>(key: string, task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     let release!: () => void;
     const current = new Promise<void>((resolve) => (release = resolve));
@@ -13,6 +14,7 @@ export class KeyedMutex {
     this.tails.set(key, tail);
     await previous;
     try {
+      signal?.throwIfAborted();
       return await task();
     } finally {
       release();

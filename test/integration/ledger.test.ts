@@ -95,6 +95,23 @@ describe('the ledger on the database', () => {
     await expect(ledgers[1]!.applyLeg(debit(user, 1))).rejects.toThrow(InsufficientBalanceError);
   });
 
+  it('returns the first result to a leg applied again after many later entries of its wallet', async () => {
+    const user = objectId();
+    await ledgers[0]!.openWallet(user);
+    const older = credit(user, 100);
+    const firstOfOlder = await ledgers[0]!.applyLeg(older);
+    for (let i = 0; i < 40; i++) await ledgers[0]!.applyLeg(credit(user, 1));
+    const recent = credit(user, 50);
+    const firstOfRecent = await ledgers[0]!.applyLeg(recent);
+    for (let i = 0; i < 3; i++) await ledgers[0]!.applyLeg(credit(user, 1));
+
+    await expect(ledgers[1]!.applyLeg(recent)).resolves.toEqual(firstOfRecent);
+    await expect(ledgers[1]!.applyLeg(older)).resolves.toEqual(firstOfOlder);
+    const entries = await entriesOf(user);
+    expect(entries).toHaveLength(45);
+    verifyChain(user, entries);
+  });
+
   it('rolls a projection left behind by a crashed writer forward on the next change', async () => {
     const user = objectId();
     await ledgers[0]!.openWallet(user);

@@ -26,6 +26,19 @@ describe('a keyed mutex', () => {
     expect(log.slice(0, 2)).toEqual(['a start', 'b start']);
   });
 
+  it('does not run a task whose caller gave up while it waited, and runs the next one', async () => {
+    const mutex = new KeyedMutex();
+    const log: string[] = [];
+    const gaveUp = new AbortController();
+    const first = mutex.run('w1', noted(log, 'a'));
+    const abandoned = mutex.run('w1', noted(log, 'b'), gaveUp.signal);
+    const next = mutex.run('w1', noted(log, 'c'));
+    gaveUp.abort(new Error('timed out'));
+    await expect(abandoned).rejects.toThrow('timed out');
+    await Promise.all([first, next]);
+    expect(log).toEqual(['a start', 'a end', 'c start', 'c end']);
+  });
+
   it('releases the key when a task fails and forgets idle keys', async () => {
     const mutex = new KeyedMutex();
     await expect(mutex.run('w1', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
