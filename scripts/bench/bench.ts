@@ -199,11 +199,16 @@ async function checkCorrectness(db: Database, driver: LoadDriver, users: string[
   const total = wallets.reduce((sum, w) => sum + w.balance, 0);
   if (total !== users.length * FUNDING) return `FAILED: ${total} held, ${users.length * FUNDING} topped up`;
   if (wallets.some((w) => w.balance < 0)) return 'FAILED: a negative balance';
-  const entries = await db.ledgerEntries.find().sort({ userId: 1, version: 1 }).lean<LedgerEntryDocument[]>().exec();
+  // Streamed in batches and sorted here: FerretDB sorts in memory, and 110,000 entries sorted there
+  // outlasted the socket timeout, which ended the 50,000-transfer run before its check.
   const byUser = new Map<string, LedgerEntryDocument[]>();
-  for (const e of entries) byUser.set(e.userId.toHexString(), [...(byUser.get(e.userId.toHexString()) ?? []), e]);
+  for await (const e of db.ledgerEntries.find().lean<LedgerEntryDocument>().cursor()) {
+    const chain = byUser.get(e.userId.toHexString()) ?? [];
+    chain.push(e);
+    byUser.set(e.userId.toHexString(), chain);
+  }
   for (const wallet of wallets) {
-    const ledger = byUser.get(wallet.userId.toHexString()) ?? [];
+    const ledger = (byUser.get(wallet.userId.toHexString()) ?? []).sort((a, b) => a.version - b.version);
     verifyChain(wallet.userId.toHexString(), ledger);
     if (ledger.at(-1)?.balanceAfter !== wallet.balance) return `FAILED: wallet ${wallet.userId.toHexString()} differs from its ledger`;
   }
