@@ -17,8 +17,9 @@ const CONFLICT_BACKOFF = { initialMs: 2, maxMs: 100 };
 const MAX_ROLL_FORWARD = 10_000;
 // Wallet heads this process wrote and so need not read back to verify (bounded: oldest forgotten).
 const MAX_REMEMBERED_HEADS = 10_000;
-// Latest entries of a wallet read by _id for a leg found applied before the leg index is asked.
-const LEG_LOOKBACK = 32;
+// Latest entries of a wallet read by _id, before the leg index is asked, for a leg known to be
+// applied, and for a leg refused (most refusals are real: there the index has to answer anyway).
+const LEG_LOOKBACK = { applied: 32, refused: 2 };
 
 /**
  * The ledger owns every balance change. A change is an entry inserted at the wallet's next version,
@@ -93,7 +94,7 @@ export class Ledger {
         link = nextLink(head, change.amount);
       } catch (refusal) {
         // A retried leg may already be applied; its own effect must not refuse it now.
-        const existing = await this.findLeg(change, head.version);
+        const existing = await this.findLeg(change, head.version, LEG_LOOKBACK.refused);
         if (existing) return this.confirmExisting(change, existing);
         throw refusal;
       }
@@ -117,7 +118,7 @@ export class Ledger {
         if (holder && isSameLeg(holder, change)) return this.confirmExisting(change, holder);
         if (!holder) {
           // The version was free, so the leg's own key was taken: it was applied at an earlier version.
-          const existing = await this.findLeg(change, link.version - 1);
+          const existing = await this.findLeg(change, link.version - 1, LEG_LOOKBACK.applied);
           if (existing) return this.confirmExisting(change, existing);
         }
         // Another writer claimed this version first: find the wallet's real head and try again.
@@ -228,16 +229,16 @@ export class Ledger {
   /**
    * The entry of a leg applied at `latest` or before. A leg applied again is nearly always one of
    * its wallet's latest entries (a retry, or a workflow task run again soon after its first run),
-   * so those are read first, by _id. Only an older one is looked up by the leg's idempotency key:
-   * an index on MongoDB but a scan on FerretDB, which, run by hundreds of legs at once after a
-   * stall, kept FerretDB saturated for good.
+   * so the `lookback` latest are read first, by _id. Only then is the leg looked up by its
+   * idempotency key: an index on MongoDB but a scan on FerretDB, which, run by hundreds of legs at
+   * once after a stall, kept FerretDB saturated for good.
    */
-  private async findLeg(change: LegChange, latest: number): Promise<LedgerEntryDocument | null> {
-    for (let version = latest; version >= 1 && version > latest - LEG_LOOKBACK; version--) {
+  private async findLeg(change: LegChange, latest: number, lookback: number): Promise<LedgerEntryDocument | null> {
+    for (let version = latest; version >= 1 && version > latest - lookback; version--) {
       const entry = await this.entryAt(change.userId, version);
       if (entry && isSameLeg(entry, change)) return entry;
     }
-    return latest > LEG_LOOKBACK ? this.findLegByKey(change) : null;
+    return latest > lookback ? this.findLegByKey(change) : null;
   }
 
   private findLegByKey(change: LegChange) {

@@ -112,6 +112,17 @@ describe('the ledger on the database', () => {
     verifyChain(user, entries);
   });
 
+  it('returns the first result to a debit applied again when its balance is spent and later entries followed', async () => {
+    const user = objectId();
+    await ledgers[0]!.openWallet(user);
+    await ledgers[0]!.applyLeg(credit(user, 100));
+    const spend = debit(user, 100);
+    const first = await ledgers[0]!.applyLeg(spend);
+    for (let i = 0; i < 3; i++) await ledgers[0]!.applyLeg(credit(user, 1));
+    await expect(ledgers[1]!.applyLeg(spend)).resolves.toEqual(first);
+    expect(await entriesOf(user)).toHaveLength(5);
+  });
+
   it('rolls a projection left behind by a crashed writer forward on the next change', async () => {
     const user = objectId();
     await ledgers[0]!.openWallet(user);
