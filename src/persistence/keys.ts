@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
 
-// Document ids the ledger derives instead of searching for. FerretDB's SQLite backend answers a
-// lookup by _id from its primary key and scans the whole collection for anything else, so every
-// read on the money path is a read by _id (MongoDB answers both from indexes).
+// Document ids the ledger derives instead of searching for. FerretDB's SQLite backend serves only a
+// lookup by _id from an index (in the local stack's build: see scripts/stack.sh) and scans the whole
+// collection for anything else, so every read on the money path is a read by _id (MongoDB answers
+// both from indexes).
 
 /** A wallet's id, derived from its user's id: stable, distinct from it, found without an index. */
 export function walletIdOf(userId: string): Types.ObjectId {
