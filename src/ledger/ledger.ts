@@ -15,7 +15,7 @@ const MAX_VERSION_CLAIMS = 25;
 const CONFLICT_BACKOFF = { initialMs: 2, maxMs: 100 };
 // Entries looked ahead of a stale wallet document before giving up (each is one read by _id).
 const MAX_ROLL_FORWARD = 10_000;
-// Wallet heads this process wrote and so need not read back to verify (bounded: oldest forgotten).
+// Wallet heads this process wrote or verified, remembered to build on (bounded: oldest forgotten).
 const MAX_REMEMBERED_HEADS = 10_000;
 // Latest entries of a wallet read by _id, before the leg index is asked, for a leg known to be
 // applied, and for a leg refused (most refusals are real: there the index has to answer anyway).
@@ -31,7 +31,7 @@ const LEG_LOOKBACK = { applied: 32, refused: 2 };
 export class Ledger {
   // Writers of one wallet in this process take turns; the unique keys still arbitrate between processes.
   private readonly walletWriters = new KeyedMutex();
-  /** The last entry this process wrote per wallet: a wallet document matching it is verified as is. */
+  /** The latest entry this process wrote or verified per wallet: the next claim builds on it. */
   private readonly writtenHeads = new Map<string, { version: number; balanceAfter: number }>();
 
   constructor(
@@ -86,13 +86,24 @@ export class Ledger {
   }
 
   private async claimNextVersion(change: LegChange, signal: AbortSignal | undefined): Promise<AppliedLeg> {
-    let head = await this.projectedHead(change.userId);
+    // The entry this process last wrote for the wallet is a true link of its chain, so the next
+    // version can be claimed on top of it without reading the wallet document: if another process
+    // wrote since, the claim conflicts and the wallet's real head is read then.
+    const remembered = this.rememberedHead(change.userId);
+    let head = remembered ?? (await this.projectedHead(change.userId));
+    let headMayBeStale = remembered !== undefined;
     for (let attempt = 1; attempt <= MAX_VERSION_CLAIMS; attempt++) {
       signal?.throwIfAborted();
       let link;
       try {
         link = nextLink(head, change.amount);
       } catch (refusal) {
+        // A refusal must rest on the wallet's current head, not on what this process last saw.
+        if (headMayBeStale) {
+          headMayBeStale = false;
+          head = await this.rollProjectionForward(change.userId);
+          continue;
+        }
         // A retried leg may already be applied; its own effect must not refuse it now.
         const existing = await this.findLeg(change, head.version, LEG_LOOKBACK.refused);
         if (existing) return this.confirmExisting(change, existing);
@@ -125,6 +136,7 @@ export class Ledger {
         this.metrics.ledgerVersionConflicts.inc();
         await sleep(backoffDelayMs(CONFLICT_BACKOFF, attempt));
         head = await this.rollProjectionForward(change.userId);
+        headMayBeStale = false;
         continue;
       }
       this.metrics.ledgerEntries.inc({ leg: change.leg });
@@ -202,6 +214,11 @@ export class Ledger {
     return { userId, balance: wallet.balance, version: wallet.version };
   }
 
+  private rememberedHead(userId: string): WalletHead | undefined {
+    const written = this.writtenHeads.get(userId);
+    return written && { userId, balance: written.balanceAfter, version: written.version };
+  }
+
   private remember(userId: string, entry: Pick<LedgerEntryDocument, 'version' | 'balanceAfter'>): void {
     this.writtenHeads.delete(userId);
     this.writtenHeads.set(userId, { version: entry.version, balanceAfter: entry.balanceAfter });
@@ -214,12 +231,17 @@ export class Ledger {
    * wallet (its version claim conflicts) or by reconciliation; reads look ahead of it meanwhile.
    */
   private async setProjection(userId: string, entry: LedgerEntryDocument): Promise<void> {
-    await this.db.wallets
+    const result = await this.db.wallets
       .updateOne(
         { _id: walletIdOf(userId) },
         { $set: { balance: entry.balanceAfter, version: entry.version, updatedAt: entry.createdAt } },
       )
       .exec();
+    // Wallets are never deleted: an entry was written for a wallet whose document has vanished.
+    if (result.matchedCount === 0) {
+      this.writtenHeads.delete(userId);
+      throw new LedgerInvariantError(`wallet of user ${userId} has entries up to version ${entry.version} but no wallet document`);
+    }
   }
 
   private entryAt(userId: string, version: number) {

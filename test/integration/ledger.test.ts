@@ -142,6 +142,25 @@ describe('the ledger on the database', () => {
     await expect(ledgers[0]!.applyLeg({ ...change, amount: 101 })).rejects.toThrow(LedgerInvariantError);
   });
 
+  it("refuses a debit only on the wallet's current balance, though another process credited it since", async () => {
+    const user = objectId();
+    await ledgers[0]!.openWallet(user);
+    await ledgers[0]!.applyLeg(credit(user, 10));
+    await ledgers[1]!.applyLeg(credit(user, 100));
+    await expect(ledgers[0]!.applyLeg(debit(user, 50))).resolves.toMatchObject({ version: 3, balanceAfter: 60 });
+    await expect(ledgers[0]!.applyLeg(debit(user, 61))).rejects.toThrow(InsufficientBalanceError);
+    verifyChain(user, await entriesOf(user));
+  });
+
+  it('treats a wallet document that vanished under a wallet it wrote as a broken invariant', async () => {
+    const user = objectId();
+    await ledgers[0]!.openWallet(user);
+    await ledgers[0]!.applyLeg(credit(user, 10));
+    await db().wallets.deleteOne({ userId: new Types.ObjectId(user) }).exec();
+    await expect(ledgers[0]!.applyLeg(credit(user, 1))).rejects.toThrow(LedgerInvariantError);
+    await expect(ledgers[0]!.applyLeg(credit(user, 1))).rejects.toThrow(WalletNotFoundError);
+  });
+
   it('refuses a change to a wallet that does not exist', async () => {
     await expect(ledgers[0]!.applyLeg(credit(objectId(), 1))).rejects.toThrow(WalletNotFoundError);
   });
