@@ -86,9 +86,9 @@ export class Ledger {
   }
 
   private async claimNextVersion(change: LegChange, signal: AbortSignal | undefined): Promise<AppliedLeg> {
-    // The entry this process last wrote for the wallet is a true link of its chain, so the next
-    // version can be claimed on top of it without reading the wallet document: if another process
-    // wrote since, the claim conflicts and the wallet's real head is read then.
+    // The entry this process last wrote or verified for the wallet is a true link of its chain, so
+    // the next version can be claimed on top of it without reading the wallet document: if another
+    // process wrote since, the claim conflicts and the wallet's real head is read then.
     const remembered = this.rememberedHead(change.userId);
     let head = remembered ?? (await this.projectedHead(change.userId));
     let headMayBeStale = remembered !== undefined;
