@@ -203,9 +203,10 @@ async function checkCorrectness(db: Database, driver: LoadDriver, users: string[
   // outlasted the socket timeout, which ended the 50,000-transfer run before its check.
   const byUser = new Map<string, LedgerEntryDocument[]>();
   for await (const e of db.ledgerEntries.find().lean<LedgerEntryDocument>().cursor()) {
-    const chain = byUser.get(e.userId.toHexString()) ?? [];
+    const userId = e.userId.toHexString();
+    const chain = byUser.get(userId) ?? [];
     chain.push(e);
-    byUser.set(e.userId.toHexString(), chain);
+    byUser.set(userId, chain);
   }
   for (const wallet of wallets) {
     const ledger = (byUser.get(wallet.userId.toHexString()) ?? []).sort((a, b) => a.version - b.version);

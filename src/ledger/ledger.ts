@@ -32,7 +32,7 @@ export class Ledger {
   // Writers of one wallet in this process take turns; the unique keys still arbitrate between processes.
   private readonly walletWriters = new KeyedMutex();
   /** The latest entry this process wrote or verified per wallet: the next claim builds on it. */
-  private readonly writtenHeads = new Map<string, { version: number; balanceAfter: number }>();
+  private readonly knownHeads = new Map<string, WalletHead>();
 
   constructor(
     private readonly db: Database,
@@ -89,7 +89,7 @@ export class Ledger {
     // The entry this process last wrote or verified for the wallet is a true link of its chain, so
     // the next version can be claimed on top of it without reading the wallet document: if another
     // process wrote since, the claim conflicts and the wallet's real head is read then.
-    const remembered = this.rememberedHead(change.userId);
+    const remembered = this.knownHeads.get(change.userId);
     let head = remembered ?? (await this.projectedHead(change.userId));
     let headMayBeStale = remembered !== undefined;
     for (let attempt = 1; attempt <= MAX_VERSION_CLAIMS; attempt++) {
@@ -199,8 +199,8 @@ export class Ledger {
   private async projectedHead(userId: string): Promise<WalletHead> {
     const wallet = await this.db.wallets.findById(walletIdOf(userId), { balance: 1, version: 1 }).lean().exec();
     if (!wallet) throw new WalletNotFoundError(userId);
-    const written = this.writtenHeads.get(userId);
-    if (written && written.version === wallet.version && written.balanceAfter === wallet.balance) {
+    const known = this.knownHeads.get(userId);
+    if (known && known.version === wallet.version && known.balance === wallet.balance) {
       return { userId, balance: wallet.balance, version: wallet.version };
     }
     const copied = wallet.version === 0 ? null : await this.entryAt(userId, wallet.version);
@@ -214,15 +214,10 @@ export class Ledger {
     return { userId, balance: wallet.balance, version: wallet.version };
   }
 
-  private rememberedHead(userId: string): WalletHead | undefined {
-    const written = this.writtenHeads.get(userId);
-    return written && { userId, balance: written.balanceAfter, version: written.version };
-  }
-
   private remember(userId: string, entry: Pick<LedgerEntryDocument, 'version' | 'balanceAfter'>): void {
-    this.writtenHeads.delete(userId);
-    this.writtenHeads.set(userId, { version: entry.version, balanceAfter: entry.balanceAfter });
-    if (this.writtenHeads.size > MAX_REMEMBERED_HEADS) this.writtenHeads.delete(this.writtenHeads.keys().next().value!);
+    this.knownHeads.delete(userId);
+    this.knownHeads.set(userId, { userId, balance: entry.balanceAfter, version: entry.version });
+    if (this.knownHeads.size > MAX_REMEMBERED_HEADS) this.knownHeads.delete(this.knownHeads.keys().next().value!);
   }
 
   /**
@@ -239,7 +234,7 @@ export class Ledger {
       .exec();
     // Wallets are never deleted: an entry was written for a wallet whose document has vanished.
     if (result.matchedCount === 0) {
-      this.writtenHeads.delete(userId);
+      this.knownHeads.delete(userId);
       throw new LedgerInvariantError(`wallet of user ${userId} has entries up to version ${entry.version} but no wallet document`);
     }
   }
