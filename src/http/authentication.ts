@@ -1,6 +1,15 @@
 import type { Request, RequestHandler } from 'express';
 import { parseCookie } from 'cookie';
-import { createRemoteJWKSet, errors, importSPKI, jwtVerify, type JWTVerifyGetKey, type CryptoKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  errors,
+  importSPKI,
+  jwtVerify,
+  type CryptoKey,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+} from 'jose';
 import type { WalletConfig } from '../config';
 import { HttpError } from './http-error';
 
@@ -8,8 +17,8 @@ export const ACCESS_TOKEN_COOKIE = 'access.token';
 const OBJECT_ID = /^[0-9a-fA-F]{24}$/;
 const MAX_TOKEN_LENGTH = 8_192;
 
-// Remote key set: fetched on first use, cached, fetched again when a token names an unknown kid
-// (at most once per cooldown), each fetch bounded.
+// Remote key set: fetched on first use, cached, fetched again when a token names an unknown kid or
+// carries a signature the cached keys do not verify (each at most once per cooldown), each fetch bounded.
 const JWKS_FETCH_TIMEOUT_MS = 3_000;
 const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
 
@@ -23,24 +32,28 @@ declare module 'express-serve-static-core' {
 /**
  * Verifies the caller's token (the `access.token` cookie or an `Authorization: Bearer` header) as the
  * auth service issues it: signature by the JWKS or configured key, allowed algorithm, issuer,
- * audience, expiry. 401 for any bad token; 503 when the key set cannot be fetched.
+ * audience, expiry. 401 for any bad token; 503 when the key set cannot be had, since a 401 logs the
+ * user out of the web front end.
  */
 export function authenticate(config: WalletConfig['auth']): RequestHandler {
-  const key = verificationKey(config);
+  const keys = verificationKeys(config);
+  const options: JWTVerifyOptions = {
+    algorithms: config.algorithms,
+    issuer: config.issuer,
+    audience: config.audience,
+    clockTolerance: config.clockToleranceSeconds,
+    requiredClaims: ['exp'],
+  };
   return async (req, res, next) => {
     const token = tokenOf(req);
     if (!token) return next(unauthorized());
-    let payload;
+    // A configured key that does not import is the operator's mistake: Express logs it as a 500.
+    const key = await keys.current();
+    let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, await key(), {
-        algorithms: config.algorithms,
-        issuer: config.issuer,
-        audience: config.audience,
-        clockTolerance: config.clockToleranceSeconds,
-        requiredClaims: ['exp'],
-      }));
+      payload = await verifiedPayload(token, key, keys, options);
     } catch (error) {
-      return next(keySetUnavailable(error) ? new HttpError(503, 'Authentication temporarily unavailable') : unauthorized());
+      return next(error instanceof KeySetUnavailableError ? authenticationUnavailable(error) : unauthorized());
     }
     const userId = (payload.user as { id?: unknown } | undefined)?.id;
     if (typeof userId !== 'string' || !OBJECT_ID.test(userId)) return next(unauthorized());
@@ -49,21 +62,82 @@ export function authenticate(config: WalletConfig['auth']): RequestHandler {
   };
 }
 
-type KeySource = () => Promise<JWTVerifyGetKey | CryptoKey>;
-
-function verificationKey(config: WalletConfig['auth']): KeySource {
-  if (config.jwksEndpoint) {
-    const jwks = createRemoteJWKSet(new URL(config.jwksEndpoint), {
-      timeoutDuration: JWKS_FETCH_TIMEOUT_MS,
-      cooldownDuration: config.jwksRefreshCooldownSeconds * 1000,
-      cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
-    });
-    return async () => jwks;
+/**
+ * Verifies once, and once more after a signature failure if the keys may have changed: the auth
+ * service rotates its key pair under the same kid, which an unknown-kid refresh never notices.
+ */
+async function verifiedPayload(token: string, key: VerificationKey, keys: VerificationKeys, options: JWTVerifyOptions): Promise<JWTPayload> {
+  try {
+    return (await jwtVerify(token, key, options)).payload;
+  } catch (error) {
+    if (!(error instanceof errors.JWSSignatureVerificationFailed) || !(await keys.refreshed())) throw error;
+    return (await jwtVerify(token, key, options)).payload;
   }
+}
+
+type VerificationKey = JWTVerifyGetKey | CryptoKey;
+
+interface VerificationKeys {
+  /** The key, or the key lookup, tokens are verified with. */
+  current(): Promise<VerificationKey>;
+  /** After a signature failure: brings the keys up to date; true when verifying again may succeed. */
+  refreshed(): Promise<boolean>;
+}
+
+function verificationKeys(config: WalletConfig['auth']): VerificationKeys {
+  if (config.jwksEndpoint) return remoteKeySet(new URL(config.jwksEndpoint), config.jwksRefreshCooldownSeconds * 1000);
   const pem = config.publicKeyPem!;
   const [algorithm] = config.algorithms;
   let imported: Promise<CryptoKey> | undefined;
-  return () => (imported ??= importSPKI(pem, algorithm!));
+  return {
+    current: () => (imported ??= importSPKI(pem, algorithm!)),
+    refreshed: async () => false,
+  };
+}
+
+/** The key set could not be had (auth service down, timing out, answering non-200 or garbage): not the token's fault. */
+class KeySetUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('JWKS unavailable', { cause });
+    this.name = 'KeySetUnavailableError';
+  }
+}
+
+/** Lookup failures that are the token's: the key set was had, but holds no one key for its kid and alg. */
+function aboutTheToken(error: unknown): boolean {
+  return error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys;
+}
+
+function remoteKeySet(url: URL, cooldownMs: number): VerificationKeys {
+  const jwks = createRemoteJWKSet(url, {
+    timeoutDuration: JWKS_FETCH_TIMEOUT_MS,
+    cooldownDuration: cooldownMs,
+    cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
+  });
+  const lookup: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await jwks(header, token);
+    } catch (error) {
+      throw aboutTheToken(error) ? error : new KeySetUnavailableError(error);
+    }
+  };
+  // Our own clock for signature-failure reloads: jose's cooldown counts successful fetches only, and
+  // its reload() bypasses it, so a flood of forged tokens would otherwise fetch once each.
+  let lastReload: { at: number; done: Promise<void> } | undefined;
+  const refreshed = async () => {
+    if (!lastReload || Date.now() - lastReload.at >= cooldownMs) {
+      const done = jwks.reload().catch((error: unknown) => {
+        throw new KeySetUnavailableError(error);
+      });
+      lastReload = { at: Date.now(), done };
+    }
+    // Within the cooldown, the key set as the last reload left it: one more local verification, no
+    // fetch. A failed reload stays a 503 until the cooldown ends: without the key set, a rotated key
+    // and a forged one look alike.
+    await lastReload.done;
+    return true;
+  };
+  return { current: async () => lookup, refreshed };
 }
 
 function tokenOf(req: Request): string | undefined {
@@ -74,10 +148,11 @@ function tokenOf(req: Request): string | undefined {
   return token && token.length <= MAX_TOKEN_LENGTH ? token : undefined;
 }
 
-/** The key set could not be had (auth service down, timing out or answering garbage): not the token's fault. */
-function keySetUnavailable(error: unknown): boolean {
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return true;
-  return !(error instanceof errors.JOSEError);
+/** Keeps the reason for the log; the client learns only that it may retry. */
+function authenticationUnavailable(cause: KeySetUnavailableError): HttpError {
+  const error = new HttpError(503, 'Authentication temporarily unavailable');
+  error.cause = cause;
+  return error;
 }
 
 function unauthorized(): HttpError {

@@ -9,6 +9,9 @@ import { objectId } from '../support/ids';
 import { AUDIENCE, ISSUER, TokenIssuer, unsignedToken } from '../support/token-issuer';
 
 const UNAUTHORIZED = { error: { message: 'Unauthorized', status: 401 } };
+const UNAVAILABLE = { error: { message: 'Authentication temporarily unavailable', status: 503 } };
+
+const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 /** An app whose one route answers with the caller that authentication established. */
 function appVerifyingWith(env: Record<string, string>) {
@@ -75,6 +78,53 @@ describe('authentication with the auth service JWKS', () => {
     expect(response.body).toEqual({ userId: user });
   });
 
+  it('accepts tokens signed with the new key pair the auth service serves under the same kid', async () => {
+    await request(app).get('/whoami').set(bearer(await issuer.token(user))).expect(200);
+    await issuer.rotateKey('main-key');
+    const response = await request(app).get('/whoami').set(bearer(await issuer.token(user)));
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ userId: user });
+    const forged = await issuer.token(user, { key: (await generateKeyPair('RS256')).privateKey });
+    await request(app).get('/whoami').set(bearer(forged)).expect(401, UNAUTHORIZED);
+  });
+
+  it('fetches the key set again for a signature it cannot verify at most once per cooldown', async () => {
+    const guarded = appVerifyingWith({ JWKS_ENDPOINT: issuer.jwksUrl, JWKS_REFRESH_COOLDOWN_SECONDS: '3600' });
+    const forged = async () => issuer.token(user, { key: (await generateKeyPair('RS256')).privateKey });
+    const before = issuer.jwksRequests;
+    await request(guarded).get('/whoami').set(bearer(await issuer.token(user))).expect(200);
+    expect(issuer.jwksRequests - before).toBe(1);
+    await request(guarded).get('/whoami').set(bearer(await forged())).expect(401, UNAUTHORIZED);
+    expect(issuer.jwksRequests - before).toBe(2);
+    for (let i = 0; i < 3; i++) await request(guarded).get('/whoami').set(bearer(await forged())).expect(401, UNAUTHORIZED);
+    expect(issuer.jwksRequests - before).toBe(2);
+  });
+
+  it('answers 503, not 401, while the key set answers 500, and recovers after', async () => {
+    const fresh = appVerifyingWith({ JWKS_ENDPOINT: issuer.jwksUrl });
+    const token = await issuer.token(user);
+    issuer.answerJwksWith(500);
+    try {
+      await request(fresh).get('/whoami').set(bearer(token)).expect(503, UNAVAILABLE);
+    } finally {
+      issuer.answerJwksWith(undefined);
+    }
+    await request(fresh).get('/whoami').set(bearer(token)).expect(200);
+  });
+
+  it('answers 503, not 401, for a signature the cached keys cannot verify while the key set answers 500', async () => {
+    const cached = appVerifyingWith({ JWKS_ENDPOINT: issuer.jwksUrl, JWKS_REFRESH_COOLDOWN_SECONDS: '0' });
+    await request(cached).get('/whoami').set(bearer(await issuer.token(user))).expect(200);
+    await issuer.rotateKey('main-key');
+    issuer.answerJwksWith(500);
+    try {
+      await request(cached).get('/whoami').set(bearer(await issuer.token(user))).expect(503, UNAVAILABLE);
+    } finally {
+      issuer.answerJwksWith(undefined);
+    }
+    await request(cached).get('/whoami').set(bearer(await issuer.token(user))).expect(200);
+  });
+
   it('answers 503, not 401, while the key set cannot be fetched, and recovers after', async () => {
     const fresh = appVerifyingWith({ JWKS_ENDPOINT: issuer.jwksUrl });
     const token = await issuer.token(user);
@@ -82,7 +132,7 @@ describe('authentication with the auth service JWKS', () => {
     try {
       const response = await request(fresh).get('/whoami').set('Authorization', `Bearer ${token}`);
       expect(response.status).toBe(503);
-      expect(response.body).toEqual({ error: { message: 'Authentication temporarily unavailable', status: 503 } });
+      expect(response.body).toEqual(UNAVAILABLE);
     } finally {
       await issuer.serve();
     }

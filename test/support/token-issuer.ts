@@ -20,6 +20,10 @@ export class TokenIssuer {
   private readonly keys: SigningKey[] = [];
   private server: Server | undefined;
   private port = 0;
+  /** The status the JWKS route answers with instead of the key set, to stand for a failing auth service. */
+  private failureStatus: number | undefined;
+  /** JWKS requests served (or failed) since the issuer was created. */
+  jwksRequests = 0;
 
   static async create(): Promise<TokenIssuer> {
     const issuer = new TokenIssuer();
@@ -28,10 +32,23 @@ export class TokenIssuer {
   }
 
   async addKey(kid: string): Promise<SigningKey> {
-    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-    const key = { kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }, publicPem: await exportSPKI(publicKey) };
+    const key = await signingKey(kid);
     this.keys.push(key);
     return key;
+  }
+
+  /** Replaces the key pair of `kid` with a new one under the same kid, as the auth service does when it restarts. */
+  async rotateKey(kid: string): Promise<SigningKey> {
+    const index = this.keys.findIndex((k) => k.kid === kid);
+    if (index < 0) throw new Error(`no key ${kid}`);
+    const key = await signingKey(kid);
+    this.keys[index] = key;
+    return key;
+  }
+
+  /** From now on the JWKS route answers `status` (a 5xx, say); `undefined` serves the key set again. */
+  answerJwksWith(status: number | undefined): void {
+    this.failureStatus = status;
   }
 
   key(kid = 'main-key'): SigningKey {
@@ -66,6 +83,11 @@ export class TokenIssuer {
         res.writeHead(404).end();
         return;
       }
+      this.jwksRequests++;
+      if (this.failureStatus !== undefined) {
+        res.writeHead(this.failureStatus, { 'content-type': 'text/plain' }).end('auth service failing');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: this.keys.map((k) => k.publicJwk) }));
     });
     await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
@@ -79,6 +101,11 @@ export class TokenIssuer {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+async function signingKey(kid: string): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  return { kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }, publicPem: await exportSPKI(publicKey) };
 }
 
 /** A JWT with `alg: none`, which must never be accepted. */
