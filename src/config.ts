@@ -13,6 +13,28 @@ const amqpUrl = z.string().regex(/^amqps?:\/\/.+/, 'must be an amqp:// or amqps:
 
 const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port');
 
+/** Express's named subnets for `trust proxy`. */
+const PROXY_SUBNETS = ['loopback', 'linklocal', 'uniquelocal'] as const;
+const MAX_PROXY_HOPS = 10;
+const MAX_PROXY_ADDRESSES = 32;
+
+const proxyAddress = z.union([z.enum(PROXY_SUBNETS), z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
+
+/** Express's `trust proxy`, in the forms it accepts that can be checked here: a flag, a hop count, or proxy addresses. */
+const trustProxy = z.union(
+  [
+    z.enum(['false', 'true']).transform((flag) => flag === 'true'),
+    z.string().regex(/^\d{1,2}$/).transform(Number).pipe(z.number().max(MAX_PROXY_HOPS)),
+    z
+      .string()
+      .transform((list) => list.split(',').map((address) => address.trim()).filter(Boolean))
+      .pipe(z.array(proxyAddress).min(1).max(MAX_PROXY_ADDRESSES)),
+  ],
+  {
+    error: `must be false, true, a hop count 0-${MAX_PROXY_HOPS}, or comma-separated proxy IPs, CIDRs, ${PROXY_SUBNETS.join(', ')}`,
+  },
+);
+
 const settings = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -44,6 +66,11 @@ const settings = z
       .pipe(z.array(z.url())),
     /** Requests per minute per client address on the API (health, readiness and metrics are exempt). */
     RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(600),
+    /**
+     * Which proxies in front may name the client in X-Forwarded-For (Express's `trust proxy`); without
+     * it every caller behind a proxy has the proxy's address, and shares one rate-limit bucket.
+     */
+    TRUST_PROXY: trustProxy.default(false),
 
     TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -92,7 +119,7 @@ export interface WalletConfig {
     clockToleranceSeconds: number;
     jwksRefreshCooldownSeconds: number;
   };
-  http: { port: number; corsOrigins: string[]; rateLimitPerMinute: number };
+  http: { port: number; corsOrigins: string[]; rateLimitPerMinute: number; trustProxy: boolean | number | string[] };
   temporal: {
     address: string;
     namespace: string;
@@ -125,7 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
   return {
     nodeEnv: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
-    http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE },
+    http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE, trustProxy: e.TRUST_PROXY },
     mongo: { url: e.DATABASE_URL },
     amqp: { url: e.RABBITMQ_URL, prefetch: e.AMQP_PREFETCH, maxMessageBytes: e.AMQP_MAX_MESSAGE_BYTES },
     auth: {

@@ -33,6 +33,8 @@ export function createHttpApp(deps: HttpDependencies): Express {
   const { config, logger, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // Which X-Forwarded-For hops name the client: the rate limit buckets callers by req.ip.
+  app.set('trust proxy', config.http.trustProxy);
 
   app.use(recordHttpMetrics(metrics));
   app.use(

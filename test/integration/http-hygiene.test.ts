@@ -144,6 +144,24 @@ describe('HTTP hygiene', () => {
     }
   });
 
+  it.each(['1', 'loopback'])('gives each client behind a trusted proxy its own rate-limit bucket (TRUST_PROXY=%s)', async (trustProxy) => {
+    const { app } = appWith({ ...env, RATE_LIMIT_PER_MINUTE: '2', TRUST_PROXY: trustProxy });
+    const statuses = [];
+    for (const client of ['203.0.113.7', '203.0.113.7', '198.51.100.9']) {
+      statuses.push((await request(app).get('/api/v1/wallet/user').set('X-Forwarded-For', client)).status);
+    }
+    expect(statuses).toEqual([401, 401, 401]);
+  });
+
+  it('ignores X-Forwarded-For without TRUST_PROXY: every caller through one proxy shares its bucket', async () => {
+    const { app } = appWith({ ...env, RATE_LIMIT_PER_MINUTE: '2' });
+    const statuses = [];
+    for (const client of ['203.0.113.7', '203.0.113.7', '198.51.100.9']) {
+      statuses.push((await request(app).get('/api/v1/wallet/user').set('X-Forwarded-For', client)).status);
+    }
+    expect(statuses).toEqual([401, 401, 429]);
+  });
+
   it('logs each request with a request id, never the token or cookie', async () => {
     const { app, lines } = appWith(env);
     const token = await issuer.token(objectId());

@@ -40,6 +40,29 @@ describe('configuration', () => {
     expect((error as ConfigError).message).toContain(name);
   });
 
+  it('trusts no proxy unless TRUST_PROXY says so', () => {
+    expect(loadConfig({ JWT_PUBLIC_KEY: KEY }).http.trustProxy).toBe(false);
+  });
+
+  it.each<[string, boolean | number | string[]]>([
+    ['false', false],
+    ['true', true],
+    ['0', 0],
+    ['2', 2],
+    ['10', 10],
+    ['loopback', ['loopback']],
+    ['loopback, 10.0.0.0/8,192.0.2.1, fd00::/8, uniquelocal', ['loopback', '10.0.0.0/8', '192.0.2.1', 'fd00::/8', 'uniquelocal']],
+  ])('reads TRUST_PROXY=%s as Express trust proxy %p', (value, expected) => {
+    expect(loadConfig({ JWT_PUBLIC_KEY: KEY, TRUST_PROXY: value }).http.trustProxy).toEqual(expected);
+  });
+
+  it.each(['11', '-1', '1.5', 'yes', 'everyone', '10.0.0.0/33', '300.1.1.1', 'loopback,,evil', '*'])(
+    'rejects TRUST_PROXY=%s with a message naming the variable',
+    (value) => {
+      expect(() => loadConfig({ JWT_PUBLIC_KEY: KEY, TRUST_PROXY: value })).toThrow(/TRUST_PROXY/);
+    },
+  );
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ JWT_PUBLIC_KEY: KEY, PORT: '' }).http.port).toBe(4003);
   });
