@@ -55,7 +55,7 @@ export function createHttpApp(deps: HttpDependencies): Express {
   );
   app.use(helmet());
 
-  registerHealthRoutes(app, deps.readinessChecks);
+  registerHealthRoutes(app, deps.readinessChecks, logger);
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });

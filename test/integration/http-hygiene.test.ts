@@ -4,6 +4,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../../src/config';
 import { createHttpApp } from '../../src/http/app';
+import type { ReadinessCheck } from '../../src/http/health';
 import { openApiDocument } from '../../src/http/openapi';
 import type { WalletReader } from '../../src/ledger/wallet-reader';
 import { createMetrics } from '../../src/metrics';
@@ -11,7 +12,9 @@ import { objectId } from '../support/ids';
 import { TokenIssuer } from '../support/token-issuer';
 
 /** The HTTP app on its own (no database behind it), with its log lines captured. */
-function appWith(env: Record<string, string>, reader?: Partial<WalletReader>) {
+const ALL_UP: Record<string, ReadinessCheck> = { mongodb: async () => undefined, rabbitmq: async () => undefined, temporal: async () => undefined };
+
+function appWith(env: Record<string, string>, reader?: Partial<WalletReader>, readinessChecks = ALL_UP) {
   const lines: string[] = [];
   const logger = pino(
     { level: 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] },
@@ -26,7 +29,7 @@ function appWith(env: Record<string, string>, reader?: Partial<WalletReader>) {
     config: loadConfig({ NODE_ENV: 'production', ...env }),
     logger,
     metrics: createMetrics(),
-    readinessChecks: { mongodb: async () => undefined, rabbitmq: async () => undefined, temporal: async () => undefined },
+    readinessChecks,
     walletReader: () => reader as WalletReader | undefined,
   });
   return { app, lines };
@@ -160,6 +163,23 @@ describe('HTTP hygiene', () => {
       statuses.push((await request(app).get('/api/v1/wallet/user').set('X-Forwarded-For', client)).status);
     }
     expect(statuses).toEqual([401, 401, 429]);
+  });
+
+  it('names the dependency that is down on /ready, with its error text in the log only', async () => {
+    const failure = 'connect ECONNREFUSED amqp://wallet:s3cret-passw0rd@broker.internal:5672';
+    const { app, lines } = appWith(env, undefined, {
+      ...ALL_UP,
+      rabbitmq: async () => {
+        throw new Error(failure);
+      },
+    });
+    const response = await request(app).get('/ready');
+    expect(response.status).toBe(503);
+    expect(response.body).toEqual({ status: 'unavailable', checks: { mongodb: 'up', rabbitmq: 'down', temporal: 'up' } });
+    expect(response.text).not.toContain('s3cret');
+    expect(response.text).not.toContain('broker.internal');
+    const logged = lines.map((line) => JSON.parse(line) as { check?: string; err?: { message?: string } });
+    expect(logged).toContainEqual(expect.objectContaining({ check: 'rabbitmq', err: expect.objectContaining({ message: failure }) }));
   });
 
   it('logs each request with a request id, never the token or cookie', async () => {
