@@ -1,18 +1,32 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { LEDGER_INVARIANT_FAILURE_TYPE, type AppliedLeg, type LegChange, type TransactionFinalized } from '../src/domain/transaction';
+import {
+  LEDGER_INVARIANT_FAILURE_TYPE,
+  toAnnouncement,
+  type AppliedLeg,
+  type LegChange,
+  type RecordedTransaction,
+  type TransactionFinalized,
+  type TransactionOpening,
+} from '../src/domain/transaction';
 import { BusinessRuleError, LedgerInvariantError } from '../src/ledger/errors';
 import type { Ledger } from '../src/ledger/ledger';
 import type { FinalizationEcho } from '../src/messaging/finalization-echo';
 import type { FinalizationPublisher } from '../src/messaging/finalization-publisher';
 import { announcementKey, type FinalizationLog } from '../src/persistence/finalization-log';
 import type { ReconciliationReport } from '../src/ledger/reconciliation';
+import type { TransactionRecords } from '../src/persistence/transaction-record';
 import { KeyedMutex } from '../src/support/keyed-mutex';
 
 export interface WalletActivities {
+  /** Opens the transaction's record on its first event, or tells where a transaction seen before stands. */
+  openTransaction(opening: TransactionOpening): Promise<RecordedTransaction>;
   /** Applies one leg of a transaction to a wallet, exactly once. */
   applyLeg(change: LegChange): Promise<AppliedLeg>;
-  /** Announces the transaction's outcome on `transaction.events`, confirmed by the broker. */
-  publishFinalization(finalized: TransactionFinalized): Promise<void>;
+  /**
+   * Records the transaction's outcome (with the legs its execution applied) and announces it on
+   * `transaction.events`, confirmed by the broker.
+   */
+  publishFinalization(finalized: TransactionFinalized, legs?: AppliedLeg[]): Promise<void>;
   /** The reversals that would undo what a transaction still has standing, newest first. */
   reversalsOf(transactionId: string): Promise<LegChange[]>;
   /** Checks every wallet against its ledger and the platform's money against its top-ups. */
@@ -24,10 +38,11 @@ export interface ActivityDependencies {
   finalizations: Pick<FinalizationPublisher, 'publish'>;
   finalizationLog: Pick<FinalizationLog, 'rememberedAsDelivered' | 'rememberDelivered' | 'recordAttempt' | 'wasDelivered'>;
   finalizationEcho: Pick<FinalizationEcho, 'catchUp'>;
+  records: Pick<TransactionRecords, 'open' | 'recordOutcome' | 'latestOutcome'>;
   reconcile: () => Promise<ReconciliationReport>;
 }
 
-export function createActivities({ ledger, finalizations, finalizationLog, finalizationEcho, reconcile }: ActivityDependencies): WalletActivities {
+export function createActivities({ ledger, finalizations, finalizationLog, finalizationEcho, records, reconcile }: ActivityDependencies): WalletActivities {
   const announcing = new KeyedMutex();
 
   /** Whether an earlier run of this step got the announcement into the broker's queues. */
@@ -42,7 +57,24 @@ export function createActivities({ ledger, finalizations, finalizationLog, final
     return false;
   }
 
+  /**
+   * Publishes unless this attempt is no longer the live one: it may have been frozen (a long pause)
+   * while a later attempt announced, and the transaction moved on to another outcome since.
+   */
+  async function publishIfLive(finalized: TransactionFinalized): Promise<boolean> {
+    const latest = await records.latestOutcome(finalized.transactionId);
+    const context = Context.current();
+    context.cancellationSignal.throwIfAborted();
+    if (latest !== finalized.status) {
+      context.log.warn('the transaction moved on to another outcome; this attempt does not announce', { ...finalized, latest });
+      return false;
+    }
+    await finalizations.publish(finalized);
+    return true;
+  }
+
   return {
+    openTransaction: (opening) => records.open(opening),
     async applyLeg(change) {
       try {
         return await ledger.applyLeg(change, Context.current().cancellationSignal);
@@ -50,14 +82,18 @@ export function createActivities({ ledger, finalizations, finalizationLog, final
         throw asActivityFailure(error);
       }
     },
-    publishFinalization(finalized) {
+    publishFinalization(requested, legs = []) {
+      const finalized = toAnnouncement(requested);
       // A regular activity can take over while a timed-out local attempt still runs in this
       // process: attempts at one announcement take turns, and the later one finds it remembered.
       return announcing.run(announcementKey(finalized), async () => {
+        if ((await records.recordOutcome(finalized, legs)) === 'superseded') {
+          Context.current().log.warn('the transaction is already final with another outcome; not announcing', { ...finalized });
+          return;
+        }
         // This step may run again after an attempt that got through: announce each outcome once.
         if (await alreadyAnnounced(finalized)) return;
-        await finalizations.publish(finalized);
-        finalizationLog.rememberDelivered(finalized);
+        if (await publishIfLive(finalized)) finalizationLog.rememberDelivered(finalized);
       });
     },
     reversalsOf: (transactionId) => ledger.reversalsOf(transactionId),

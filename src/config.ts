@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PLATFORM_AMOUNT_LIMITS, type AmountLimits } from './domain/transaction';
 
 // The one configuration module: every setting the service reads from its environment, validated at
 // start. Names shared with the platform's deployments follow ../shared/CONTRACT.md.
@@ -78,6 +79,14 @@ const settings = z
     /** A workflow bundle built by `npm run build`; without it the worker bundles the workflows at start. */
     TEMPORAL_WORKFLOW_BUNDLE: z.string().min(1).optional(),
 
+    /**
+     * Amounts a `transaction.completed` may carry, per type, in minor units; others are dead-lettered
+     * and announced Failed. The transactions service's own limits by default (CONTRACT.md).
+     */
+    TOP_UP_MIN_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.topUp.min),
+    TOP_UP_MAX_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.topUp.max),
+    TRANSFER_MIN_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.transfer.min),
+    TRANSFER_MAX_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.transfer.max),
     /** Balance of a wallet created by `user.signup`, in minor units. */
     WALLET_INITIAL_BALANCE: integer(0, Number.MAX_SAFE_INTEGER).default(0),
     /** Minutes between scheduled ledger reconciliations; 0 leaves the schedule alone. */
@@ -100,7 +109,11 @@ const settings = z
   });
 
 /** The service verifies tokens; the operators' command line reads no token and needs no key. */
-const serviceSettings = settings.refine((env) => env.JWKS_ENDPOINT !== undefined || env.JWT_PUBLIC_KEY !== undefined, {
+const consistentSettings = settings
+  .refine((env) => env.TOP_UP_MIN_AMOUNT <= env.TOP_UP_MAX_AMOUNT, { message: 'must not exceed TOP_UP_MAX_AMOUNT', path: ['TOP_UP_MIN_AMOUNT'] })
+  .refine((env) => env.TRANSFER_MIN_AMOUNT <= env.TRANSFER_MAX_AMOUNT, { message: 'must not exceed TRANSFER_MAX_AMOUNT', path: ['TRANSFER_MIN_AMOUNT'] });
+
+const serviceSettings = consistentSettings.refine((env) => env.JWKS_ENDPOINT !== undefined || env.JWT_PUBLIC_KEY !== undefined, {
   message: 'JWKS_ENDPOINT is required unless JWT_PUBLIC_KEY is given',
   path: ['JWKS_ENDPOINT'],
 });
@@ -129,7 +142,7 @@ export interface WalletConfig {
     maxCachedWorkflows: number;
     maxWorkflowBacklog: number;
   };
-  wallet: { initialBalance: number; reconciliationIntervalMinutes: number };
+  wallet: { initialBalance: number; reconciliationIntervalMinutes: number; amountLimits: AmountLimits };
   shutdownGraceSeconds: number;
 }
 
@@ -144,7 +157,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = true } = {}): WalletConfig {
   // An empty variable means "not set", as most deployment tools write unset values.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const parsed = (forService ? serviceSettings : settings).safeParse(present);
+  const parsed = (forService ? serviceSettings : consistentSettings).safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
@@ -176,6 +189,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
     wallet: {
       initialBalance: e.WALLET_INITIAL_BALANCE,
       reconciliationIntervalMinutes: e.RECONCILIATION_INTERVAL_MINUTES,
+      amountLimits: {
+        topUp: { min: e.TOP_UP_MIN_AMOUNT, max: e.TOP_UP_MAX_AMOUNT },
+        transfer: { min: e.TRANSFER_MIN_AMOUNT, max: e.TRANSFER_MAX_AMOUNT },
+      },
     },
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
   };

@@ -14,6 +14,7 @@ import { TransactionEventBridge } from './messaging/bridge';
 import { FinalizationEcho } from './messaging/finalization-echo';
 import { FinalizationPublisher } from './messaging/finalization-publisher';
 import { MessageRouter } from './messaging/message-router';
+import { createMessageDecoder } from './messaging/messages';
 import { createMetrics, type Metrics } from './metrics';
 import { openDatabase, type Database } from './persistence/mongo';
 import { untilAvailable } from './support/until-available';
@@ -113,6 +114,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
           finalizations,
           finalizationLog: db.finalizations,
           finalizationEcho,
+          records: db.transactionRecords,
           reconcile: () => reconcile(db, (userId) => ledger.rollProjectionForward(userId)),
         }),
         workflowBundle: options.workflowBundle,
@@ -129,10 +131,10 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const workflows = new TransactionWorkflows(client, config.temporal.taskQueue);
   const bridge = new TransactionEventBridge(
     broker,
-    new MessageRouter(ledger, workflows),
+    new MessageRouter(ledger, workflows, db.transactionRecords),
     {
       prefetch: config.amqp.prefetch,
-      maxMessageBytes: config.amqp.maxMessageBytes,
+      decode: createMessageDecoder({ maxMessageBytes: config.amqp.maxMessageBytes, amountLimits: config.wallet.amountLimits }),
       admission: new WorkflowBacklogGate(client, config.temporal.taskQueue, config.temporal.maxWorkflowBacklog, metrics, logger),
     },
     metrics,

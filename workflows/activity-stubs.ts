@@ -1,6 +1,14 @@
 import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
 import type { WalletActivities } from '../activities';
-import { BUSINESS_FAILURE_TYPES, LEDGER_INVARIANT_FAILURE_TYPE, type AppliedLeg, type LegChange, type TransactionFinalized } from '../src/domain/transaction';
+import {
+  BUSINESS_FAILURE_TYPES,
+  LEDGER_INVARIANT_FAILURE_TYPE,
+  type AppliedLeg,
+  type LegChange,
+  type RecordedTransaction,
+  type TransactionFinalized,
+  type TransactionOpening,
+} from '../src/domain/transaction';
 
 // How the transaction workflow calls its activities, with their timeouts and retry policies.
 
@@ -10,6 +18,8 @@ export const PATCHES = {
   localActivities: 'local-activities',
   closeWhenSettled: 'close-when-settled',
   reverseFromLedger: 'reverse-from-ledger',
+  transactionRecord: 'transaction-record',
+  finalRefusals: 'final-refusals',
 } as const;
 
 const NOT_RETRYABLE = [...Object.values(BUSINESS_FAILURE_TYPES), LEDGER_INVARIANT_FAILURE_TYPE];
@@ -51,12 +61,16 @@ export function reversalsOf(transactionId: string): Promise<LegChange[]> {
   return ledgerReader.reversalsOf(transactionId);
 }
 
+export function openTransaction(opening: TransactionOpening): Promise<RecordedTransaction> {
+  return localFirst((activities) => activities.openTransaction(opening));
+}
+
 export function applyLeg(change: LegChange): Promise<AppliedLeg> {
   return localFirst((activities) => activities.applyLeg(change));
 }
 
-export function publishFinalization(finalized: TransactionFinalized): Promise<void> {
-  return localFirst((activities) => activities.publishFinalization(finalized));
+export function publishFinalization(finalized: TransactionFinalized, legs: AppliedLeg[]): Promise<void> {
+  return localFirst((activities) => activities.publishFinalization(finalized, legs));
 }
 
 async function localFirst<T>(call: (activities: WalletActivities) => Promise<T>): Promise<T> {
@@ -65,12 +79,22 @@ async function localFirst<T>(call: (activities: WalletActivities) => Promise<T>)
   try {
     return await call(local);
   } catch (error) {
-    if (isFinal(error)) throw error;
+    // Executions recorded before `final-refusals` retried a refused local step as a regular one.
+    if (isFinal(error) && patched(PATCHES.finalRefusals)) throw error;
     return call(regular);
   }
 }
 
 /** A refusal or a broken invariant: another attempt elsewhere would end the same way. */
 function isFinal(error: unknown): boolean {
-  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && NOT_RETRYABLE.includes(error.cause.type ?? '');
+  return NOT_RETRYABLE.includes(applicationFailureOf(error)?.type ?? '');
+}
+
+/**
+ * The failure an activity raised: a regular activity's comes as the cause of an ActivityFailure, a
+ * local activity's as the ApplicationFailure itself.
+ */
+export function applicationFailureOf(error: unknown): ApplicationFailure | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof ApplicationFailure ? cause : undefined;
 }

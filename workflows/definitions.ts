@@ -1,6 +1,6 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { AppliedLeg, FinalStatus, TransactionCompleted, TransactionFailed } from '../src/domain/transaction';
+import type { AppliedLeg, FinalStatus, RecordStatus, TransactionCompleted, TransactionFailed, TransactionRejected } from '../src/domain/transaction';
 
 // The public face of the transaction workflow, shared by the workflow, the bridge that signals it
 // and the operators' tools: its id, input, signals, query and search attributes.
@@ -29,6 +29,8 @@ export type TransactionReversalInput = TransactionFailed;
 
 export const transactionCompletedSignal = defineSignal<[TransactionCompleted]>('transactionCompleted');
 export const transactionFailedSignal = defineSignal<[TransactionFailed]>('transactionFailed');
+/** A `transaction.completed` the bridge refused (and dead-lettered): the transaction ends Failed with why. */
+export const transactionRejectedSignal = defineSignal<[TransactionRejected]>('transactionRejected');
 /** Sent by an operator once the cause of a NeedsOperator state is fixed: the stuck step runs again. */
 export const operatorRetrySignal = defineSignal('operatorRetry');
 
@@ -41,6 +43,9 @@ export interface TransactionState {
   step: string;
   completedEvent?: TransactionCompleted;
   failedEvent?: TransactionFailed;
+  rejectedEvent?: TransactionRejected;
+  /** Where the durable transaction record stood when this execution opened it. */
+  recorded?: RecordStatus;
   /** Every ledger entry this execution applied, in order, including compensations and reversals. */
   legs: AppliedLeg[];
   /** The statuses announced in `wallet.transactionFinalized`, in order. */

@@ -1,6 +1,6 @@
-import { ActivityFailure, ApplicationFailure, condition, log, patched, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, condition, log, patched, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { BUSINESS_FAILURE_TYPES, type AppliedLeg, type BusinessFailureType, type FinalStatus, type LegChange } from '../src/domain/transaction';
-import { applyLeg, PATCHES, publishFinalization } from './activity-stubs';
+import { applicationFailureOf, applyLeg, PATCHES, publishFinalization } from './activity-stubs';
 import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionStateQuery, type TransactionState, type TransactionStatus } from './definitions';
 
 /** How often a step waiting for an operator tries again by itself. */
@@ -53,7 +53,7 @@ export class TransactionSteps {
 
   async announce(finalized: { status: FinalStatus; reason?: string }): Promise<void> {
     this.setStep(`announcing ${finalized.status}`);
-    await publishFinalization({ transactionId: this.transactionId, ...finalized });
+    await publishFinalization({ transactionId: this.transactionId, ...finalized }, this.state.legs);
     this.state.finalizations.push(finalized);
     this.setStatus(finalized.status);
     // Added after the first release (executions recorded before it replay without it): the outcome
@@ -89,11 +89,8 @@ export class TransactionSteps {
 }
 
 function businessFailureOf(error: unknown): BusinessFailureType | undefined {
-  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) {
-    const type = error.cause.type;
-    return Object.values(BUSINESS_FAILURE_TYPES).find((known) => known === type);
-  }
-  return undefined;
+  const type = applicationFailureOf(error)?.type;
+  return Object.values(BUSINESS_FAILURE_TYPES).find((known) => known === type);
 }
 
 function messageOf(error: unknown): string {

@@ -1,5 +1,5 @@
-import { upsertSearchAttributes } from '@temporalio/workflow';
-import { reversalsOf } from './activity-stubs';
+import { patched, upsertSearchAttributes } from '@temporalio/workflow';
+import { openTransaction, PATCHES, reversalsOf } from './activity-stubs';
 import { SEARCH_ATTRIBUTES, type TransactionReversalInput, type TransactionState } from './definitions';
 import { TransactionSteps } from './transaction-steps';
 
@@ -11,6 +11,14 @@ import { TransactionSteps } from './transaction-steps';
 export async function walletReversal(input: TransactionReversalInput): Promise<TransactionState> {
   const steps = new TransactionSteps(input.transactionId);
   steps.state.failedEvent = input;
+  if (patched(PATCHES.transactionRecord)) {
+    // An earlier reversal, whose execution is gone, may have rolled the transaction back already.
+    steps.state.recorded = (await openTransaction({ transactionId: input.transactionId, type: input.type, userIds: [], amount: null })).status;
+    if (steps.state.recorded === 'Failed') {
+      steps.setStep('closed: the transaction record is already Failed');
+      return steps.state;
+    }
+  }
   steps.setStep('reading the ledger');
   const reversals = await reversalsOf(input.transactionId);
   if (reversals[0]) {

@@ -6,13 +6,15 @@ import {
   type BusinessFailureType,
   type LegChange,
   type TransactionCompleted,
+  type TransactionOpening,
   type UndoLeg,
 } from '../src/domain/transaction';
-import { PATCHES, reversalsOf } from './activity-stubs';
+import { openTransaction, PATCHES, reversalsOf } from './activity-stubs';
 import {
   SEARCH_ATTRIBUTES,
   transactionCompletedSignal,
   transactionFailedSignal,
+  transactionRejectedSignal,
   type TransactionState,
   type TransactionWorkflowInput,
 } from './definitions';
@@ -43,15 +45,24 @@ export async function walletTransaction(input: TransactionWorkflowInput): Promis
   setHandler(transactionFailedSignal, (event) => {
     if (event.transactionId === input.transactionId) state.failedEvent ??= event;
   });
+  setHandler(transactionRejectedSignal, (event) => {
+    if (event.transactionId === input.transactionId) state.rejectedEvent ??= event;
+  });
 
-  const hasEvent = await condition(() => !!state.completedEvent || !!state.failedEvent, FIRST_EVENT_TIMEOUT);
+  const hasEvent = await condition(() => !!state.completedEvent || !!state.failedEvent || !!state.rejectedEvent, FIRST_EVENT_TIMEOUT);
   if (!hasEvent) return finish('closed without any transaction event');
 
-  if (state.completedEvent && !state.failedEvent) {
-    describeTransaction(state.completedEvent);
-    const refusal = await applyTransaction(state.completedEvent);
-    if (!state.failedEvent) await steps.announce(refusal ? { status: 'Failed', reason: refusal } : { status: 'Completed' });
+  // The transaction record outlives this execution: a transaction it holds as final moves no more
+  // money, except a Completed one that transaction.failed now rolls back.
+  if (patched(PATCHES.transactionRecord)) {
+    state.recorded = (await openTransaction(openingOf(state))).status;
+    if (state.recorded === 'Failed' || (state.recorded === 'Completed' && !state.failedEvent)) {
+      return finish(`closed: the transaction record is already ${state.recorded}`);
+    }
   }
+
+  // A Completed record was settled by an earlier execution, gone since: only a rollback remains.
+  if (state.recorded !== 'Completed') await settleFirstEvent();
 
   // Executions from before `close-when-settled` stay open a while for a late transaction.failed.
   if (!state.failedEvent && steps.lastAnnounced() === 'Completed' && !patched(PATCHES.closeWhenSettled)) {
@@ -67,6 +78,18 @@ export async function walletTransaction(input: TransactionWorkflowInput): Promis
     if (steps.lastAnnounced() !== 'Failed') await steps.announce({ status: 'Failed', reason: state.failedEvent.reason });
   }
   return finish('closed');
+
+  /** Applies a completed transaction, or refuses a rejected one, unless transaction.failed came first. */
+  async function settleFirstEvent(): Promise<void> {
+    if (state.failedEvent) return;
+    if (state.completedEvent) {
+      describeTransaction(state.completedEvent);
+      const refusal = await applyTransaction(state.completedEvent);
+      if (!state.failedEvent) await steps.announce(refusal ? { status: 'Failed', reason: refusal } : { status: 'Completed' });
+    } else if (state.rejectedEvent) {
+      await steps.announce({ status: 'Failed', reason: state.rejectedEvent.reason });
+    }
+  }
 
   /** Applies the forward legs; returns the reason of a business refusal, if any. */
   async function applyTransaction(event: TransactionCompleted): Promise<string | undefined> {
@@ -138,6 +161,14 @@ export async function walletTransaction(input: TransactionWorkflowInput): Promis
     steps.setStep(step);
     return state;
   }
+}
+
+/** The transaction as its first event describes it, for the transaction record. */
+function openingOf(state: TransactionState): TransactionOpening {
+  const { completedEvent: completed, transactionId } = state;
+  if (!completed) return { transactionId, type: state.failedEvent?.type ?? null, userIds: [], amount: null };
+  const userIds = completed.type === 'TopUp' ? [completed.userId] : [completed.fromUserId, completed.toUserId];
+  return { transactionId, type: completed.type, userIds, amount: completed.amount };
 }
 
 function refusalReason(refused: BusinessFailureType, party: 'owner' | 'sender' | 'recipient'): string {

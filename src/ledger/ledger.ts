@@ -1,5 +1,5 @@
 import { Types } from 'mongoose';
-import type { AppliedLeg, LegChange } from '../domain/transaction';
+import type { AppliedLeg, ForwardLeg, LegChange } from '../domain/transaction';
 import type { Database } from '../persistence/mongo';
 import { isDuplicateKey } from '../persistence/duplicate-key';
 import { ledgerEntryIdOf, walletIdOf } from '../persistence/keys';
@@ -20,6 +20,8 @@ const MAX_REMEMBERED_HEADS = 10_000;
 // Latest entries of a wallet read by _id, before the leg index is asked, for a leg known to be
 // applied, and for a leg refused (most refusals are real: there the index has to answer anyway).
 const LEG_LOOKBACK = { applied: 32, refused: 2 };
+/** The order in which a transaction applies its forward legs: a transfer debits, then credits. */
+const FORWARD_SEQUENCE: Record<ForwardLeg, number> = { debit: 0, credit: 1 };
 
 /**
  * The ledger owns every balance change. A change is an entry inserted at the wallet's next version,
@@ -88,19 +90,21 @@ export class Ledger {
   private async claimNextVersion(change: LegChange, signal: AbortSignal | undefined): Promise<AppliedLeg> {
     // The entry this process last wrote or verified for the wallet is a true link of its chain, so
     // the next version can be claimed on top of it without reading the wallet document: if another
-    // process wrote since, the claim conflicts and the wallet's real head is read then.
+    // process wrote since, the claim conflicts and the wallet's real head is read then. The wallet
+    // document is a cache too: a claim on it conflicts the same way when the ledger is ahead.
     const remembered = this.knownHeads.get(change.userId);
     let head = remembered ?? (await this.projectedHead(change.userId));
-    let headMayBeStale = remembered !== undefined;
+    // Whether `head` was just read from the ledger itself, not from memory or the wallet document.
+    let atLedgerHead = false;
     for (let attempt = 1; attempt <= MAX_VERSION_CLAIMS; attempt++) {
       signal?.throwIfAborted();
       let link;
       try {
         link = nextLink(head, change.amount);
       } catch (refusal) {
-        // A refusal must rest on the wallet's current head, not on what this process last saw.
-        if (headMayBeStale) {
-          headMayBeStale = false;
+        // A refusal is final: it must rest on the ledger's head, never on a cache of it.
+        if (!atLedgerHead) {
+          atLedgerHead = true;
           head = await this.rollProjectionForward(change.userId);
           continue;
         }
@@ -136,7 +140,7 @@ export class Ledger {
         this.metrics.ledgerVersionConflicts.inc();
         await sleep(backoffDelayMs(CONFLICT_BACKOFF, attempt));
         head = await this.rollProjectionForward(change.userId);
-        headMayBeStale = false;
+        atLedgerHead = true;
         continue;
       }
       this.metrics.ledgerEntries.inc({ leg: change.leg });
@@ -149,8 +153,10 @@ export class Ledger {
 
   /**
    * The reversals that would undo what a transaction still has standing in the ledger: each forward
-   * leg (debit, credit) not yet compensated or reversed, newest first. Read from the ledger itself,
-   * so an execution that did not apply the legs can undo them (a scan on FerretDB; rare).
+   * leg (debit, credit) not yet compensated or reversed, last applied first. Read from the ledger
+   * itself, so an execution that did not apply the legs can undo them (a scan on FerretDB; rare).
+   * The order is the transaction's own sequence, not the entries' `createdAt`, which each worker
+   * stamps from its own clock.
    */
   async reversalsOf(transactionId: string): Promise<LegChange[]> {
     const entries = await this.db.ledgerEntries
@@ -161,7 +167,7 @@ export class Ledger {
     const undone = new Set(entries.filter((e) => e.leg === 'compensation' || e.leg === 'reversal').map((e) => e.userId.toHexString()));
     return entries
       .filter((e) => (e.leg === 'debit' || e.leg === 'credit') && !undone.has(e.userId.toHexString()))
-      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.leg === 'credit' ? -1 : 1))
+      .sort((a, b) => FORWARD_SEQUENCE[b.leg as ForwardLeg] - FORWARD_SEQUENCE[a.leg as ForwardLeg])
       .map((e) => ({
         transactionId,
         transactionType: e.transactionType ?? 'Transfer',

@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics';
 import { backoffDelayMs, sleep } from '../support/backoff';
 import type { BrokerConnection } from './broker-connection';
 import { deadLetter } from './dead-letter';
-import { decodeMessage } from './messages';
+import type { Decoded } from './messages';
 import type { Disposition, MessageRouter } from './message-router';
 import { CONSUMED_QUEUES, openTopologyChannel, type ConsumedQueue } from './topology';
 
@@ -13,7 +13,8 @@ const RETRY_BACKOFF = { initialMs: 200, maxMs: 30_000 };
 
 export interface BridgeOptions {
   prefetch: number;
-  maxMessageBytes: number;
+  /** Parses and validates a body (see createMessageDecoder). */
+  decode: (queue: ConsumedQueue, body: Buffer) => Decoded;
   /** Transaction events wait here before they start executions (sign-ups do not). */
   admission?: { waitForRoom(signal: AbortSignal): Promise<void> };
 }
@@ -84,7 +85,7 @@ export class TransactionEventBridge {
   }
 
   private async handle(channel: ConfirmChannel, queue: ConsumedQueue, message: ConsumeMessage): Promise<void> {
-    const decoded = decodeMessage(queue, message.content, this.options.maxMessageBytes);
+    const decoded = this.options.decode(queue, message.content);
     if (decoded.ok && decoded.message.kind !== 'userSignup') await this.options.admission?.waitForRoom(this.stopping.signal);
     if (this.stopping.signal.aborted) return; // unacked: redelivered to the next consumer
     for (let attempt = 1; ; attempt++) {
@@ -112,8 +113,15 @@ export class TransactionEventBridge {
   }
 }
 
-function idsOf(decoded: ReturnType<typeof decodeMessage>): Record<string, string> {
+function idsOf(decoded: Decoded): Record<string, string> {
   if (!decoded.ok) return {};
   const message = decoded.message;
-  return message.kind === 'userSignup' ? { userId: message.userId } : { transactionId: message.event.transactionId };
+  switch (message.kind) {
+    case 'userSignup':
+      return { userId: message.userId };
+    case 'transactionRejected':
+      return { transactionId: message.transactionId };
+    default:
+      return { transactionId: message.event.transactionId };
+  }
 }

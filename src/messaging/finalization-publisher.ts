@@ -1,5 +1,5 @@
 import type { ConfirmChannel } from 'amqplib';
-import type { TransactionFinalized } from '../domain/transaction';
+import { toAnnouncement, type TransactionFinalized } from '../domain/transaction';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { BrokerConnection } from './broker-connection';
@@ -24,10 +24,11 @@ export class FinalizationPublisher {
     });
   }
 
-  async publish(finalized: TransactionFinalized): Promise<void> {
+  async publish(requested: TransactionFinalized): Promise<void> {
     const channel = this.channel;
     if (!channel) throw new Error('RabbitMQ is not connected; finalization will be retried');
-    // The platform's wire format: a JSON body, persistent, no other properties.
+    // The platform's wire format: a JSON body, persistent, no other properties; a Failed with a reason.
+    const finalized = toAnnouncement(requested);
     const body = Buffer.from(JSON.stringify(finalized));
     await publishConfirmed(channel, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, body, {}, CONFIRM_TIMEOUT_MS);
     this.metrics.finalizationsPublished.inc({ status: finalized.status });

@@ -1,91 +1,102 @@
 import { z } from 'zod';
-import type { TransactionCompleted, TransactionFailed, TransactionFinalized } from '../domain/transaction';
+import { failureReason, type AmountLimits, type TransactionCompleted, type TransactionFailed, type TransactionFinalized } from '../domain/transaction';
 import { QUEUES, type ConsumedQueue } from './topology';
 
 // The messages the wallet consumes, validated to the shapes of ../shared/CONTRACT.md.
 
-const objectId = z.string().regex(/^[0-9a-fA-F]{24}$/, 'must be a 24-hex-digit ObjectId');
-const amount = z
-  .number({ error: 'must be a number' })
-  .int('must be an integer')
-  .positive('must be greater than 0')
-  .max(Number.MAX_SAFE_INTEGER, 'must be at most Number.MAX_SAFE_INTEGER');
+const OBJECT_ID = /^[0-9a-fA-F]{24}$/;
+const objectId = z.string().regex(OBJECT_ID, 'must be a 24-hex-digit ObjectId');
 const MAX_REASON_LENGTH = 500;
+
+export interface DecoderOptions {
+  maxMessageBytes: number;
+  amountLimits: AmountLimits;
+}
+
+const amountWithin = ({ min, max }: { min: number; max: number }) =>
+  z.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 const userSignup = z.object({ id: objectId });
 
-const topUpCompleted = z.object({
-  transactionId: objectId,
-  type: z.literal('TopUp'),
-  userId: objectId,
-  amount,
-});
-
-const transferCompleted = z
-  .object({
+function transactionCompletedSchema(limits: AmountLimits) {
+  const topUpCompleted = z.object({
     transactionId: objectId,
-    type: z.literal('Transfer'),
-    fromUserId: objectId,
-    toUserId: objectId,
-    amount,
-  })
-  .refine((t) => t.fromUserId.toLowerCase() !== t.toUserId.toLowerCase(), {
-    message: 'must differ from fromUserId',
-    path: ['toUserId'],
+    type: z.literal('TopUp'),
+    userId: objectId,
+    amount: amountWithin(limits.topUp),
   });
-
-const transactionCompleted = z.discriminatedUnion('type', [topUpCompleted, transferCompleted], {
-  error: 'must be "TopUp" or "Transfer"',
-});
+  const transferCompleted = z
+    .object({
+      transactionId: objectId,
+      type: z.literal('Transfer'),
+      fromUserId: objectId,
+      toUserId: objectId,
+      amount: amountWithin(limits.transfer),
+    })
+    .refine((t) => t.fromUserId.toLowerCase() !== t.toUserId.toLowerCase(), {
+      message: 'must differ from fromUserId',
+      path: ['toUserId'],
+    });
+  return z.discriminatedUnion('type', [topUpCompleted, transferCompleted], {
+    error: 'must be "TopUp" or "Transfer"',
+  });
+}
 
 const transactionFailed = z.object({
   transactionId: objectId,
   type: z.enum(['TopUp', 'Transfer'], { error: 'must be "TopUp" or "Transfer"' }),
-  // The rollback matters more than its explanation: a missing reason gets a default, not a rejection.
-  reason: z
-    .string()
-    .trim()
-    .min(1)
-    .transform((reason) => reason.slice(0, MAX_REASON_LENGTH))
-    .default('Transaction failed'),
+  // The rollback matters more than its explanation: a missing, empty or non-text reason gets a default.
+  reason: z.unknown().optional().transform((reason) => failureReason(typeof reason === 'string' ? reason.slice(0, MAX_REASON_LENGTH) : undefined)),
 });
 
 export type ConsumedMessage =
   | { kind: 'userSignup'; userId: string }
   | { kind: 'transactionCompleted'; event: TransactionCompleted }
-  | { kind: 'transactionFailed'; event: TransactionFailed };
+  | { kind: 'transactionFailed'; event: TransactionFailed }
+  /** A `transaction.completed` that cannot be applied, but names its transaction: it is dead-lettered and announced Failed. */
+  | { kind: 'transactionRejected'; transactionId: string; problem: string };
 
 export type Decoded = { ok: true; message: ConsumedMessage } | { ok: false; reason: string };
 
-/** Parses and validates a message body from one of the wallet's queues, whatever its properties say. */
-export function decodeMessage(queue: ConsumedQueue, body: Buffer, maxBytes: number): Decoded {
-  if (body.length > maxBytes) return { ok: false, reason: `message body of ${body.length} bytes exceeds ${maxBytes}` };
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    return { ok: false, reason: `body is not JSON: ${(error as Error).message}` };
-  }
-  switch (queue) {
-    case QUEUES.userSignup: {
-      const parsed = userSignup.safeParse(json);
-      return parsed.success
-        ? { ok: true, message: { kind: 'userSignup', userId: parsed.data.id.toLowerCase() } }
-        : { ok: false, reason: describe(parsed.error) };
+/** Parses and validates message bodies from the wallet's queues, whatever their properties say. */
+export function createMessageDecoder({ maxMessageBytes, amountLimits }: DecoderOptions): (queue: ConsumedQueue, body: Buffer) => Decoded {
+  const transactionCompleted = transactionCompletedSchema(amountLimits);
+  return (queue, body) => {
+    if (body.length > maxMessageBytes) return { ok: false, reason: `message body of ${body.length} bytes exceeds ${maxMessageBytes}` };
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch (error) {
+      return { ok: false, reason: `body is not JSON: ${(error as Error).message}` };
     }
-    case QUEUES.transactionCompleted: {
-      const parsed = transactionCompleted.safeParse(json);
-      return parsed.success
-        ? { ok: true, message: { kind: 'transactionCompleted', event: normalizeIds(parsed.data) } }
-        : { ok: false, reason: describe(parsed.error) };
+    switch (queue) {
+      case QUEUES.userSignup: {
+        const parsed = userSignup.safeParse(json);
+        return parsed.success
+          ? { ok: true, message: { kind: 'userSignup', userId: parsed.data.id.toLowerCase() } }
+          : { ok: false, reason: describe(parsed.error) };
+      }
+      case QUEUES.transactionCompleted: {
+        const parsed = transactionCompleted.safeParse(json);
+        if (parsed.success) return { ok: true, message: { kind: 'transactionCompleted', event: normalizeIds(parsed.data) } };
+        const transactionId = transactionIdOf(json);
+        const problem = describe(parsed.error);
+        return transactionId ? { ok: true, message: { kind: 'transactionRejected', transactionId, problem } } : { ok: false, reason: problem };
+      }
+      case QUEUES.transactionFailed: {
+        const parsed = transactionFailed.safeParse(json);
+        return parsed.success
+          ? { ok: true, message: { kind: 'transactionFailed', event: normalizeIds(parsed.data) } }
+          : { ok: false, reason: describe(parsed.error) };
+      }
     }
-    case QUEUES.transactionFailed: {
-      const parsed = transactionFailed.safeParse(json);
-      return parsed.success
-        ? { ok: true, message: { kind: 'transactionFailed', event: normalizeIds(parsed.data) } }
-        : { ok: false, reason: describe(parsed.error) };
-    }
-  }
+  };
+}
+
+/** The transactionId of a message that is otherwise invalid, when it is a valid ObjectId. */
+function transactionIdOf(json: unknown): string | undefined {
+  const id = typeof json === 'object' && json !== null ? (json as { transactionId?: unknown }).transactionId : undefined;
+  return typeof id === 'string' && OBJECT_ID.test(id) ? id.toLowerCase() : undefined;
 }
 
 /** ObjectIds are case-insensitive hex; one spelling keeps workflow ids and ledger keys unique. */

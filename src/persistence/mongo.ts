@@ -2,6 +2,7 @@ import mongoose, { type Connection, type mongo } from 'mongoose';
 import { walletSchema, type WalletDocument } from './wallet.model';
 import { ledgerEntrySchema, type LedgerEntryDocument } from './ledger-entry.model';
 import { FinalizationLog } from './finalization-log';
+import { TransactionRecords } from './transaction-record';
 
 // Every database operation is bounded: a dead server fails a call within seconds, so the Temporal
 // activity that made it is retried with backoff instead of hanging past its own timeout.
@@ -23,6 +24,7 @@ export interface Database {
   /** The driver's collection, for the ledger's raw inserts (no mongoose casting on the hot path). */
   ledgerEntryCollection: mongo.Collection<LedgerEntryDocument>;
   finalizations: FinalizationLog;
+  transactionRecords: TransactionRecords;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -34,6 +36,8 @@ export async function openDatabase(url: string): Promise<Database> {
   const wallets = connection.model<WalletDocument>('Wallet', walletSchema, 'wallets');
   const ledgerEntries = connection.model<LedgerEntryDocument>('LedgerEntry', ledgerEntrySchema, 'ledger_entries');
   await Promise.all([wallets.createCollection().catch(ignoreExists), ledgerEntries.createCollection().catch(ignoreExists)]);
+  const transactionRecords = new TransactionRecords(connection);
+  await transactionRecords.ensureCollection();
   await Promise.all([wallets.createIndexes(), ledgerEntries.createIndexes()]);
   return {
     connection,
@@ -41,6 +45,7 @@ export async function openDatabase(url: string): Promise<Database> {
     ledgerEntries,
     ledgerEntryCollection: ledgerEntries.collection as unknown as mongo.Collection<LedgerEntryDocument>,
     finalizations: new FinalizationLog(connection),
+    transactionRecords,
     async ping() {
       const db = connection.db;
       if (!db) throw new Error('database connection is not open');

@@ -1,9 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import type { TransactionCompleted, TransactionFailed } from '../domain/transaction';
+import type { TransactionCompleted, TransactionFailed, TransactionRejected } from '../domain/transaction';
 import {
   SEARCH_ATTRIBUTES,
   transactionCompletedSignal,
   transactionFailedSignal,
+  transactionRejectedSignal,
   TRANSACTION_REVERSAL_WORKFLOW_TYPE,
   TRANSACTION_WORKFLOW_TYPE,
   transactionReversalWorkflowId,
@@ -12,6 +13,8 @@ import {
 } from '../../workflows/definitions';
 import type { walletReversal } from '../../workflows/wallet-reversal';
 import type { walletTransaction } from '../../workflows/wallet-transaction';
+
+type TransactionEvent = TransactionCompleted | TransactionFailed | TransactionRejected;
 
 /** What became of an event handed to a transaction's workflow. */
 export type Submission =
@@ -36,6 +39,11 @@ export class TransactionWorkflows {
     return this.submit(event.transactionId, transactionCompletedSignal.name, event);
   }
 
+  /** A refused `transaction.completed`: its execution announces Failed, unless it already settled. */
+  submitRejected(rejection: TransactionRejected): Promise<Submission> {
+    return this.submit(rejection.transactionId, transactionRejectedSignal.name, rejection);
+  }
+
   /**
    * A failure reaches the transaction's execution while it runs; after it closed as Completed, a
    * reversal execution (one per transaction) undoes it from the ledger.
@@ -55,7 +63,7 @@ export class TransactionWorkflows {
     }
   }
 
-  private async submit(transactionId: string, signal: string, event: TransactionCompleted | TransactionFailed): Promise<Submission> {
+  private async submit(transactionId: string, signal: string, event: TransactionEvent): Promise<Submission> {
     const workflowId = transactionWorkflowId(transactionId);
     try {
       await this.client.workflow.signalWithStart<typeof walletTransaction, [typeof event]>(TRANSACTION_WORKFLOW_TYPE, {
@@ -74,7 +82,7 @@ export class TransactionWorkflows {
   }
 
   /** What every execution about a transaction starts with: never reused, findable while Pending. */
-  private startOptions(workflowId: string, event: TransactionCompleted | TransactionFailed) {
+  private startOptions(workflowId: string, event: TransactionEvent) {
     return {
       workflowId,
       taskQueue: this.taskQueue,
@@ -82,7 +90,7 @@ export class TransactionWorkflows {
       workflowTaskTimeout: '10s',
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.transactionId, value: event.transactionId },
-        { key: SEARCH_ATTRIBUTES.transactionType, value: event.type },
+        ...('type' in event ? [{ key: SEARCH_ATTRIBUTES.transactionType, value: event.type }] : []),
         { key: SEARCH_ATTRIBUTES.status, value: 'Pending' },
       ],
     };

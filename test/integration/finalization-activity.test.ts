@@ -1,5 +1,5 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
+import { createActivities, type ActivityDependencies } from '../../activities';
 import type { TransactionFinalized } from '../../src/domain/transaction';
 import { createLogger } from '../../src/logger';
 import { BrokerConnection } from '../../src/messaging/broker-connection';
@@ -8,6 +8,7 @@ import { FinalizationPublisher } from '../../src/messaging/finalization-publishe
 import { createMetrics } from '../../src/metrics';
 import { openDatabase, type Database } from '../../src/persistence/mongo';
 import { FinalizationLog } from '../../src/persistence/finalization-log';
+import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { PlatformBroker } from '../support/platform-broker';
 import { databaseUrlFor, TEST_RABBITMQ_URL } from '../support/tools';
@@ -39,13 +40,14 @@ describe('announcing an outcome', () => {
   });
 
   /** The activities of one process, with its own memory of confirmed announcements. */
-  function finalizationActivities(log: FinalizationLog) {
+  function finalizationActivities(log: ActivityDependencies['finalizationLog']) {
     const unused = () => Promise.reject(new Error('not part of this specification'));
     return createActivities({
       ledger: { applyLeg: unused, reversalsOf: unused },
       finalizations: publisher,
       finalizationLog: log,
       finalizationEcho: echo,
+      records: db.transactionRecords,
       reconcile: unused,
     });
   }
@@ -122,6 +124,34 @@ describe('announcing an outcome', () => {
     platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, completed);
     await announceInSuccessor(2, completed);
     await expectAnnouncedOnceThenFailed(completed.transactionId);
+  });
+
+  it('does not announce from an attempt that froze before publishing while the transaction moved on', async () => {
+    const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
+    // The first attempt marks its attempt, then stalls (a long pause) before it publishes.
+    let thaw!: () => void;
+    const thawed = new Promise<void>((resolve) => (thaw = resolve));
+    const freezing = new FinalizationLog(db.connection);
+    const stalledLog: ActivityDependencies['finalizationLog'] = {
+      rememberedAsDelivered: (f) => freezing.rememberedAsDelivered(f),
+      rememberDelivered: (f) => freezing.rememberDelivered(f),
+      wasDelivered: (f) => freezing.wasDelivered(f),
+      recordAttempt: async (f) => {
+        const first = await freezing.recordAttempt(f);
+        await thawed;
+        return first;
+      },
+    };
+    const frozen = new MockActivityEnvironment({ attempt: 1, isLocal: true }).run(finalizationActivities(stalledLog).publishFinalization, completed);
+    // Meanwhile its retry announces Completed, and a rollback of the transaction announces Failed.
+    await eventually('the frozen attempt to have marked its attempt', async () => (await db.finalizations.recordAttempt(completed)) === false || undefined);
+    await announceInSuccessor(2, completed);
+    await announce(1, { transactionId: completed.transactionId, status: 'Failed', reason: 'Chargeback' });
+    await platform.finalizationsCount(completed.transactionId, 2);
+    thaw();
+    await frozen;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(platform.finalizationsOf(completed.transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
   });
 
   it('announces on a retry whose earlier attempt never reached the broker', async () => {

@@ -152,6 +152,19 @@ describe('the ledger on the database', () => {
     verifyChain(user, await entriesOf(user));
   });
 
+  it("refuses a debit only on its ledger's head, though the wallet document lags it and no head is remembered", async () => {
+    const user = objectId();
+    await ledgers[0]!.openWallet(user);
+    await ledgers[0]!.applyLeg(credit(user, 10));
+    await ledgers[0]!.applyLeg(credit(user, 90));
+    // The document left at version 1 (a crash between an entry and its projection, a stale write).
+    await db().wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 10, version: 1 } }).exec();
+    const restarted = new Ledger(db(), metrics, 0);
+    await expect(restarted.applyLeg(debit(user, 50))).resolves.toMatchObject({ version: 3, balanceAfter: 50 });
+    await expect(new Ledger(db(), metrics, 0).applyLeg(debit(user, 51))).rejects.toThrow(/holds 50, cannot take 51/);
+    verifyChain(user, await entriesOf(user));
+  });
+
   it('treats a wallet document that vanished under a wallet it wrote as a broken invariant', async () => {
     const user = objectId();
     await ledgers[0]!.openWallet(user);

@@ -1,3 +1,4 @@
+import { Types } from 'mongoose';
 import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionReversalWorkflowId, transactionWorkflowId } from '../../workflows/definitions';
 import { QUEUES } from '../../src/messaging/topology';
 import { LegGate } from '../support/activity-gate';
@@ -208,6 +209,34 @@ describe('duplicates and transaction.failed', () => {
       expect((await wallet.reversalState(transactionId)).legs).toMatchObject([{ leg: 'reversal', userId: user, amount: -40 }]);
       expect(await wallet.balanceOf(user!)).toBe(0);
       expect(await wallet.platform.drainDeadLetters()).toEqual([]);
+    });
+
+    it("undoes a transfer's credit before its debit, whatever clocks stamped their entries", async () => {
+      const sender = await wallet.fundedUser(300);
+      const [recipient, third] = await wallet.signedUp(2);
+      const { transactionId } = await wallet.transfer(sender, recipient!, 300);
+      await wallet.transfer(recipient!, third!, 250);
+      await wallet.settled(transactionId);
+      // The debit's worker ran an hour ahead of the credit's.
+      await wallet.service.db.ledgerEntries
+        .updateOne({ transactionId: new Types.ObjectId(transactionId), leg: 'debit' }, { $set: { createdAt: new Date(Date.now() + 3_600_000) } })
+        .exec();
+      wallet.platform.failed(transactionId, 'Transfer', 'Chargeback');
+      await eventually('the reversal to ask for an operator', async () =>
+        (await wallet.reversalState(transactionId)).status === 'NeedsOperator' ? true : undefined,
+      );
+      // The recipient cannot pay it back, so the sender must not have been refunded yet.
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([0, 50]);
+      expect((await wallet.entriesOfTransaction(transactionId)).map((e) => e.leg).sort()).toEqual(['credit', 'debit']);
+
+      await wallet.topUp(recipient!, 250);
+      await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).signal(operatorRetrySignal);
+      await wallet.platform.finalizationsCount(transactionId, 2);
+      expect((await wallet.reversalState(transactionId)).legs.map((leg) => [leg.leg, leg.userId])).toEqual([
+        ['reversal', recipient],
+        ['reversal', sender],
+      ]);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([300, 0]);
     });
 
     it('whose reversal the recipient can no longer pay waits for an operator, then completes on the retry signal', async () => {

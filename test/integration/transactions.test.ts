@@ -1,5 +1,6 @@
 import { Types } from 'mongoose';
 import { QUEUES } from '../../src/messaging/topology';
+import { transactionWorkflowId } from '../../workflows/definitions';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';
 
@@ -69,6 +70,19 @@ describe('transactions from RabbitMQ events to finalization', () => {
       expect(await wallet.balanceOf(sender)).toBe(100);
       expect(await wallet.balanceOf(recipient!)).toBe(0);
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
+    });
+
+    it('refuses a transfer over the balance on its first attempt: one local activity, no regular one', async () => {
+      const sender = await wallet.fundedUser(20);
+      const [recipient] = await wallet.signedUp(1);
+      const { transactionId } = await wallet.transfer(sender, recipient!, 21);
+      const handle = wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
+      await handle.result();
+      const events = (await handle.fetchHistory()).events ?? [];
+      const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType?.name);
+      expect(scheduled).toEqual([]);
+      // Opening the record, the refused debit, the announcement: each one local activity.
+      expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(3);
     });
 
     it('compensates the debit of a transfer to a user without a wallet and finalizes it Failed', async () => {

@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkerOptions } from '@temporalio/worker';
 import { Types } from 'mongoose';
 import type { TransactionFinalized } from '../../src/domain/transaction';
@@ -102,6 +102,37 @@ export class WalletHarness {
       balance: head?.balanceAfter ?? 0,
       version: head?.version ?? 0,
     });
+  }
+
+  /** Waits until every execution of the transaction that exists has closed. */
+  async settled(transactionId: string): Promise<void> {
+    for (const workflowId of [transactionWorkflowId(transactionId), transactionReversalWorkflowId(transactionId)]) {
+      await eventually(`${workflowId} to close`, async () => ((await this.executionStatus(workflowId)) === 'RUNNING' ? undefined : true));
+    }
+  }
+
+  /**
+   * Deletes the transaction's executions through the Temporal API, as the namespace's retention
+   * does once it runs out, and waits until Temporal no longer knows them.
+   */
+  async forgetExecutions(transactionId: string): Promise<void> {
+    await this.settled(transactionId);
+    for (const workflowId of [transactionWorkflowId(transactionId), transactionReversalWorkflowId(transactionId)]) {
+      if ((await this.executionStatus(workflowId)) === undefined) continue;
+      await this.temporal.workflowService.deleteWorkflowExecution({ namespace: this.temporal.options.namespace, workflowExecution: { workflowId } });
+      // The dev server takes 20-35 s to carry a deletion out.
+      await eventually(`${workflowId} to be deleted`, async () => ((await this.executionStatus(workflowId)) === undefined ? true : undefined), 90_000, 500);
+    }
+  }
+
+  /** The execution's status, or undefined when Temporal does not know it. */
+  async executionStatus(workflowId: string): Promise<string | undefined> {
+    try {
+      return (await this.temporal.workflow.getHandle(workflowId).describe()).status.name;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      throw error;
+    }
   }
 
   async workflowState(transactionId: string): Promise<TransactionState> {
