@@ -14,7 +14,9 @@ import {
   resetTransaction,
   retryTransaction,
   showTransaction,
+  FinalTransactionError,
   type OperationsContext,
+  type OperatorOverride,
 } from './operations';
 
 const USAGE = `usage: npm run ops -- <command>
@@ -24,10 +26,14 @@ const USAGE = `usage: npm run ops -- <command>
   reset <transactionId> <why>   rerun the execution from its start (applied legs are not applied twice)
   reconcile                     check every wallet against its ledger and money conservation (exit 1 on drift)
   dlq list [n]                  the first n dead letters with their reasons (default 20)
-  dlq replay [n]                publish the first n dead letters again to their origin (default 1)`;
+  dlq replay [n]                publish the first n dead letters again to their origin (default 1);
+                                exit 1 when some were kept in the queue (the output says why)
+--force                         retry, reset or replay though the transaction record says it is final
+                                (see docs/operations.md: the record still decides what moves)`;
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
+  const force = argv.includes('--force');
+  const [command, ...args] = argv.filter((arg) => arg !== '--force');
   if (!command || command === 'help' || command === '--help') {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
@@ -44,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
     channel: amqp ? await amqp.createConfirmChannel() : undefined,
   };
   try {
-    return await run(ctx, command, args);
+    return await run(ctx, command, args, { force });
   } finally {
     await amqp?.close();
     await db.close();
@@ -52,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function run(ctx: OperationsContext, command: string, args: string[]): Promise<number> {
+async function run(ctx: OperationsContext, command: string, args: string[], override: OperatorOverride): Promise<number> {
   const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   const transactionId = () => {
     const id = args[0];
@@ -67,12 +73,12 @@ async function run(ctx: OperationsContext, command: string, args: string[]): Pro
       print(await listStuck(ctx, Number(args[0] ?? 5) * 60_000));
       return 0;
     case 'retry':
-      print({ signalled: 'operatorRetry', workflowId: await retryTransaction(ctx, transactionId()) });
+      print({ signalled: 'operatorRetry', workflowId: await retryTransaction(ctx, transactionId(), override) });
       return 0;
     case 'reset': {
       const reason = args.slice(1).join(' ');
       if (!reason) throw new UsageError('say why: reset <transactionId> <reason>');
-      print({ newRunId: await resetTransaction(ctx, transactionId(), reason) });
+      print({ newRunId: await resetTransaction(ctx, transactionId(), reason, override) });
       return 0;
     }
     case 'reconcile': {
@@ -82,10 +88,14 @@ async function run(ctx: OperationsContext, command: string, args: string[]): Pro
     }
     case 'dlq': {
       const [action, n] = args;
-      if (action === 'list') print(await listDeadLetters(ctx, Number(n ?? 20)));
-      else if (action === 'replay') print(await replayDeadLetters(ctx, Number(n ?? 1)));
-      else throw new UsageError('dlq list [n] | dlq replay [n]');
-      return 0;
+      if (action === 'list') {
+        print(await listDeadLetters(ctx, Number(n ?? 20)));
+        return 0;
+      }
+      if (action !== 'replay') throw new UsageError('dlq list [n] | dlq replay [n] [--force]');
+      const report = await replayDeadLetters(ctx, Number(n ?? 1), override);
+      print(report);
+      return report.kept.length === 0 ? 0 : 1;
     }
     default:
       throw new UsageError(`unknown command ${command}`);
@@ -98,6 +108,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof UsageError) process.stderr.write(`${error.message}\n${USAGE}\n`);
+    else if (error instanceof FinalTransactionError) process.stderr.write(`refused: ${error.message}\n`);
     else if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
     else process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
     process.exit(2);

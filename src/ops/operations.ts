@@ -7,6 +7,9 @@ import { publishConfirmed } from '../messaging/publish-confirmed';
 import { DEAD_LETTER } from '../messaging/topology';
 import type { Database } from '../persistence/mongo';
 import type { LedgerEntryDocument } from '../persistence/ledger-entry.model';
+import type { TransactionRecordDocument } from '../persistence/transaction-record';
+import { eventCanChange, type RecordStatus } from '../domain/transaction';
+import { QUEUES } from '../messaging/topology';
 import {
   operatorRetrySignal,
   SEARCH_ATTRIBUTES,
@@ -44,6 +47,8 @@ export interface ExecutionReport {
 
 export interface TransactionReport {
   transactionId: string;
+  /** The durable transaction record: its outcomes and legs, whatever Temporal still remembers. */
+  record: TransactionRecordDocument | null;
   /** The transaction's execution (`wallet-transaction-…`). */
   workflow: ExecutionReport | null;
   /** The execution that reversed it after it had settled Completed (`wallet-reversal-…`), if any. */
@@ -53,9 +58,10 @@ export interface TransactionReport {
 
 /** Everything known of a transaction: its executions, where they stand, its ledger entries. */
 export async function showTransaction(ctx: OperationsContext, transactionId: string): Promise<TransactionReport> {
-  const [workflow, reversal] = await Promise.all([
+  const [workflow, reversal, record] = await Promise.all([
     describeExecution(ctx, transactionWorkflowId(transactionId)),
     describeExecution(ctx, transactionReversalWorkflowId(transactionId)),
+    ctx.db.transactionRecords.find(transactionId),
   ]);
   const entries = await ctx.db.ledgerEntries
     .find({ transactionId: new Types.ObjectId(transactionId) })
@@ -65,6 +71,7 @@ export async function showTransaction(ctx: OperationsContext, transactionId: str
     .exec();
   return {
     transactionId,
+    record,
     workflow,
     reversal,
     ledgerEntries: entries.map((e) => ({ leg: e.leg, userId: e.userId.toHexString(), amount: e.amount, balanceAfter: e.balanceAfter, version: e.version })),
@@ -119,8 +126,30 @@ export async function listStuck(ctx: OperationsContext, olderThanMs: number, lim
   return stuck;
 }
 
-/** Asks the transaction's running execution (its reversal, if one runs) to run its stuck step again. */
-export async function retryTransaction(ctx: OperationsContext, transactionId: string): Promise<string> {
+/** An operator's command that would act on a final transaction without being told to. */
+export class FinalTransactionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FinalTransactionError';
+  }
+}
+
+export interface OperatorOverride {
+  /** Go ahead though the transaction record says the transaction is final. */
+  force?: boolean;
+}
+
+/**
+ * Asks the transaction's running execution (its reversal, if one runs) to run its stuck step again.
+ * A transaction recorded Failed has nothing left to retry: refused unless forced.
+ */
+export async function retryTransaction(ctx: OperationsContext, transactionId: string, { force = false }: OperatorOverride = {}): Promise<string> {
+  const status = await ctx.db.transactionRecords.statusOf(transactionId);
+  if (status === 'Failed' && !force) {
+    throw new FinalTransactionError(
+      `transaction ${transactionId} is final (Failed): nothing is left to retry and no money would move; pass --force to signal its execution anyway`,
+    );
+  }
   for (const workflowId of [transactionReversalWorkflowId(transactionId), transactionWorkflowId(transactionId)]) {
     const handle = ctx.client.workflow.getHandle(workflowId);
     const running = await handle.describe().then(
@@ -140,9 +169,22 @@ export async function retryTransaction(ctx: OperationsContext, transactionId: st
 
 /**
  * Resets a transaction's execution to its first workflow task: it runs again from the top. Legs
- * already applied are found by their idempotency keys and not applied again.
+ * already applied are found by their idempotency keys and not applied again. A transaction whose
+ * record is final is refused unless forced: the new run would find it final at its first step.
  */
-export async function resetTransaction(ctx: OperationsContext, transactionId: string, reason: string): Promise<string> {
+export async function resetTransaction(
+  ctx: OperationsContext,
+  transactionId: string,
+  reason: string,
+  { force = false }: OperatorOverride = {},
+): Promise<string> {
+  const status = await ctx.db.transactionRecords.statusOf(transactionId);
+  if (status !== undefined && status !== 'Pending' && !force) {
+    throw new FinalTransactionError(
+      `transaction ${transactionId} is final (${status}): a reset reruns an execution whose first step finds it final, so no money ` +
+        'moves and nothing is announced; pass --force to reset it anyway',
+    );
+  }
   const workflowId = transactionWorkflowId(transactionId);
   const handle = ctx.client.workflow.getHandle(workflowId);
   const history = await handle.fetchHistory();
@@ -185,28 +227,67 @@ export async function listDeadLetters(ctx: OperationsContext, limit: number): Pr
   return views;
 }
 
+export interface ReplayReport {
+  replayed: DeadLetterView[];
+  /** Dead letters left in the queue, with why. */
+  kept: Array<DeadLetterView & { refusal: string }>;
+}
+
 /**
  * Publishes dead letters again to where they first came from (once their cause is fixed), each
  * exactly as the platform sent it, and removes them from the dead-letter queue once the broker
- * confirmed the copy.
+ * confirmed the copy. Kept in the queue instead: a letter without its origin, and one about a
+ * transaction its record says the wallet would ignore (unless forced).
  */
-export async function replayDeadLetters(ctx: OperationsContext, count: number): Promise<DeadLetterView[]> {
+export async function replayDeadLetters(ctx: OperationsContext, count: number, { force = false }: OperatorOverride = {}): Promise<ReplayReport> {
   const channel = requireChannel(ctx);
   // Take the first `count` before publishing any: a replay that fails again must not be taken twice.
   const taken = await takeDeadLetters(channel, count);
-  const replayed: DeadLetterView[] = [];
-  for (const message of taken) {
-    const view = viewOf(message.properties.headers ?? {}, message.content);
-    try {
+  const report: ReplayReport = { replayed: [], kept: [] };
+  try {
+    for (const message of taken) {
+      const view = viewOf(message.properties.headers ?? {}, message.content);
+      const refusal = await replayRefusal(ctx, view, force);
+      if (refusal) {
+        channel.nack(message, false, true);
+        report.kept.push({ ...view, refusal });
+        continue;
+      }
       await publishConfirmed(channel, view.exchange, view.routingKey, message.content, {}, CONFIRM_TIMEOUT_MS);
-    } catch (error) {
-      channel.nackAll(true);
-      throw error;
+      channel.ack(message);
+      report.replayed.push(view);
     }
-    channel.ack(message);
-    replayed.push(view);
+  } catch (error) {
+    channel.nackAll(true);
+    throw error;
   }
-  return replayed;
+  return report;
+}
+
+/** Why a dead letter must stay where it is, or undefined when it may be replayed. */
+async function replayRefusal(ctx: OperationsContext, view: DeadLetterView, force: boolean): Promise<string | undefined> {
+  // The default exchange with an empty key would route it nowhere, and the ack would lose it.
+  if (!view.exchange || !view.routingKey) return 'it carries no original exchange and routing key: there is nowhere to replay it';
+  const event = EVENT_OF_QUEUE[view.queue];
+  const transactionId = event && transactionIdIn(view.body);
+  if (!transactionId || force) return undefined;
+  const status: RecordStatus | undefined = await ctx.db.transactionRecords.statusOf(transactionId);
+  if (eventCanChange(event, status)) return undefined;
+  return `transaction ${transactionId} is final (${status}): the wallet would ignore it and no money would move; pass --force to publish it anyway`;
+}
+
+const EVENT_OF_QUEUE: Record<string, 'completed' | 'failed' | undefined> = {
+  [QUEUES.transactionCompleted]: 'completed',
+  [QUEUES.transactionFailed]: 'failed',
+};
+
+function transactionIdIn(body: string): string | undefined {
+  try {
+    const id: unknown = (JSON.parse(body) as { transactionId?: unknown } | null)?.transactionId;
+    return typeof id === 'string' && /^[0-9a-fA-F]{24}$/.test(id) ? id.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Takes up to `count` dead letters, unacked: the caller acks or returns them. */

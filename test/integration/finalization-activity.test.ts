@@ -8,7 +8,6 @@ import { FinalizationPublisher } from '../../src/messaging/finalization-publishe
 import { createMetrics } from '../../src/metrics';
 import { openDatabase, type Database } from '../../src/persistence/mongo';
 import { FinalizationLog } from '../../src/persistence/finalization-log';
-import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { PlatformBroker } from '../support/platform-broker';
 import { databaseUrlFor, TEST_RABBITMQ_URL } from '../support/tools';
@@ -131,6 +130,8 @@ describe('announcing an outcome', () => {
     // The first attempt marks its attempt, then stalls (a long pause) before it publishes.
     let thaw!: () => void;
     const thawed = new Promise<void>((resolve) => (thaw = resolve));
+    let marked!: () => void;
+    const attemptMarked = new Promise<void>((resolve) => (marked = resolve));
     const freezing = new FinalizationLog(db.connection);
     const stalledLog: ActivityDependencies['finalizationLog'] = {
       rememberedAsDelivered: (f) => freezing.rememberedAsDelivered(f),
@@ -138,13 +139,14 @@ describe('announcing an outcome', () => {
       wasDelivered: (f) => freezing.wasDelivered(f),
       recordAttempt: async (f) => {
         const first = await freezing.recordAttempt(f);
+        marked();
         await thawed;
         return first;
       },
     };
     const frozen = new MockActivityEnvironment({ attempt: 1, isLocal: true }).run(finalizationActivities(stalledLog).publishFinalization, completed);
     // Meanwhile its retry announces Completed, and a rollback of the transaction announces Failed.
-    await eventually('the frozen attempt to have marked its attempt', async () => (await db.finalizations.recordAttempt(completed)) === false || undefined);
+    await attemptMarked;
     await announceInSuccessor(2, completed);
     await announce(1, { transactionId: completed.transactionId, status: 'Failed', reason: 'Chargeback' });
     await platform.finalizationsCount(completed.transactionId, 2);

@@ -12,6 +12,7 @@ import {
   resetTransaction,
   retryTransaction,
   showTransaction,
+  FinalTransactionError,
   type OperationsContext,
 } from '../../src/ops/operations';
 import { eventually } from '../support/eventually';
@@ -74,18 +75,46 @@ describe('operations', () => {
     expect((await showTransaction(ctx, transactionId)).reversal?.state.status).toBe('Failed');
   });
 
-  it('resets an execution to its start without applying any leg twice', async () => {
+  it('refuses to reset a transaction its record holds as final, unless forced', async () => {
+    const sender = await wallet.fundedUser(400);
+    const [recipient] = await wallet.signedUp(1);
+    const { transactionId } = await wallet.transfer(sender, recipient!, 100);
+    await completedExecution(transactionId);
+    await expect(resetTransaction(ctx, transactionId, 'operations spec')).rejects.toThrow(
+      new FinalTransactionError(
+        `transaction ${transactionId} is final (Completed): a reset reruns an execution whose first step finds it final, so no money ` +
+          'moves and nothing is announced; pass --force to reset it anyway',
+      ),
+    );
+  });
+
+  it('resets a final transaction when forced: the new run ends at the record, applying no leg twice and announcing nothing', async () => {
     const sender = await wallet.fundedUser(400);
     const [recipient] = await wallet.signedUp(1);
     const { transactionId } = await wallet.transfer(sender, recipient!, 100);
     // Its only workflow task may still be open when the finalization arrives: reset once it completed.
     const { workflow: firstRun } = await completedExecution(transactionId);
-    const newRun = await resetTransaction(ctx, transactionId, 'operations spec');
+    const newRun = await resetTransaction(ctx, transactionId, 'operations spec', { force: true });
     expect(newRun).toMatch(/\S/);
     expect(newRun).not.toBe(firstRun?.runId);
-    await completedExecution(transactionId);
+    const report = await eventually('the new run to complete', async () => {
+      const shown = await showTransaction(ctx, transactionId);
+      return shown.workflow?.runId === newRun && shown.workflow.status === 'COMPLETED' ? shown : undefined;
+    });
+    expect(report.workflow?.state).toMatchObject({ recorded: 'Completed', step: 'closed: the transaction record is already Completed' });
+    expect(report.record).toMatchObject({ status: 'Completed', outcomes: [{ status: 'Completed' }] });
     expect(await wallet.entriesOfTransaction(transactionId)).toHaveLength(2);
     expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([300, 100]);
+    expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
+  });
+
+  it('refuses to retry a transaction its record holds as Failed, unless forced', async () => {
+    const sender = await wallet.fundedUser(5);
+    const [recipient] = await wallet.signedUp(1);
+    const { transactionId } = await wallet.transfer(sender, recipient!, 6);
+    await completedExecution(transactionId);
+    await expect(retryTransaction(ctx, transactionId)).rejects.toThrow(FinalTransactionError);
+    await expect(retryTransaction(ctx, transactionId, { force: true })).rejects.toThrow(/has no running execution to retry/);
   });
 
   it('reconciles: a sound ledger passes, a wallet corrupted on purpose is reported, a lagging one repaired', async () => {
@@ -155,7 +184,7 @@ describe('operations', () => {
     expect(letter).toMatchObject({ queue: 'wallet.user.q', exchange: 'auth.events', routingKey: 'user.signup', reason: expect.stringMatching(/^id: /), body: JSON.stringify(malformed) });
 
     // Replayed while its cause is not fixed, it comes straight back, newly dead-lettered.
-    expect(await replayDeadLetters(ctx, 5)).toHaveLength(1);
+    expect(await replayDeadLetters(ctx, 5)).toMatchObject({ replayed: [letter], kept: [] });
     await eventually('the message to be dead-lettered again', async () => {
       const letters = await listDeadLetters(ctx, 10);
       return letters.length === 1 && letters[0]!.deadLetteredAt > letter!.deadLetteredAt ? true : undefined;
@@ -176,10 +205,48 @@ describe('operations', () => {
       },
     });
     await ctx.channel!.waitForConfirms();
-    expect(await replayDeadLetters(ctx, 5)).toEqual([expect.objectContaining({ reason: 'refused by an earlier release' })]);
+    expect(await replayDeadLetters(ctx, 5)).toEqual({ replayed: [expect.objectContaining({ reason: 'refused by an earlier release' })], kept: [] });
     await eventually('the replayed sign-up to create the wallet', async () =>
       (await wallet.service.db.wallets.exists({ userId: new Types.ObjectId(userId) }).exec()) ? true : undefined,
     );
     expect(await listDeadLetters(ctx, 10)).toEqual([]);
+  });
+
+  it('keeps a dead letter without its origin in the queue instead of replaying it nowhere', async () => {
+    await wallet.platform.drainDeadLetters();
+    const body = JSON.stringify({ id: objectId() });
+    ctx.channel!.publish('wallet.dlx', '', Buffer.from(body), { persistent: true, headers: { 'x-wallet-dead-letter-reason': 'moved here by hand' } });
+    await ctx.channel!.waitForConfirms();
+    const report = await replayDeadLetters(ctx, 5);
+    expect(report).toEqual({
+      replayed: [],
+      kept: [expect.objectContaining({ body, refusal: 'it carries no original exchange and routing key: there is nowhere to replay it' })],
+    });
+    expect(await listDeadLetters(ctx, 10)).toEqual([expect.objectContaining({ body, reason: 'moved here by hand' })]);
+    await wallet.platform.drainDeadLetters();
+  });
+
+  it('keeps the dead letter of a transaction already announced Failed, unless forced, and a forced replay moves no money', async () => {
+    await wallet.platform.drainDeadLetters();
+    const [user] = await wallet.signedUp(1);
+    const transactionId = objectId();
+    wallet.platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, { transactionId, type: 'TopUp', userId: user, amount: 100_001 });
+    expect(await wallet.platform.finalizationOf(transactionId)).toMatchObject({ status: 'Failed' });
+    await eventually('the dead letter', async () => ((await listDeadLetters(ctx, 10)).length === 1 ? true : undefined));
+
+    const kept = await replayDeadLetters(ctx, 5);
+    expect(kept.replayed).toEqual([]);
+    expect(kept.kept).toEqual([
+      expect.objectContaining({
+        refusal: `transaction ${transactionId} is final (Failed): the wallet would ignore it and no money would move; pass --force to publish it anyway`,
+      }),
+    ]);
+    expect(await listDeadLetters(ctx, 10)).toHaveLength(1);
+
+    expect(await replayDeadLetters(ctx, 5, { force: true })).toMatchObject({ replayed: [{ routingKey: 'transaction.completed' }], kept: [] });
+    await eventually('the replayed letter to be dead-lettered again', async () => ((await listDeadLetters(ctx, 10)).length === 1 ? true : undefined));
+    expect(await wallet.balanceOf(user!)).toBe(0);
+    expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
+    await wallet.platform.drainDeadLetters();
   });
 });
