@@ -56,7 +56,7 @@ const settings = z
       .transform((list) => list.split(',').map((alg) => alg.trim()).filter(Boolean))
       .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'])).min(1)),
     JWT_CLOCK_TOLERANCE_SECONDS: integer(0, 300).default(30),
-    /** Least time between two JWKS fetches caused by tokens with an unknown key id. */
+    /** Least time between two JWKS fetches caused by a token: an unknown key id, or a signature the cached keys refuse. */
     JWKS_REFRESH_COOLDOWN_SECONDS: integer(0, 3600).default(30),
 
     /** Browser origins allowed to call the API with credentials (comma-separated); none by default. */

@@ -130,6 +130,8 @@ class ServiceProcess {
         TEMPORAL_TASK_QUEUE: `wallet-bench-${database}`,
         // The schedule is shared with `npm run dev` on this Temporal server: leave it on dev's queue.
         RECONCILIATION_INTERVAL_MINUTES: '0',
+        // Each wallet is funded by one top-up, far over the platform's limit for one.
+        TOP_UP_MAX_AMOUNT: String(FUNDING),
         TEMPORAL_WORKFLOW_BUNDLE: path.join(ROOT, 'dist/workflow-bundle.js'),
         JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nunused\n-----END PUBLIC KEY-----',
         BENCH_NOOP_LEDGER: noopLedger ? '1' : '0',

@@ -1,4 +1,6 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TransactionFinalized } from '../../src/domain/transaction';
+import { TRANSACTION_WORKFLOW_TYPE } from '../../workflows/definitions';
 import { EXCHANGES, QUEUES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
@@ -17,6 +19,8 @@ const TRANSFERS = 1_400;
 const TOP_UPS = 240;
 const MALFORMED = 60;
 const FAULTS_PER_SERVER = 2;
+/** Closed executions deleted mid-run (as retention does) before their events are delivered again. */
+const RETENTION_SAMPLE = 40;
 const SERVERS: ServerName[] = ['rabbitmq', 'ferretdb', 'temporal', 'service'];
 
 type Planned =
@@ -27,6 +31,10 @@ type Planned =
 
 interface Plan {
   events: Planned[];
+  /** Each transaction's completed event, to redeliver after its execution is deleted. */
+  completedBodies: Map<string, Record<string, unknown>>;
+  /** Invalid transaction.completed messages that name a valid transactionId: each must end Failed. */
+  rejected: Set<string>;
   topUps: Map<string, { userId: string; amount: number }>;
   failedTransactions: Set<string>;
   toMissingWallet: Set<string>;
@@ -38,7 +46,15 @@ function planEvents(random: () => number): Plan {
   const pick = <T>(items: readonly T[]): T => items[randomInt(random, 0, items.length - 1)]!;
   const users = Array.from({ length: USERS }, () => objectId());
   const sinks = Array.from({ length: SINKS }, () => objectId());
-  const plan: Plan = { events: [], topUps: new Map(), failedTransactions: new Set(), toMissingWallet: new Set(), transactionIds: new Set() };
+  const plan: Plan = {
+    events: [],
+    completedBodies: new Map(),
+    rejected: new Set(),
+    topUps: new Map(),
+    failedTransactions: new Set(),
+    toMissingWallet: new Set(),
+    transactionIds: new Set(),
+  };
   for (const userId of [...users, ...sinks]) plan.events.push({ kind: 'signup', userId });
   for (let i = 0; i < 5; i++) plan.events.push({ kind: 'signup', userId: pick(users) }); // duplicated sign-ups
 
@@ -65,7 +81,10 @@ function planEvents(random: () => number): Plan {
     body.push({ kind: 'completed', transactionId, body: { transactionId, type: 'Transfer', fromUserId, toUserId, amount } });
   }
   const transactions = body.filter((e): e is Extract<Planned, { kind: 'completed' }> => e.kind === 'completed');
-  for (const t of transactions) plan.transactionIds.add(t.transactionId);
+  for (const t of transactions) {
+    plan.transactionIds.add(t.transactionId);
+    plan.completedBodies.set(t.transactionId, t.body);
+  }
   const creditsASink = transactions.filter((t) => sinks.includes((t.body.userId ?? t.body.toUserId) as string));
   // Duplicates of completed events, somewhere later in the stream.
   for (let i = 0; i < 150; i++) body.splice(randomInt(random, 0, body.length), 0, { ...pick(transactions) });
@@ -100,6 +119,8 @@ function planEvents(random: () => number): Plan {
   };
   for (let i = 0; i < MALFORMED; i++) {
     const [routingKey, value] = malformed(i);
+    const named = (value as { transactionId?: unknown }).transactionId;
+    if (routingKey === ROUTING_KEYS.transactionCompleted && typeof named === 'string' && /^[0-9a-f]{24}$/.test(named)) plan.rejected.add(named);
     body.splice(randomInt(random, 0, body.length), 0, { kind: 'malformed', routingKey, body: value });
   }
   plan.events.push(...body);
@@ -173,12 +194,19 @@ describe('the chaos run', () => {
     const publishedAt = stamp();
     await injecting;
     console.log(`chaos seed ${SEED}: faults ${faultLog.join('; ')}`);
+    // Retention, mid-run: closed executions are deleted and their events delivered once more.
+    const forgotten = await forgetClosedExecutions(stack, random, RETENTION_SAMPLE);
+    for (const transactionId of forgotten) {
+      await scenario.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, plan.completedBodies.get(transactionId));
+      if (plan.failedTransactions.has(transactionId)) await scenario.failed(transactionId, 'Transfer', 'Chaos rollback');
+    }
+    faultLog.push(`${stamp()} ${forgotten.length} closed executions deleted, their events redelivered`);
 
     // Quiescence: every transaction announced, and every rollback announced as Failed.
     await eventually(
       'every transaction to settle',
       () =>
-        [...plan.transactionIds].every((id) => {
+        [...plan.transactionIds, ...plan.rejected].every((id) => {
           const statuses = scenario.platform.finalizationsOf(id);
           return statuses.length > 0 && (!plan.failedTransactions.has(id) || statuses.at(-1)!.status === 'Failed');
         })
@@ -206,6 +234,12 @@ describe('the chaos run', () => {
     }
 
     expect(wrongSequences).toEqual([]);
+    // A rejected message names its transaction: it is announced Failed, once, saying why.
+    const rejectedWrongly = [...plan.rejected].filter((id) => {
+      const statuses = dedupe(scenario.platform.finalizationsOf(id), () => duplicates++);
+      return statuses.length !== 1 || statuses[0]!.status !== 'Failed' || !statuses[0]!.reason?.startsWith('Rejected by the wallet: ');
+    });
+    expect(rejectedWrongly).toEqual([]);
 
     // Money: ledgers consistent, nothing negative, and balances = the top-ups that ended Completed.
     const money = await scenario.checkMoney();
@@ -233,7 +267,8 @@ describe('the chaos run', () => {
       `faults: ${faultLog.join('; ')}`,
       `published ${plan.events.length} events (all by ${publishedAt}; ${scenario.platform.republished} republished after broker faults)`,
       `transactions ${plan.transactionIds.size}: finalized Completed ${outcome.Completed}, Failed ${outcome.Failed}`,
-      `dead-lettered ${malformedBodies.length} of ${malformedBodies.length} malformed (${repeatedDeadLetters} twice, after a crash before the ack); duplicate finalizations ${duplicates}`,
+      `dead-lettered ${malformedBodies.length} of ${malformedBodies.length} malformed (${repeatedDeadLetters} twice, after a crash before the ack), ${plan.rejected.size} of them announced Failed; duplicate finalizations ${duplicates}`,
+      `retention: ${forgotten.length} closed executions deleted mid-run and their events redelivered`,
       `bridge retries (last service process) ${bridgeRetries}; service starts ${stack.serviceStartCount}; wallets ${money.wallets}, money held ${money.total}`,
       `settled in ${stamp()}`,
     ].join('\n');
@@ -243,6 +278,33 @@ describe('the chaos run', () => {
     expect(duplicates).toBeLessThanOrEqual(FAULTS_PER_SERVER);
   });
 });
+
+/**
+ * Deletes up to `count` closed transaction executions, drawn from the seed among those Temporal
+ * lists, and waits until they are gone; returns their transactionIds.
+ */
+async function forgetClosedExecutions(stack: ChaosStack, random: () => number, count: number): Promise<string[]> {
+  const client = stack.temporalClient;
+  const closed: string[] = [];
+  const query = `WorkflowType = "${TRANSACTION_WORKFLOW_TYPE}" AND ExecutionStatus = "Completed"`;
+  for await (const execution of client.workflow.list({ query, pageSize: 100 })) {
+    closed.push(execution.workflowId);
+    if (closed.length >= count * 4) break;
+  }
+  const sample = closed.filter(() => random() < 0.25).slice(0, count);
+  await Promise.all(
+    sample.map(async (workflowId) => {
+      await client.workflowService.deleteWorkflowExecution({ namespace: client.options.namespace, workflowExecution: { workflowId } });
+      await eventually(`${workflowId} to be deleted`, () =>
+        client.workflow.getHandle(workflowId).describe().then(
+          () => undefined,
+          (error: unknown) => (error instanceof WorkflowNotFoundError ? true : undefined),
+        ),
+      120_000, 1_000);
+    }),
+  );
+  return sample.map((workflowId) => workflowId.replace('wallet-transaction-', ''));
+}
 
 /** Drops identical consecutive announcements (a crash between publish and ack can repeat one). */
 function dedupe(statuses: TransactionFinalized[], onDuplicate: () => void): TransactionFinalized[] {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Worker } from '@temporalio/worker';
-import { operatorRetrySignal, transactionReversalWorkflowId, transactionWorkflowId } from '../../workflows/definitions';
+import { operatorRetrySignal, transactionCompletedSignal, transactionReversalWorkflowId, transactionWorkflowId } from '../../workflows/definitions';
 import { objectId } from '../support/ids';
 import { eventually } from '../support/eventually';
 import { temporalCliPath } from '../support/tools';
@@ -12,7 +12,8 @@ import { WalletHarness } from '../support/wallet-harness';
 // current workflow code. The committed ones (test/replay/histories) are what catch a change that
 // breaks running executions: v1-* were recorded before the `outcome-memo` patch, v2-* before
 // `local-activities`, v3-* before `close-when-settled` (and the walletReversal workflow), v4-* before
-// `reverse-from-ledger`, v5-* after; all must replay.
+// `reverse-from-ledger`, v5-* before `transaction-record` and `final-refusals`, v6-* after; all must
+// replay.
 // RECORD_REPLAY_HISTORIES=<tag> writes <tag>-<path>.json from the scenarios below.
 const HISTORIES_DIR = path.join(__dirname, '../replay/histories');
 const RECORD_TAG = process.env.RECORD_REPLAY_HISTORIES;
@@ -84,8 +85,27 @@ describe('workflow determinism', () => {
     await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(spentFirst.transactionId)).signal(operatorRetrySignal);
     await recorded('reversal-after-operator-retry', spentFirst.transactionId, transactionReversalWorkflowId(spentFirst.transactionId));
 
-    expect(fresh.map((h) => h.name)).toHaveLength(8);
-  });
+    const rejected = objectId();
+    wallet.platform.completed({ transactionId: rejected, type: 'TopUp', userId: alice, amount: 0 });
+    await recorded('rejected-completed', rejected);
+
+    // Executions started for transactions whose earlier executions retention deleted.
+    const settled = await wallet.transfer(alice!, bob!, 10);
+    const rolledBackLater = await wallet.transfer(alice!, bob!, 20);
+    await Promise.all([wallet.forgetExecutions(settled.transactionId), wallet.forgetExecutions(rolledBackLater.transactionId)]);
+    await wallet.temporal.workflow.signalWithStart('walletTransaction', {
+      workflowId: transactionWorkflowId(settled.transactionId),
+      taskQueue: wallet.service.config.temporal.taskQueue,
+      args: [{ transactionId: settled.transactionId }],
+      signal: transactionCompletedSignal,
+      signalArgs: [{ transactionId: settled.transactionId, type: 'Transfer', fromUserId: alice!, toUserId: bob!, amount: 10 }],
+    });
+    await recorded('completed-after-record-final', settled.transactionId);
+    wallet.platform.failed(rolledBackLater.transactionId, 'Transfer', 'Chargeback');
+    await recorded('failed-after-record-completed', rolledBackLater.transactionId);
+
+    expect(fresh.map((h) => h.name)).toHaveLength(11);
+  }, 180_000);
 
   it('replays the histories just recorded', async () => {
     for (const { name, history } of fresh) {
@@ -99,6 +119,8 @@ describe('workflow determinism', () => {
     expect(files.filter((f) => f.startsWith('v2-'))).toHaveLength(7);
     expect(files.filter((f) => f.startsWith('v3-'))).toHaveLength(7);
     expect(files.filter((f) => f.startsWith('v4-'))).toHaveLength(8);
+    expect(files.filter((f) => f.startsWith('v5-'))).toHaveLength(8);
+    expect(files.filter((f) => f.startsWith('v6-'))).toHaveLength(11);
     for (const file of files) {
       const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
       await expect(Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, file)).resolves.toBeUndefined();
