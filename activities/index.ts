@@ -36,20 +36,18 @@ export interface WalletActivities {
 export interface ActivityDependencies {
   ledger: Pick<Ledger, 'applyLeg' | 'reversalsOf'>;
   finalizations: Pick<FinalizationPublisher, 'publish'>;
-  finalizationLog: Pick<FinalizationLog, 'rememberedAsDelivered' | 'rememberDelivered' | 'recordAttempt' | 'wasDelivered'>;
+  finalizationLog: Pick<FinalizationLog, 'rememberedAsDelivered' | 'rememberDelivered' | 'wasDelivered'>;
   finalizationEcho: Pick<FinalizationEcho, 'catchUp'>;
-  records: Pick<TransactionRecords, 'open' | 'recordOutcome' | 'latestOutcome'>;
+  records: Pick<TransactionRecords, 'open' | 'recordOutcome' | 'isLatest'>;
   reconcile: () => Promise<ReconciliationReport>;
 }
 
 export function createActivities({ ledger, finalizations, finalizationLog, finalizationEcho, records, reconcile }: ActivityDependencies): WalletActivities {
   const announcing = new KeyedMutex();
 
-  /** Whether an earlier run of this step got the announcement into the broker's queues. */
-  async function alreadyAnnounced(finalized: TransactionFinalized): Promise<boolean> {
-    if (finalizationLog.rememberedAsDelivered(finalized)) return true;
-    if (await finalizationLog.recordAttempt(finalized)) return false;
-    // An earlier attempt may have been routed with its confirm lost in a crash: the echo knows.
+  /** Whether an earlier attempt at this announcement got it into the broker's queues. */
+  async function announcedEarlier(finalized: TransactionFinalized): Promise<boolean> {
+    // That attempt may have been routed with its confirm lost in a crash: the echo knows.
     if (await finalizationLog.wasDelivered(finalized)) return true;
     await finalizationEcho.catchUp();
     if (await finalizationLog.wasDelivered(finalized)) return true;
@@ -62,11 +60,11 @@ export function createActivities({ ledger, finalizations, finalizationLog, final
    * while a later attempt announced, and the transaction moved on to another outcome since.
    */
   async function publishIfLive(finalized: TransactionFinalized): Promise<boolean> {
-    const latest = await records.latestOutcome(finalized.transactionId);
+    const latest = await records.isLatest(finalized);
     const context = Context.current();
     context.cancellationSignal.throwIfAborted();
-    if (latest !== finalized.status) {
-      context.log.warn('the transaction moved on to another outcome; this attempt does not announce', { ...finalized, latest });
+    if (!latest) {
+      context.log.warn('the transaction moved on to another outcome; this attempt does not announce', { ...finalized });
       return false;
     }
     await finalizations.publish(finalized);
@@ -87,12 +85,14 @@ export function createActivities({ ledger, finalizations, finalizationLog, final
       // A regular activity can take over while a timed-out local attempt still runs in this
       // process: attempts at one announcement take turns, and the later one finds it remembered.
       return announcing.run(announcementKey(finalized), async () => {
-        if ((await records.recordOutcome(finalized, legs)) === 'superseded') {
+        if (finalizationLog.rememberedAsDelivered(finalized)) return;
+        const { recording, firstAttempt } = await records.recordOutcome(finalized, legs);
+        if (recording === 'superseded') {
           Context.current().log.warn('the transaction is already final with another outcome; not announcing', { ...finalized });
           return;
         }
         // This step may run again after an attempt that got through: announce each outcome once.
-        if (await alreadyAnnounced(finalized)) return;
+        if (!firstAttempt && (await announcedEarlier(finalized))) return;
         if (await publishIfLive(finalized)) finalizationLog.rememberDelivered(finalized);
       });
     },

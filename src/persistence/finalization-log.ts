@@ -25,14 +25,13 @@ const finalizationSchema = new Schema<FinalizationRecord>(
 const MAX_REMEMBERED = 10_000;
 
 /**
- * Which announcements were attempted and which reached the broker's queues, one per
- * (transaction, status). A finalization step run again (a retry, a regular activity taking over
- * from a local one, a workflow task re-run after a crash) reads here whether to announce at all.
+ * Which announcements reached the broker's queues, one per (transaction, status). A finalization
+ * step run again (a retry, a regular activity taking over from a local one, a workflow task re-run
+ * after a crash), whose outcome an earlier attempt had already recorded, reads here whether that
+ * attempt announced it.
  *
  * Delivered records are written by the finalization echo, from the broker's own copy of each
  * announcement, so an announcement whose confirm died with its process is still known.
- * Inserts are cheap everywhere (a unique index), lookups are not on FerretDB (a scan): so every
- * attempt inserts a marker first, and only an attempt whose marker already existed looks further.
  */
 export class FinalizationLog {
   private readonly records: Model<FinalizationRecord>;
@@ -51,11 +50,6 @@ export class FinalizationLog {
     const key = announcementKey(finalized);
     this.recent.add(key);
     if (this.recent.size > MAX_REMEMBERED) this.recent.delete(this.recent.values().next().value!);
-  }
-
-  /** Marks an attempt at this announcement; false when an earlier attempt was marked. */
-  recordAttempt(finalized: TransactionFinalized): Promise<boolean> {
-    return this.insertOnce(`${announcementKey(finalized)}:attempted`, finalized);
   }
 
   /** Records that the announcement is in the broker's queues (idempotent). */

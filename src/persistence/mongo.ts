@@ -37,7 +37,7 @@ export async function openDatabase(url: string): Promise<Database> {
   const ledgerEntries = connection.model<LedgerEntryDocument>('LedgerEntry', ledgerEntrySchema, 'ledger_entries');
   await Promise.all([wallets.createCollection().catch(ignoreExists), ledgerEntries.createCollection().catch(ignoreExists)]);
   const transactionRecords = new TransactionRecords(connection);
-  await transactionRecords.ensureCollection();
+  await transactionRecords.ensureCollections();
   await Promise.all([wallets.createIndexes(), ledgerEntries.createIndexes()]);
   return {
     connection,

@@ -37,6 +37,15 @@ export interface TransactionRecordDocument {
   updatedAt: Date;
 }
 
+/** The decision of a transaction's first or second outcome; only a Failed can follow a Completed. */
+interface OutcomeDocument extends RecordedOutcome {
+  /** `<transactionId>:<position>`, position 1 or 2: the unique _id lets exactly one decision take each. */
+  _id: string;
+  transactionId: string;
+}
+
+const OUTCOME_POSITIONS = { first: 1, rollback: 2 } as const;
+
 const legSchema = new Schema<RecordedLeg>(
   { leg: { type: String, required: true }, userId: { type: String, required: true }, amount: Number, version: Number },
   { _id: false },
@@ -61,44 +70,48 @@ const transactionRecordSchema = new Schema<TransactionRecordDocument>(
   { versionKey: false, strict: 'throw' },
 );
 
-// A writer that lost a race for the record (it changed between its read and its update) reads again.
-const MAX_OUTCOME_ATTEMPTS = 10;
-
-/** What recording an outcome did: `superseded` when the record already holds a later, final outcome. */
-export type OutcomeRecording = 'recorded' | 'superseded';
+/** What recording an outcome found: whether it stands (or a later outcome does), and whether it is the first attempt at it. */
+export interface OutcomeRecording {
+  recording: 'recorded' | 'superseded';
+  /** No earlier attempt recorded this outcome: it cannot have been announced yet. */
+  firstAttempt: boolean;
+}
 
 /**
- * The transaction record: one document per transactionId (its `_id`, so every read and write is by
- * `_id`, indexed on FerretDB as on MongoDB). Opened by an insert, which the unique `_id` makes
- * atomic; its outcome moves only forward: Pending -> Completed | Failed, Completed -> Failed.
+ * The transaction record: one document per transactionId (its `_id`), opened by an insert when the
+ * transaction's first event is handled, with each outcome and the legs applied written to it.
  *
- * Outcomes are written by the steps of the transaction's executions, which Temporal runs one at a
- * time (one execution per transaction id, the reversal only once it has closed). An update is
- * conditional on the status it read, which MongoDB applies atomically; FerretDB reads then rewrites,
- * so there the serialisation of steps by Temporal is what keeps writers apart, and a stale attempt
- * is caught by `latestOutcome` just before it publishes.
+ * An outcome is decided by inserting it at its position (`<transactionId>:1`, then `:2` for the
+ * Failed of a rollback) into `transaction_outcomes`: the unique `_id` lets exactly one writer decide
+ * each, on FerretDB (which reads then rewrites an update) as on MongoDB. Every decision the service
+ * makes reads those; the record document carries a copy of them for the people reading it. All
+ * reads and writes are by `_id`, the only lookup FerretDB serves from an index.
  */
 export class TransactionRecords {
   private readonly records: Model<TransactionRecordDocument>;
-  /** The driver's collection: records are written as they are, without mongoose's casting. */
-  private readonly collection: mongo.Collection<TransactionRecordDocument>;
+  private readonly recordCollection: mongo.Collection<TransactionRecordDocument>;
+  private readonly outcomeCollection: mongo.Collection<OutcomeDocument>;
 
-  constructor(connection: Connection) {
+  constructor(private readonly connection: Connection) {
     this.records = connection.model<TransactionRecordDocument>('TransactionRecord', transactionRecordSchema, 'transaction_records');
-    this.collection = this.records.collection as unknown as mongo.Collection<TransactionRecordDocument>;
+    // The driver's collections: records are written as they are, without mongoose's casting.
+    this.recordCollection = this.records.collection as unknown as mongo.Collection<TransactionRecordDocument>;
+    this.outcomeCollection = connection.collection<OutcomeDocument>('transaction_outcomes') as unknown as mongo.Collection<OutcomeDocument>;
   }
 
-  async ensureCollection(): Promise<void> {
-    await this.records.createCollection().catch((error: unknown) => {
-      if ((error as { codeName?: string }).codeName !== 'NamespaceExists') throw error;
-    });
+  async ensureCollections(): Promise<void> {
+    for (const name of ['transaction_records', 'transaction_outcomes']) {
+      await this.connection.createCollection(name).catch((error: unknown) => {
+        if ((error as { codeName?: string }).codeName !== 'NamespaceExists') throw error;
+      });
+    }
   }
 
   /** Opens the record of a transaction seen for the first time; for one seen before, returns where it stands. */
   async open(opening: TransactionOpening): Promise<RecordedTransaction> {
     const now = new Date();
     try {
-      await this.collection.insertOne({
+      await this.recordCollection.insertOne({
         _id: opening.transactionId,
         type: opening.type,
         userIds: opening.userIds,
@@ -109,89 +122,111 @@ export class TransactionRecords {
         outcomes: [],
         openedAt: now,
         updatedAt: now,
-      } satisfies TransactionRecordDocument);
+      });
       return { status: 'Pending' };
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }
-    const existing = await this.find(opening.transactionId);
-    if (!existing) throw new Error(`transaction record ${opening.transactionId} vanished after it was found taken`);
-    return summaryOf(existing);
+    const latest = await this.latest(opening.transactionId);
+    return latest ? { status: latest.status, ...(latest.reason === null ? {} : { reason: latest.reason }) } : { status: 'Pending' };
   }
 
-  find(transactionId: string): Promise<TransactionRecordDocument | null> {
-    return this.records.findById(transactionId).lean<TransactionRecordDocument>().exec();
+  /** The record, its status and outcomes as decided. */
+  async find(transactionId: string): Promise<TransactionRecordDocument | null> {
+    const [record, outcomes] = await Promise.all([
+      this.records.findById(transactionId).lean<TransactionRecordDocument>().exec(),
+      this.outcomesOf(transactionId),
+    ]);
+    if (!record) return null;
+    const latest = outcomes.at(-1);
+    return { ...record, status: latest?.status ?? 'Pending', reason: latest?.reason ?? null, outcomes };
   }
 
-  async statusOf(transactionId: string): Promise<RecordStatus | undefined> {
-    return (await this.records.findById(transactionId, { status: 1 }).lean<Pick<TransactionRecordDocument, 'status'>>().exec())?.status;
+  async statusOf(transactionId: string): Promise<RecordStatus> {
+    return (await this.latest(transactionId))?.status ?? 'Pending';
   }
 
   /**
-   * Records an outcome about to be announced, with the legs applied so far. Idempotent: the same
-   * status again changes nothing. A `Completed` on a record already `Failed` is `superseded`.
+   * Decides an outcome about to be announced and writes it, with the legs applied, to the record.
+   * Idempotent: the same outcome again changes nothing. A Completed after a Failed, or after the
+   * rollback that followed it, is superseded.
    */
   async recordOutcome(finalized: TransactionFinalized, legs: readonly AppliedLeg[]): Promise<OutcomeRecording> {
-    for (let attempt = 1; attempt <= MAX_OUTCOME_ATTEMPTS; attempt++) {
-      const record = await this.find(finalized.transactionId);
-      if (!record) {
-        if (await this.insertWithOutcome(finalized, legs)) return 'recorded';
-        continue;
-      }
-      if (record.status === finalized.status) return 'recorded';
-      if (record.status === 'Failed') return 'superseded';
-      const outcome: RecordedOutcome = { status: finalized.status, reason: finalized.reason ?? null, at: new Date() };
-      const result = await this.collection.updateOne(
-        { _id: record._id, status: record.status },
-        {
-          $set: { status: finalized.status, reason: outcome.reason, legs: mergeLegs(record.legs, legs), updatedAt: outcome.at },
-          $push: { outcomes: outcome },
-        },
-      );
-      if (result.matchedCount === 1) return 'recorded';
+    const decision = await this.decide(finalized);
+    if (decision.recording === 'recorded') await this.copyOntoRecord(decision.outcome, legs);
+    return decision;
+  }
+
+  /** Whether no later outcome followed this one: only a Failed can follow, and nothing follows a Failed. */
+  async isLatest(finalized: TransactionFinalized): Promise<boolean> {
+    if (finalized.status === 'Failed') return true;
+    return (await this.outcomeAt(finalized.transactionId, OUTCOME_POSITIONS.rollback)) === null;
+  }
+
+  private async decide(finalized: TransactionFinalized): Promise<OutcomeRecording & { outcome: OutcomeDocument }> {
+    const first = await this.claim(OUTCOME_POSITIONS.first, finalized);
+    if (first.claimed) return { recording: 'recorded', firstAttempt: true, outcome: first.outcome };
+    if (first.outcome.status === 'Failed') {
+      return { recording: finalized.status === 'Failed' ? 'recorded' : 'superseded', firstAttempt: false, outcome: first.outcome };
     }
-    throw new Error(`transaction record ${finalized.transactionId} kept changing while its outcome was recorded`);
+    if (finalized.status === 'Completed') {
+      const rolledBack = await this.outcomeAt(finalized.transactionId, OUTCOME_POSITIONS.rollback);
+      return { recording: rolledBack ? 'superseded' : 'recorded', firstAttempt: false, outcome: first.outcome };
+    }
+    const rollback = await this.claim(OUTCOME_POSITIONS.rollback, finalized);
+    return { recording: 'recorded', firstAttempt: rollback.claimed, outcome: rollback.outcome };
   }
 
-  /** The status of the record's latest outcome, if any. */
-  async latestOutcome(transactionId: string): Promise<FinalStatus | undefined> {
-    const status = await this.statusOf(transactionId);
-    return status === 'Pending' ? undefined : status;
-  }
-
-  /** A transaction whose execution started before records existed gets one at its first outcome. */
-  private async insertWithOutcome(finalized: TransactionFinalized, legs: readonly AppliedLeg[]): Promise<boolean> {
-    const now = new Date();
+  /** Takes an outcome position; when another decision holds it, returns that one. */
+  private async claim(position: number, finalized: TransactionFinalized): Promise<{ claimed: boolean; outcome: OutcomeDocument }> {
+    const outcome: OutcomeDocument = {
+      _id: `${finalized.transactionId}:${position}`,
+      transactionId: finalized.transactionId,
+      status: finalized.status,
+      reason: finalized.reason ?? null,
+      at: new Date(),
+    };
     try {
-      await this.collection.insertOne({
-        _id: finalized.transactionId,
-        type: null,
-        userIds: [...new Set(legs.map((leg) => leg.userId))],
-        amount: null,
-        status: finalized.status,
-        reason: finalized.reason ?? null,
-        legs: mergeLegs([], legs),
-        outcomes: [{ status: finalized.status, reason: finalized.reason ?? null, at: now }],
-        openedAt: now,
-        updatedAt: now,
-      } satisfies TransactionRecordDocument);
-      return true;
+      await this.outcomeCollection.insertOne(outcome);
+      return { claimed: true, outcome };
     } catch (error) {
-      if (isDuplicateKey(error)) return false;
-      throw error;
+      if (!isDuplicateKey(error)) throw error;
     }
+    const holder = await this.outcomeAt(finalized.transactionId, position);
+    if (!holder) throw new Error(`outcome ${outcome._id} vanished after it was found taken`);
+    return { claimed: false, outcome: holder };
   }
-}
 
-function summaryOf(record: TransactionRecordDocument): RecordedTransaction {
-  return record.reason === null ? { status: record.status } : { status: record.status, reason: record.reason };
-}
-
-/** The record's legs plus those not in it yet; a leg is one (leg, userId) of the transaction. */
-function mergeLegs(recorded: readonly RecordedLeg[], applied: readonly AppliedLeg[]): RecordedLeg[] {
-  const merged = [...recorded];
-  for (const { leg, userId, amount, version } of applied) {
-    if (!merged.some((known) => known.leg === leg && known.userId === userId)) merged.push({ leg, userId, amount, version });
+  /**
+   * Copies a decided outcome and the legs onto the record document (creating it for a transaction
+   * whose execution started before records existed). Repeating it adds nothing twice.
+   */
+  private async copyOntoRecord(outcome: OutcomeDocument, legs: readonly AppliedLeg[]): Promise<void> {
+    const { status, reason, at } = outcome;
+    await this.recordCollection.updateOne(
+      { _id: outcome.transactionId },
+      {
+        $set: { status, reason, updatedAt: new Date() },
+        $addToSet: { outcomes: { status, reason, at }, legs: { $each: legs.map(({ leg, userId, amount, version }) => ({ leg, userId, amount, version })) } },
+        $setOnInsert: { type: null, userIds: [...new Set(legs.map((leg) => leg.userId))], amount: null, openedAt: at },
+      },
+      { upsert: true },
+    );
   }
-  return merged;
+
+  /** The latest outcome decided, if any: a rollback's Failed is always the second. */
+  private async latest(transactionId: string): Promise<OutcomeDocument | null> {
+    const first = await this.outcomeAt(transactionId, OUTCOME_POSITIONS.first);
+    if (!first || first.status === 'Failed') return first;
+    return (await this.outcomeAt(transactionId, OUTCOME_POSITIONS.rollback)) ?? first;
+  }
+
+  private async outcomesOf(transactionId: string): Promise<RecordedOutcome[]> {
+    const found = await Promise.all(Object.values(OUTCOME_POSITIONS).map((position) => this.outcomeAt(transactionId, position)));
+    return found.filter((outcome): outcome is OutcomeDocument => outcome !== null).map(({ status, reason, at }) => ({ status, reason, at }));
+  }
+
+  private outcomeAt(transactionId: string, position: number): Promise<OutcomeDocument | null> {
+    return this.outcomeCollection.findOne({ _id: `${transactionId}:${position}` });
+  }
 }

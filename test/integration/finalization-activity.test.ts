@@ -39,14 +39,14 @@ describe('announcing an outcome', () => {
   });
 
   /** The activities of one process, with its own memory of confirmed announcements. */
-  function finalizationActivities(log: ActivityDependencies['finalizationLog']) {
+  function finalizationActivities(log: ActivityDependencies['finalizationLog'], records: ActivityDependencies['records'] = db.transactionRecords) {
     const unused = () => Promise.reject(new Error('not part of this specification'));
     return createActivities({
       ledger: { applyLeg: unused, reversalsOf: unused },
       finalizations: publisher,
       finalizationLog: log,
       finalizationEcho: echo,
-      records: db.transactionRecords,
+      records,
       reconcile: unused,
     });
   }
@@ -101,7 +101,7 @@ describe('announcing an outcome', () => {
 
   it('announces once when a regular activity takes over while the timed-out local attempt still runs', async () => {
     const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
-    await db.finalizations.recordAttempt(completed); // earlier attempts never reached the broker
+    await db.transactionRecords.recordOutcome(completed, []); // earlier attempts never reached the broker
     await Promise.all([
       new MockActivityEnvironment({ attempt: 10, isLocal: true }).run(activities.publishFinalization, completed),
       new MockActivityEnvironment({ attempt: 1, isLocal: false }).run(activities.publishFinalization, completed),
@@ -118,8 +118,8 @@ describe('announcing an outcome', () => {
 
   it('does not announce again when the broker routed an attempt whose process died before the confirm', async () => {
     const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
-    // What the dead process left: its attempt marker, and its message in the broker's queues.
-    await db.finalizations.recordAttempt(completed);
+    // What the dead process left: its recorded outcome, and its message in the broker's queues.
+    await db.transactionRecords.recordOutcome(completed, []);
     platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, completed);
     await announceInSuccessor(2, completed);
     await expectAnnouncedOnceThenFailed(completed.transactionId);
@@ -127,26 +127,27 @@ describe('announcing an outcome', () => {
 
   it('does not announce from an attempt that froze before publishing while the transaction moved on', async () => {
     const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
-    // The first attempt marks its attempt, then stalls (a long pause) before it publishes.
+    // The first attempt records its outcome, then stalls (a long pause) before it publishes.
     let thaw!: () => void;
     const thawed = new Promise<void>((resolve) => (thaw = resolve));
-    let marked!: () => void;
-    const attemptMarked = new Promise<void>((resolve) => (marked = resolve));
-    const freezing = new FinalizationLog(db.connection);
-    const stalledLog: ActivityDependencies['finalizationLog'] = {
-      rememberedAsDelivered: (f) => freezing.rememberedAsDelivered(f),
-      rememberDelivered: (f) => freezing.rememberDelivered(f),
-      wasDelivered: (f) => freezing.wasDelivered(f),
-      recordAttempt: async (f) => {
-        const first = await freezing.recordAttempt(f);
-        marked();
+    let recorded!: () => void;
+    const outcomeRecorded = new Promise<void>((resolve) => (recorded = resolve));
+    const stalling: ActivityDependencies['records'] = {
+      open: (opening) => db.transactionRecords.open(opening),
+      isLatest: (f) => db.transactionRecords.isLatest(f),
+      recordOutcome: async (f, legs) => {
+        const recording = await db.transactionRecords.recordOutcome(f, legs);
+        recorded();
         await thawed;
-        return first;
+        return recording;
       },
     };
-    const frozen = new MockActivityEnvironment({ attempt: 1, isLocal: true }).run(finalizationActivities(stalledLog).publishFinalization, completed);
+    const frozen = new MockActivityEnvironment({ attempt: 1, isLocal: true }).run(
+      finalizationActivities(new FinalizationLog(db.connection), stalling).publishFinalization,
+      completed,
+    );
     // Meanwhile its retry announces Completed, and a rollback of the transaction announces Failed.
-    await attemptMarked;
+    await outcomeRecorded;
     await announceInSuccessor(2, completed);
     await announce(1, { transactionId: completed.transactionId, status: 'Failed', reason: 'Chargeback' });
     await platform.finalizationsCount(completed.transactionId, 2);
@@ -158,7 +159,7 @@ describe('announcing an outcome', () => {
 
   it('announces on a retry whose earlier attempt never reached the broker', async () => {
     const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
-    await db.finalizations.recordAttempt(completed);
+    await db.transactionRecords.recordOutcome(completed, []);
     await announceInSuccessor(2, completed);
     expect(await platform.finalizationOf(completed.transactionId)).toEqual(completed);
   });
