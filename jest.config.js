@@ -1,7 +1,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test/unit', '<rootDir>/test/integration'],
+  roots: ['<rootDir>/test/unit', '<rootDir>/test/workflows', '<rootDir>/test/integration'],
   testMatch: ['**/*.test.ts'],
   // Type checking is `npm run build`'s job; tests transpile only, which keeps them fast.
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }], '/node_modules/(jose|cookie)/.+\\.js$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },

@@ -1,8 +1,16 @@
 import { z } from 'zod';
-import { PLATFORM_AMOUNT_LIMITS, type AmountLimits } from './domain/transaction';
 
 // The one configuration module: every setting the service reads from its environment, validated at
 // start. Names shared with the platform's deployments follow ../shared/CONTRACT.md.
+
+/** Accepted amounts per transaction type, in minor units. */
+export interface AmountLimits {
+  topUp: { min: number; max: number };
+  transfer: { min: number; max: number };
+}
+
+/** What the transactions service itself accepts (CONTRACT.md). */
+export const PLATFORM_AMOUNT_LIMITS: AmountLimits = { topUp: { min: 1, max: 100_000 }, transfer: { min: 1, max: 50_000 } };
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 

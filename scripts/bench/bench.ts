@@ -8,13 +8,13 @@ import { createWriteStream, readFileSync, mkdirSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { Types } from 'mongoose';
-import type { LegChange } from '../../src/domain/transaction';
+import type { LegChange } from '../../workflows/contract';
 import { BusinessRuleError, LedgerInvariantError } from '../../src/ledger/errors';
 import { Ledger } from '../../src/ledger/ledger';
 import { verifyChain } from '../../src/ledger/ledger-chain';
 import { createMetrics } from '../../src/metrics';
-import { openDatabase, type Database } from '../../src/persistence/mongo';
-import type { LedgerEntryDocument } from '../../src/persistence/ledger-entry.model';
+import { openStores, type Stores } from '../../src/stores';
+import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
 import { backoffDelayMs, sleep } from '../../src/support/backoff';
 import { KeyedMutex } from '../../src/support/keyed-mutex';
 import { LoadDriver, percentile } from './load';
@@ -94,12 +94,12 @@ interface Transfer {
 
 function planTransfers(users: string[], count: number, hot: boolean, seed: number): Transfer[] {
   const next = random(seed);
-  const pick = () => users[Math.floor(next() * users.length)]!;
+  const pick = () => users[Math.floor(next() * users.length)];
   return Array.from({ length: count }, (_, i) => {
     let fromUserId = pick();
     let toUserId = pick();
     // Hot wallet: every other transfer has users[0] on one side, alternately sending and receiving.
-    if (hot && i % 2 === 0) [fromUserId, toUserId] = i % 4 === 0 ? [users[0]!, toUserId] : [fromUserId, users[0]!];
+    if (hot && i % 2 === 0) [fromUserId, toUserId] = i % 4 === 0 ? [users[0], toUserId] : [fromUserId, users[0]];
     if (fromUserId === toUserId) toUserId = users[(users.indexOf(fromUserId) + 1) % users.length]!;
     return { transactionId: new Types.ObjectId().toHexString(), fromUserId, toUserId, amount: 1 + Math.floor(next() * 100) };
   });
@@ -140,14 +140,14 @@ class ServiceProcess {
     });
     // Its log, for a run that needs explaining: .run/bench/<database>.log.
     mkdirSync(path.join(ROOT, '.run/bench'), { recursive: true });
-    child.stdout!.pipe(createWriteStream(path.join(ROOT, '.run/bench', `${database}.log`)));
+    child.stdout.pipe(createWriteStream(path.join(ROOT, '.run/bench', `${database}.log`)));
     await new Promise<void>((resolve, reject) => {
       const ready = (chunk: Buffer) => {
         if (!chunk.toString().includes('ready\n')) return;
-        child.stdout!.off('data', ready);
+        child.stdout.off('data', ready);
         resolve();
       };
-      child.stdout!.on('data', ready);
+      child.stdout.on('data', ready);
       child.once('exit', (code) => reject(new Error(`the service under test exited with code ${code} before it was ready`)));
     });
     const service = new ServiceProcess(child);
@@ -177,12 +177,12 @@ class ServiceProcess {
 }
 
 /** Creates and funds wallets through the platform's own events. */
-async function fundedWallets(driver: LoadDriver, db: Database, count: number): Promise<string[]> {
+async function fundedWallets(driver: LoadDriver, db: Stores, count: number): Promise<string[]> {
   const users = Array.from({ length: count }, () => new Types.ObjectId().toHexString());
   for (const user of users) await driver.signup(user);
   await driver.flush();
   for (;;) {
-    if ((await db.wallets.countDocuments()) === count) break;
+    if ((await db.ledger.wallets.countDocuments()) === count) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const topUps = users.map((userId) => ({ transactionId: new Types.ObjectId().toHexString(), userId }));
@@ -193,18 +193,18 @@ async function fundedWallets(driver: LoadDriver, db: Database, count: number): P
 }
 
 /** Money conserved, nothing negative, ledgers gapless, each transfer finalized once. */
-async function checkCorrectness(db: Database, driver: LoadDriver, users: string[], transfers: Transfer[], noop: boolean): Promise<string> {
+async function checkCorrectness(db: Stores, driver: LoadDriver, users: string[], transfers: Transfer[], noop: boolean): Promise<string> {
   const repeated = transfers.filter((t) => driver.finalizationsOf(t.transactionId).length !== 1).length;
   if (repeated > 0) return `FAILED: ${repeated} transfers not finalized exactly once`;
   if (noop) return 'finalized once each (no ledger)';
-  const wallets = await db.wallets.find().lean().exec();
+  const wallets = await db.ledger.wallets.find().lean().exec();
   const total = wallets.reduce((sum, w) => sum + w.balance, 0);
   if (total !== users.length * FUNDING) return `FAILED: ${total} held, ${users.length * FUNDING} topped up`;
   if (wallets.some((w) => w.balance < 0)) return 'FAILED: a negative balance';
   // Streamed in batches and sorted here: FerretDB sorts in memory, and 110,000 entries sorted there
   // outlasted the socket timeout, which ended the 50,000-transfer run before its check.
   const byUser = new Map<string, LedgerEntryDocument[]>();
-  for await (const e of db.ledgerEntries.find().lean<LedgerEntryDocument>().cursor()) {
+  for await (const e of db.ledger.entries.find().lean<LedgerEntryDocument>().cursor()) {
     const userId = e.userId.toHexString();
     const chain = byUser.get(userId) ?? [];
     chain.push(e);
@@ -215,7 +215,7 @@ async function checkCorrectness(db: Database, driver: LoadDriver, users: string[
     verifyChain(wallet.userId.toHexString(), ledger);
     if (ledger.at(-1)?.balanceAfter !== wallet.balance) return `FAILED: wallet ${wallet.userId.toHexString()} differs from its ledger`;
   }
-  const failed = transfers.filter((t) => driver.finalizationsOf(t.transactionId)[0]!.status !== 'Completed').length;
+  const failed = transfers.filter((t) => driver.finalizationsOf(t.transactionId)[0].status !== 'Completed').length;
   return `ok: conserved, none negative, ledgers gapless, each finalized once (${failed} Failed)`;
 }
 
@@ -232,7 +232,7 @@ interface Phase {
  */
 async function runSession(session: string, w: number, noop: boolean, phases: Array<Phase | ((done: Result[]) => Phase)>): Promise<Result[]> {
   const database = `mint_wallet_bench_${session}_${Date.now()}`;
-  const db = await openDatabase(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`));
+  const db = await openStores(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`));
   const driver = await LoadDriver.connect(RABBITMQ_URL);
   const service = await ServiceProcess.start(database, noop);
   const results: Result[] = [];
@@ -309,10 +309,10 @@ async function applyLegRetried(ledger: Ledger, change: LegChange, retries: { cou
 
 /** The floor of the database: the same ledger writes (debit then credit), no Temporal, no broker. */
 async function databaseFloor(n: number, w: number): Promise<Result> {
-  const db = await openDatabase(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/mint_wallet_bench_floor_${Date.now()}$1`));
+  const db = await openStores(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/mint_wallet_bench_floor_${Date.now()}$1`));
   try {
     progress(`database floor: ${n} transfers straight to the ledger, after funding ${w} wallets`);
-    const ledger = new Ledger(db, createMetrics(), 0);
+    const ledger = new Ledger(db.ledger, createMetrics(), 0);
     const users = Array.from({ length: w }, () => new Types.ObjectId().toHexString());
     for (const user of users) await ledger.openWallet(user);
     const slots = new KeyedMutex(); // 64 lanes, as many as the worker's activity slots

@@ -3,7 +3,7 @@
 // worker, workflow and finalization, without the database writes: the ceiling to compare with.
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
-import type { AppliedLeg, LegChange } from '../../src/domain/transaction';
+import type { AppliedLeg, LegChange } from '../../workflows/contract';
 import { createLogger } from '../../src/logger';
 import { startWalletService } from '../../src/service';
 

@@ -90,7 +90,7 @@ function verificationKeys(config: WalletConfig['auth']): VerificationKeys {
   const [algorithm] = config.algorithms;
   let imported: Promise<CryptoKey> | undefined;
   return {
-    current: () => (imported ??= importSPKI(pem, algorithm!)),
+    current: () => (imported ??= importSPKI(pem, algorithm)),
     refreshed: async () => false,
   };
 }

@@ -1,4 +1,4 @@
-import { BUSINESS_FAILURE_TYPES, type BusinessFailureType } from '../domain/transaction';
+import { BUSINESS_FAILURE_TYPES, type BusinessFailureType } from '../../workflows/contract';
 
 /** A business rule refused a balance change; retrying cannot help. */
 export abstract class BusinessRuleError extends Error {

@@ -2,7 +2,6 @@ import type { ConfirmChannel, Message } from 'amqplib';
 import { publishConfirmed } from './publish-confirmed';
 import { DEAD_LETTER } from './topology';
 
-const CONFIRM_TIMEOUT_MS = 5_000;
 const MAX_REASON_LENGTH = 1_000;
 
 /**
@@ -25,6 +24,5 @@ export function deadLetter(channel: ConfirmChannel, queue: string, message: Mess
         [h.at]: new Date().toISOString(),
       },
     },
-    CONFIRM_TIMEOUT_MS,
   );
 }

@@ -47,5 +47,5 @@ function reconciliationSchedule(taskQueue: string, intervalMinutes: number): Omi
 
 function matches(current: ScheduleDescription, taskQueue: string, intervalMinutes: number): boolean {
   const intervals = current.spec.intervals ?? [];
-  return current.action.taskQueue === taskQueue && intervals.length === 1 && intervals[0]!.every === intervalMinutes * 60_000;
+  return current.action.taskQueue === taskQueue && intervals.length === 1 && intervals[0].every === intervalMinutes * 60_000;
 }

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { TransactionFinalized } from '../../src/domain/transaction';
-import { TRANSACTION_WORKFLOW_TYPE } from '../../workflows/definitions';
+import type { TransactionFinalized } from '../../workflows/contract';
+import { TRANSACTION_WORKFLOW_TYPE } from '../../workflows/contract';
 import { EXCHANGES, QUEUES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
@@ -43,7 +43,7 @@ interface Plan {
 
 /** The event stream, all drawn from the seed. */
 function planEvents(random: () => number): Plan {
-  const pick = <T>(items: readonly T[]): T => items[randomInt(random, 0, items.length - 1)]!;
+  const pick = <T>(items: readonly T[]): T => items[randomInt(random, 0, items.length - 1)];
   const users = Array.from({ length: USERS }, () => objectId());
   const sinks = Array.from({ length: SINKS }, () => objectId());
   const plan: Plan = {
@@ -152,15 +152,15 @@ describe('the chaos run', () => {
     const faults = SERVERS.flatMap((server) => Array.from({ length: FAULTS_PER_SERVER }, () => server));
     for (let i = faults.length - 1; i > 0; i--) {
       const j = randomInt(random, 0, i);
-      [faults[i], faults[j]] = [faults[j]!, faults[i]!];
+      [faults[i], faults[j]] = [faults[j], faults[i]];
     }
     const pauses = faults.map(() => ({ before: randomInt(random, 1_000, 6_000), down: randomInt(random, 500, 5_000) }));
     const injectFaults = async () => {
       for (const [i, server] of faults.entries()) {
-        await new Promise((resolve) => setTimeout(resolve, pauses[i]!.before));
+        await new Promise((resolve) => setTimeout(resolve, pauses[i].before));
         faultLog.push(`${stamp()} crash ${server}`);
         await stack.crash(server);
-        await new Promise((resolve) => setTimeout(resolve, pauses[i]!.down));
+        await new Promise((resolve) => setTimeout(resolve, pauses[i].down));
         await stack.restart(server);
         faultLog.push(`${stamp()} ${server} back`);
       }
@@ -170,7 +170,7 @@ describe('the chaos run', () => {
     const signups = plan.events.filter((e): e is Extract<Planned, { kind: 'signup' }> => e.kind === 'signup');
     for (const event of signups) await scenario.signup(event.userId);
     const db = await scenario.database();
-    await eventually('every wallet', async () => ((await db.wallets.countDocuments()) === USERS + SINKS ? true : undefined), 120_000, 250);
+    await eventually('every wallet', async () => ((await db.ledger.wallets.countDocuments()) === USERS + SINKS ? true : undefined), 120_000, 250);
 
     const malformedBodies: string[] = [];
     const injecting = injectFaults();
@@ -237,7 +237,7 @@ describe('the chaos run', () => {
     // A rejected message names its transaction: it is announced Failed, once, saying why.
     const rejectedWrongly = [...plan.rejected].filter((id) => {
       const statuses = dedupe(scenario.platform.finalizationsOf(id), () => duplicates++);
-      return statuses.length !== 1 || statuses[0]!.status !== 'Failed' || !statuses[0]!.reason?.startsWith('Rejected by the wallet: ');
+      return statuses.length !== 1 || statuses[0].status !== 'Failed' || !statuses[0].reason?.startsWith('Rejected by the wallet: ');
     });
     expect(rejectedWrongly).toEqual([]);
 

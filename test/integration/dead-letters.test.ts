@@ -62,8 +62,8 @@ describe('malformed and invalid messages', () => {
       ]),
     );
 
-    expect(await wallet.service.db.wallets.countDocuments()).toBe(0);
-    expect(await wallet.service.db.ledgerEntries.countDocuments()).toBe(0);
+    expect(await wallet.service.stores.ledger.wallets.countDocuments()).toBe(0);
+    expect(await wallet.service.stores.ledger.entries.countDocuments()).toBe(0);
     for (const queue of [QUEUES.transactionCompleted, QUEUES.userSignup, QUEUES.transactionFailed]) {
       expect(await wallet.platform.queueDepth(queue)).toMatchObject({ messageCount: 0 });
     }
@@ -83,24 +83,24 @@ describe('malformed and invalid messages', () => {
     const [user] = await wallet.signedUp(1);
     const { transactionId } = cases.find((c) => c.name === 'amount 0')!;
     const before = await wallet.consumedFrom(QUEUES.transactionCompleted);
-    wallet.platform.topUp(transactionId, user!, 10);
+    wallet.platform.topUp(transactionId, user, 10);
     await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 1);
-    expect(await wallet.balanceOf(user!)).toBe(0);
+    expect(await wallet.balanceOf(user)).toBe(0);
     for (const { transactionId } of cases) expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
-    expect(await wallet.service.db.transactionRecords.find(transactionId)).toMatchObject({ status: 'Failed', legs: [] });
+    expect(await wallet.service.stores.records.find(transactionId)).toMatchObject({ status: 'Failed', legs: [] });
   });
 
   it('a damaged copy of a transaction already Completed is dead-lettered and contradicts nothing', async () => {
     const [user] = await wallet.signedUp(1);
     const transactionId = objectId();
-    wallet.platform.topUp(transactionId, user!, 25);
+    wallet.platform.topUp(transactionId, user, 25);
     await wallet.platform.finalizationOf(transactionId);
     const before = await wallet.consumedFrom(QUEUES.transactionCompleted);
     wallet.platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, { transactionId, type: 'TopUp', userId: user, amount: 0 });
     await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 1);
     expect(await wallet.platform.drainDeadLetters()).toEqual([expect.objectContaining({ reason: 'amount: must be at least 1' })]);
     expect(wallet.platform.finalizationsOf(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
-    expect(await wallet.balanceOf(user!)).toBe(25);
+    expect(await wallet.balanceOf(user)).toBe(25);
   });
 
   it('a valid message published without any properties (as the platform does) is still read', async () => {

@@ -17,7 +17,7 @@ export class OpenApiValidator {
   }
 
   expectResponseMatches(method: string, url: string, response: ResponseLike): void {
-    const path = url.split('?')[0]!;
+    const path = url.split('?')[0];
     const operation = (openApiDocument.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)[path]?.[method];
     if (!operation) throw new Error(`${method.toUpperCase()} ${path} is not in the OpenAPI document`);
     const documented = operation.responses[String(response.status)] as

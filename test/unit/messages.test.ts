@@ -1,4 +1,4 @@
-import { PLATFORM_AMOUNT_LIMITS } from '../../src/domain/transaction';
+import { PLATFORM_AMOUNT_LIMITS } from '../../src/config';
 import { createMessageDecoder } from '../../src/messaging/messages';
 import { QUEUES } from '../../src/messaging/topology';
 
