@@ -7,7 +7,8 @@ module.exports = {
   forbidden: [
     {
       name: 'workflows-are-deterministic',
-      comment: 'workflows/ is bundled into the deterministic sandbox: it imports only the Temporal workflow API and itself (the contract included).',
+      comment:
+        'workflows/ is bundled into the deterministic sandbox: it imports only the Temporal workflow API and itself (the contract included).',
       severity: 'error',
       from: { path: '^workflows/' },
       to: { pathNot: ['^workflows/', '^node_modules/@temporalio/(workflow|common)/'] },

@@ -77,7 +77,10 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const waitFor = <T>(what: string, attempt: () => Promise<T>) => untilAvailable(what, attempt, logger, options.signal);
 
   let walletReader: WalletReader | undefined;
-  const server = await listen(createHttpApp({ config, logger, metrics, readinessChecks: readinessChecks(parts), walletReader: () => walletReader }), config.http.port);
+  const server = await listen(
+    createHttpApp({ config, logger, metrics, readinessChecks: readinessChecks(parts), walletReader: () => walletReader }),
+    config.http.port,
+  );
   const httpPort = (server.address() as AddressInfo).port;
   logger.info({ port: httpPort }, 'HTTP API listening');
 
@@ -103,7 +106,12 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     reconcile: () => reconcile(stores.ledger, (userId) => ledger.rollProjectionForward(userId)),
   });
   const { worker, connection: workerConnection } = await waitFor('Temporal worker', () =>
-    createWalletWorker({ config: config.temporal, activities, workflowBundle: options.workflowBundle, interceptors: options.workerInterceptors }),
+    createWalletWorker({
+      config: config.temporal,
+      activities,
+      workflowBundle: options.workflowBundle,
+      interceptors: options.workerInterceptors,
+    }),
   );
   const workerRun = runWorker(worker, logger, options.onFatal);
 

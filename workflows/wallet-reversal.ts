@@ -12,7 +12,9 @@ export async function walletReversal(input: TransactionReversalInput): Promise<T
   const steps = new TransactionSteps(input.transactionId);
   steps.state.failedEvent = input;
   // An earlier reversal, whose execution is gone, may have rolled the transaction back already.
-  steps.state.recorded = (await openTransaction({ transactionId: input.transactionId, type: input.type, userIds: [], amount: null })).status;
+  steps.state.recorded = (
+    await openTransaction({ transactionId: input.transactionId, type: input.type, userIds: [], amount: null })
+  ).status;
   if (steps.state.recorded === 'Failed') {
     steps.setStep('closed: the transaction record is already Failed');
     return steps.state;

@@ -188,7 +188,10 @@ async function fundedWallets(driver: LoadDriver, db: Stores, count: number): Pro
   const topUps = users.map((userId) => ({ transactionId: new Types.ObjectId().toHexString(), userId }));
   for (const t of topUps) await driver.completed(t.transactionId, { type: 'TopUp', userId: t.userId, amount: FUNDING });
   await driver.flush();
-  await driver.allFinalized(topUps.map((t) => t.transactionId), finalizeTimeoutMs(topUps.length));
+  await driver.allFinalized(
+    topUps.map((t) => t.transactionId),
+    finalizeTimeoutMs(topUps.length),
+  );
   return users;
 }
 
@@ -230,7 +233,12 @@ interface Phase {
  * One service process and one set of funded wallets, then phases of transfers one after another
  * (money stays conserved across them, so each phase is checked on the cumulative state).
  */
-async function runSession(session: string, w: number, noop: boolean, phases: Array<Phase | ((done: Result[]) => Phase)>): Promise<Result[]> {
+async function runSession(
+  session: string,
+  w: number,
+  noop: boolean,
+  phases: Array<Phase | ((done: Result[]) => Phase)>,
+): Promise<Result[]> {
   const database = `mint_wallet_bench_${session}_${Date.now()}`;
   const db = await openStores(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`));
   const driver = await LoadDriver.connect(RABBITMQ_URL);
@@ -256,7 +264,10 @@ async function runSession(session: string, w: number, noop: boolean, phases: Arr
         await driver.completed(t.transactionId, { type: 'Transfer', fromUserId: t.fromUserId, toUserId: t.toUserId, amount: t.amount });
       }
       await driver.flush();
-      await driver.allFinalized(transfers.map((t) => t.transactionId), finalizeTimeoutMs(phase.n));
+      await driver.allFinalized(
+        transfers.map((t) => t.transactionId),
+        finalizeTimeoutMs(phase.n),
+      );
       const { latencies, firstPublish, lastFinalized } = driver.timings(transfers.map((t) => t.transactionId));
       const seconds = (lastFinalized - firstPublish) / 1000;
       const sorted = [...latencies].sort((a, b) => a - b);
@@ -267,7 +278,12 @@ async function runSession(session: string, w: number, noop: boolean, phases: Arr
         wallets: w,
         seconds: round(seconds),
         perSecond: round(phase.n / seconds),
-        latencyMs: { p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1)!) },
+        latencyMs: {
+          p50: round(percentile(sorted, 50)),
+          p95: round(percentile(sorted, 95)),
+          p99: round(percentile(sorted, 99)),
+          max: round(sorted.at(-1)!),
+        },
         peakRssMb: round(service.peakRssMb),
         endRssMb: round(service.rssMb()),
         offeredRate: phase.rate,
@@ -320,7 +336,11 @@ async function databaseFloor(n: number, w: number): Promise<Result> {
     await Promise.all(
       users.map((userId, i) =>
         slots.run(String(i % 64), () =>
-          applyLegRetried(ledger, { transactionId: new Types.ObjectId().toHexString(), transactionType: 'TopUp', leg: 'credit', userId, amount: FUNDING }, retries),
+          applyLegRetried(
+            ledger,
+            { transactionId: new Types.ObjectId().toHexString(), transactionType: 'TopUp', leg: 'credit', userId, amount: FUNDING },
+            retries,
+          ),
         ),
       ),
     );
@@ -329,14 +349,44 @@ async function databaseFloor(n: number, w: number): Promise<Result> {
     await Promise.all(
       transfers.map((t, i) =>
         slots.run(String(i % 64), async () => {
-          await applyLegRetried(ledger, { transactionId: t.transactionId, transactionType: 'Transfer', leg: 'debit', userId: t.fromUserId, amount: -t.amount, counterpartyUserId: t.toUserId }, retries);
-          await applyLegRetried(ledger, { transactionId: t.transactionId, transactionType: 'Transfer', leg: 'credit', userId: t.toUserId, amount: t.amount, counterpartyUserId: t.fromUserId }, retries);
+          await applyLegRetried(
+            ledger,
+            {
+              transactionId: t.transactionId,
+              transactionType: 'Transfer',
+              leg: 'debit',
+              userId: t.fromUserId,
+              amount: -t.amount,
+              counterpartyUserId: t.toUserId,
+            },
+            retries,
+          );
+          await applyLegRetried(
+            ledger,
+            {
+              transactionId: t.transactionId,
+              transactionType: 'Transfer',
+              leg: 'credit',
+              userId: t.toUserId,
+              amount: t.amount,
+              counterpartyUserId: t.fromUserId,
+            },
+            retries,
+          );
         }),
       ),
     );
     const seconds = (performance.now() - started) / 1000;
     const correct = retries.count > 0 ? `${retries.count} legs retried after a database error` : undefined;
-    return { scenario: 'database floor', mode: 'ledger only', transfers: n, wallets: w, seconds: round(seconds), perSecond: round(n / seconds), correct };
+    return {
+      scenario: 'database floor',
+      mode: 'ledger only',
+      transfers: n,
+      wallets: w,
+      seconds: round(seconds),
+      perSecond: round(n / seconds),
+      correct,
+    };
   } finally {
     await db.connection.dropDatabase().catch(() => undefined);
     await db.close();
@@ -366,8 +416,9 @@ function formatDuration(seconds: number): string {
 
 function table(results: Result[]): string {
   const header = '| scenario | mode | transfers | wallets | tx/s | p50 ms | p95 ms | p99 ms | max ms | peak RSS MB | check |';
-  const rows = results.map((r) =>
-    `| ${r.scenario} | ${r.mode} | ${r.transfers} | ${r.wallets} | ${r.perSecond} | ${r.latencyMs?.p50 ?? ''} | ${r.latencyMs?.p95 ?? ''} | ${r.latencyMs?.p99 ?? ''} | ${r.latencyMs?.max ?? ''} | ${r.peakRssMb ?? ''} | ${r.correct ?? ''} |`,
+  const rows = results.map(
+    (r) =>
+      `| ${r.scenario} | ${r.mode} | ${r.transfers} | ${r.wallets} | ${r.perSecond} | ${r.latencyMs?.p50 ?? ''} | ${r.latencyMs?.p95 ?? ''} | ${r.latencyMs?.p99 ?? ''} | ${r.latencyMs?.max ?? ''} | ${r.peakRssMb ?? ''} | ${r.correct ?? ''} |`,
   );
   return [header, '|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
 }
@@ -399,23 +450,34 @@ async function main(): Promise<void> {
     rate: () => runSession('rate', w, false, [halfOfMax]),
     noop: () => runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }]),
     floor: async () => [await databaseFloor(flags.floorN ?? n, w)],
-    long: () => runSession('long', w, false, [{ name: 'uniform', n: 5_000 }, { name: 'long run', n: flags.n ?? 50_000 }]),
+    long: () =>
+      runSession('long', w, false, [
+        { name: 'uniform', n: 5_000 },
+        { name: 'long run', n: flags.n ?? 50_000 },
+      ]),
   };
   const run = sessions[flags.scenario];
   if (!run) throw new Error(`unknown scenario ${flags.scenario}; one of ${Object.keys(sessions).join(', ')}`);
   const results = await run();
   const byName = (name: string) => results.find((r) => r.scenario === name && r.mode === 'max');
   const ratios = {
-    walletToNoop: byName('uniform') && byName('no-op ledger (ceiling)') ? ratio(byName('uniform')!.perSecond, byName('no-op ledger (ceiling)')!.perSecond) : undefined,
-    hotToUniform: byName('uniform') && byName('hot wallet') ? ratio(byName('hot wallet')!.perSecond, byName('uniform')!.perSecond) : undefined,
-    longToUniformPeakRss: byName('uniform') && byName('long run') ? ratio(byName('long run')!.peakRssMb!, byName('uniform')!.peakRssMb!) : undefined,
+    walletToNoop:
+      byName('uniform') && byName('no-op ledger (ceiling)')
+        ? ratio(byName('uniform')!.perSecond, byName('no-op ledger (ceiling)')!.perSecond)
+        : undefined,
+    hotToUniform:
+      byName('uniform') && byName('hot wallet') ? ratio(byName('hot wallet')!.perSecond, byName('uniform')!.perSecond) : undefined,
+    longToUniformPeakRss:
+      byName('uniform') && byName('long run') ? ratio(byName('long run')!.peakRssMb!, byName('uniform')!.peakRssMb!) : undefined,
   };
   const runSeconds = elapsedSeconds();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const report =
     `${table(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}` +
     `; long/uniform peak RSS ${ratios.longToUniformPeakRss ?? 'n/a'}\nwhole run ${formatDuration(runSeconds)}; machine: ${machine}\n`;
-  const byTenth = results.filter((r) => r.transfers >= 10_000).map((r) => `${r.scenario}: tx/s by tenth of the run ${r.perSecondByTenth?.join(', ')}\n`);
+  const byTenth = results
+    .filter((r) => r.transfers >= 10_000)
+    .map((r) => `${r.scenario}: tx/s by tenth of the run ${r.perSecondByTenth?.join(', ')}\n`);
   process.stdout.write(`\n${report}${byTenth.join('')}`);
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });

@@ -29,7 +29,11 @@ export class LoadDriver {
     const driver = new LoadDriver(connection, channel);
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(queue, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized);
-    await channel.consume(queue, (message) => message && driver.onFinalized(JSON.parse(message.content.toString()) as TransactionFinalized), { noAck: true });
+    await channel.consume(
+      queue,
+      (message) => message && driver.onFinalized(JSON.parse(message.content.toString()) as TransactionFinalized),
+      { noAck: true },
+    );
     return driver;
   }
 

@@ -57,7 +57,13 @@ export class FinalizationLog {
   /** Records that the announcement is in the broker's queues (idempotent). */
   async recordDelivered(finalized: TransactionFinalized): Promise<void> {
     const { transactionId, status } = finalized;
-    await insertOnce(this.deliveries, { _id: announcementKey(finalized), transactionId, status, reason: finalized.reason ?? null, at: new Date() });
+    await insertOnce(this.deliveries, {
+      _id: announcementKey(finalized),
+      transactionId,
+      status,
+      reason: finalized.reason ?? null,
+      at: new Date(),
+    });
   }
 
   async wasDelivered(finalized: TransactionFinalized): Promise<boolean> {

@@ -31,6 +31,9 @@ export class FinalizationPublisher {
     const body = Buffer.from(JSON.stringify(finalized));
     await publishConfirmed(channel, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, body);
     this.metrics.finalizationsPublished.inc({ status: finalized.status });
-    this.logger.info({ transactionId: finalized.transactionId, status: finalized.status, reason: finalized.reason }, 'transaction finalized');
+    this.logger.info(
+      { transactionId: finalized.transactionId, status: finalized.status, reason: finalized.reason },
+      'transaction finalized',
+    );
   }
 }

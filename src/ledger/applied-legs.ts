@@ -17,7 +17,12 @@ export const LEG_LOOKBACK = { applied: 32, refused: 2 } as const;
  * key: an index on MongoDB but a scan on FerretDB, which, run by hundreds of legs at once after a
  * stall, kept FerretDB saturated for good.
  */
-export async function findAppliedLeg(store: LedgerStore, change: LegChange, latest: number, lookback: number): Promise<LedgerEntryDocument | null> {
+export async function findAppliedLeg(
+  store: LedgerStore,
+  change: LegChange,
+  latest: number,
+  lookback: number,
+): Promise<LedgerEntryDocument | null> {
   for (let version = latest; version >= 1 && version > latest - lookback; version--) {
     const entry = await store.entryAt(change.userId, version);
     if (entry && isSameLeg(entry, change)) return entry;

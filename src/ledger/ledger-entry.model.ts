@@ -37,7 +37,4 @@ export const ledgerEntrySchema = new Schema<LedgerEntryDocument>(
 // in version order (history on MongoDB, reconciliation).
 ledgerEntrySchema.index({ userId: 1, version: 1 }, { unique: true, name: 'ledger_wallet_version_unique' });
 // The idempotency key: a leg of a transaction is applied to a wallet at most once.
-ledgerEntrySchema.index(
-  { transactionId: 1, userId: 1, leg: 1 },
-  { unique: true, name: 'ledger_transaction_leg_unique' },
-);
+ledgerEntrySchema.index({ transactionId: 1, userId: 1, leg: 1 }, { unique: true, name: 'ledger_transaction_leg_unique' });

@@ -11,10 +11,7 @@ const MAX_REPORTED = 50;
  * gapless) and the platform against itself (sum of balances = money topped up; every transfer
  * nets to zero). One pass over the entries, in any order; memory grows with the number of entries.
  */
-export async function reconcile(
-  store: LedgerStore,
-  rollForward: (userId: string) => Promise<unknown>,
-): Promise<ReconciliationReport> {
+export async function reconcile(store: LedgerStore, rollForward: (userId: string) => Promise<unknown>): Promise<ReconciliationReport> {
   const chains = new Map<string, ChainLink[]>();
   const transfers = new Map<string, number>();
   let entries = 0;

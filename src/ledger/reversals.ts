@@ -23,7 +23,10 @@ export async function reversalsOf(store: LedgerStore, transactionId: string): Pr
     .exec();
   const undone = new Set(entries.filter((e) => e.leg === 'compensation' || e.leg === 'reversal').map((e) => e.userId.toHexString()));
   return entries
-    .filter((e): e is LedgerEntryDocument & { leg: ForwardLeg } => (e.leg === 'debit' || e.leg === 'credit') && !undone.has(e.userId.toHexString()))
+    .filter(
+      (e): e is LedgerEntryDocument & { leg: ForwardLeg } =>
+        (e.leg === 'debit' || e.leg === 'credit') && !undone.has(e.userId.toHexString()),
+    )
     .sort((a, b) => FORWARD_SEQUENCE[b.leg] - FORWARD_SEQUENCE[a.leg])
     .map((e) => ({
       transactionId,

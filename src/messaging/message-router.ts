@@ -1,4 +1,10 @@
-import { rejectionReason, type TransactionCompleted, type TransactionFailed, type TransactionRejected, type TransactionStatus } from '../../workflows/contract';
+import {
+  rejectionReason,
+  type TransactionCompleted,
+  type TransactionFailed,
+  type TransactionRejected,
+  type TransactionStatus,
+} from '../../workflows/contract';
 import type { Ledger } from '../ledger/ledger';
 import type { TransactionRecords } from '../transaction-record/transaction-records';
 import { eventCanChange, type TransactionEventKind } from '../transaction-record/what-events-change';

@@ -74,7 +74,13 @@ export async function showTransaction(ctx: OperationsContext, transactionId: str
     record,
     workflow,
     reversal,
-    ledgerEntries: entries.map((e) => ({ leg: e.leg, userId: e.userId.toHexString(), amount: e.amount, balanceAfter: e.balanceAfter, version: e.version })),
+    ledgerEntries: entries.map((e) => ({
+      leg: e.leg,
+      userId: e.userId.toHexString(),
+      amount: e.amount,
+      balanceAfter: e.balanceAfter,
+      version: e.version,
+    })),
   };
 }
 
@@ -143,7 +149,11 @@ export interface OperatorOverride {
  * Asks the transaction's running execution (its reversal, if one runs) to run its stuck step again.
  * A transaction recorded Failed has nothing left to retry: refused unless forced.
  */
-export async function retryTransaction(ctx: OperationsContext, transactionId: string, { force = false }: OperatorOverride = {}): Promise<string> {
+export async function retryTransaction(
+  ctx: OperationsContext,
+  transactionId: string,
+  { force = false }: OperatorOverride = {},
+): Promise<string> {
   const status = await ctx.stores.records.statusOf(transactionId);
   if (status === 'Failed' && !force) {
     throw new FinalTransactionError(
@@ -239,7 +249,11 @@ export interface ReplayReport {
  * confirmed the copy. Kept in the queue instead: a letter without its origin, and one about a
  * transaction its record says the wallet would ignore (unless forced).
  */
-export async function replayDeadLetters(ctx: OperationsContext, count: number, { force = false }: OperatorOverride = {}): Promise<ReplayReport> {
+export async function replayDeadLetters(
+  ctx: OperationsContext,
+  count: number,
+  { force = false }: OperatorOverride = {},
+): Promise<ReplayReport> {
   const channel = requireChannel(ctx);
   // Take the first `count` before publishing any: a replay that fails again must not be taken twice.
   const taken = await takeDeadLetters(channel, count);

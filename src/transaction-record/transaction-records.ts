@@ -101,7 +101,10 @@ export class TransactionRecords {
   }
 
   async ensureCollections(): Promise<void> {
-    await Promise.all([createCollection(this.connection, 'transaction_records'), createCollection(this.connection, 'transaction_outcomes')]);
+    await Promise.all([
+      createCollection(this.connection, 'transaction_records'),
+      createCollection(this.connection, 'transaction_outcomes'),
+    ]);
   }
 
   /** Opens the record of a transaction seen for the first time; for one seen before, returns where it stands. */
@@ -204,7 +207,10 @@ export class TransactionRecords {
       { _id: outcome.transactionId },
       {
         $set: { status, reason, updatedAt: new Date() },
-        $addToSet: { outcomes: { status, reason, at }, legs: { $each: legs.map(({ leg, userId, amount, version }) => ({ leg, userId, amount, version })) } },
+        $addToSet: {
+          outcomes: { status, reason, at },
+          legs: { $each: legs.map(({ leg, userId, amount, version }) => ({ leg, userId, amount, version })) },
+        },
         $setOnInsert: { type: null, userIds: [...new Set(legs.map((leg) => leg.userId))], amount: null, openedAt: at },
       },
       { upsert: true },
@@ -220,7 +226,9 @@ export class TransactionRecords {
 
   private async outcomesOf(transactionId: string): Promise<RecordedOutcome[]> {
     const found = await Promise.all(Object.values(OUTCOME_POSITIONS).map((position) => this.outcomeAt(transactionId, position)));
-    return found.filter((outcome): outcome is OutcomeDocument => outcome !== null).map(({ status, reason, at }) => ({ status, reason, at }));
+    return found
+      .filter((outcome): outcome is OutcomeDocument => outcome !== null)
+      .map(({ status, reason, at }) => ({ status, reason, at }));
   }
 
   private outcomeAt(transactionId: string, position: number): Promise<OutcomeDocument | null> {

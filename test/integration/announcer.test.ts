@@ -44,7 +44,10 @@ describe('announcing an outcome', () => {
   }
 
   /** A live attempt of the step (its activity not cancelled). */
-  const attempt = (): AnnouncementAttempt => ({ cancellationSignal: new AbortController().signal, log: { info: () => undefined, warn: () => undefined } });
+  const attempt = (): AnnouncementAttempt => ({
+    cancellationSignal: new AbortController().signal,
+    log: { info: () => undefined, warn: () => undefined },
+  });
   afterAll(async () => {
     await broker.close();
     await platform.close();
@@ -55,7 +58,8 @@ describe('announcing an outcome', () => {
   const announce = (finalized: TransactionFinalized) => announcer.announce(finalized, [], attempt());
 
   /** Runs the step in a fresh process (no memory of what it announced). */
-  const announceInSuccessor = (finalized: TransactionFinalized) => announcerOf(new FinalizationLog(db.connection)).announce(finalized, [], attempt());
+  const announceInSuccessor = (finalized: TransactionFinalized) =>
+    announcerOf(new FinalizationLog(db.connection)).announce(finalized, [], attempt());
 
   /** Announces a later outcome, then expects the transaction's announcements to be exactly these. */
   async function expectAnnouncedOnceThenFailed(transactionId: string): Promise<void> {

@@ -34,7 +34,12 @@ describe('concurrent transfers on FerretDB', () => {
       transfers.push({ transactionId: objectId(), from, to, amount: randomInt(random, 1, 400) });
     }
     for (let i = 0; i < 100; i++) {
-      transfers.push({ transactionId: objectId(), from: hot, to: users[randomInt(random, 1, WALLETS - 1)], amount: randomInt(random, 1, 120) });
+      transfers.push({
+        transactionId: objectId(),
+        from: hot,
+        to: users[randomInt(random, 1, WALLETS - 1)],
+        amount: randomInt(random, 1, 120),
+      });
     }
     for (const t of transfers) wallet.platform.transfer(t.transactionId, t.from, t.to, t.amount);
 
@@ -53,7 +58,10 @@ describe('concurrent transfers on FerretDB', () => {
       outcomes[finalized.status]++;
       const legs = (await wallet.entriesOfTransaction(t.transactionId)).map((e) => [e.leg, e.userId.toHexString(), e.amount]);
       if (finalized.status === 'Completed') {
-        expect(legs).toEqual([['debit', t.from, -t.amount], ['credit', t.to, t.amount]]);
+        expect(legs).toEqual([
+          ['debit', t.from, -t.amount],
+          ['credit', t.to, t.amount],
+        ]);
       } else {
         expect(finalized.reason).toBe('Insufficient balance');
         expect(legs).toEqual([]);
@@ -69,7 +77,9 @@ describe('concurrent transfers on FerretDB', () => {
     }
     expect(total).toBe(toppedUp);
     const conflicts = (await wallet.service.metrics.ledgerVersionConflicts.get()).values[0]?.value ?? 0;
-    console.log(`concurrency seed ${SEED}: ${outcomes.Completed} completed, ${outcomes.Failed} failed, ${conflicts} version conflicts retried`);
+    console.log(
+      `concurrency seed ${SEED}: ${outcomes.Completed} completed, ${outcomes.Failed} failed, ${conflicts} version conflicts retried`,
+    );
     expect(outcomes.Completed).toBeGreaterThan(0);
     expect(outcomes.Failed).toBeGreaterThan(0);
   }, 300_000);

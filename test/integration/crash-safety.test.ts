@@ -57,9 +57,18 @@ describe('a worker process killed between the debit and the credit of a transfer
   }
 
   const entriesOf = (transactionId: string) =>
-    db.ledger.entries.find({ transactionId: new Types.ObjectId(transactionId) }).sort({ createdAt: 1 }).lean().exec();
+    db.ledger.entries
+      .find({ transactionId: new Types.ObjectId(transactionId) })
+      .sort({ createdAt: 1 })
+      .lean()
+      .exec();
   const balanceOf = async (userId: string) =>
-    (await db.ledger.wallets.findOne({ userId: new Types.ObjectId(userId) }).lean().exec())?.balance;
+    (
+      await db.ledger.wallets
+        .findOne({ userId: new Types.ObjectId(userId) })
+        .lean()
+        .exec()
+    )?.balance;
 
   it('completes after a new worker starts, with each leg applied exactly once', async () => {
     const [sender, recipient, transactionId] = [objectId(), objectId(), objectId()];
@@ -88,7 +97,14 @@ describe('a worker process killed between the debit and the credit of a transfer
     ]);
     expect([await balanceOf(sender), await balanceOf(recipient)]).toEqual([750, 250]);
     for (const user of [sender, recipient]) {
-      verifyChain(user, await db.ledger.entries.find({ userId: new Types.ObjectId(user) }).sort({ version: 1 }).lean().exec());
+      verifyChain(
+        user,
+        await db.ledger.entries
+          .find({ userId: new Types.ObjectId(user) })
+          .sort({ version: 1 })
+          .lean()
+          .exec(),
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(platform.finalizationsOf(transactionId)).toHaveLength(1);

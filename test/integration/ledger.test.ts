@@ -46,10 +46,17 @@ describe('the ledger on the database', () => {
     counterpartyUserId: objectId(),
   });
   async function entriesOf(userId: string) {
-    return db().ledger.entries.find({ userId: new Types.ObjectId(userId) }).sort({ version: 1 }).lean().exec();
+    return db()
+      .ledger.entries.find({ userId: new Types.ObjectId(userId) })
+      .sort({ version: 1 })
+      .lean()
+      .exec();
   }
   async function walletOf(userId: string) {
-    return db().ledger.wallets.findOne({ userId: new Types.ObjectId(userId) }).lean().exec();
+    return db()
+      .ledger.wallets.findOne({ userId: new Types.ObjectId(userId) })
+      .lean()
+      .exec();
   }
   async function conflicts() {
     return (await metrics.ledgerVersionConflicts.get()).values[0]?.value ?? 0;
@@ -128,7 +135,9 @@ describe('the ledger on the database', () => {
     await ledgers[0].openWallet(user);
     await ledgers[0].applyLeg(credit(user, 100));
     // A writer that died after its entry but before the projection: the wallet still says version 0.
-    await db().ledger.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 0, version: 0 } }).exec();
+    await db()
+      .ledger.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 0, version: 0 } })
+      .exec();
     const next = await ledgers[1].applyLeg(credit(user, 5));
     expect(next).toMatchObject({ version: 2, balanceAfter: 105 });
     expect(await walletOf(user)).toMatchObject({ balance: 105, version: 2 });
@@ -158,7 +167,9 @@ describe('the ledger on the database', () => {
     await ledgers[0].applyLeg(credit(user, 10));
     await ledgers[0].applyLeg(credit(user, 90));
     // The document left at version 1 (a crash between an entry and its projection, a stale write).
-    await db().ledger.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 10, version: 1 } }).exec();
+    await db()
+      .ledger.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 10, version: 1 } })
+      .exec();
     const restarted = new Ledger(db().ledger, metrics, 0);
     await expect(restarted.applyLeg(debit(user, 50))).resolves.toMatchObject({ version: 3, balanceAfter: 50 });
     await expect(new Ledger(db().ledger, metrics, 0).applyLeg(debit(user, 51))).rejects.toThrow(/holds 50, cannot take 51/);
@@ -169,7 +180,9 @@ describe('the ledger on the database', () => {
     const user = objectId();
     await ledgers[0].openWallet(user);
     await ledgers[0].applyLeg(credit(user, 10));
-    await db().ledger.wallets.deleteOne({ userId: new Types.ObjectId(user) }).exec();
+    await db()
+      .ledger.wallets.deleteOne({ userId: new Types.ObjectId(user) })
+      .exec();
     await expect(ledgers[0].applyLeg(credit(user, 1))).rejects.toThrow(LedgerInvariantError);
     await expect(ledgers[0].applyLeg(credit(user, 1))).rejects.toThrow(WalletNotFoundError);
   });

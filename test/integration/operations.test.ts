@@ -28,7 +28,12 @@ describe('operations', () => {
   beforeAll(async () => {
     wallet = await WalletHarness.start('operations', { env: { RECONCILIATION_INTERVAL_MINUTES: '60' } });
     amqp = await connect(TEST_RABBITMQ_URL);
-    ctx = { client: wallet.temporal, stores: wallet.service.stores, ledger: wallet.service.ledger, channel: await amqp.createConfirmChannel() };
+    ctx = {
+      client: wallet.temporal,
+      stores: wallet.service.stores,
+      ledger: wallet.service.ledger,
+      channel: await amqp.createConfirmChannel(),
+    };
   });
   afterAll(async () => {
     await amqp.close();
@@ -49,7 +54,12 @@ describe('operations', () => {
     const report = await completedExecution(transactionId);
     expect(report.workflow).toMatchObject({
       status: 'COMPLETED',
-      searchAttributes: { WalletTransactionId: transactionId, WalletTransactionType: 'Transfer', WalletStatus: 'Completed', WalletUserIds: [sender, recipient] },
+      searchAttributes: {
+        WalletTransactionId: transactionId,
+        WalletTransactionType: 'Transfer',
+        WalletStatus: 'Completed',
+        WalletUserIds: [sender, recipient],
+      },
       memo: { outcome: { status: 'Completed' } },
     });
     expect(report.workflow?.state.step).toBe('closed');
@@ -67,7 +77,9 @@ describe('operations', () => {
     await wallet.transfer(recipient, third, 300);
     wallet.platform.failed(transactionId, 'Transfer', 'Chargeback');
     await eventually('the execution to be listed as stuck', async () =>
-      (await listStuck(ctx, 60_000)).some((s) => s.workflowId.endsWith(transactionId) && s.walletStatus === 'NeedsOperator') ? true : undefined,
+      (await listStuck(ctx, 60_000)).some((s) => s.workflowId.endsWith(transactionId) && s.walletStatus === 'NeedsOperator')
+        ? true
+        : undefined,
     );
     await wallet.topUp(recipient, 300);
     await retryTransaction(ctx, transactionId);
@@ -129,7 +141,9 @@ describe('operations', () => {
 
     const report = await reconcileNow(ctx);
     expect(report.ok).toBe(false);
-    expect(report.drift).toEqual([{ userId: corrupted, problem: expect.stringMatching(/wallet says 1000000 at version 1, its ledger 100 at version 1/) }]);
+    expect(report.drift).toEqual([
+      { userId: corrupted, problem: expect.stringMatching(/wallet says 1000000 at version 1, its ledger 100 at version 1/) },
+    ]);
     expect(report.repaired).toEqual([lagging]);
     expect(await wallet.balanceOf(lagging)).toBe(75);
     expect(await wallet.balanceOf(honest)).toBe(700);
@@ -181,7 +195,13 @@ describe('operations', () => {
     wallet.platform.publishRaw(EXCHANGES.auth, ROUTING_KEYS.userSignup, malformed);
     await eventually('the dead letter', async () => ((await listDeadLetters(ctx, 10)).length === 1 ? true : undefined));
     const [letter] = await listDeadLetters(ctx, 10);
-    expect(letter).toMatchObject({ queue: 'wallet.user.q', exchange: 'auth.events', routingKey: 'user.signup', reason: expect.stringMatching(/^id: /), body: JSON.stringify(malformed) });
+    expect(letter).toMatchObject({
+      queue: 'wallet.user.q',
+      exchange: 'auth.events',
+      routingKey: 'user.signup',
+      reason: expect.stringMatching(/^id: /),
+      body: JSON.stringify(malformed),
+    });
 
     // Replayed while its cause is not fixed, it comes straight back, newly dead-lettered.
     expect(await replayDeadLetters(ctx, 5)).toMatchObject({ replayed: [letter], kept: [] });
@@ -205,7 +225,10 @@ describe('operations', () => {
       },
     });
     await ctx.channel!.waitForConfirms();
-    expect(await replayDeadLetters(ctx, 5)).toEqual({ replayed: [expect.objectContaining({ reason: 'refused by an earlier release' })], kept: [] });
+    expect(await replayDeadLetters(ctx, 5)).toEqual({
+      replayed: [expect.objectContaining({ reason: 'refused by an earlier release' })],
+      kept: [],
+    });
     await eventually('the replayed sign-up to create the wallet', async () =>
       (await wallet.service.stores.ledger.wallets.exists({ userId: new Types.ObjectId(userId) }).exec()) ? true : undefined,
     );
@@ -215,7 +238,10 @@ describe('operations', () => {
   it('keeps a dead letter without its origin in the queue instead of replaying it nowhere', async () => {
     await wallet.platform.drainDeadLetters();
     const body = JSON.stringify({ id: objectId() });
-    ctx.channel!.publish('wallet.dlx', '', Buffer.from(body), { persistent: true, headers: { 'x-wallet-dead-letter-reason': 'moved here by hand' } });
+    ctx.channel!.publish('wallet.dlx', '', Buffer.from(body), {
+      persistent: true,
+      headers: { 'x-wallet-dead-letter-reason': 'moved here by hand' },
+    });
     await ctx.channel!.waitForConfirms();
     const report = await replayDeadLetters(ctx, 5);
     expect(report).toEqual({
@@ -230,7 +256,12 @@ describe('operations', () => {
     await wallet.platform.drainDeadLetters();
     const [user] = await wallet.signedUp(1);
     const transactionId = objectId();
-    wallet.platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, { transactionId, type: 'TopUp', userId: user, amount: 100_001 });
+    wallet.platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, {
+      transactionId,
+      type: 'TopUp',
+      userId: user,
+      amount: 100_001,
+    });
     expect(await wallet.platform.finalizationOf(transactionId)).toMatchObject({ status: 'Failed' });
     await eventually('the dead letter', async () => ((await listDeadLetters(ctx, 10)).length === 1 ? true : undefined));
 
@@ -243,8 +274,13 @@ describe('operations', () => {
     ]);
     expect(await listDeadLetters(ctx, 10)).toHaveLength(1);
 
-    expect(await replayDeadLetters(ctx, 5, { force: true })).toMatchObject({ replayed: [{ routingKey: 'transaction.completed' }], kept: [] });
-    await eventually('the replayed letter to be dead-lettered again', async () => ((await listDeadLetters(ctx, 10)).length === 1 ? true : undefined));
+    expect(await replayDeadLetters(ctx, 5, { force: true })).toMatchObject({
+      replayed: [{ routingKey: 'transaction.completed' }],
+      kept: [],
+    });
+    await eventually('the replayed letter to be dead-lettered again', async () =>
+      (await listDeadLetters(ctx, 10)).length === 1 ? true : undefined,
+    );
     expect(await wallet.balanceOf(user)).toBe(0);
     expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
     await wallet.platform.drainDeadLetters();

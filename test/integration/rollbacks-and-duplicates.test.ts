@@ -63,7 +63,8 @@ describe('duplicates and transaction.failed', () => {
       wallet.platform.transfer(transactionId, sender, recipient, 5);
       await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 1);
       const runs = [];
-      for await (const run of wallet.temporal.workflow.list({ query: `WorkflowId = "${transactionWorkflowId(transactionId)}"` })) runs.push(run);
+      for await (const run of wallet.temporal.workflow.list({ query: `WorkflowId = "${transactionWorkflowId(transactionId)}"` }))
+        runs.push(run);
       expect(runs).toHaveLength(1);
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
       expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
@@ -200,7 +201,11 @@ describe('duplicates and transaction.failed', () => {
       await wallet.platform.finalizationOf(transactionId);
       expect(await settled(transactionId)).toBe('COMPLETED');
       wallet.platform.failed(transactionId, 'TopUp', 'Chargeback');
-      expect((await wallet.platform.finalizationsCount(transactionId, 2))[1]).toEqual({ transactionId, status: 'Failed', reason: 'Chargeback' });
+      expect((await wallet.platform.finalizationsCount(transactionId, 2))[1]).toEqual({
+        transactionId,
+        status: 'Failed',
+        reason: 'Chargeback',
+      });
       const reversal = await eventually('the reversal execution to close', async () => {
         const description = await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).describe();
         return description.status.name === 'COMPLETED' ? description : undefined;
@@ -219,7 +224,10 @@ describe('duplicates and transaction.failed', () => {
       await wallet.settled(transactionId);
       // The debit's worker ran an hour ahead of the credit's.
       await wallet.service.stores.ledger.entries
-        .updateOne({ transactionId: new Types.ObjectId(transactionId), leg: 'debit' }, { $set: { createdAt: new Date(Date.now() + 3_600_000) } })
+        .updateOne(
+          { transactionId: new Types.ObjectId(transactionId), leg: 'debit' },
+          { $set: { createdAt: new Date(Date.now() + 3_600_000) } },
+        )
         .exec();
       wallet.platform.failed(transactionId, 'Transfer', 'Chargeback');
       await eventually('the reversal to ask for an operator', async () =>

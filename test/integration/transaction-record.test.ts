@@ -157,7 +157,12 @@ describe('the transaction record', () => {
       signalArgs: [{ transactionId, type: 'TopUp', userId: user, amount: 70 }],
     });
     const state = await handle.result();
-    expect(state).toMatchObject({ recorded: 'Completed', legs: [], finalizations: [], step: 'closed: the transaction record is already Completed' });
+    expect(state).toMatchObject({
+      recorded: 'Completed',
+      legs: [],
+      finalizations: [],
+      step: 'closed: the transaction record is already Completed',
+    });
     expect(await wallet.balanceOf(user)).toBe(70);
     expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
   });

@@ -17,18 +17,27 @@ describe('transactions from RabbitMQ events to finalization', () => {
   describe('user.signup', () => {
     it('creates a wallet with balance 0', async () => {
       const [user] = await wallet.signedUp(1);
-      const created = await wallet.service.stores.ledger.wallets.findOne({ userId: new Types.ObjectId(user) }).lean().exec();
+      const created = await wallet.service.stores.ledger.wallets
+        .findOne({ userId: new Types.ObjectId(user) })
+        .lean()
+        .exec();
       expect(created).toMatchObject({ balance: 0, version: 0 });
     });
 
     it('changes nothing when the same sign-up comes again', async () => {
       const [user] = await wallet.signedUp(1);
-      const first = await wallet.service.stores.ledger.wallets.findOne({ userId: new Types.ObjectId(user) }).lean().exec();
+      const first = await wallet.service.stores.ledger.wallets
+        .findOne({ userId: new Types.ObjectId(user) })
+        .lean()
+        .exec();
       const before = await wallet.consumedFrom(QUEUES.userSignup);
       wallet.platform.signup(user);
       wallet.platform.signup(user);
       await wallet.consumedAtLeast(QUEUES.userSignup, before, 2);
-      const all = await wallet.service.stores.ledger.wallets.find({ userId: new Types.ObjectId(user) }).lean().exec();
+      const all = await wallet.service.stores.ledger.wallets
+        .find({ userId: new Types.ObjectId(user) })
+        .lean()
+        .exec();
       expect(all).toEqual([first]);
     });
   });
@@ -79,7 +88,9 @@ describe('transactions from RabbitMQ events to finalization', () => {
       const handle = wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
       await handle.result();
       const events = (await handle.fetchHistory()).events ?? [];
-      const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType?.name);
+      const scheduled = events
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => e.activityTaskScheduledEventAttributes!.activityType?.name);
       expect(scheduled).toEqual([]);
       // Opening the record, the refused debit, the announcement: each one local activity.
       expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(3);

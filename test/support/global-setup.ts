@@ -5,7 +5,6 @@ import { TEST_DATABASE_BASE_URL, TEST_RABBITMQ_URL, temporalCliPath } from './to
 import { bundleWorkflowsForTests } from './workflow-bundle';
 
 declare global {
-   
   var __walletTestTemporal: TestWorkflowEnvironment | undefined;
 }
 

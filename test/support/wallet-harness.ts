@@ -5,7 +5,12 @@ import type { TransactionFinalized } from '../../workflows/contract';
 import { verifyChain } from '../../src/ledger/ledger-chain';
 import type { WalletService } from '../../src/service';
 import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
-import { transactionReversalWorkflowId, transactionStateQuery, transactionWorkflowId, type TransactionState } from '../../workflows/contract';
+import {
+  transactionReversalWorkflowId,
+  transactionStateQuery,
+  transactionWorkflowId,
+  type TransactionState,
+} from '../../workflows/contract';
 import { eventually } from './eventually';
 import { objectId } from './ids';
 import { PlatformBroker } from './platform-broker';
@@ -64,14 +69,21 @@ export class WalletHarness {
   }
 
   /** Publishes a transfer and waits for its first finalization. */
-  async transfer(fromUserId: string, toUserId: string, amount: number): Promise<{ transactionId: string; finalized: TransactionFinalized }> {
+  async transfer(
+    fromUserId: string,
+    toUserId: string,
+    amount: number,
+  ): Promise<{ transactionId: string; finalized: TransactionFinalized }> {
     const transactionId = objectId();
     this.platform.transfer(transactionId, fromUserId, toUserId, amount);
     return { transactionId, finalized: await this.platform.finalizationOf(transactionId) };
   }
 
   async balanceOf(userId: string): Promise<number | undefined> {
-    const wallet = await this.service.stores.ledger.wallets.findOne({ userId: new Types.ObjectId(userId) }).lean().exec();
+    const wallet = await this.service.stores.ledger.wallets
+      .findOne({ userId: new Types.ObjectId(userId) })
+      .lean()
+      .exec();
     return wallet?.balance;
   }
 
@@ -95,7 +107,10 @@ export class WalletHarness {
   async expectConsistentWallet(userId: string): Promise<void> {
     const entries = await this.ledgerOf(userId);
     verifyChain(userId, entries);
-    const wallet = await this.service.stores.ledger.wallets.findOne({ userId: new Types.ObjectId(userId) }).lean().exec();
+    const wallet = await this.service.stores.ledger.wallets
+      .findOne({ userId: new Types.ObjectId(userId) })
+      .lean()
+      .exec();
     const head = entries[entries.length - 1];
     expect(wallet).not.toBeNull();
     expect({ balance: wallet!.balance, version: wallet!.version }).toEqual({
@@ -119,9 +134,17 @@ export class WalletHarness {
     await this.settled(transactionId);
     for (const workflowId of [transactionWorkflowId(transactionId), transactionReversalWorkflowId(transactionId)]) {
       if ((await this.executionStatus(workflowId)) === undefined) continue;
-      await this.temporal.workflowService.deleteWorkflowExecution({ namespace: this.temporal.options.namespace, workflowExecution: { workflowId } });
+      await this.temporal.workflowService.deleteWorkflowExecution({
+        namespace: this.temporal.options.namespace,
+        workflowExecution: { workflowId },
+      });
       // The dev server takes 20-35 s to carry a deletion out.
-      await eventually(`${workflowId} to be deleted`, async () => ((await this.executionStatus(workflowId)) === undefined ? true : undefined), 90_000, 500);
+      await eventually(
+        `${workflowId} to be deleted`,
+        async () => ((await this.executionStatus(workflowId)) === undefined ? true : undefined),
+        90_000,
+        500,
+      );
     }
   }
 

@@ -78,7 +78,9 @@ describe('the transaction workflow', () => {
     const [sender, recipient] = [wallet.open(objectId(), 10), wallet.open(objectId())];
     const transfer = transferOf(sender, recipient, 11);
     await completed(transfer);
-    expect(announcedFor(transfer.transactionId)).toEqual([{ transactionId: transfer.transactionId, status: 'Failed', reason: 'Insufficient balance' }]);
+    expect(announcedFor(transfer.transactionId)).toEqual([
+      { transactionId: transfer.transactionId, status: 'Failed', reason: 'Insufficient balance' },
+    ]);
     expect(wallet.legsOf(transfer.transactionId)).toEqual([]);
     expect(wallet.attempts.filter((a) => a.transactionId === transfer.transactionId)).toHaveLength(1);
   });
@@ -86,7 +88,9 @@ describe('the transaction workflow', () => {
   it('refuses a transfer from a user without a wallet', async () => {
     const transfer = transferOf(objectId(), wallet.open(objectId()), 5);
     await completed(transfer);
-    expect(announcedFor(transfer.transactionId)).toEqual([{ transactionId: transfer.transactionId, status: 'Failed', reason: 'Sender wallet not found' }]);
+    expect(announcedFor(transfer.transactionId)).toEqual([
+      { transactionId: transfer.transactionId, status: 'Failed', reason: 'Sender wallet not found' },
+    ]);
   });
 
   it('compensates the debit when the credit cannot land', async () => {
@@ -97,11 +101,13 @@ describe('the transaction workflow', () => {
       ['debit', sender, -120],
       ['compensation', sender, 120],
     ]);
-    expect(announcedFor(transfer.transactionId)).toEqual([{ transactionId: transfer.transactionId, status: 'Failed', reason: 'Recipient wallet not found' }]);
+    expect(announcedFor(transfer.transactionId)).toEqual([
+      { transactionId: transfer.transactionId, status: 'Failed', reason: 'Recipient wallet not found' },
+    ]);
     expect(wallet.balances.get(sender)).toBe(300);
   });
 
-  it('ends Failed with the platform\'s reason when transaction.failed comes first', async () => {
+  it("ends Failed with the platform's reason when transaction.failed comes first", async () => {
     const transactionId = objectId();
     const handle = await start({ signal: 'failed', event: { transactionId, type: 'Transfer', reason: 'Card declined' } });
     expect(await handle.result()).toMatchObject({ status: 'Failed', legs: [] });
@@ -115,14 +121,18 @@ describe('the transaction workflow', () => {
     const handle = await start({ signal: 'completed', event: transfer });
     await debit.reached;
     await handle.signal(transactionFailedSignal, { transactionId: transfer.transactionId, type: 'Transfer', reason: 'Fraud check failed' });
-    await eventually('the failure to reach the workflow', async () => ((await handle.query(transactionStateQuery)).failedEvent ? true : undefined));
+    await eventually('the failure to reach the workflow', async () =>
+      (await handle.query(transactionStateQuery)).failedEvent ? true : undefined,
+    );
     debit.release();
     await handle.result();
     expect(wallet.legsOf(transfer.transactionId)).toEqual([
       ['debit', sender, -200],
       ['reversal', sender, 200],
     ]);
-    expect(announcedFor(transfer.transactionId)).toEqual([{ transactionId: transfer.transactionId, status: 'Failed', reason: 'Fraud check failed' }]);
+    expect(announcedFor(transfer.transactionId)).toEqual([
+      { transactionId: transfer.transactionId, status: 'Failed', reason: 'Fraud check failed' },
+    ]);
   });
 
   it('announces Failed for a rejected transaction.completed', async () => {
@@ -135,7 +145,9 @@ describe('the transaction workflow', () => {
       signalArgs: [{ transactionId, reason: 'Rejected by the wallet: amount: must be at least 1' }],
     });
     await handle.result();
-    expect(announcedFor(transactionId)).toEqual([{ transactionId, status: 'Failed', reason: 'Rejected by the wallet: amount: must be at least 1' }]);
+    expect(announcedFor(transactionId)).toEqual([
+      { transactionId, status: 'Failed', reason: 'Rejected by the wallet: amount: must be at least 1' },
+    ]);
   });
 
   describe('on a transaction its record holds as final', () => {
@@ -154,7 +166,7 @@ describe('the transaction workflow', () => {
       await completed(transfer);
       const rerun = await client.workflow.start<typeof walletTransaction>('walletTransaction', {
         // Another id stands for the execution that starts once retention deleted the first.
-      workflowId: `${transactionWorkflowId(transfer.transactionId)}-after-retention`,
+        workflowId: `${transactionWorkflowId(transfer.transactionId)}-after-retention`,
         taskQueue,
         args: [{ transactionId: transfer.transactionId }],
       });
@@ -230,6 +242,9 @@ describe('the reversal workflow', () => {
   it('does nothing for a transaction its record already holds as Failed', async () => {
     const { transactionId } = await settledTransfer(30);
     wallet.records.set(transactionId, 'Failed');
-    expect(await (await reverse(transactionId)).result()).toMatchObject({ step: 'closed: the transaction record is already Failed', legs: [] });
+    expect(await (await reverse(transactionId)).result()).toMatchObject({
+      step: 'closed: the transaction record is already Failed',
+      legs: [],
+    });
   });
 });

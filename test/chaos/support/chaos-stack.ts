@@ -148,10 +148,15 @@ export class ChaosStack {
     child.once('exit', () => {
       if (this.service === child) this.service = undefined;
     });
-    await eventually('the wallet service to answer /health', async () => {
-      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}; see ${this.serviceLogDir}`);
-      return (await fetch(`${this.httpUrl}/health`)).ok ? true : undefined;
-    }, 60_000, 200);
+    await eventually(
+      'the wallet service to answer /health',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}; see ${this.serviceLogDir}`);
+        return (await fetch(`${this.httpUrl}/health`)).ok ? true : undefined;
+      },
+      60_000,
+      200,
+    );
   }
 
   /** Stops the service process; resolves with its exit code (null when killed by a signal). */

@@ -39,7 +39,9 @@ export class ResilientPlatform {
         await this.ensureConnected();
         const channel = this.channel!;
         await new Promise<void>((resolve, reject) => {
-          channel.publish(exchange, routingKey, bytes, { persistent: true }, (error) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()));
+          channel.publish(exchange, routingKey, bytes, { persistent: true }, (error) =>
+            error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
+          );
         });
         return;
       } catch {
@@ -56,7 +58,11 @@ export class ResilientPlatform {
       const message = await this.channel!.get(DEAD_LETTER.queue, { noAck: true });
       if (!message) return letters;
       const headers = message.properties.headers ?? {};
-      letters.push({ body: message.content.toString('utf8'), reason: String(headers[DEAD_LETTER.headers.reason]), queue: String(headers[DEAD_LETTER.headers.queue]) });
+      letters.push({
+        body: message.content.toString('utf8'),
+        reason: String(headers[DEAD_LETTER.headers.reason]),
+        queue: String(headers[DEAD_LETTER.headers.queue]),
+      });
     }
   }
 

@@ -35,11 +35,22 @@ export class Scenario {
 
   topUp(transactionId: string, userId: string, amount: number) {
     this.topUps.set(transactionId, { userId, amount });
-    return this.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, { transactionId, type: 'TopUp', userId, amount });
+    return this.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, {
+      transactionId,
+      type: 'TopUp',
+      userId,
+      amount,
+    });
   }
 
   transfer(transactionId: string, fromUserId: string, toUserId: string, amount: number) {
-    return this.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, { transactionId, type: 'Transfer', fromUserId, toUserId, amount });
+    return this.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, {
+      transactionId,
+      type: 'Transfer',
+      fromUserId,
+      toUserId,
+      amount,
+    });
   }
 
   failed(transactionId: string, type: 'TopUp' | 'Transfer', reason: string) {
@@ -50,7 +61,16 @@ export class Scenario {
   async fundedUsers(count: number, amount: number): Promise<string[]> {
     const users = Array.from({ length: count }, () => objectId());
     for (const user of users) await this.signup(user);
-    await eventually('the wallets', async () => ((await (await this.database()).ledger.wallets.countDocuments({ userId: { $in: users.map((u) => new Types.ObjectId(u)) } })) === count ? true : undefined), 120_000, 250);
+    await eventually(
+      'the wallets',
+      async () =>
+        (await (await this.database()).ledger.wallets.countDocuments({ userId: { $in: users.map((u) => new Types.ObjectId(u)) } })) ===
+        count
+          ? true
+          : undefined,
+      120_000,
+      250,
+    );
     const topUps = users.map((user) => ({ transactionId: objectId(), user }));
     for (const { transactionId, user } of topUps) await this.topUp(transactionId, user, amount);
     await this.allFinalized(topUps.map((t) => t.transactionId));

@@ -75,11 +75,14 @@ export class InMemoryWallet {
   }
 
   private apply(change: LegChange): AppliedLeg {
-    const existing = this.applied.find((leg) => leg.transactionId === change.transactionId && leg.userId === change.userId && leg.leg === change.leg);
+    const existing = this.applied.find(
+      (leg) => leg.transactionId === change.transactionId && leg.userId === change.userId && leg.leg === change.leg,
+    );
     if (existing) return existing;
     const balance = this.balances.get(change.userId);
     if (balance === undefined) throw refusal(BUSINESS_FAILURE_TYPES.walletNotFound, `user ${change.userId} has no wallet`);
-    if (balance + change.amount < 0) throw refusal(BUSINESS_FAILURE_TYPES.insufficientBalance, `holds ${balance}, cannot take ${-change.amount}`);
+    if (balance + change.amount < 0)
+      throw refusal(BUSINESS_FAILURE_TYPES.insufficientBalance, `holds ${balance}, cannot take ${-change.amount}`);
     this.balances.set(change.userId, balance + change.amount);
     const leg: AppliedLeg = { ...change, balanceAfter: balance + change.amount, version: this.applied.length + 1 };
     this.applied.push(leg);
