@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test` (and `npm run test:chaos`, with --chaos): bootstrap, start what the suite needs (RabbitMQ and FerretDB; the suite starts its own
-# Temporal dev server through @temporalio/testing), type-check everything, run jest, and stop exactly
-# the servers this run started.
+# Temporal dev server through @temporalio/testing), type-check and lint everything, run jest, and stop
+# exactly the servers this run started.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/stack-session.sh
@@ -20,6 +20,8 @@ bootstrap_seconds=$((SECONDS - started_at))
 
 echo "[test] type-checking (tsc --noEmit)" >&2
 npx tsc -p tsconfig.json --noEmit
+echo "[test] lint, format and layer rules (npm run lint)" >&2
+npm run -s lint
 if [ "${1:-}" = "--chaos" ]; then
   shift
   # The fault-injection suites run servers of their own (STACK_NAME=chaos) and kill them at will.

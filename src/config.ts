@@ -1,14 +1,20 @@
 import { z } from 'zod';
-import { PLATFORM_AMOUNT_LIMITS, type AmountLimits } from './domain/transaction';
 
 // The one configuration module: every setting the service reads from its environment, validated at
 // start. Names shared with the platform's deployments follow ../shared/CONTRACT.md.
 
+/** Accepted amounts per transaction type, in minor units. */
+export interface AmountLimits {
+  topUp: { min: number; max: number };
+  transfer: { min: number; max: number };
+}
+
+/** What the transactions service itself accepts (CONTRACT.md). */
+export const PLATFORM_AMOUNT_LIMITS: AmountLimits = { topUp: { min: 1, max: 100_000 }, transfer: { min: 1, max: 50_000 } };
+
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-const mongoUrl = z
-  .string()
-  .regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// URL');
+const mongoUrl = z.string().regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// URL');
 
 const amqpUrl = z.string().regex(/^amqps?:\/\/.+/, 'must be an amqp:// or amqps:// URL');
 
@@ -25,10 +31,19 @@ const proxyAddress = z.union([z.enum(PROXY_SUBNETS), z.ipv4(), z.ipv6(), z.cidrv
 const trustProxy = z.union(
   [
     z.enum(['false', 'true']).transform((flag) => flag === 'true'),
-    z.string().regex(/^\d{1,2}$/).transform(Number).pipe(z.number().max(MAX_PROXY_HOPS)),
     z
       .string()
-      .transform((list) => list.split(',').map((address) => address.trim()).filter(Boolean))
+      .regex(/^\d{1,2}$/)
+      .transform(Number)
+      .pipe(z.number().max(MAX_PROXY_HOPS)),
+    z
+      .string()
+      .transform((list) =>
+        list
+          .split(',')
+          .map((address) => address.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(proxyAddress).min(1).max(MAX_PROXY_ADDRESSES)),
   ],
   {
@@ -36,82 +51,97 @@ const trustProxy = z.union(
   },
 );
 
-const settings = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    PORT: integer(0, 65535).default(4003),
+const settings = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: integer(0, 65535).default(4003),
 
-    DATABASE_URL: mongoUrl.default('mongodb://127.0.0.1:27017/mint_wallet'),
-    RABBITMQ_URL: amqpUrl.default('amqp://guest:guest@127.0.0.1:5672'),
+  DATABASE_URL: mongoUrl.default('mongodb://127.0.0.1:27017/mint_wallet'),
+  RABBITMQ_URL: amqpUrl.default('amqp://guest:guest@127.0.0.1:5672'),
 
-    JWKS_ENDPOINT: z.url().optional(),
-    JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }).optional(),
-    JWT_ISS: z.string().min(1).default('auth-service'),
-    JWT_AUD: z.string().min(1).default('wallet-service'),
-    /** Accepted signature algorithms; the platform signs RS256 only. */
-    JWT_ALGORITHMS: z
-      .string()
-      .default('RS256')
-      .transform((list) => list.split(',').map((alg) => alg.trim()).filter(Boolean))
-      .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'])).min(1)),
-    JWT_CLOCK_TOLERANCE_SECONDS: integer(0, 300).default(30),
-    /** Least time between two JWKS fetches caused by a token: an unknown key id, or a signature the cached keys refuse. */
-    JWKS_REFRESH_COOLDOWN_SECONDS: integer(0, 3600).default(30),
+  JWKS_ENDPOINT: z.url().optional(),
+  JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }).optional(),
+  JWT_ISS: z.string().min(1).default('auth-service'),
+  JWT_AUD: z.string().min(1).default('wallet-service'),
+  /** Accepted signature algorithms; the platform signs RS256 only. */
+  JWT_ALGORITHMS: z
+    .string()
+    .default('RS256')
+    .transform((list) =>
+      list
+        .split(',')
+        .map((alg) => alg.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'])).min(1)),
+  JWT_CLOCK_TOLERANCE_SECONDS: integer(0, 300).default(30),
+  /** Least time between two JWKS fetches caused by a token: an unknown key id, or a signature the cached keys refuse. */
+  JWKS_REFRESH_COOLDOWN_SECONDS: integer(0, 3600).default(30),
 
-    /** Browser origins allowed to call the API with credentials (comma-separated); none by default. */
-    CORS_ORIGINS: z
-      .string()
-      .default('')
-      .transform((list) => list.split(',').map((origin) => origin.trim()).filter(Boolean))
-      .pipe(z.array(z.url())),
-    /** Requests per minute per client address on the API (health, readiness and metrics are exempt). */
-    RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(600),
-    /**
-     * Which proxies in front may name the client in X-Forwarded-For (Express's `trust proxy`); without
-     * it every caller behind a proxy has the proxy's address, and shares one rate-limit bucket.
-     */
-    TRUST_PROXY: trustProxy.default(false),
+  /** Browser origins allowed to call the API with credentials (comma-separated); none by default. */
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((list) =>
+      list
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url())),
+  /** Requests per minute per client address on the API (health, readiness and metrics are exempt). */
+  RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(600),
+  /**
+   * Which proxies in front may name the client in X-Forwarded-For (Express's `trust proxy`); without
+   * it every caller behind a proxy has the proxy's address, and shares one rate-limit bucket.
+   */
+  TRUST_PROXY: trustProxy.default(false),
 
-    TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
-    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-    TEMPORAL_TASK_QUEUE: z.string().min(1).default('wallet'),
-    /** A workflow bundle built by `npm run build`; without it the worker bundles the workflows at start. */
-    TEMPORAL_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('wallet'),
+  /** A workflow bundle built by `npm run build`; without it the worker bundles the workflows at start. */
+  TEMPORAL_WORKFLOW_BUNDLE: z.string().min(1).optional(),
 
-    /**
-     * Amounts a `transaction.completed` may carry, per type, in minor units; others are dead-lettered
-     * and announced Failed. The transactions service's own limits by default (CONTRACT.md).
-     */
-    TOP_UP_MIN_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.topUp.min),
-    TOP_UP_MAX_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.topUp.max),
-    TRANSFER_MIN_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.transfer.min),
-    TRANSFER_MAX_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.transfer.max),
-    /** Balance of a wallet created by `user.signup`, in minor units. */
-    WALLET_INITIAL_BALANCE: integer(0, Number.MAX_SAFE_INTEGER).default(0),
-    /** Minutes between scheduled ledger reconciliations; 0 leaves the schedule alone. */
-    RECONCILIATION_INTERVAL_MINUTES: integer(0, 7 * 24 * 60).default(60),
-    /** Unacknowledged deliveries per consumer channel. */
-    AMQP_PREFETCH: integer(1, 1000).default(32),
-    /** Larger message bodies are dead-lettered unread. */
-    AMQP_MAX_MESSAGE_BYTES: integer(256, 16 * 1024 * 1024).default(64 * 1024),
-    /**
-     * New transaction executions allowed to wait for a worker: above it the bridge holds its
-     * messages, so a burst queues in RabbitMQ rather than as open executions in Temporal.
-     */
-    BRIDGE_MAX_WORKFLOW_BACKLOG: integer(1, 100000).default(300),
-    /** Concurrent activity executions in this process's Temporal worker. */
-    WORKER_MAX_CONCURRENT_ACTIVITIES: integer(1, 1000).default(64),
-    /** Workflow executions kept in the worker's sticky cache. */
-    WORKER_MAX_CACHED_WORKFLOWS: integer(0, 100000).default(150),
-    /** How long SIGTERM waits for in-flight work before closing connections. */
-    SHUTDOWN_GRACE_SECONDS: integer(1, 600).default(20),
-  });
+  /**
+   * Amounts a `transaction.completed` may carry, per type, in minor units; others are dead-lettered
+   * and announced Failed. The transactions service's own limits by default (CONTRACT.md).
+   */
+  TOP_UP_MIN_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.topUp.min),
+  TOP_UP_MAX_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.topUp.max),
+  TRANSFER_MIN_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.transfer.min),
+  TRANSFER_MAX_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.transfer.max),
+  /** Balance of a wallet created by `user.signup`, in minor units. */
+  WALLET_INITIAL_BALANCE: integer(0, Number.MAX_SAFE_INTEGER).default(0),
+  /** Minutes between scheduled ledger reconciliations; 0 leaves the schedule alone. */
+  RECONCILIATION_INTERVAL_MINUTES: integer(0, 7 * 24 * 60).default(60),
+  /** Unacknowledged deliveries per consumer channel. */
+  AMQP_PREFETCH: integer(1, 1000).default(32),
+  /** Larger message bodies are dead-lettered unread. */
+  AMQP_MAX_MESSAGE_BYTES: integer(256, 16 * 1024 * 1024).default(64 * 1024),
+  /**
+   * New transaction executions allowed to wait for a worker: above it the bridge holds its
+   * messages, so a burst queues in RabbitMQ rather than as open executions in Temporal.
+   */
+  BRIDGE_MAX_WORKFLOW_BACKLOG: integer(1, 100000).default(300),
+  /** Concurrent activity executions in this process's Temporal worker. */
+  WORKER_MAX_CONCURRENT_ACTIVITIES: integer(1, 1000).default(64),
+  /** Workflow executions kept in the worker's sticky cache. */
+  WORKER_MAX_CACHED_WORKFLOWS: integer(0, 100000).default(150),
+  /** How long SIGTERM waits for in-flight work before closing connections. */
+  SHUTDOWN_GRACE_SECONDS: integer(1, 600).default(20),
+});
 
 /** The service verifies tokens; the operators' command line reads no token and needs no key. */
 const consistentSettings = settings
-  .refine((env) => env.TOP_UP_MIN_AMOUNT <= env.TOP_UP_MAX_AMOUNT, { message: 'must not exceed TOP_UP_MAX_AMOUNT', path: ['TOP_UP_MIN_AMOUNT'] })
-  .refine((env) => env.TRANSFER_MIN_AMOUNT <= env.TRANSFER_MAX_AMOUNT, { message: 'must not exceed TRANSFER_MAX_AMOUNT', path: ['TRANSFER_MIN_AMOUNT'] });
+  .refine((env) => env.TOP_UP_MIN_AMOUNT <= env.TOP_UP_MAX_AMOUNT, {
+    message: 'must not exceed TOP_UP_MAX_AMOUNT',
+    path: ['TOP_UP_MIN_AMOUNT'],
+  })
+  .refine((env) => env.TRANSFER_MIN_AMOUNT <= env.TRANSFER_MAX_AMOUNT, {
+    message: 'must not exceed TRANSFER_MAX_AMOUNT',
+    path: ['TRANSFER_MIN_AMOUNT'],
+  });
 
 const serviceSettings = consistentSettings.refine((env) => env.JWKS_ENDPOINT !== undefined || env.JWT_PUBLIC_KEY !== undefined, {
   message: 'JWKS_ENDPOINT is required unless JWT_PUBLIC_KEY is given',

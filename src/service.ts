@@ -1,30 +1,38 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import type { WorkerOptions } from '@temporalio/worker';
+import type { Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { WalletConfig } from './config';
+import { pingDatabase } from './database/connection';
+import { Announcer } from './finalization/announcer';
+import { FinalizationEcho } from './finalization/echo';
+import { FinalizationPublisher } from './finalization/publisher';
 import { createHttpApp } from './http/app';
 import type { ReadinessCheck } from './http/health';
 import { Ledger } from './ledger/ledger';
+import { reconcile } from './ledger/reconciliation';
 import { WalletReader } from './ledger/wallet-reader';
 import { createLogger, type Logger } from './logger';
-import { BrokerConnection } from './messaging/broker-connection';
 import { TransactionEventBridge } from './messaging/bridge';
-import { FinalizationEcho } from './messaging/finalization-echo';
-import { FinalizationPublisher } from './messaging/finalization-publisher';
+import { BrokerConnection } from './messaging/broker-connection';
 import { MessageRouter } from './messaging/message-router';
 import { createMessageDecoder } from './messaging/messages';
 import { createMetrics, type Metrics } from './metrics';
-import { openDatabase, type Database } from './persistence/mongo';
+import { openStores, type Stores } from './stores';
 import { untilAvailable } from './support/until-available';
+import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule';
 import { installTemporalRuntime } from './temporal/runtime';
 import { ensureSearchAttributes } from './temporal/search-attributes';
-import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule';
-import { reconcile } from './ledger/reconciliation';
 import { TransactionWorkflows } from './temporal/transaction-workflows';
 import { createWalletWorker } from './temporal/worker';
 import { WorkflowBacklogGate } from './temporal/workflow-backlog-gate';
+
+// The composition root: builds every part of the service from its configuration and starts them
+// in order. Nothing else constructs the service's parts.
+
+const TEMPORAL_CHECK_TIMEOUT_MS = 2_000;
+const HTTP_CLOSE_GRACE_MS = 2_000;
 
 export interface WalletServiceOptions {
   logger?: Logger;
@@ -42,11 +50,18 @@ export interface WalletService {
   readonly config: WalletConfig;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly db: Database;
+  readonly stores: Stores;
   readonly ledger: Ledger;
   /** Where the HTTP API listens (the configured port, or the one picked when it was 0). */
   readonly httpPort: number;
   stop(): Promise<void>;
+}
+
+/** What start-up has connected so far: readiness reports on these. */
+interface Parts {
+  stores?: Stores;
+  temporal?: Connection;
+  broker?: BrokerConnection;
 }
 
 /**
@@ -58,80 +73,51 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   installTemporalRuntime(logger);
-  const parts: { db?: Database; temporal?: Connection; broker?: BrokerConnection } = {};
+  const parts: Parts = {};
+  const waitFor = <T>(what: string, attempt: () => Promise<T>) => untilAvailable(what, attempt, logger, options.signal);
 
-  const readinessChecks: Record<string, ReadinessCheck> = {
-    mongodb: async () => {
-      if (!parts.db) throw new Error('not connected yet');
-      await parts.db.ping();
-    },
-    rabbitmq: async () => {
-      if (!parts.broker?.isConnected) throw new Error('not connected');
-    },
-    temporal: async () => {
-      if (!parts.temporal) throw new Error('not connected yet');
-      const connection = parts.temporal;
-      await connection.withDeadline(Date.now() + 2_000, () => connection.workflowService.getSystemInfo({}));
-    },
-  };
   let walletReader: WalletReader | undefined;
   const server = await listen(
-    createHttpApp({ config, logger, metrics, readinessChecks, walletReader: () => walletReader }),
+    createHttpApp({ config, logger, metrics, readinessChecks: readinessChecks(parts), walletReader: () => walletReader }),
     config.http.port,
   );
   const httpPort = (server.address() as AddressInfo).port;
   logger.info({ port: httpPort }, 'HTTP API listening');
 
-  const db = await untilAvailable('MongoDB', () => openDatabase(config.mongo.url), logger, options.signal);
-  parts.db = db;
-  const ledger = new Ledger(db, metrics, config.wallet.initialBalance);
-  walletReader = new WalletReader(db);
+  const stores = (parts.stores = await waitFor('MongoDB', () => openStores(config.mongo.url)));
+  const ledger = new Ledger(stores.ledger, metrics, config.wallet.initialBalance);
+  walletReader = new WalletReader(stores.ledger);
 
-  const temporal = Connection.lazy({ address: config.temporal.address });
-  parts.temporal = temporal;
+  const temporal = (parts.temporal = Connection.lazy({ address: config.temporal.address }));
   const client = new Client({ connection: temporal, namespace: config.temporal.namespace });
-  await untilAvailable('Temporal', () => ensureSearchAttributes(temporal, config.temporal.namespace), logger, options.signal);
-  if (config.wallet.reconciliationIntervalMinutes > 0) {
-    await untilAvailable(
-      'Temporal schedules',
-      () => ensureReconciliationSchedule(client, config.temporal.taskQueue, config.wallet.reconciliationIntervalMinutes, logger),
-      logger,
-      options.signal,
-    );
-  }
+  await prepareNamespace(config, client, temporal, logger, waitFor);
 
-  const broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger);
-  parts.broker = broker;
-  const finalizations = new FinalizationPublisher(broker, metrics, logger);
-  const finalizationEcho = new FinalizationEcho(broker, db.finalizations, logger);
-  const { worker, connection: workerConnection } = await untilAvailable(
-    'Temporal worker',
-    () =>
-      createWalletWorker({
-        config: config.temporal,
-        activities: createActivities({
-          ledger,
-          finalizations,
-          finalizationLog: db.finalizations,
-          finalizationEcho,
-          records: db.transactionRecords,
-          reconcile: () => reconcile(db, (userId) => ledger.rollProjectionForward(userId)),
-        }),
-        workflowBundle: options.workflowBundle,
-        interceptors: options.workerInterceptors,
-      }),
-    logger,
-    options.signal,
-  );
-  const workerRun = worker.run().catch((error: unknown) => {
-    logger.fatal({ err: error }, 'Temporal worker stopped');
-    options.onFatal?.(error);
+  const broker = (parts.broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger));
+  const announcer = new Announcer({
+    records: stores.records,
+    publisher: new FinalizationPublisher(broker, metrics, logger),
+    log: stores.finalizations,
+    echo: new FinalizationEcho(broker, stores.finalizations, logger),
   });
+  const activities = createActivities({
+    ledger,
+    records: stores.records,
+    announcer,
+    reconcile: () => reconcile(stores.ledger, (userId) => ledger.rollProjectionForward(userId)),
+  });
+  const { worker, connection: workerConnection } = await waitFor('Temporal worker', () =>
+    createWalletWorker({
+      config: config.temporal,
+      activities,
+      workflowBundle: options.workflowBundle,
+      interceptors: options.workerInterceptors,
+    }),
+  );
+  const workerRun = runWorker(worker, logger, options.onFatal);
 
-  const workflows = new TransactionWorkflows(client, config.temporal.taskQueue);
   const bridge = new TransactionEventBridge(
     broker,
-    new MessageRouter(ledger, workflows, db.transactionRecords),
+    new MessageRouter(ledger, new TransactionWorkflows(client, config.temporal.taskQueue), stores.records),
     {
       prefetch: config.amqp.prefetch,
       decode: createMessageDecoder({ maxMessageBytes: config.amqp.maxMessageBytes, amountLimits: config.wallet.amountLimits }),
@@ -143,29 +129,65 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   broker.start();
   await broker.waitUntilConnected(options.signal);
 
-  let stopped: Promise<void> | undefined;
+  const stop = once(async () => {
+    logger.info('stopping: draining messages in hand');
+    await bridge.stop(config.shutdownGraceSeconds * 1000);
+    await stopWorker(worker, workerRun);
+    await broker.close();
+    await closeServer(server);
+    await Promise.all([workerConnection.close(), temporal.close(), stores.close()]);
+    logger.info('stopped');
+  });
+  return { config, logger, metrics, stores, ledger, httpPort, stop };
+}
+
+function readinessChecks(parts: Parts): Record<string, ReadinessCheck> {
   return {
-    config,
-    logger,
-    metrics,
-    db,
-    ledger,
-    httpPort,
-    stop() {
-      stopped ??= (async () => {
-        const graceMs = config.shutdownGraceSeconds * 1000;
-        logger.info('stopping: draining messages in hand');
-        await bridge.stop(graceMs);
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await workerRun;
-        await broker.close();
-        await closeServer(server);
-        await Promise.all([workerConnection.close(), temporal.close(), db.close()]);
-        logger.info('stopped');
-      })();
-      return stopped;
+    mongodb: async () => {
+      if (!parts.stores) throw new Error('not connected yet');
+      await pingDatabase(parts.stores.connection);
+    },
+    rabbitmq: async () => {
+      if (!parts.broker?.isConnected) throw new Error('not connected');
+    },
+    temporal: async () => {
+      const connection = parts.temporal;
+      if (!connection) throw new Error('not connected yet');
+      await connection.withDeadline(Date.now() + TEMPORAL_CHECK_TIMEOUT_MS, () => connection.workflowService.getSystemInfo({}));
     },
   };
+}
+
+/** The namespace's search attributes, and the reconciliation schedule on this service's task queue. */
+async function prepareNamespace(
+  config: WalletConfig,
+  client: Client,
+  temporal: Connection,
+  logger: Logger,
+  waitFor: <T>(what: string, attempt: () => Promise<T>) => Promise<T>,
+): Promise<void> {
+  await waitFor('Temporal', () => ensureSearchAttributes(temporal, config.temporal.namespace));
+  const interval = config.wallet.reconciliationIntervalMinutes;
+  if (interval > 0) {
+    await waitFor('Temporal schedules', () => ensureReconciliationSchedule(client, config.temporal.taskQueue, interval, logger));
+  }
+}
+
+function runWorker(worker: Worker, logger: Logger, onFatal: ((error: unknown) => void) | undefined): Promise<void> {
+  return worker.run().catch((error: unknown) => {
+    logger.fatal({ err: error }, 'Temporal worker stopped');
+    onFatal?.(error);
+  });
+}
+
+async function stopWorker(worker: Worker, running: Promise<void>): Promise<void> {
+  if (worker.getState() === 'RUNNING') worker.shutdown();
+  await running;
+}
+
+function once(task: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= task());
 }
 
 function listen(app: ReturnType<typeof createHttpApp>, port: number): Promise<Server> {
@@ -179,6 +201,6 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();
-    setTimeout(() => server.closeAllConnections(), 2_000).unref();
+    setTimeout(() => server.closeAllConnections(), HTTP_CLOSE_GRACE_MS).unref();
   });
 }

@@ -1,5 +1,4 @@
-import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
-import type { WalletActivities } from '../activities';
+import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
 import {
   BUSINESS_FAILURE_TYPES,
   LEDGER_INVARIANT_FAILURE_TYPE,
@@ -8,19 +7,10 @@ import {
   type RecordedTransaction,
   type TransactionFinalized,
   type TransactionOpening,
-} from '../src/domain/transaction';
+  type WalletActivities,
+} from './contract';
 
 // How the transaction workflow calls its activities, with their timeouts and retry policies.
-
-/** Changes made after executions of the earlier code existed; see "Changing a workflow safely" in the README. */
-export const PATCHES = {
-  outcomeMemo: 'outcome-memo',
-  localActivities: 'local-activities',
-  closeWhenSettled: 'close-when-settled',
-  reverseFromLedger: 'reverse-from-ledger',
-  transactionRecord: 'transaction-record',
-  finalRefusals: 'final-refusals',
-} as const;
 
 const NOT_RETRYABLE = [...Object.values(BUSINESS_FAILURE_TYPES), LEDGER_INVARIANT_FAILURE_TYPE];
 
@@ -56,7 +46,7 @@ const ledgerReader = proxyActivities<Pick<WalletActivities, 'reversalsOf'>>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Number.POSITIVE_INFINITY },
 });
 
-/** What would undo every leg the ledger holds standing for a transaction, newest first. */
+/** What would undo every leg the ledger holds standing for a transaction, last applied first. */
 export function reversalsOf(transactionId: string): Promise<LegChange[]> {
   return ledgerReader.reversalsOf(transactionId);
 }
@@ -73,14 +63,12 @@ export function publishFinalization(finalized: TransactionFinalized, legs: Appli
   return localFirst((activities) => activities.publishFinalization(finalized, legs));
 }
 
+/** A refusal is final on its first attempt; any other failure of the local attempt goes to a regular activity. */
 async function localFirst<T>(call: (activities: WalletActivities) => Promise<T>): Promise<T> {
-  // Executions recorded before this change scheduled regular activities only; they replay that way.
-  if (!patched(PATCHES.localActivities)) return call(regular);
   try {
     return await call(local);
   } catch (error) {
-    // Executions recorded before `final-refusals` retried a refused local step as a regular one.
-    if (isFinal(error) && patched(PATCHES.finalRefusals)) throw error;
+    if (isFinal(error)) throw error;
     return call(regular);
   }
 }

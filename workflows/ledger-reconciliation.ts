@@ -1,8 +1,5 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
-import type { WalletActivities } from '../activities';
-import type { ReconciliationReport } from '../src/ledger/reconciliation';
-
-export const LEDGER_DRIFT_FAILURE_TYPE = 'LedgerDrift';
+import { LEDGER_DRIFT_FAILURE_TYPE, type ReconciliationReport, type WalletActivities } from './contract';
 
 const { reconcileLedger } = proxyActivities<Pick<WalletActivities, 'reconcileLedger'>>({
   startToCloseTimeout: '10 minutes',

@@ -1,7 +1,7 @@
-import { ActivityFailure, condition, log, patched, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
-import { BUSINESS_FAILURE_TYPES, type AppliedLeg, type BusinessFailureType, type FinalStatus, type LegChange } from '../src/domain/transaction';
-import { applicationFailureOf, applyLeg, PATCHES, publishFinalization } from './activity-stubs';
-import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionStateQuery, type TransactionState, type TransactionStatus } from './definitions';
+import { ActivityFailure, condition, log, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { BUSINESS_FAILURE_TYPES, type AppliedLeg, type BusinessFailureType, type FinalStatus, type LegChange } from './contract';
+import { applicationFailureOf, applyLeg, publishFinalization } from './activity-stubs';
+import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionStateQuery, type TransactionState, type TransactionStatus } from './contract';
 
 /** How often a step waiting for an operator tries again by itself. */
 const OPERATOR_RECHECK_INTERVAL = '1 hour';
@@ -56,11 +56,8 @@ export class TransactionSteps {
     await publishFinalization({ transactionId: this.transactionId, ...finalized }, this.state.legs);
     this.state.finalizations.push(finalized);
     this.setStatus(finalized.status);
-    // Added after the first release (executions recorded before it replay without it): the outcome
-    // and the legs, at a glance in the Temporal UI's memo.
-    if (patched(PATCHES.outcomeMemo)) {
-      upsertMemo({ outcome: finalized, legs: this.state.legs.map((leg) => `${leg.leg} ${leg.amount} user ${leg.userId} (v${leg.version})`) });
-    }
+    // The outcome and the legs, at a glance in the Temporal UI's memo.
+    upsertMemo({ outcome: finalized, legs: this.state.legs.map((leg) => `${leg.leg} ${leg.amount} user ${leg.userId} (v${leg.version})`) });
   }
 
   lastAnnounced(): FinalStatus | undefined {

@@ -1,6 +1,6 @@
-import { patched, upsertSearchAttributes } from '@temporalio/workflow';
-import { openTransaction, PATCHES, reversalsOf } from './activity-stubs';
-import { SEARCH_ATTRIBUTES, type TransactionReversalInput, type TransactionState } from './definitions';
+import { upsertSearchAttributes } from '@temporalio/workflow';
+import { openTransaction, reversalsOf } from './activity-stubs';
+import { SEARCH_ATTRIBUTES, type TransactionReversalInput, type TransactionState } from './contract';
 import { TransactionSteps } from './transaction-steps';
 
 /**
@@ -11,13 +11,13 @@ import { TransactionSteps } from './transaction-steps';
 export async function walletReversal(input: TransactionReversalInput): Promise<TransactionState> {
   const steps = new TransactionSteps(input.transactionId);
   steps.state.failedEvent = input;
-  if (patched(PATCHES.transactionRecord)) {
-    // An earlier reversal, whose execution is gone, may have rolled the transaction back already.
-    steps.state.recorded = (await openTransaction({ transactionId: input.transactionId, type: input.type, userIds: [], amount: null })).status;
-    if (steps.state.recorded === 'Failed') {
-      steps.setStep('closed: the transaction record is already Failed');
-      return steps.state;
-    }
+  // An earlier reversal, whose execution is gone, may have rolled the transaction back already.
+  steps.state.recorded = (
+    await openTransaction({ transactionId: input.transactionId, type: input.type, userIds: [], amount: null })
+  ).status;
+  if (steps.state.recorded === 'Failed') {
+    steps.setStep('closed: the transaction record is already Failed');
+    return steps.state;
   }
   steps.setStep('reading the ledger');
   const reversals = await reversalsOf(input.transactionId);

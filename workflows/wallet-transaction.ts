@@ -1,29 +1,27 @@
-import { condition, patched, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { openTransaction, reversalsOf } from './activity-stubs';
 import {
   BUSINESS_FAILURE_TYPES,
   FAILURE_REASONS,
-  type AppliedLeg,
-  type BusinessFailureType,
-  type LegChange,
-  type TransactionCompleted,
-  type TransactionOpening,
-  type UndoLeg,
-} from '../src/domain/transaction';
-import { openTransaction, PATCHES, reversalsOf } from './activity-stubs';
-import {
   SEARCH_ATTRIBUTES,
   transactionCompletedSignal,
   transactionFailedSignal,
   transactionRejectedSignal,
+  type AppliedLeg,
+  type BusinessFailureType,
+  type LegChange,
+  type RecordStatus,
+  type TopUpCompleted,
+  type TransactionCompleted,
+  type TransactionOpening,
   type TransactionState,
   type TransactionWorkflowInput,
-} from './definitions';
-import { TransactionSteps } from './transaction-steps';
+  type TransferCompleted,
+} from './contract';
+import { TransactionSteps, type LegResult } from './transaction-steps';
 
 /** A workflow started without either event (by hand, say) gives up after this long. */
 const FIRST_EVENT_TIMEOUT = '1 hour';
-/** The late-failure window of executions started before `close-when-settled`. */
-const LEGACY_LATE_FAILURE_WINDOW_SECONDS = 3600;
 
 /**
  * One transaction, from its first event to its final announcement. `transaction.completed` applies
@@ -33,142 +31,144 @@ const LEGACY_LATE_FAILURE_WINDOW_SECONDS = 3600;
  * is handled by a `walletReversal` execution.
  */
 export async function walletTransaction(input: TransactionWorkflowInput): Promise<TransactionState> {
-  const steps = new TransactionSteps(input.transactionId);
-  const state = steps.state;
-  state.step = 'awaiting transaction event';
+  const run = new TransactionRun(input.transactionId);
+  if (!(await run.firstEvent())) return run.finish('closed without any transaction event');
+  // The transaction record outlives any execution: what it holds as final moves no more money,
+  // except a Completed transaction that transaction.failed now rolls back.
+  const recorded = await run.openRecord();
+  if (recorded === 'Failed' || (recorded === 'Completed' && !run.state.failedEvent)) {
+    return run.finish(`closed: the transaction record is already ${recorded}`);
+  }
+  if (recorded === 'Pending') await run.settleFirstEvent();
+  if (run.state.failedEvent) await run.rollBack(run.state.failedEvent.reason);
+  return run.finish('closed');
+}
+
+/** One execution of a transaction: its events, its steps, and the legs it has standing. */
+class TransactionRun {
+  private readonly steps: TransactionSteps;
   /** Forward legs applied and not yet undone, in the order they were applied. */
-  const standing: AppliedLeg[] = [];
+  private readonly standing: AppliedLeg[] = [];
 
-  setHandler(transactionCompletedSignal, (event) => {
-    if (event.transactionId === input.transactionId) state.completedEvent ??= event;
-  });
-  setHandler(transactionFailedSignal, (event) => {
-    if (event.transactionId === input.transactionId) state.failedEvent ??= event;
-  });
-  setHandler(transactionRejectedSignal, (event) => {
-    if (event.transactionId === input.transactionId) state.rejectedEvent ??= event;
-  });
-
-  const hasEvent = await condition(() => !!state.completedEvent || !!state.failedEvent || !!state.rejectedEvent, FIRST_EVENT_TIMEOUT);
-  if (!hasEvent) return finish('closed without any transaction event');
-
-  // The transaction record outlives this execution: a transaction it holds as final moves no more
-  // money, except a Completed one that transaction.failed now rolls back.
-  if (patched(PATCHES.transactionRecord)) {
-    state.recorded = (await openTransaction(openingOf(state))).status;
-    if (state.recorded === 'Failed' || (state.recorded === 'Completed' && !state.failedEvent)) {
-      return finish(`closed: the transaction record is already ${state.recorded}`);
-    }
+  constructor(private readonly transactionId: string) {
+    this.steps = new TransactionSteps(transactionId);
+    this.state.step = 'awaiting transaction event';
+    const own = (event: { transactionId: string }) => event.transactionId === transactionId;
+    setHandler(transactionCompletedSignal, (event) => {
+      if (own(event)) this.state.completedEvent ??= event;
+    });
+    setHandler(transactionFailedSignal, (event) => {
+      if (own(event)) this.state.failedEvent ??= event;
+    });
+    setHandler(transactionRejectedSignal, (event) => {
+      if (own(event)) this.state.rejectedEvent ??= event;
+    });
   }
 
-  // A Completed record was settled by an earlier execution, gone since: only a rollback remains.
-  if (state.recorded !== 'Completed') await settleFirstEvent();
-
-  // Executions from before `close-when-settled` stay open a while for a late transaction.failed.
-  if (!state.failedEvent && steps.lastAnnounced() === 'Completed' && !patched(PATCHES.closeWhenSettled)) {
-    steps.setStep('completed; open for a late transaction.failed');
-    await condition(() => !!state.failedEvent, (input.lateFailureWindowSeconds ?? LEGACY_LATE_FAILURE_WINDOW_SECONDS) * 1000);
+  get state(): TransactionState {
+    return this.steps.state;
   }
 
-  if (state.failedEvent) {
-    // A workflow task the server refused (a signal arrived while it completed) is run again from
-    // its history, where the legs its local activities applied are missing: ask the ledger.
-    if (patched(PATCHES.reverseFromLedger)) await reverseWhatTheLedgerHolds();
-    else await undoStandingLegs('reversal');
-    if (steps.lastAnnounced() !== 'Failed') await steps.announce({ status: 'Failed', reason: state.failedEvent.reason });
+  /** Waits for the transaction's first event; false when none came in time. */
+  firstEvent(): Promise<boolean> {
+    return condition(() => !!this.state.completedEvent || !!this.state.failedEvent || !!this.state.rejectedEvent, FIRST_EVENT_TIMEOUT);
   }
-  return finish('closed');
+
+  async openRecord(): Promise<RecordStatus> {
+    this.state.recorded = (await openTransaction(openingOf(this.state))).status;
+    return this.state.recorded;
+  }
 
   /** Applies a completed transaction, or refuses a rejected one, unless transaction.failed came first. */
-  async function settleFirstEvent(): Promise<void> {
-    if (state.failedEvent) return;
-    if (state.completedEvent) {
-      describeTransaction(state.completedEvent);
-      const refusal = await applyTransaction(state.completedEvent);
-      if (!state.failedEvent) await steps.announce(refusal ? { status: 'Failed', reason: refusal } : { status: 'Completed' });
-    } else if (state.rejectedEvent) {
-      await steps.announce({ status: 'Failed', reason: state.rejectedEvent.reason });
+  async settleFirstEvent(): Promise<void> {
+    const { completedEvent, rejectedEvent } = this.state;
+    if (this.state.failedEvent) return;
+    if (completedEvent) {
+      describe(completedEvent);
+      const refusal = completedEvent.type === 'TopUp' ? await this.topUp(completedEvent) : await this.transfer(completedEvent);
+      if (!this.state.failedEvent) await this.steps.announce(refusal ? { status: 'Failed', reason: refusal } : { status: 'Completed' });
+    } else if (rejectedEvent) {
+      await this.steps.announce({ status: 'Failed', reason: rejectedEvent.reason });
     }
   }
 
-  /** Applies the forward legs; returns the reason of a business refusal, if any. */
-  async function applyTransaction(event: TransactionCompleted): Promise<string | undefined> {
-    if (event.type === 'TopUp') {
-      steps.setStep('crediting wallet');
-      const credit = await forward(forwardLeg(event, 'credit', event.userId, event.amount));
-      return 'refused' in credit ? refusalReason(credit.refused, 'owner') : undefined;
-    }
-    steps.setStep('debiting sender');
-    const debit = await forward(forwardLeg(event, 'debit', event.fromUserId, -event.amount, event.toUserId));
+  /**
+   * Reverses what the ledger holds standing for the transaction and announces Failed, unless this
+   * execution already did. Read from the ledger, not from memory: a workflow task the server refused
+   * (a signal arrived while it completed) runs again from its history, without the legs its local
+   * activities applied.
+   */
+  async rollBack(reason: string): Promise<void> {
+    this.steps.setStep('reading the ledger');
+    for (const reversal of await reversalsOf(this.transactionId)) await this.steps.runUndo(reversal, 'a standing leg');
+    this.standing.length = 0;
+    if (this.steps.lastAnnounced() !== 'Failed') await this.steps.announce({ status: 'Failed', reason });
+  }
+
+  finish(step: string): TransactionState {
+    this.steps.setStep(step);
+    return this.state;
+  }
+
+  /** Credits the wallet; returns the reason of a business refusal, if any. */
+  private async topUp(event: TopUpCompleted): Promise<string | undefined> {
+    this.steps.setStep('crediting wallet');
+    const credit = await this.forward(legOf(event, 'credit', event.userId, event.amount));
+    return 'refused' in credit ? refusalReason(credit.refused, 'owner') : undefined;
+  }
+
+  /** Debits the sender, then credits the recipient; returns the reason of a business refusal, if any. */
+  private async transfer(event: TransferCompleted): Promise<string | undefined> {
+    this.steps.setStep('debiting sender');
+    const debit = await this.forward(legOf(event, 'debit', event.fromUserId, -event.amount, event.toUserId));
     if ('refused' in debit) return refusalReason(debit.refused, 'sender');
-    // A transaction.failed that arrived meanwhile stops the transfer here; the reversal follows.
-    if (state.failedEvent) return undefined;
-    steps.setStep('crediting recipient');
-    const credit = await forward(forwardLeg(event, 'credit', event.toUserId, event.amount, event.fromUserId));
-    if ('refused' in credit) {
-      await undoStandingLegs('compensation');
-      return refusalReason(credit.refused, 'recipient');
-    }
-    return undefined;
+    // A transaction.failed that arrived meanwhile stops the transfer here; the rollback follows.
+    if (this.state.failedEvent) return undefined;
+    this.steps.setStep('crediting recipient');
+    const credit = await this.forward(legOf(event, 'credit', event.toUserId, event.amount, event.fromUserId));
+    if (!('refused' in credit)) return undefined;
+    await this.compensate(event);
+    return refusalReason(credit.refused, 'recipient');
   }
 
-  async function forward(change: LegChange) {
-    const result = await steps.runLeg(change);
-    if ('applied' in result) standing.push(result.applied);
+  private async forward(change: LegChange): Promise<LegResult> {
+    const result = await this.steps.runLeg(change);
+    if ('applied' in result) this.standing.push(result.applied);
     return result;
   }
 
-  function forwardLeg(
-    event: TransactionCompleted,
-    leg: 'debit' | 'credit',
-    userId: string,
-    amount: number,
-    counterpartyUserId?: string,
-  ): LegChange {
-    return { transactionId: event.transactionId, transactionType: event.type, leg, userId, amount, counterpartyUserId };
-  }
-
-  async function reverseWhatTheLedgerHolds(): Promise<void> {
-    steps.setStep('reading the ledger');
-    for (const reversal of await reversalsOf(input.transactionId)) await steps.runUndo(reversal, 'a standing leg');
-    standing.length = 0;
-  }
-
-  /** Undoes every standing forward leg, newest first, as compensation or reversal entries. */
-  async function undoStandingLegs(undo: UndoLeg): Promise<void> {
-    const event = state.completedEvent;
-    while (event && standing.length > 0) {
-      const leg = standing[standing.length - 1]!;
-      const counterparty = event.type === 'Transfer' ? (leg.userId === event.fromUserId ? event.toUserId : event.fromUserId) : undefined;
-      await steps.runUndo(
-        { transactionId: leg.transactionId, transactionType: event.type, leg: undo, userId: leg.userId, amount: -leg.amount, counterpartyUserId: counterparty },
-        leg.leg,
-      );
-      standing.pop();
+  /** Undoes every standing forward leg, last applied first: the saga's compensation. */
+  private async compensate(event: TransferCompleted): Promise<void> {
+    for (let leg = this.standing.pop(); leg; leg = this.standing.pop()) {
+      const counterparty = leg.userId === event.fromUserId ? event.toUserId : event.fromUserId;
+      const undo = legOf(event, 'compensation', leg.userId, -leg.amount, counterparty);
+      await this.steps.runUndo(undo, leg.leg);
     }
   }
+}
 
-  function describeTransaction(event: TransactionCompleted): void {
-    const userIds = event.type === 'TopUp' ? [event.userId] : [event.fromUserId, event.toUserId];
-    upsertSearchAttributes([
-      { key: SEARCH_ATTRIBUTES.transactionType, value: event.type },
-      { key: SEARCH_ATTRIBUTES.userIds, value: userIds },
-    ]);
-    upsertMemo({ transaction: event });
-  }
+function legOf(event: TransactionCompleted, leg: LegChange['leg'], userId: string, amount: number, counterpartyUserId?: string): LegChange {
+  return { transactionId: event.transactionId, transactionType: event.type, leg, userId, amount, counterpartyUserId };
+}
 
-  function finish(step: string): TransactionState {
-    steps.setStep(step);
-    return state;
-  }
+/** The transaction's parties and event, for the Temporal UI. */
+function describe(event: TransactionCompleted): void {
+  upsertSearchAttributes([
+    { key: SEARCH_ATTRIBUTES.transactionType, value: event.type },
+    { key: SEARCH_ATTRIBUTES.userIds, value: partiesOf(event) },
+  ]);
+  upsertMemo({ transaction: event });
+}
+
+function partiesOf(event: TransactionCompleted): string[] {
+  return event.type === 'TopUp' ? [event.userId] : [event.fromUserId, event.toUserId];
 }
 
 /** The transaction as its first event describes it, for the transaction record. */
 function openingOf(state: TransactionState): TransactionOpening {
   const { completedEvent: completed, transactionId } = state;
   if (!completed) return { transactionId, type: state.failedEvent?.type ?? null, userIds: [], amount: null };
-  const userIds = completed.type === 'TopUp' ? [completed.userId] : [completed.fromUserId, completed.toUserId];
-  return { transactionId, type: completed.type, userIds, amount: completed.amount };
+  return { transactionId, type: completed.type, userIds: partiesOf(completed), amount: completed.amount };
 }
 
 function refusalReason(refused: BusinessFailureType, party: 'owner' | 'sender' | 'recipient'): string {

@@ -8,13 +8,13 @@ import { createWriteStream, readFileSync, mkdirSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { Types } from 'mongoose';
-import type { LegChange } from '../../src/domain/transaction';
+import type { LegChange } from '../../workflows/contract';
 import { BusinessRuleError, LedgerInvariantError } from '../../src/ledger/errors';
 import { Ledger } from '../../src/ledger/ledger';
 import { verifyChain } from '../../src/ledger/ledger-chain';
 import { createMetrics } from '../../src/metrics';
-import { openDatabase, type Database } from '../../src/persistence/mongo';
-import type { LedgerEntryDocument } from '../../src/persistence/ledger-entry.model';
+import { openStores, type Stores } from '../../src/stores';
+import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
 import { backoffDelayMs, sleep } from '../../src/support/backoff';
 import { KeyedMutex } from '../../src/support/keyed-mutex';
 import { LoadDriver, percentile } from './load';
@@ -94,12 +94,12 @@ interface Transfer {
 
 function planTransfers(users: string[], count: number, hot: boolean, seed: number): Transfer[] {
   const next = random(seed);
-  const pick = () => users[Math.floor(next() * users.length)]!;
+  const pick = () => users[Math.floor(next() * users.length)];
   return Array.from({ length: count }, (_, i) => {
     let fromUserId = pick();
     let toUserId = pick();
     // Hot wallet: every other transfer has users[0] on one side, alternately sending and receiving.
-    if (hot && i % 2 === 0) [fromUserId, toUserId] = i % 4 === 0 ? [users[0]!, toUserId] : [fromUserId, users[0]!];
+    if (hot && i % 2 === 0) [fromUserId, toUserId] = i % 4 === 0 ? [users[0], toUserId] : [fromUserId, users[0]];
     if (fromUserId === toUserId) toUserId = users[(users.indexOf(fromUserId) + 1) % users.length]!;
     return { transactionId: new Types.ObjectId().toHexString(), fromUserId, toUserId, amount: 1 + Math.floor(next() * 100) };
   });
@@ -140,14 +140,14 @@ class ServiceProcess {
     });
     // Its log, for a run that needs explaining: .run/bench/<database>.log.
     mkdirSync(path.join(ROOT, '.run/bench'), { recursive: true });
-    child.stdout!.pipe(createWriteStream(path.join(ROOT, '.run/bench', `${database}.log`)));
+    child.stdout.pipe(createWriteStream(path.join(ROOT, '.run/bench', `${database}.log`)));
     await new Promise<void>((resolve, reject) => {
       const ready = (chunk: Buffer) => {
         if (!chunk.toString().includes('ready\n')) return;
-        child.stdout!.off('data', ready);
+        child.stdout.off('data', ready);
         resolve();
       };
-      child.stdout!.on('data', ready);
+      child.stdout.on('data', ready);
       child.once('exit', (code) => reject(new Error(`the service under test exited with code ${code} before it was ready`)));
     });
     const service = new ServiceProcess(child);
@@ -177,34 +177,37 @@ class ServiceProcess {
 }
 
 /** Creates and funds wallets through the platform's own events. */
-async function fundedWallets(driver: LoadDriver, db: Database, count: number): Promise<string[]> {
+async function fundedWallets(driver: LoadDriver, db: Stores, count: number): Promise<string[]> {
   const users = Array.from({ length: count }, () => new Types.ObjectId().toHexString());
   for (const user of users) await driver.signup(user);
   await driver.flush();
   for (;;) {
-    if ((await db.wallets.countDocuments()) === count) break;
+    if ((await db.ledger.wallets.countDocuments()) === count) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const topUps = users.map((userId) => ({ transactionId: new Types.ObjectId().toHexString(), userId }));
   for (const t of topUps) await driver.completed(t.transactionId, { type: 'TopUp', userId: t.userId, amount: FUNDING });
   await driver.flush();
-  await driver.allFinalized(topUps.map((t) => t.transactionId), finalizeTimeoutMs(topUps.length));
+  await driver.allFinalized(
+    topUps.map((t) => t.transactionId),
+    finalizeTimeoutMs(topUps.length),
+  );
   return users;
 }
 
 /** Money conserved, nothing negative, ledgers gapless, each transfer finalized once. */
-async function checkCorrectness(db: Database, driver: LoadDriver, users: string[], transfers: Transfer[], noop: boolean): Promise<string> {
+async function checkCorrectness(db: Stores, driver: LoadDriver, users: string[], transfers: Transfer[], noop: boolean): Promise<string> {
   const repeated = transfers.filter((t) => driver.finalizationsOf(t.transactionId).length !== 1).length;
   if (repeated > 0) return `FAILED: ${repeated} transfers not finalized exactly once`;
   if (noop) return 'finalized once each (no ledger)';
-  const wallets = await db.wallets.find().lean().exec();
+  const wallets = await db.ledger.wallets.find().lean().exec();
   const total = wallets.reduce((sum, w) => sum + w.balance, 0);
   if (total !== users.length * FUNDING) return `FAILED: ${total} held, ${users.length * FUNDING} topped up`;
   if (wallets.some((w) => w.balance < 0)) return 'FAILED: a negative balance';
   // Streamed in batches and sorted here: FerretDB sorts in memory, and 110,000 entries sorted there
   // outlasted the socket timeout, which ended the 50,000-transfer run before its check.
   const byUser = new Map<string, LedgerEntryDocument[]>();
-  for await (const e of db.ledgerEntries.find().lean<LedgerEntryDocument>().cursor()) {
+  for await (const e of db.ledger.entries.find().lean<LedgerEntryDocument>().cursor()) {
     const userId = e.userId.toHexString();
     const chain = byUser.get(userId) ?? [];
     chain.push(e);
@@ -215,7 +218,7 @@ async function checkCorrectness(db: Database, driver: LoadDriver, users: string[
     verifyChain(wallet.userId.toHexString(), ledger);
     if (ledger.at(-1)?.balanceAfter !== wallet.balance) return `FAILED: wallet ${wallet.userId.toHexString()} differs from its ledger`;
   }
-  const failed = transfers.filter((t) => driver.finalizationsOf(t.transactionId)[0]!.status !== 'Completed').length;
+  const failed = transfers.filter((t) => driver.finalizationsOf(t.transactionId)[0].status !== 'Completed').length;
   return `ok: conserved, none negative, ledgers gapless, each finalized once (${failed} Failed)`;
 }
 
@@ -230,9 +233,14 @@ interface Phase {
  * One service process and one set of funded wallets, then phases of transfers one after another
  * (money stays conserved across them, so each phase is checked on the cumulative state).
  */
-async function runSession(session: string, w: number, noop: boolean, phases: Array<Phase | ((done: Result[]) => Phase)>): Promise<Result[]> {
+async function runSession(
+  session: string,
+  w: number,
+  noop: boolean,
+  phases: Array<Phase | ((done: Result[]) => Phase)>,
+): Promise<Result[]> {
   const database = `mint_wallet_bench_${session}_${Date.now()}`;
-  const db = await openDatabase(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`));
+  const db = await openStores(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`));
   const driver = await LoadDriver.connect(RABBITMQ_URL);
   const service = await ServiceProcess.start(database, noop);
   const results: Result[] = [];
@@ -256,7 +264,10 @@ async function runSession(session: string, w: number, noop: boolean, phases: Arr
         await driver.completed(t.transactionId, { type: 'Transfer', fromUserId: t.fromUserId, toUserId: t.toUserId, amount: t.amount });
       }
       await driver.flush();
-      await driver.allFinalized(transfers.map((t) => t.transactionId), finalizeTimeoutMs(phase.n));
+      await driver.allFinalized(
+        transfers.map((t) => t.transactionId),
+        finalizeTimeoutMs(phase.n),
+      );
       const { latencies, firstPublish, lastFinalized } = driver.timings(transfers.map((t) => t.transactionId));
       const seconds = (lastFinalized - firstPublish) / 1000;
       const sorted = [...latencies].sort((a, b) => a - b);
@@ -267,7 +278,12 @@ async function runSession(session: string, w: number, noop: boolean, phases: Arr
         wallets: w,
         seconds: round(seconds),
         perSecond: round(phase.n / seconds),
-        latencyMs: { p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1)!) },
+        latencyMs: {
+          p50: round(percentile(sorted, 50)),
+          p95: round(percentile(sorted, 95)),
+          p99: round(percentile(sorted, 99)),
+          max: round(sorted.at(-1)!),
+        },
         peakRssMb: round(service.peakRssMb),
         endRssMb: round(service.rssMb()),
         offeredRate: phase.rate,
@@ -309,10 +325,10 @@ async function applyLegRetried(ledger: Ledger, change: LegChange, retries: { cou
 
 /** The floor of the database: the same ledger writes (debit then credit), no Temporal, no broker. */
 async function databaseFloor(n: number, w: number): Promise<Result> {
-  const db = await openDatabase(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/mint_wallet_bench_floor_${Date.now()}$1`));
+  const db = await openStores(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/mint_wallet_bench_floor_${Date.now()}$1`));
   try {
     progress(`database floor: ${n} transfers straight to the ledger, after funding ${w} wallets`);
-    const ledger = new Ledger(db, createMetrics(), 0);
+    const ledger = new Ledger(db.ledger, createMetrics(), 0);
     const users = Array.from({ length: w }, () => new Types.ObjectId().toHexString());
     for (const user of users) await ledger.openWallet(user);
     const slots = new KeyedMutex(); // 64 lanes, as many as the worker's activity slots
@@ -320,7 +336,11 @@ async function databaseFloor(n: number, w: number): Promise<Result> {
     await Promise.all(
       users.map((userId, i) =>
         slots.run(String(i % 64), () =>
-          applyLegRetried(ledger, { transactionId: new Types.ObjectId().toHexString(), transactionType: 'TopUp', leg: 'credit', userId, amount: FUNDING }, retries),
+          applyLegRetried(
+            ledger,
+            { transactionId: new Types.ObjectId().toHexString(), transactionType: 'TopUp', leg: 'credit', userId, amount: FUNDING },
+            retries,
+          ),
         ),
       ),
     );
@@ -329,14 +349,44 @@ async function databaseFloor(n: number, w: number): Promise<Result> {
     await Promise.all(
       transfers.map((t, i) =>
         slots.run(String(i % 64), async () => {
-          await applyLegRetried(ledger, { transactionId: t.transactionId, transactionType: 'Transfer', leg: 'debit', userId: t.fromUserId, amount: -t.amount, counterpartyUserId: t.toUserId }, retries);
-          await applyLegRetried(ledger, { transactionId: t.transactionId, transactionType: 'Transfer', leg: 'credit', userId: t.toUserId, amount: t.amount, counterpartyUserId: t.fromUserId }, retries);
+          await applyLegRetried(
+            ledger,
+            {
+              transactionId: t.transactionId,
+              transactionType: 'Transfer',
+              leg: 'debit',
+              userId: t.fromUserId,
+              amount: -t.amount,
+              counterpartyUserId: t.toUserId,
+            },
+            retries,
+          );
+          await applyLegRetried(
+            ledger,
+            {
+              transactionId: t.transactionId,
+              transactionType: 'Transfer',
+              leg: 'credit',
+              userId: t.toUserId,
+              amount: t.amount,
+              counterpartyUserId: t.fromUserId,
+            },
+            retries,
+          );
         }),
       ),
     );
     const seconds = (performance.now() - started) / 1000;
     const correct = retries.count > 0 ? `${retries.count} legs retried after a database error` : undefined;
-    return { scenario: 'database floor', mode: 'ledger only', transfers: n, wallets: w, seconds: round(seconds), perSecond: round(n / seconds), correct };
+    return {
+      scenario: 'database floor',
+      mode: 'ledger only',
+      transfers: n,
+      wallets: w,
+      seconds: round(seconds),
+      perSecond: round(n / seconds),
+      correct,
+    };
   } finally {
     await db.connection.dropDatabase().catch(() => undefined);
     await db.close();
@@ -366,8 +416,9 @@ function formatDuration(seconds: number): string {
 
 function table(results: Result[]): string {
   const header = '| scenario | mode | transfers | wallets | tx/s | p50 ms | p95 ms | p99 ms | max ms | peak RSS MB | check |';
-  const rows = results.map((r) =>
-    `| ${r.scenario} | ${r.mode} | ${r.transfers} | ${r.wallets} | ${r.perSecond} | ${r.latencyMs?.p50 ?? ''} | ${r.latencyMs?.p95 ?? ''} | ${r.latencyMs?.p99 ?? ''} | ${r.latencyMs?.max ?? ''} | ${r.peakRssMb ?? ''} | ${r.correct ?? ''} |`,
+  const rows = results.map(
+    (r) =>
+      `| ${r.scenario} | ${r.mode} | ${r.transfers} | ${r.wallets} | ${r.perSecond} | ${r.latencyMs?.p50 ?? ''} | ${r.latencyMs?.p95 ?? ''} | ${r.latencyMs?.p99 ?? ''} | ${r.latencyMs?.max ?? ''} | ${r.peakRssMb ?? ''} | ${r.correct ?? ''} |`,
   );
   return [header, '|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
 }
@@ -399,23 +450,34 @@ async function main(): Promise<void> {
     rate: () => runSession('rate', w, false, [halfOfMax]),
     noop: () => runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }]),
     floor: async () => [await databaseFloor(flags.floorN ?? n, w)],
-    long: () => runSession('long', w, false, [{ name: 'uniform', n: 5_000 }, { name: 'long run', n: flags.n ?? 50_000 }]),
+    long: () =>
+      runSession('long', w, false, [
+        { name: 'uniform', n: 5_000 },
+        { name: 'long run', n: flags.n ?? 50_000 },
+      ]),
   };
   const run = sessions[flags.scenario];
   if (!run) throw new Error(`unknown scenario ${flags.scenario}; one of ${Object.keys(sessions).join(', ')}`);
   const results = await run();
   const byName = (name: string) => results.find((r) => r.scenario === name && r.mode === 'max');
   const ratios = {
-    walletToNoop: byName('uniform') && byName('no-op ledger (ceiling)') ? ratio(byName('uniform')!.perSecond, byName('no-op ledger (ceiling)')!.perSecond) : undefined,
-    hotToUniform: byName('uniform') && byName('hot wallet') ? ratio(byName('hot wallet')!.perSecond, byName('uniform')!.perSecond) : undefined,
-    longToUniformPeakRss: byName('uniform') && byName('long run') ? ratio(byName('long run')!.peakRssMb!, byName('uniform')!.peakRssMb!) : undefined,
+    walletToNoop:
+      byName('uniform') && byName('no-op ledger (ceiling)')
+        ? ratio(byName('uniform')!.perSecond, byName('no-op ledger (ceiling)')!.perSecond)
+        : undefined,
+    hotToUniform:
+      byName('uniform') && byName('hot wallet') ? ratio(byName('hot wallet')!.perSecond, byName('uniform')!.perSecond) : undefined,
+    longToUniformPeakRss:
+      byName('uniform') && byName('long run') ? ratio(byName('long run')!.peakRssMb!, byName('uniform')!.peakRssMb!) : undefined,
   };
   const runSeconds = elapsedSeconds();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const report =
     `${table(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}` +
     `; long/uniform peak RSS ${ratios.longToUniformPeakRss ?? 'n/a'}\nwhole run ${formatDuration(runSeconds)}; machine: ${machine}\n`;
-  const byTenth = results.filter((r) => r.transfers >= 10_000).map((r) => `${r.scenario}: tx/s by tenth of the run ${r.perSecondByTenth?.join(', ')}\n`);
+  const byTenth = results
+    .filter((r) => r.transfers >= 10_000)
+    .map((r) => `${r.scenario}: tx/s by tenth of the run ${r.perSecondByTenth?.join(', ')}\n`);
   process.stdout.write(`\n${report}${byTenth.join('')}`);
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });

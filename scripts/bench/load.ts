@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import type { TransactionFinalized } from '../../src/domain/transaction';
+import type { TransactionFinalized } from '../../workflows/contract';
 import { EXCHANGES, QUEUES, ROUTING_KEYS, declareTopology } from '../../src/messaging/topology';
 
 /**
@@ -29,7 +29,11 @@ export class LoadDriver {
     const driver = new LoadDriver(connection, channel);
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(queue, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized);
-    await channel.consume(queue, (message) => message && driver.onFinalized(JSON.parse(message.content.toString()) as TransactionFinalized), { noAck: true });
+    await channel.consume(
+      queue,
+      (message) => message && driver.onFinalized(JSON.parse(message.content.toString()) as TransactionFinalized),
+      { noAck: true },
+    );
     return driver;
   }
 
@@ -82,7 +86,7 @@ export class LoadDriver {
     const tenth = Math.floor(times.length / 10);
     if (tenth < 2) return [];
     return Array.from({ length: 10 }, (_, k) => {
-      const seconds = (times[(k + 1) * tenth - 1]! - times[k * tenth]!) / 1000;
+      const seconds = (times[(k + 1) * tenth - 1] - times[k * tenth]) / 1000;
       return Math.round(((tenth - 1) / seconds) * 10) / 10;
     });
   }
@@ -107,5 +111,5 @@ export class LoadDriver {
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }

@@ -3,7 +3,7 @@
 // worker, workflow and finalization, without the database writes: the ceiling to compare with.
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
-import type { AppliedLeg, LegChange } from '../../src/domain/transaction';
+import type { AppliedLeg, LegChange } from '../../workflows/contract';
 import { createLogger } from '../../src/logger';
 import { startWalletService } from '../../src/service';
 
@@ -12,7 +12,14 @@ const noopLedger: ActivityInterceptorsFactory = () => ({
     async execute(input, next) {
       const change = input.args[0] as Partial<LegChange> | undefined;
       if (!change?.leg || !change.transactionId || !change.userId || change.amount === undefined) return next(input);
-      const leg: AppliedLeg = { transactionId: change.transactionId, leg: change.leg, userId: change.userId, amount: change.amount, balanceAfter: 0, version: 0 };
+      const leg: AppliedLeg = {
+        transactionId: change.transactionId,
+        leg: change.leg,
+        userId: change.userId,
+        amount: change.amount,
+        balanceAfter: 0,
+        version: 0,
+      };
       return leg;
     },
   },
@@ -36,6 +43,8 @@ startWalletService(config, {
 if (process.env.BENCH_MEMORY_LOG === '1') {
   setInterval(() => {
     const m = process.memoryUsage();
-    process.stderr.write(`[memory] rss ${(m.rss / 2 ** 20).toFixed(0)} heapUsed ${(m.heapUsed / 2 ** 20).toFixed(0)} heapTotal ${(m.heapTotal / 2 ** 20).toFixed(0)} external ${(m.external / 2 ** 20).toFixed(0)} arrayBuffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)}\n`);
+    process.stderr.write(
+      `[memory] rss ${(m.rss / 2 ** 20).toFixed(0)} heapUsed ${(m.heapUsed / 2 ** 20).toFixed(0)} heapTotal ${(m.heapTotal / 2 ** 20).toFixed(0)} external ${(m.external / 2 ** 20).toFixed(0)} arrayBuffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)}\n`,
+    );
   }, 5_000).unref();
 }

@@ -105,8 +105,9 @@ function recordHttpMetrics(metrics: Metrics): RequestHandler {
     const stop = metrics.httpRequestDuration.startTimer();
     res.on('finish', () => {
       // The route template, never the raw URL: labels must stay few.
-      const route = req.route?.path ?? (res.statusCode === 404 ? 'unmatched' : 'middleware');
-      stop({ method: req.method, route: String(route), status: String(res.statusCode) });
+      const template = (req.route as { path?: unknown } | undefined)?.path;
+      const route = typeof template === 'string' ? template : res.statusCode === 404 ? 'unmatched' : 'middleware';
+      stop({ method: req.method, route, status: String(res.statusCode) });
     });
     next();
   };

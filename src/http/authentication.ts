@@ -66,7 +66,12 @@ export function authenticate(config: WalletConfig['auth']): RequestHandler {
  * Verifies once, and once more after a signature failure if the keys may have changed: the auth
  * service rotates its key pair under the same kid, which an unknown-kid refresh never notices.
  */
-async function verifiedPayload(token: string, key: VerificationKey, keys: VerificationKeys, options: JWTVerifyOptions): Promise<JWTPayload> {
+async function verifiedPayload(
+  token: string,
+  key: VerificationKey,
+  keys: VerificationKeys,
+  options: JWTVerifyOptions,
+): Promise<JWTPayload> {
   try {
     return (await jwtVerify(token, key, options)).payload;
   } catch (error) {
@@ -90,7 +95,7 @@ function verificationKeys(config: WalletConfig['auth']): VerificationKeys {
   const [algorithm] = config.algorithms;
   let imported: Promise<CryptoKey> | undefined;
   return {
-    current: () => (imported ??= importSPKI(pem, algorithm!)),
+    current: () => (imported ??= importSPKI(pem, algorithm)),
     refreshed: async () => false,
   };
 }

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { LedgerInvariantError } from '../ledger/errors';
 import type { Logger } from '../logger';
-import { isDatabaseUnavailable } from '../persistence/mongo';
+import { isDatabaseUnavailable } from '../database/connection';
 import { errorBody, HttpError } from './http-error';
 
 export const notFound: RequestHandler = (_req, res) => {

@@ -50,7 +50,7 @@ function readinessReporter(logger: Logger): (check: string, failure: unknown) =>
       logger.info({ check }, 'readiness check up again');
       return;
     }
-    const reason = (failure instanceof Error ? failure.message : String(failure)).slice(0, MAX_LOGGED_REASON_CHARS);
+    const reason = (failure instanceof Error ? failure.message : JSON.stringify(failure)).slice(0, MAX_LOGGED_REASON_CHARS);
     if (reason === previous) return;
     reasons.set(check, reason);
     logger.warn({ check, err: failure }, 'readiness check failed');

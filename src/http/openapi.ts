@@ -69,7 +69,7 @@ export const openApiDocument = {
           leg: { enum: ['opening', 'debit', 'credit', 'compensation', 'reversal'] },
           amount: { type: 'integer', description: 'Signed: negative takes money out of the wallet' },
           balanceAfter: { type: 'integer', minimum: 0 },
-          version: { type: 'integer', minimum: 1, description: "The wallet version this entry produced (1, 2, 3, …)" },
+          version: { type: 'integer', minimum: 1, description: 'The wallet version this entry produced (1, 2, 3, …)' },
           counterpartyUserId: { oneOf: [objectId, { type: 'null' }] },
           createdAt: timestamp,
         },
@@ -129,7 +129,10 @@ export const openApiDocument = {
           { name: 'cursor', in: 'query', schema: { type: 'string', maxLength: 64 }, description: 'The nextCursor of the previous page' },
         ],
         responses: {
-          '200': { description: 'A page of entries', content: { 'application/json': { schema: { $ref: '#/components/schemas/LedgerPage' } } } },
+          '200': {
+            description: 'A page of entries',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/LedgerPage' } } },
+          },
           '400': error('Invalid limit or cursor'),
           ...authErrors,
         },
@@ -138,7 +141,9 @@ export const openApiDocument = {
     '/health': {
       get: {
         summary: 'The process is alive',
-        responses: { '200': { description: 'Alive', content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } } },
+        responses: {
+          '200': { description: 'Alive', content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } },
+        },
       },
     },
     '/ready': {
@@ -146,18 +151,30 @@ export const openApiDocument = {
         summary: 'MongoDB, RabbitMQ and Temporal all answer',
         responses: {
           '200': { description: 'Ready', content: { 'application/json': { schema: { $ref: '#/components/schemas/Readiness' } } } },
-          '503': { description: 'Not ready; says which dependency failed', content: { 'application/json': { schema: { $ref: '#/components/schemas/Readiness' } } } },
+          '503': {
+            description: 'Not ready; says which dependency failed',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Readiness' } } },
+          },
         },
       },
     },
     '/metrics': {
-      get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
+      get: {
+        summary: 'Prometheus metrics',
+        responses: { '200': { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
     },
     '/openapi.json': {
-      get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } },
+      get: {
+        summary: 'This document',
+        responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } },
+      },
     },
     '/api-docs': {
-      get: { summary: 'Interactive documentation of this API', responses: { '301': { description: 'Redirects to the documentation page at /api-docs/' } } },
+      get: {
+        summary: 'Interactive documentation of this API',
+        responses: { '301': { description: 'Redirects to the documentation page at /api-docs/' } },
+      },
     },
   },
 } as const;

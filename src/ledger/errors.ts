@@ -1,4 +1,4 @@
-import { BUSINESS_FAILURE_TYPES, type BusinessFailureType } from '../domain/transaction';
+import { BUSINESS_FAILURE_TYPES, type BusinessFailureType } from '../../workflows/contract';
 
 /** A business rule refused a balance change; retrying cannot help. */
 export abstract class BusinessRuleError extends Error {
@@ -7,7 +7,11 @@ export abstract class BusinessRuleError extends Error {
 
 export class InsufficientBalanceError extends BusinessRuleError {
   readonly failureType = BUSINESS_FAILURE_TYPES.insufficientBalance;
-  constructor(readonly userId: string, readonly balance: number, readonly amount: number) {
+  constructor(
+    readonly userId: string,
+    readonly balance: number,
+    readonly amount: number,
+  ) {
     super(`wallet of user ${userId} holds ${balance}, cannot take ${-amount}`);
     this.name = 'InsufficientBalanceError';
   }
@@ -39,7 +43,10 @@ export class LedgerInvariantError extends Error {
 
 /** Too many writers raced for the same wallet; an infrastructure condition, retried by Temporal. */
 export class LedgerContentionError extends Error {
-  constructor(readonly userId: string, attempts: number) {
+  constructor(
+    readonly userId: string,
+    attempts: number,
+  ) {
     super(`wallet of user ${userId}: version conflict persisted after ${attempts} attempts`);
     this.name = 'LedgerContentionError';
   }

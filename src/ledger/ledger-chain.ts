@@ -45,9 +45,7 @@ export function verifyChain(userId: string, entries: readonly ChainLink[], befor
   let previous = before ?? { version: 0, amount: 0, balanceAfter: 0 };
   for (const entry of entries) {
     if (entry.version !== previous.version + 1) {
-      throw new LedgerInvariantError(
-        `ledger of user ${userId}: version ${entry.version} follows ${previous.version}`,
-      );
+      throw new LedgerInvariantError(`ledger of user ${userId}: version ${entry.version} follows ${previous.version}`);
     }
     if (entry.balanceAfter !== previous.balanceAfter + entry.amount) {
       throw new LedgerInvariantError(

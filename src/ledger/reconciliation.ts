@@ -1,47 +1,22 @@
-import type { Database } from '../persistence/mongo';
-import type { LedgerEntryDocument } from '../persistence/ledger-entry.model';
+import type { ReconciliationReport, WalletDrift } from '../../workflows/contract';
 import { verifyChain, type ChainLink } from './ledger-chain';
+import type { LedgerEntryDocument } from './ledger-entry.model';
+import type { LedgerStore } from './ledger-store';
 
 /** Offending wallets reported at most, so a report stays readable (and fits a workflow failure). */
 const MAX_REPORTED = 50;
-
-export interface WalletDrift {
-  userId: string;
-  problem: string;
-}
-
-export interface ReconciliationReport {
-  checkedAt: string;
-  wallets: number;
-  entries: number;
-  /** Sum of every wallet's balance. */
-  totalBalance: number;
-  /** Money the platform brought in: opening balances and top-ups, net of their reversals. */
-  toppedUp: number;
-  /** Transfers whose legs do not sum to zero (money created or destroyed inside the platform). */
-  unbalancedTransfers: string[];
-  drift: WalletDrift[];
-  /** Wallet documents found behind a sound ledger (a crash or a race between writers), rolled forward. */
-  repaired: string[];
-  /** More offending wallets than reported. */
-  truncated: boolean;
-  ok: boolean;
-}
 
 /**
  * Checks every wallet against its ledger (balance = last balanceAfter = sum of amounts, versions
  * gapless) and the platform against itself (sum of balances = money topped up; every transfer
  * nets to zero). One pass over the entries, in any order; memory grows with the number of entries.
  */
-export async function reconcile(
-  db: Database,
-  rollForward: (userId: string) => Promise<unknown>,
-): Promise<ReconciliationReport> {
+export async function reconcile(store: LedgerStore, rollForward: (userId: string) => Promise<unknown>): Promise<ReconciliationReport> {
   const chains = new Map<string, ChainLink[]>();
   const transfers = new Map<string, number>();
   let entries = 0;
   let toppedUp = 0;
-  for await (const entry of db.ledgerEntries.find().lean<LedgerEntryDocument>().cursor()) {
+  for await (const entry of store.entries.find().lean<LedgerEntryDocument>().cursor()) {
     entries++;
     const userId = entry.userId.toHexString();
     const chain = chains.get(userId) ?? [];
@@ -58,7 +33,7 @@ export async function reconcile(
   const repaired: string[] = [];
   let wallets = 0;
   let totalBalance = 0;
-  for await (const wallet of db.wallets.find().lean().cursor()) {
+  for await (const wallet of store.wallets.find().lean().cursor()) {
     wallets++;
     totalBalance += wallet.balance;
     const userId = wallet.userId.toHexString();

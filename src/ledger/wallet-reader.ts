@@ -1,12 +1,8 @@
-import type { Leg, TransactionType } from '../domain/transaction';
-import type { Database } from '../persistence/mongo';
-import { ledgerEntryIdOf, walletIdOf } from '../persistence/keys';
-import type { LedgerEntryDocument } from '../persistence/ledger-entry.model';
+import type { Leg, TransactionType } from '../../workflows/contract';
 import { LedgerInvariantError } from './errors';
 import { verifyChain } from './ledger-chain';
-
-// Entries a read looks ahead of the wallet document (which may lag its ledger by a write in flight).
-const MAX_LOOK_AHEAD = 100;
+import type { LedgerEntryDocument } from './ledger-entry.model';
+import type { LedgerStore } from './ledger-store';
 
 export interface WalletView {
   id: string;
@@ -36,13 +32,13 @@ export interface HistoryPage {
 /**
  * What clients may see of a wallet, read through to its ledger: a balance is always the one the
  * latest ledger entry records, and every page of history is checked as it is read back. Every read
- * is by _id (see persistence/keys), so it costs the same however long the ledger grows.
+ * is by _id (see keys.ts), so it costs the same however long the ledger grows.
  */
 export class WalletReader {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly store: LedgerStore) {}
 
   async walletOf(userId: string): Promise<WalletView | null> {
-    const wallet = await this.db.wallets.findById(walletIdOf(userId)).lean().exec();
+    const wallet = await this.store.walletOf(userId);
     if (!wallet) return null;
     const head = await this.latestEntry(userId, wallet.version);
     const ahead = head !== null && head.version > wallet.version;
@@ -61,13 +57,13 @@ export class WalletReader {
 
   /** Entries newest first, `limit` at most, strictly below `beforeVersion` when given. */
   async historyOf(userId: string, limit: number, beforeVersion?: number): Promise<HistoryPage> {
-    const wallet = await this.db.wallets.findById(walletIdOf(userId), { version: 1 }).lean().exec();
+    const wallet = await this.store.walletOf(userId, { version: 1 });
     if (!wallet) return { entries: [], nextBeforeVersion: null };
     const latest = (await this.latestEntry(userId, wallet.version))?.version ?? 0;
     const top = Math.min(latest, (beforeVersion ?? Number.POSITIVE_INFINITY) - 1);
     // One entry more than the page: it tells whether an older page exists and anchors the check.
     const versions = Array.from({ length: Math.min(limit + 1, top) }, (_, i) => top - i);
-    const found = await Promise.all(versions.map((version) => this.entryAt(userId, version)));
+    const found = await Promise.all(versions.map((version) => this.store.entryAt(userId, version)));
     if (found.some((entry) => entry === null)) {
       throw new LedgerInvariantError(`ledger of user ${userId} has a gap below version ${top}`);
     }
@@ -77,24 +73,15 @@ export class WalletReader {
     verifyChain(userId, [...page].reverse(), older);
     return {
       entries: page.map(toHistoryEntry),
-      nextBeforeVersion: older ? page[page.length - 1]!.version : null,
+      nextBeforeVersion: older ? page[page.length - 1].version : null,
     };
   }
 
   /** The entry at `version` or the newest beyond it; null for a wallet without entries. */
   private async latestEntry(userId: string, version: number): Promise<LedgerEntryDocument | null> {
-    let latest = version > 0 ? await this.entryAt(userId, version) : null;
-    if (version > 0 && !latest) throw new LedgerInvariantError(`wallet of user ${userId} is at version ${version}, which its ledger lacks`);
-    for (let ahead = 1; ahead <= MAX_LOOK_AHEAD; ahead++) {
-      const next = await this.entryAt(userId, version + ahead);
-      if (!next) break;
-      latest = next;
-    }
-    return latest;
-  }
-
-  private entryAt(userId: string, version: number) {
-    return this.db.ledgerEntries.findById(ledgerEntryIdOf(userId, version)).lean<LedgerEntryDocument>().exec();
+    const copied = version > 0 ? await this.store.entryAt(userId, version) : null;
+    if (version > 0 && !copied) throw new LedgerInvariantError(`wallet of user ${userId} is at version ${version}, which its ledger lacks`);
+    return (await this.store.newestAfter(userId, version)) ?? copied;
   }
 }
 

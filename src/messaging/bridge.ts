@@ -121,7 +121,8 @@ function idsOf(decoded: Decoded): Record<string, string> {
       return { userId: message.userId };
     case 'transactionRejected':
       return { transactionId: message.transactionId };
-    default:
+    case 'transactionCompleted':
+    case 'transactionFailed':
       return { transactionId: message.event.transactionId };
   }
 }

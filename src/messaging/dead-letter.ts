@@ -2,7 +2,6 @@ import type { ConfirmChannel, Message } from 'amqplib';
 import { publishConfirmed } from './publish-confirmed';
 import { DEAD_LETTER } from './topology';
 
-const CONFIRM_TIMEOUT_MS = 5_000;
 const MAX_REASON_LENGTH = 1_000;
 
 /**
@@ -11,20 +10,13 @@ const MAX_REASON_LENGTH = 1_000;
  */
 export function deadLetter(channel: ConfirmChannel, queue: string, message: Message, reason: string): Promise<void> {
   const h = DEAD_LETTER.headers;
-  return publishConfirmed(
-    channel,
-    DEAD_LETTER.exchange,
-    queue,
-    message.content,
-    {
-      headers: {
-        [h.reason]: reason.slice(0, MAX_REASON_LENGTH),
-        [h.queue]: queue,
-        [h.exchange]: message.fields.exchange,
-        [h.routingKey]: message.fields.routingKey,
-        [h.at]: new Date().toISOString(),
-      },
+  return publishConfirmed(channel, DEAD_LETTER.exchange, queue, message.content, {
+    headers: {
+      [h.reason]: reason.slice(0, MAX_REASON_LENGTH),
+      [h.queue]: queue,
+      [h.exchange]: message.fields.exchange,
+      [h.routingKey]: message.fields.routingKey,
+      [h.at]: new Date().toISOString(),
     },
-    CONFIRM_TIMEOUT_MS,
-  );
+  });
 }

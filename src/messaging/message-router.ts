@@ -1,8 +1,29 @@
-import { eventCanChange, rejectionReason } from '../domain/transaction';
+import {
+  rejectionReason,
+  type TransactionCompleted,
+  type TransactionFailed,
+  type TransactionRejected,
+  type TransactionStatus,
+} from '../../workflows/contract';
 import type { Ledger } from '../ledger/ledger';
-import type { TransactionRecords } from '../persistence/transaction-record';
-import type { TransactionWorkflows } from '../temporal/transaction-workflows';
+import type { TransactionRecords } from '../transaction-record/transaction-records';
+import { eventCanChange, type TransactionEventKind } from '../transaction-record/what-events-change';
 import type { ConsumedMessage } from './messages';
+
+/** What became of an event handed to a transaction's workflow. */
+export type Submission =
+  | { kind: 'accepted' }
+  /** The transaction's execution has already closed; the event was not delivered. */
+  | { kind: 'closed'; status: TransactionStatus | undefined }
+  /** The transaction had closed Completed: a reversal execution was started (or already was). */
+  | { kind: 'reversal'; started: boolean };
+
+/** Where transaction events become durable: the transaction's workflow (see temporal/transaction-workflows). */
+export interface TransactionEventSink {
+  submitCompleted(event: TransactionCompleted): Promise<Submission>;
+  submitFailed(event: TransactionFailed): Promise<Submission>;
+  submitRejected(rejection: TransactionRejected): Promise<Submission>;
+}
 
 /** What the bridge does with a message once its effect is durable (or refused). */
 export type Disposition =
@@ -15,7 +36,7 @@ export type Disposition =
 export class MessageRouter {
   constructor(
     private readonly ledger: Pick<Ledger, 'openWallet'>,
-    private readonly workflows: Pick<TransactionWorkflows, 'submitCompleted' | 'submitFailed' | 'submitRejected'>,
+    private readonly workflows: TransactionEventSink,
     private readonly records: Pick<TransactionRecords, 'statusOf'>,
   ) {}
 
@@ -48,7 +69,7 @@ export class MessageRouter {
   }
 
   /** The transaction record, not Temporal's memory of executions, says whether an event still matters. */
-  private async canChange(event: 'completed' | 'failed' | 'rejected', transactionId: string): Promise<boolean> {
+  private async canChange(event: TransactionEventKind, transactionId: string): Promise<boolean> {
     return eventCanChange(event, await this.records.statusOf(transactionId));
   }
 }

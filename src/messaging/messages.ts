@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { failureReason, type AmountLimits, type TransactionCompleted, type TransactionFailed, type TransactionFinalized } from '../domain/transaction';
+import { failureReason, type TransactionCompleted, type TransactionFailed } from '../../workflows/contract';
+import type { AmountLimits } from '../config';
 import { QUEUES, type ConsumedQueue } from './topology';
 
 // The messages the wallet consumes, validated to the shapes of ../shared/CONTRACT.md.
@@ -46,7 +47,10 @@ const transactionFailed = z.object({
   transactionId: objectId,
   type: z.enum(['TopUp', 'Transfer'], { error: 'must be "TopUp" or "Transfer"' }),
   // The rollback matters more than its explanation: a missing, empty or non-text reason gets a default.
-  reason: z.unknown().optional().transform((reason) => failureReason(typeof reason === 'string' ? reason.slice(0, MAX_REASON_LENGTH) : undefined)),
+  reason: z
+    .unknown()
+    .optional()
+    .transform((reason) => failureReason(typeof reason === 'string' ? reason.slice(0, MAX_REASON_LENGTH) : undefined)),
 });
 
 export type ConsumedMessage =
@@ -81,7 +85,9 @@ export function createMessageDecoder({ maxMessageBytes, amountLimits }: DecoderO
         if (parsed.success) return { ok: true, message: { kind: 'transactionCompleted', event: normalizeIds(parsed.data) } };
         const transactionId = transactionIdOf(json);
         const problem = describe(parsed.error);
-        return transactionId ? { ok: true, message: { kind: 'transactionRejected', transactionId, problem } } : { ok: false, reason: problem };
+        return transactionId
+          ? { ok: true, message: { kind: 'transactionRejected', transactionId, problem } }
+          : { ok: false, reason: problem };
       }
       case QUEUES.transactionFailed: {
         const parsed = transactionFailed.safeParse(json);
@@ -103,29 +109,11 @@ function transactionIdOf(json: unknown): string | undefined {
 function normalizeIds<T extends object>(message: T): T {
   const copy = { ...message } as Record<string, unknown>;
   for (const key of ['transactionId', 'userId', 'fromUserId', 'toUserId']) {
-    if (typeof copy[key] === 'string') copy[key] = (copy[key] as string).toLowerCase();
+    if (typeof copy[key] === 'string') copy[key] = copy[key].toLowerCase();
   }
   return copy as T;
 }
 
 function describe(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'body'}: ${issue.message}`)
-    .join('; ');
-}
-
-const transactionFinalized = z.object({
-  transactionId: z.string(),
-  status: z.enum(['Completed', 'Failed']),
-  reason: z.string().optional(),
-});
-
-/** Reads back an announcement the wallet published (its echo); undefined for anything else. */
-export function decodeFinalization(body: Buffer): TransactionFinalized | undefined {
-  try {
-    const parsed = transactionFinalized.safeParse(JSON.parse(body.toString('utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  return error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'body'}: ${issue.message}`).join('; ');
 }

@@ -1,13 +1,16 @@
 import type { ConfirmChannel, Options } from 'amqplib';
 
+/** How long a publisher waits for the broker's confirm before the step fails and is retried. */
+export const CONFIRM_TIMEOUT_MS = 5_000;
+
 /** Publishes a persistent message and resolves when the broker confirms it (rejects on nack or timeout). */
 export function publishConfirmed(
   channel: ConfirmChannel,
   exchange: string,
   routingKey: string,
   body: Buffer,
-  options: Omit<Options.Publish, 'persistent'>,
-  timeoutMs: number,
+  options: Omit<Options.Publish, 'persistent'> = {},
+  timeoutMs = CONFIRM_TIMEOUT_MS,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`broker did not confirm within ${timeoutMs}ms`)), timeoutMs);
@@ -19,7 +22,7 @@ export function publishConfirmed(
       });
     } catch (error) {
       clearTimeout(timer);
-      reject(error);
+      reject(error instanceof Error ? error : new Error(String(error)));
     }
   });
 }

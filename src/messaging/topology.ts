@@ -25,11 +25,7 @@ export const QUEUES = {
 
 export type ConsumedQueue = typeof QUEUES.userSignup | typeof QUEUES.transactionCompleted | typeof QUEUES.transactionFailed;
 
-export const CONSUMED_QUEUES: readonly ConsumedQueue[] = [
-  QUEUES.userSignup,
-  QUEUES.transactionCompleted,
-  QUEUES.transactionFailed,
-];
+export const CONSUMED_QUEUES: readonly ConsumedQueue[] = [QUEUES.userSignup, QUEUES.transactionCompleted, QUEUES.transactionFailed];
 
 const BINDINGS = [
   { queue: QUEUES.userSignup, exchange: EXCHANGES.auth, routingKey: ROUTING_KEYS.userSignup },

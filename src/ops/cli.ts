@@ -5,7 +5,7 @@ import { connect } from 'amqplib';
 import { ConfigError, loadConfig } from '../config';
 import { Ledger } from '../ledger/ledger';
 import { createMetrics } from '../metrics';
-import { openDatabase } from '../persistence/mongo';
+import { openStores } from '../stores';
 import {
   listDeadLetters,
   listStuck,
@@ -41,12 +41,12 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env, { forService: false });
   const needsBroker = command === 'dlq';
   const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
-  const db = await openDatabase(config.mongo.url);
+  const db = await openStores(config.mongo.url);
   const amqp = needsBroker ? await connect(config.amqp.url, { timeout: 5_000 }) : undefined;
   const ctx: OperationsContext = {
     client: new Client({ connection, namespace: config.temporal.namespace }),
-    db,
-    ledger: new Ledger(db, createMetrics(), config.wallet.initialBalance),
+    stores: db,
+    ledger: new Ledger(db.ledger, createMetrics(), config.wallet.initialBalance),
     channel: amqp ? await amqp.createConfirmChannel() : undefined,
   };
   try {

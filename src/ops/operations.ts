@@ -1,14 +1,15 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { ConfirmChannel, GetMessage } from 'amqplib';
 import { Types } from 'mongoose';
-import { reconcile, type ReconciliationReport } from '../ledger/reconciliation';
+import { reconcile } from '../ledger/reconciliation';
 import type { Ledger } from '../ledger/ledger';
 import { publishConfirmed } from '../messaging/publish-confirmed';
 import { DEAD_LETTER } from '../messaging/topology';
-import type { Database } from '../persistence/mongo';
-import type { LedgerEntryDocument } from '../persistence/ledger-entry.model';
-import type { TransactionRecordDocument } from '../persistence/transaction-record';
-import { eventCanChange, type RecordStatus } from '../domain/transaction';
+import type { Stores } from '../stores';
+import type { LedgerEntryDocument } from '../ledger/ledger-entry.model';
+import type { TransactionRecordDocument } from '../transaction-record/transaction-records';
+import type { ReconciliationReport, RecordStatus } from '../../workflows/contract';
+import { eventCanChange } from '../transaction-record/what-events-change';
 import { QUEUES } from '../messaging/topology';
 import {
   operatorRetrySignal,
@@ -19,17 +20,16 @@ import {
   transactionStateQuery,
   transactionWorkflowId,
   type TransactionState,
-} from '../../workflows/definitions';
+} from '../../workflows/contract';
 
 // What operators do from the command line (src/ops/cli.ts), as functions the specs call directly.
 
-const CONFIRM_TIMEOUT_MS = 5_000;
 /** Dead letters handled by one listing or replay, at most. */
 export const MAX_DEAD_LETTERS_PER_CALL = 1_000;
 
 export interface OperationsContext {
   client: Client;
-  db: Database;
+  stores: Stores;
   ledger: Pick<Ledger, 'rollProjectionForward'>;
   /** A confirm channel on the broker, for the dead-letter commands. */
   channel?: ConfirmChannel;
@@ -61,9 +61,9 @@ export async function showTransaction(ctx: OperationsContext, transactionId: str
   const [workflow, reversal, record] = await Promise.all([
     describeExecution(ctx, transactionWorkflowId(transactionId)),
     describeExecution(ctx, transactionReversalWorkflowId(transactionId)),
-    ctx.db.transactionRecords.find(transactionId),
+    ctx.stores.records.find(transactionId),
   ]);
-  const entries = await ctx.db.ledgerEntries
+  const entries = await ctx.stores.ledger.entries
     .find({ transactionId: new Types.ObjectId(transactionId) })
     .sort({ createdAt: 1 })
     .limit(16)
@@ -74,7 +74,13 @@ export async function showTransaction(ctx: OperationsContext, transactionId: str
     record,
     workflow,
     reversal,
-    ledgerEntries: entries.map((e) => ({ leg: e.leg, userId: e.userId.toHexString(), amount: e.amount, balanceAfter: e.balanceAfter, version: e.version })),
+    ledgerEntries: entries.map((e) => ({
+      leg: e.leg,
+      userId: e.userId.toHexString(),
+      amount: e.amount,
+      balanceAfter: e.balanceAfter,
+      version: e.version,
+    })),
   };
 }
 
@@ -118,7 +124,7 @@ export async function listStuck(ctx: OperationsContext, olderThanMs: number, lim
   for await (const execution of ctx.client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
     stuck.push({
       workflowId: execution.workflowId,
-      walletStatus: execution.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) as string | undefined,
+      walletStatus: execution.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status),
       startTime: execution.startTime,
     });
     if (stuck.length >= limit) break;
@@ -143,8 +149,12 @@ export interface OperatorOverride {
  * Asks the transaction's running execution (its reversal, if one runs) to run its stuck step again.
  * A transaction recorded Failed has nothing left to retry: refused unless forced.
  */
-export async function retryTransaction(ctx: OperationsContext, transactionId: string, { force = false }: OperatorOverride = {}): Promise<string> {
-  const status = await ctx.db.transactionRecords.statusOf(transactionId);
+export async function retryTransaction(
+  ctx: OperationsContext,
+  transactionId: string,
+  { force = false }: OperatorOverride = {},
+): Promise<string> {
+  const status = await ctx.stores.records.statusOf(transactionId);
   if (status === 'Failed' && !force) {
     throw new FinalTransactionError(
       `transaction ${transactionId} is final (Failed): nothing is left to retry and no money would move; pass --force to signal its execution anyway`,
@@ -178,7 +188,7 @@ export async function resetTransaction(
   reason: string,
   { force = false }: OperatorOverride = {},
 ): Promise<string> {
-  const status = await ctx.db.transactionRecords.statusOf(transactionId);
+  const status = await ctx.stores.records.statusOf(transactionId);
   if (status !== undefined && status !== 'Pending' && !force) {
     throw new FinalTransactionError(
       `transaction ${transactionId} is final (${status}): a reset reruns an execution whose first step finds it final, so no money ` +
@@ -202,7 +212,7 @@ export async function resetTransaction(
 }
 
 export function reconcileNow(ctx: OperationsContext): Promise<ReconciliationReport> {
-  return reconcile(ctx.db, (userId) => ctx.ledger.rollProjectionForward(userId));
+  return reconcile(ctx.stores.ledger, (userId) => ctx.ledger.rollProjectionForward(userId));
 }
 
 export interface DeadLetterView {
@@ -239,7 +249,11 @@ export interface ReplayReport {
  * confirmed the copy. Kept in the queue instead: a letter without its origin, and one about a
  * transaction its record says the wallet would ignore (unless forced).
  */
-export async function replayDeadLetters(ctx: OperationsContext, count: number, { force = false }: OperatorOverride = {}): Promise<ReplayReport> {
+export async function replayDeadLetters(
+  ctx: OperationsContext,
+  count: number,
+  { force = false }: OperatorOverride = {},
+): Promise<ReplayReport> {
   const channel = requireChannel(ctx);
   // Take the first `count` before publishing any: a replay that fails again must not be taken twice.
   const taken = await takeDeadLetters(channel, count);
@@ -253,7 +267,7 @@ export async function replayDeadLetters(ctx: OperationsContext, count: number, {
         report.kept.push({ ...view, refusal });
         continue;
       }
-      await publishConfirmed(channel, view.exchange, view.routingKey, message.content, {}, CONFIRM_TIMEOUT_MS);
+      await publishConfirmed(channel, view.exchange, view.routingKey, message.content, {});
       channel.ack(message);
       report.replayed.push(view);
     }
@@ -271,7 +285,7 @@ async function replayRefusal(ctx: OperationsContext, view: DeadLetterView, force
   const event = EVENT_OF_QUEUE[view.queue];
   const transactionId = event && transactionIdIn(view.body);
   if (!transactionId || force) return undefined;
-  const status: RecordStatus | undefined = await ctx.db.transactionRecords.statusOf(transactionId);
+  const status: RecordStatus | undefined = await ctx.stores.records.statusOf(transactionId);
   if (eventCanChange(event, status)) return undefined;
   return `transaction ${transactionId} is final (${status}): the wallet would ignore it and no money would move; pass --force to publish it anyway`;
 }
@@ -304,13 +318,19 @@ async function takeDeadLetters(channel: ConfirmChannel, count: number): Promise<
 function viewOf(headers: Record<string, unknown>, content: Buffer): DeadLetterView {
   const h = DEAD_LETTER.headers;
   return {
-    reason: String(headers[h.reason] ?? ''),
-    queue: String(headers[h.queue] ?? ''),
-    exchange: String(headers[h.exchange] ?? ''),
-    routingKey: String(headers[h.routingKey] ?? ''),
-    deadLetteredAt: String(headers[h.at] ?? ''),
+    reason: textOf(headers[h.reason]),
+    queue: textOf(headers[h.queue]),
+    exchange: textOf(headers[h.exchange]),
+    routingKey: textOf(headers[h.routingKey]),
+    deadLetteredAt: textOf(headers[h.at]),
     body: content.toString('utf8'),
   };
+}
+
+/** A header as text: AMQP delivers the wallet's string headers as strings (or buffers, from some clients). */
+function textOf(header: unknown): string {
+  if (typeof header === 'string') return header;
+  return Buffer.isBuffer(header) ? header.toString('utf8') : '';
 }
 
 function requireChannel(ctx: OperationsContext): ConfirmChannel {

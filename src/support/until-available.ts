@@ -12,10 +12,10 @@ export async function untilAvailable<T>(what: string, attempt: () => Promise<T>,
     try {
       return await attempt();
     } catch (error) {
-      if (signal?.aborted) throw new Error(`start-up aborted while waiting for ${what}`);
+      if (signal?.aborted) throw new Error(`start-up aborted while waiting for ${what}`, { cause: error });
       logger.warn({ err: error, failures }, `${what} not available yet; retrying`);
       await sleep(backoffDelayMs(STARTUP_BACKOFF, failures), signal);
-      if (signal?.aborted) throw new Error(`start-up aborted while waiting for ${what}`);
+      if (signal?.aborted) throw new Error(`start-up aborted while waiting for ${what}`, { cause: error });
     }
   }
 }

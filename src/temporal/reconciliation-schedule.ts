@@ -16,7 +16,12 @@ export const RECONCILIATION_SCHEDULE_ID = 'wallet-ledger-reconciliation';
  * earlier start with another queue or interval is brought up to date: otherwise a service moved to
  * another task queue would leave the reconciliation on a queue nobody polls.
  */
-export async function ensureReconciliationSchedule(client: Client, taskQueue: string, intervalMinutes: number, logger: Logger): Promise<void> {
+export async function ensureReconciliationSchedule(
+  client: Client,
+  taskQueue: string,
+  intervalMinutes: number,
+  logger: Logger,
+): Promise<void> {
   const wanted = reconciliationSchedule(taskQueue, intervalMinutes);
   try {
     await client.schedule.create({ scheduleId: RECONCILIATION_SCHEDULE_ID, ...wanted });
@@ -31,7 +36,10 @@ export async function ensureReconciliationSchedule(client: Client, taskQueue: st
   logger.info({ scheduleId: RECONCILIATION_SCHEDULE_ID, taskQueue, intervalMinutes }, 'reconciliation schedule updated');
 }
 
-function reconciliationSchedule(taskQueue: string, intervalMinutes: number): Omit<ScheduleUpdateOptions<ScheduleOptionsStartWorkflowAction<Workflow>>, 'state'> {
+function reconciliationSchedule(
+  taskQueue: string,
+  intervalMinutes: number,
+): Omit<ScheduleUpdateOptions<ScheduleOptionsStartWorkflowAction<Workflow>>, 'state'> {
   return {
     spec: { intervals: [{ every: `${intervalMinutes} minutes` }] },
     action: {
@@ -47,5 +55,5 @@ function reconciliationSchedule(taskQueue: string, intervalMinutes: number): Omi
 
 function matches(current: ScheduleDescription, taskQueue: string, intervalMinutes: number): boolean {
   const intervals = current.spec.intervals ?? [];
-  return current.action.taskQueue === taskQueue && intervals.length === 1 && intervals[0]!.every === intervalMinutes * 60_000;
+  return current.action.taskQueue === taskQueue && intervals.length === 1 && intervals[0].every === intervalMinutes * 60_000;
 }

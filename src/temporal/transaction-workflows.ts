@@ -1,5 +1,4 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import type { TransactionCompleted, TransactionFailed, TransactionRejected } from '../domain/transaction';
 import {
   SEARCH_ATTRIBUTES,
   transactionCompletedSignal,
@@ -9,27 +8,23 @@ import {
   TRANSACTION_WORKFLOW_TYPE,
   transactionReversalWorkflowId,
   transactionWorkflowId,
+  type TransactionCompleted,
+  type TransactionFailed,
+  type TransactionRejected,
   type TransactionStatus,
-} from '../../workflows/definitions';
+} from '../../workflows/contract';
+import type { Submission, TransactionEventSink } from '../messaging/message-router';
 import type { walletReversal } from '../../workflows/wallet-reversal';
 import type { walletTransaction } from '../../workflows/wallet-transaction';
 
 type TransactionEvent = TransactionCompleted | TransactionFailed | TransactionRejected;
-
-/** What became of an event handed to a transaction's workflow. */
-export type Submission =
-  | { kind: 'accepted' }
-  /** The transaction's execution has already closed; the event was not delivered. */
-  | { kind: 'closed'; status: TransactionStatus | undefined }
-  /** The transaction had closed Completed: a reversal execution was started (or already was). */
-  | { kind: 'reversal'; started: boolean };
 
 /**
  * Hands transaction events to their workflow. Both events of a transaction go to the one execution
  * whose id derives from its transactionId (signal-with-start). An execution that has closed is never
  * started again (REJECT_DUPLICATE), so a redelivery after the end cannot apply anything twice.
  */
-export class TransactionWorkflows {
+export class TransactionWorkflows implements TransactionEventSink {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,

@@ -1,5 +1,5 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { WalletActivities } from '../../activities';
+import type { WalletActivities } from '../../workflows/contract';
 import type { WalletConfig } from '../config';
 
 export interface WalletWorkerOptions {

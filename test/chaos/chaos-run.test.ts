@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { TransactionFinalized } from '../../src/domain/transaction';
-import { TRANSACTION_WORKFLOW_TYPE } from '../../workflows/definitions';
+import type { TransactionFinalized } from '../../workflows/contract';
+import { TRANSACTION_WORKFLOW_TYPE } from '../../workflows/contract';
 import { EXCHANGES, QUEUES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
@@ -43,7 +43,7 @@ interface Plan {
 
 /** The event stream, all drawn from the seed. */
 function planEvents(random: () => number): Plan {
-  const pick = <T>(items: readonly T[]): T => items[randomInt(random, 0, items.length - 1)]!;
+  const pick = <T>(items: readonly T[]): T => items[randomInt(random, 0, items.length - 1)];
   const users = Array.from({ length: USERS }, () => objectId());
   const sinks = Array.from({ length: SINKS }, () => objectId());
   const plan: Plan = {
@@ -95,7 +95,12 @@ function planEvents(random: () => number): Plan {
     const at = body.findIndex((e) => e.kind === 'completed' && e.transactionId === t.transactionId);
     const offset = pick([-5, 1, 2, 40, 400]);
     const index = Math.max(0, Math.min(body.length, at + offset));
-    body.splice(index, 0, { kind: 'failed', transactionId: t.transactionId, type: t.body.type as 'TopUp' | 'Transfer', reason: 'Chaos rollback' });
+    body.splice(index, 0, {
+      kind: 'failed',
+      transactionId: t.transactionId,
+      type: t.body.type as 'TopUp' | 'Transfer',
+      reason: 'Chaos rollback',
+    });
   }
   // transaction.failed for transactions the wallet never sees.
   for (let i = 0; i < 30; i++) {
@@ -108,19 +113,30 @@ function planEvents(random: () => number): Plan {
   const malformed = (i: number): [string, unknown] => {
     const nonce = objectId();
     switch (i % 7) {
-      case 0: return [ROUTING_KEYS.transactionCompleted, `{"transactionId":"${nonce}",`];
-      case 1: return [ROUTING_KEYS.transactionCompleted, { transactionId: nonce, type: 'TopUp', userId: pick(users), amount: 0 }];
-      case 2: return [ROUTING_KEYS.transactionCompleted, { transactionId: nonce, type: 'TopUp', userId: pick(users), amount: -5 }];
-      case 3: return [ROUTING_KEYS.transactionCompleted, { transactionId: nonce, type: 'Transfer', fromUserId: users[0], toUserId: users[0], amount: 5 }];
-      case 4: return [ROUTING_KEYS.transactionCompleted, { transactionId: nonce, type: 'Refund', userId: pick(users), amount: 5 }];
-      case 5: return [ROUTING_KEYS.transactionFailed, { transactionId: `nope-${nonce}`, type: 'Transfer', reason: 'x' }];
-      default: return [ROUTING_KEYS.userSignup, { id: `not-an-id-${nonce}` }];
+      case 0:
+        return [ROUTING_KEYS.transactionCompleted, `{"transactionId":"${nonce}",`];
+      case 1:
+        return [ROUTING_KEYS.transactionCompleted, { transactionId: nonce, type: 'TopUp', userId: pick(users), amount: 0 }];
+      case 2:
+        return [ROUTING_KEYS.transactionCompleted, { transactionId: nonce, type: 'TopUp', userId: pick(users), amount: -5 }];
+      case 3:
+        return [
+          ROUTING_KEYS.transactionCompleted,
+          { transactionId: nonce, type: 'Transfer', fromUserId: users[0], toUserId: users[0], amount: 5 },
+        ];
+      case 4:
+        return [ROUTING_KEYS.transactionCompleted, { transactionId: nonce, type: 'Refund', userId: pick(users), amount: 5 }];
+      case 5:
+        return [ROUTING_KEYS.transactionFailed, { transactionId: `nope-${nonce}`, type: 'Transfer', reason: 'x' }];
+      default:
+        return [ROUTING_KEYS.userSignup, { id: `not-an-id-${nonce}` }];
     }
   };
   for (let i = 0; i < MALFORMED; i++) {
     const [routingKey, value] = malformed(i);
     const named = (value as { transactionId?: unknown }).transactionId;
-    if (routingKey === ROUTING_KEYS.transactionCompleted && typeof named === 'string' && /^[0-9a-f]{24}$/.test(named)) plan.rejected.add(named);
+    if (routingKey === ROUTING_KEYS.transactionCompleted && typeof named === 'string' && /^[0-9a-f]{24}$/.test(named))
+      plan.rejected.add(named);
     body.splice(randomInt(random, 0, body.length), 0, { kind: 'malformed', routingKey, body: value });
   }
   plan.events.push(...body);
@@ -152,15 +168,15 @@ describe('the chaos run', () => {
     const faults = SERVERS.flatMap((server) => Array.from({ length: FAULTS_PER_SERVER }, () => server));
     for (let i = faults.length - 1; i > 0; i--) {
       const j = randomInt(random, 0, i);
-      [faults[i], faults[j]] = [faults[j]!, faults[i]!];
+      [faults[i], faults[j]] = [faults[j], faults[i]];
     }
     const pauses = faults.map(() => ({ before: randomInt(random, 1_000, 6_000), down: randomInt(random, 500, 5_000) }));
     const injectFaults = async () => {
       for (const [i, server] of faults.entries()) {
-        await new Promise((resolve) => setTimeout(resolve, pauses[i]!.before));
+        await new Promise((resolve) => setTimeout(resolve, pauses[i].before));
         faultLog.push(`${stamp()} crash ${server}`);
         await stack.crash(server);
-        await new Promise((resolve) => setTimeout(resolve, pauses[i]!.down));
+        await new Promise((resolve) => setTimeout(resolve, pauses[i].down));
         await stack.restart(server);
         faultLog.push(`${stamp()} ${server} back`);
       }
@@ -170,7 +186,12 @@ describe('the chaos run', () => {
     const signups = plan.events.filter((e): e is Extract<Planned, { kind: 'signup' }> => e.kind === 'signup');
     for (const event of signups) await scenario.signup(event.userId);
     const db = await scenario.database();
-    await eventually('every wallet', async () => ((await db.wallets.countDocuments()) === USERS + SINKS ? true : undefined), 120_000, 250);
+    await eventually(
+      'every wallet',
+      async () => ((await db.ledger.wallets.countDocuments()) === USERS + SINKS ? true : undefined),
+      120_000,
+      250,
+    );
 
     const malformedBodies: string[] = [];
     const injecting = injectFaults();
@@ -229,7 +250,9 @@ describe('the chaos run', () => {
       if (!allowed.includes(sequence)) wrongSequences.push(`${id}: ${sequence}`);
       outcome[statuses.at(-1)!.status]++;
       if (plan.toMissingWallet.has(id) && !plan.failedTransactions.has(id)) {
-        expect(statuses).toEqual([{ transactionId: id, status: 'Failed', reason: expect.stringMatching(/^(Recipient wallet not found|Insufficient balance)$/) }]);
+        expect(statuses).toEqual([
+          { transactionId: id, status: 'Failed', reason: expect.stringMatching(/^(Recipient wallet not found|Insufficient balance)$/) },
+        ]);
       }
     }
 
@@ -237,7 +260,7 @@ describe('the chaos run', () => {
     // A rejected message names its transaction: it is announced Failed, once, saying why.
     const rejectedWrongly = [...plan.rejected].filter((id) => {
       const statuses = dedupe(scenario.platform.finalizationsOf(id), () => duplicates++);
-      return statuses.length !== 1 || statuses[0]!.status !== 'Failed' || !statuses[0]!.reason?.startsWith('Rejected by the wallet: ');
+      return statuses.length !== 1 || statuses[0].status !== 'Failed' || !statuses[0].reason?.startsWith('Rejected by the wallet: ');
     });
     expect(rejectedWrongly).toEqual([]);
 
@@ -246,9 +269,17 @@ describe('the chaos run', () => {
     expect(money.total).toBe(money.toppedUp);
     // Each top-up stands in the ledger exactly when its last announcement is Completed.
     const disagreeing = [...plan.topUps]
-      .map(([id, topUp]) => ({ id, topUp, last: scenario.platform.finalizationsOf(id).at(-1)?.status, net: money.netByTransaction.get(id) ?? 0 }))
+      .map(([id, topUp]) => ({
+        id,
+        topUp,
+        last: scenario.platform.finalizationsOf(id).at(-1)?.status,
+        net: money.netByTransaction.get(id) ?? 0,
+      }))
       .filter(({ topUp, last, net }) => net !== (last === 'Completed' ? topUp.amount : 0))
-      .map(({ id, topUp, net }) => `${id}: amount ${topUp.amount}, ledger net ${net}, announced ${JSON.stringify(scenario.platform.finalizationsOf(id))}, failed event planned ${plan.failedTransactions.has(id)}`);
+      .map(
+        ({ id, topUp, net }) =>
+          `${id}: amount ${topUp.amount}, ledger net ${net}, announced ${JSON.stringify(scenario.platform.finalizationsOf(id))}, failed event planned ${plan.failedTransactions.has(id)}`,
+      );
     expect(disagreeing).toEqual([]);
 
     // Dead letters: exactly the malformed messages, each with a reason; no queue holds anything.
@@ -295,12 +326,19 @@ async function forgetClosedExecutions(stack: ChaosStack, random: () => number, c
   await Promise.all(
     sample.map(async (workflowId) => {
       await client.workflowService.deleteWorkflowExecution({ namespace: client.options.namespace, workflowExecution: { workflowId } });
-      await eventually(`${workflowId} to be deleted`, () =>
-        client.workflow.getHandle(workflowId).describe().then(
-          () => undefined,
-          (error: unknown) => (error instanceof WorkflowNotFoundError ? true : undefined),
-        ),
-      120_000, 1_000);
+      await eventually(
+        `${workflowId} to be deleted`,
+        () =>
+          client.workflow
+            .getHandle(workflowId)
+            .describe()
+            .then(
+              () => undefined,
+              (error: unknown) => (error instanceof WorkflowNotFoundError ? true : undefined),
+            ),
+        120_000,
+        1_000,
+      );
     }),
   );
   return sample.map((workflowId) => workflowId.replace('wallet-transaction-', ''));

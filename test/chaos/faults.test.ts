@@ -31,7 +31,7 @@ describe('faults, one at a time', () => {
     for (let i = 0; i < count; i++) {
       const id = objectId();
       ids.push(id);
-      await scenario.transfer(id, users[i % users.length]!, users[(i + 1) % users.length]!, 1 + (i % 7));
+      await scenario.transfer(id, users[i % users.length], users[(i + 1) % users.length], 1 + (i % 7));
     }
     return ids;
   }
@@ -80,8 +80,12 @@ describe('faults, one at a time', () => {
   it('the database stops and comes back: reads answer 503, activities retry, nothing applies twice', async () => {
     await stack.crash('ferretdb');
     const ids = await transfers(20);
-    await eventually('/ready to report the database down', async () => ((await stack.ready()).body.checks?.mongodb?.startsWith('down') ? true : undefined));
-    const read = await fetch(`${stack.httpUrl}/api/v1/wallet/user`, { headers: { authorization: `Bearer ${await issuer.token(users[0]!)}` } });
+    await eventually('/ready to report the database down', async () =>
+      (await stack.ready()).body.checks?.mongodb?.startsWith('down') ? true : undefined,
+    );
+    const read = await fetch(`${stack.httpUrl}/api/v1/wallet/user`, {
+      headers: { authorization: `Bearer ${await issuer.token(users[0])}` },
+    });
     expect(read.status).toBe(503);
     expect(await read.json()).toEqual({ error: { message: 'Service temporarily unavailable', status: 503 } });
     await stack.restart('ferretdb');

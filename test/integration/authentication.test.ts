@@ -39,13 +39,17 @@ describe('authentication with the auth service JWKS', () => {
   });
 
   it('accepts the token from the access.token cookie', async () => {
-    const response = await request(app).get('/whoami').set('Cookie', `access.token=${await issuer.token(user)}`);
+    const response = await request(app)
+      .get('/whoami')
+      .set('Cookie', `access.token=${await issuer.token(user)}`);
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ userId: user });
   });
 
   it('accepts the token from an Authorization: Bearer header', async () => {
-    const response = await request(app).get('/whoami').set('Authorization', `Bearer ${await issuer.token(user)}`);
+    const response = await request(app)
+      .get('/whoami')
+      .set('Authorization', `Bearer ${await issuer.token(user)}`);
     expect(response.body).toEqual({ userId: user });
   });
 
@@ -59,7 +63,10 @@ describe('authentication with the auth service JWKS', () => {
     ['the wrong issuer', async () => issuer.token(user, { issuer: 'someone-else' })],
     ['the wrong audience', async () => issuer.token(user, { audience: ['transactions-service'] })],
     ['alg none', async () => unsignedToken(user)],
-    ['HS256 signed with the public key as secret', async () => issuer.token(user, { alg: 'HS256', key: new TextEncoder().encode(issuer.key().publicPem) })],
+    [
+      'HS256 signed with the public key as secret',
+      async () => issuer.token(user, { alg: 'HS256', key: new TextEncoder().encode(issuer.key().publicPem) }),
+    ],
     ['a user.id that is not an ObjectId', async () => issuer.token('not-an-object-id')],
   ];
 
@@ -72,16 +79,26 @@ describe('authentication with the auth service JWKS', () => {
   });
 
   it('fetches the key set again when a token names a key it has not seen (rotation)', async () => {
-    await request(app).get('/whoami').set('Authorization', `Bearer ${await issuer.token(user)}`).expect(200);
+    await request(app)
+      .get('/whoami')
+      .set('Authorization', `Bearer ${await issuer.token(user)}`)
+      .expect(200);
     await issuer.addKey('next-key');
-    const response = await request(app).get('/whoami').set('Authorization', `Bearer ${await issuer.token(user, { kid: 'next-key' })}`);
+    const response = await request(app)
+      .get('/whoami')
+      .set('Authorization', `Bearer ${await issuer.token(user, { kid: 'next-key' })}`);
     expect(response.body).toEqual({ userId: user });
   });
 
   it('accepts tokens signed with the new key pair the auth service serves under the same kid', async () => {
-    await request(app).get('/whoami').set(bearer(await issuer.token(user))).expect(200);
+    await request(app)
+      .get('/whoami')
+      .set(bearer(await issuer.token(user)))
+      .expect(200);
     await issuer.rotateKey('main-key');
-    const response = await request(app).get('/whoami').set(bearer(await issuer.token(user)));
+    const response = await request(app)
+      .get('/whoami')
+      .set(bearer(await issuer.token(user)));
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ userId: user });
     const forged = await issuer.token(user, { key: (await generateKeyPair('RS256')).privateKey });
@@ -92,11 +109,21 @@ describe('authentication with the auth service JWKS', () => {
     const guarded = appVerifyingWith({ JWKS_ENDPOINT: issuer.jwksUrl, JWKS_REFRESH_COOLDOWN_SECONDS: '3600' });
     const forged = async () => issuer.token(user, { key: (await generateKeyPair('RS256')).privateKey });
     const before = issuer.jwksRequests;
-    await request(guarded).get('/whoami').set(bearer(await issuer.token(user))).expect(200);
+    await request(guarded)
+      .get('/whoami')
+      .set(bearer(await issuer.token(user)))
+      .expect(200);
     expect(issuer.jwksRequests - before).toBe(1);
-    await request(guarded).get('/whoami').set(bearer(await forged())).expect(401, UNAUTHORIZED);
+    await request(guarded)
+      .get('/whoami')
+      .set(bearer(await forged()))
+      .expect(401, UNAUTHORIZED);
     expect(issuer.jwksRequests - before).toBe(2);
-    for (let i = 0; i < 3; i++) await request(guarded).get('/whoami').set(bearer(await forged())).expect(401, UNAUTHORIZED);
+    for (let i = 0; i < 3; i++)
+      await request(guarded)
+        .get('/whoami')
+        .set(bearer(await forged()))
+        .expect(401, UNAUTHORIZED);
     expect(issuer.jwksRequests - before).toBe(2);
   });
 
@@ -114,15 +141,24 @@ describe('authentication with the auth service JWKS', () => {
 
   it('answers 503, not 401, for a signature the cached keys cannot verify while the key set answers 500', async () => {
     const cached = appVerifyingWith({ JWKS_ENDPOINT: issuer.jwksUrl, JWKS_REFRESH_COOLDOWN_SECONDS: '0' });
-    await request(cached).get('/whoami').set(bearer(await issuer.token(user))).expect(200);
+    await request(cached)
+      .get('/whoami')
+      .set(bearer(await issuer.token(user)))
+      .expect(200);
     await issuer.rotateKey('main-key');
     issuer.answerJwksWith(500);
     try {
-      await request(cached).get('/whoami').set(bearer(await issuer.token(user))).expect(503, UNAVAILABLE);
+      await request(cached)
+        .get('/whoami')
+        .set(bearer(await issuer.token(user)))
+        .expect(503, UNAVAILABLE);
     } finally {
       issuer.answerJwksWith(undefined);
     }
-    await request(cached).get('/whoami').set(bearer(await issuer.token(user))).expect(200);
+    await request(cached)
+      .get('/whoami')
+      .set(bearer(await issuer.token(user)))
+      .expect(200);
   });
 
   it('answers 503, not 401, while the key set cannot be fetched, and recovers after', async () => {
@@ -145,7 +181,13 @@ describe('authentication with a configured public key', () => {
     const issuer = await TokenIssuer.create();
     const app = appVerifyingWith({ JWT_PUBLIC_KEY: issuer.key().publicPem });
     const user = objectId();
-    await request(app).get('/whoami').set('Cookie', `access.token=${await issuer.token(user)}`).expect(200, { userId: user });
-    await request(app).get('/whoami').set('Cookie', `access.token=${await issuer.token(user, { issuer: 'x' })}`).expect(401, UNAUTHORIZED);
+    await request(app)
+      .get('/whoami')
+      .set('Cookie', `access.token=${await issuer.token(user)}`)
+      .expect(200, { userId: user });
+    await request(app)
+      .get('/whoami')
+      .set('Cookie', `access.token=${await issuer.token(user, { issuer: 'x' })}`)
+      .expect(401, UNAUTHORIZED);
   });
 });

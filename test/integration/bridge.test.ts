@@ -1,4 +1,4 @@
-import { PLATFORM_AMOUNT_LIMITS } from '../../src/domain/transaction';
+import { PLATFORM_AMOUNT_LIMITS } from '../../src/config';
 import { createMessageDecoder } from '../../src/messaging/messages';
 import { createLogger } from '../../src/logger';
 import { BrokerConnection } from '../../src/messaging/broker-connection';
@@ -43,7 +43,13 @@ describe('the bridge when the destination of a message is down', () => {
   async function startBridge(destination: FlakyDestination, admission?: BridgeOptions['admission']) {
     const metrics = createMetrics();
     const broker = new BrokerConnection(TEST_RABBITMQ_URL, 'bridge-test', logger);
-    const bridge = new TransactionEventBridge(broker, destination, { prefetch: 4, decode: createMessageDecoder({ maxMessageBytes: 65536, amountLimits: PLATFORM_AMOUNT_LIMITS }), admission }, metrics, logger);
+    const bridge = new TransactionEventBridge(
+      broker,
+      destination,
+      { prefetch: 4, decode: createMessageDecoder({ maxMessageBytes: 65536, amountLimits: PLATFORM_AMOUNT_LIMITS }), admission },
+      metrics,
+      logger,
+    );
     broker.start();
     await broker.waitUntilConnected();
     const retries = async () => (await metrics.bridgeRetries.get()).values.reduce((sum, v) => sum + v.value, 0);

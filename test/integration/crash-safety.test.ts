@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { openSync } from 'node:fs';
 import path from 'node:path';
 import { Types } from 'mongoose';
-import { openDatabase, type Database } from '../../src/persistence/mongo';
+import { openStores, type Stores } from '../../src/stores';
 import type { WalletService } from '../../src/service';
 import { verifyChain } from '../../src/ledger/ledger-chain';
 import { eventually } from '../support/eventually';
@@ -18,7 +18,7 @@ describe('a worker process killed between the debit and the credit of a transfer
   const env = { TEMPORAL_TASK_QUEUE: `wallet-test-crash-${objectId()}` };
   const config = testConfig(SUITE, env);
   let platform: PlatformBroker;
-  let db: Database;
+  let db: Stores;
   let child: ChildProcess | undefined;
   let successor: WalletService | undefined;
 
@@ -26,7 +26,7 @@ describe('a worker process killed between the debit and the credit of a transfer
     platform = await PlatformBroker.connect();
     await platform.purgeAll();
     await dropDatabase(config.mongo.url);
-    db = await openDatabase(config.mongo.url);
+    db = await openStores(config.mongo.url);
   });
   afterAll(async () => {
     child?.kill('SIGKILL');
@@ -57,9 +57,18 @@ describe('a worker process killed between the debit and the credit of a transfer
   }
 
   const entriesOf = (transactionId: string) =>
-    db.ledgerEntries.find({ transactionId: new Types.ObjectId(transactionId) }).sort({ createdAt: 1 }).lean().exec();
+    db.ledger.entries
+      .find({ transactionId: new Types.ObjectId(transactionId) })
+      .sort({ createdAt: 1 })
+      .lean()
+      .exec();
   const balanceOf = async (userId: string) =>
-    (await db.wallets.findOne({ userId: new Types.ObjectId(userId) }).lean().exec())?.balance;
+    (
+      await db.ledger.wallets
+        .findOne({ userId: new Types.ObjectId(userId) })
+        .lean()
+        .exec()
+    )?.balance;
 
   it('completes after a new worker starts, with each leg applied exactly once', async () => {
     const [sender, recipient, transactionId] = [objectId(), objectId(), objectId()];
@@ -69,7 +78,7 @@ describe('a worker process killed between the debit and the credit of a transfer
 
     platform.signup(sender);
     platform.signup(recipient);
-    await eventually('both wallets', async () => ((await db.wallets.countDocuments()) === 2 ? true : undefined));
+    await eventually('both wallets', async () => ((await db.ledger.wallets.countDocuments()) === 2 ? true : undefined));
     const topUp = objectId();
     platform.topUp(topUp, sender, 1000);
     await platform.finalizationOf(topUp);
@@ -88,7 +97,14 @@ describe('a worker process killed between the debit and the credit of a transfer
     ]);
     expect([await balanceOf(sender), await balanceOf(recipient)]).toEqual([750, 250]);
     for (const user of [sender, recipient]) {
-      verifyChain(user, await db.ledgerEntries.find({ userId: new Types.ObjectId(user) }).sort({ version: 1 }).lean().exec());
+      verifyChain(
+        user,
+        await db.ledger.entries
+          .find({ userId: new Types.ObjectId(user) })
+          .sort({ version: 1 })
+          .lean()
+          .exec(),
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(platform.finalizationsOf(transactionId)).toHaveLength(1);

@@ -12,7 +12,11 @@ import { objectId } from '../support/ids';
 import { TokenIssuer } from '../support/token-issuer';
 
 /** The HTTP app on its own (no database behind it), with its log lines captured. */
-const ALL_UP: Record<string, ReadinessCheck> = { mongodb: async () => undefined, rabbitmq: async () => undefined, temporal: async () => undefined };
+const ALL_UP: Record<string, ReadinessCheck> = {
+  mongodb: async () => undefined,
+  rabbitmq: async () => undefined,
+  temporal: async () => undefined,
+};
 
 function appWith(env: Record<string, string>, reader?: Partial<WalletReader>, readinessChecks = ALL_UP) {
   const lines: string[] = [];
@@ -37,10 +41,9 @@ function appWith(env: Record<string, string>, reader?: Partial<WalletReader>, re
 
 /** The routes the Express app answers, as "get /path". */
 function servedRoutes(app: Express): string[] {
-  const stack = (app as unknown as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router.stack;
-  return stack.flatMap((layer) =>
-    layer.route ? Object.keys(layer.route.methods).map((method) => `${method} ${layer.route!.path}`) : [],
-  );
+  const stack = (app as unknown as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router
+    .stack;
+  return stack.flatMap((layer) => (layer.route ? Object.keys(layer.route.methods).map((method) => `${method} ${layer.route!.path}`) : []));
 }
 
 describe('HTTP hygiene', () => {
@@ -101,7 +104,9 @@ describe('HTTP hygiene', () => {
         throw new Error('connection string mongodb://admin:secret@db');
       },
     });
-    const response = await request(app).get('/api/v1/wallet/user').set('Authorization', `Bearer ${await issuer.token(objectId())}`);
+    const response = await request(app)
+      .get('/api/v1/wallet/user')
+      .set('Authorization', `Bearer ${await issuer.token(objectId())}`);
     expect(response.status).toBe(500);
     expect(response.body).toEqual({ error: { message: 'Internal server error', status: 500 } });
     expect(response.text).not.toContain('secret');
@@ -109,7 +114,9 @@ describe('HTTP hygiene', () => {
 
   it('answers 503 for reads until the database is connected', async () => {
     const { app } = appWith(env);
-    const response = await request(app).get('/api/v1/wallet/user').set('Authorization', `Bearer ${await issuer.token(objectId())}`);
+    const response = await request(app)
+      .get('/api/v1/wallet/user')
+      .set('Authorization', `Bearer ${await issuer.token(objectId())}`);
     expect(response.status).toBe(503);
     expect(response.body).toEqual({ error: { message: 'Service starting; retry shortly', status: 503 } });
   });
@@ -128,7 +135,10 @@ describe('HTTP hygiene', () => {
 
   it('allows cross-origin reads with credentials from configured origins only', async () => {
     const { app } = appWith({ ...env, CORS_ORIGINS: 'https://wallet.example.com' });
-    const allowed = await request(app).options('/api/v1/wallet/user').set('Origin', 'https://wallet.example.com').set('Access-Control-Request-Method', 'GET');
+    const allowed = await request(app)
+      .options('/api/v1/wallet/user')
+      .set('Origin', 'https://wallet.example.com')
+      .set('Access-Control-Request-Method', 'GET');
     expect(allowed.headers['access-control-allow-origin']).toBe('https://wallet.example.com');
     expect(allowed.headers['access-control-allow-credentials']).toBe('true');
     const other = await request(app).get('/api/v1/wallet/user').set('Origin', 'https://evil.example.com');
@@ -196,6 +206,6 @@ describe('HTTP hygiene', () => {
     const log = lines.join('');
     expect(log).toContain('"id":"req-123"');
     expect(log).not.toContain(token);
-    expect(log).not.toContain(token.split('.')[2]!);
+    expect(log).not.toContain(token.split('.')[2]);
   });
 });

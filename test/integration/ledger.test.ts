@@ -1,10 +1,10 @@
 import { Types } from 'mongoose';
-import type { LegChange } from '../../src/domain/transaction';
+import type { LegChange } from '../../workflows/contract';
 import { InsufficientBalanceError, LedgerInvariantError, WalletNotFoundError } from '../../src/ledger/errors';
 import { Ledger } from '../../src/ledger/ledger';
 import { verifyChain } from '../../src/ledger/ledger-chain';
 import { createMetrics } from '../../src/metrics';
-import { openDatabase, type Database } from '../../src/persistence/mongo';
+import { openStores, type Stores } from '../../src/stores';
 import { objectId } from '../support/ids';
 import { databaseUrlFor } from '../support/tools';
 import { dropDatabase } from '../support/wallet-service';
@@ -15,21 +15,21 @@ import { dropDatabase } from '../support/wallet-service';
  */
 describe('the ledger on the database', () => {
   const url = databaseUrlFor('wallet_test_ledger');
-  let databases: Database[];
+  let databases: Stores[];
   let metrics: ReturnType<typeof createMetrics>;
   let ledgers: Ledger[];
 
   beforeAll(async () => {
     await dropDatabase(url);
-    databases = await Promise.all(Array.from({ length: 5 }, () => openDatabase(url)));
+    databases = await Promise.all(Array.from({ length: 5 }, () => openStores(url)));
     metrics = createMetrics();
-    ledgers = databases.map((db) => new Ledger(db, metrics, 0));
+    ledgers = databases.map((db) => new Ledger(db.ledger, metrics, 0));
   });
   afterAll(async () => {
     await Promise.all(databases.map((db) => db.close()));
   });
 
-  const db = () => databases[0]!;
+  const db = () => databases[0];
   const credit = (userId: string, amount: number, transactionId = objectId()): LegChange => ({
     transactionId,
     transactionType: 'TopUp',
@@ -46,10 +46,17 @@ describe('the ledger on the database', () => {
     counterpartyUserId: objectId(),
   });
   async function entriesOf(userId: string) {
-    return db().ledgerEntries.find({ userId: new Types.ObjectId(userId) }).sort({ version: 1 }).lean().exec();
+    return db()
+      .ledger.entries.find({ userId: new Types.ObjectId(userId) })
+      .sort({ version: 1 })
+      .lean()
+      .exec();
   }
   async function walletOf(userId: string) {
-    return db().wallets.findOne({ userId: new Types.ObjectId(userId) }).lean().exec();
+    return db()
+      .ledger.wallets.findOne({ userId: new Types.ObjectId(userId) })
+      .lean()
+      .exec();
   }
   async function conflicts() {
     return (await metrics.ledgerVersionConflicts.get()).values[0]?.value ?? 0;
@@ -57,29 +64,29 @@ describe('the ledger on the database', () => {
 
   it('lets exactly one of many racing processes claim each version of a hot wallet', async () => {
     const user = objectId();
-    await ledgers[0]!.openWallet(user);
-    await ledgers[0]!.applyLeg(credit(user, 10_000));
+    await ledgers[0].openWallet(user);
+    await ledgers[0].applyLeg(credit(user, 10_000));
     const conflictsBefore = await conflicts();
 
     const changes = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? credit(user, 7) : debit(user, 5)));
-    const results = await Promise.allSettled(changes.map((change, i) => ledgers[i % ledgers.length]!.applyLeg(change)));
+    const results = await Promise.allSettled(changes.map((change, i) => ledgers[i % ledgers.length].applyLeg(change)));
 
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const entries = await entriesOf(user);
     expect(entries).toHaveLength(201);
     verifyChain(user, entries);
-    expect(entries[entries.length - 1]!.balanceAfter).toBe(10_000 + 100 * 7 - 100 * 5);
+    expect(entries[entries.length - 1].balanceAfter).toBe(10_000 + 100 * 7 - 100 * 5);
     // Racing processes may leave the wallet document a step behind; rolling forward brings it level.
-    await expect(ledgers[0]!.rollProjectionForward(user)).resolves.toMatchObject({ balance: 10_200, version: 201 });
+    await expect(ledgers[0].rollProjectionForward(user)).resolves.toMatchObject({ balance: 10_200, version: 201 });
     expect(await walletOf(user)).toMatchObject({ balance: 10_200, version: 201 });
     expect(await conflicts()).toBeGreaterThan(conflictsBefore);
   });
 
   it('applies a leg once however many attempts race for it, and every attempt returns the same entry', async () => {
     const user = objectId();
-    await ledgers[0]!.openWallet(user);
+    await ledgers[0].openWallet(user);
     const change = credit(user, 250);
-    const attempts = await Promise.all(Array.from({ length: 10 }, (_, i) => ledgers[i % ledgers.length]!.applyLeg(change)));
+    const attempts = await Promise.all(Array.from({ length: 10 }, (_, i) => ledgers[i % ledgers.length].applyLeg(change)));
     expect(new Set(attempts.map((a) => JSON.stringify(a))).size).toBe(1);
     expect(attempts[0]).toMatchObject({ leg: 'credit', amount: 250, balanceAfter: 250, version: 1 });
     expect(await entriesOf(user)).toHaveLength(1);
@@ -87,26 +94,26 @@ describe('the ledger on the database', () => {
 
   it('returns the first result to a retry even when the balance has moved on since', async () => {
     const user = objectId();
-    await ledgers[0]!.openWallet(user);
-    await ledgers[0]!.applyLeg(credit(user, 100));
+    await ledgers[0].openWallet(user);
+    await ledgers[0].applyLeg(credit(user, 100));
     const spend = debit(user, 100);
-    const first = await ledgers[0]!.applyLeg(spend);
-    await expect(ledgers[1]!.applyLeg(spend)).resolves.toEqual(first);
-    await expect(ledgers[1]!.applyLeg(debit(user, 1))).rejects.toThrow(InsufficientBalanceError);
+    const first = await ledgers[0].applyLeg(spend);
+    await expect(ledgers[1].applyLeg(spend)).resolves.toEqual(first);
+    await expect(ledgers[1].applyLeg(debit(user, 1))).rejects.toThrow(InsufficientBalanceError);
   });
 
   it('returns the first result to a leg applied again after many later entries of its wallet', async () => {
     const user = objectId();
-    await ledgers[0]!.openWallet(user);
+    await ledgers[0].openWallet(user);
     const older = credit(user, 100);
-    const firstOfOlder = await ledgers[0]!.applyLeg(older);
-    for (let i = 0; i < 40; i++) await ledgers[0]!.applyLeg(credit(user, 1));
+    const firstOfOlder = await ledgers[0].applyLeg(older);
+    for (let i = 0; i < 40; i++) await ledgers[0].applyLeg(credit(user, 1));
     const recent = credit(user, 50);
-    const firstOfRecent = await ledgers[0]!.applyLeg(recent);
-    for (let i = 0; i < 3; i++) await ledgers[0]!.applyLeg(credit(user, 1));
+    const firstOfRecent = await ledgers[0].applyLeg(recent);
+    for (let i = 0; i < 3; i++) await ledgers[0].applyLeg(credit(user, 1));
 
-    await expect(ledgers[1]!.applyLeg(recent)).resolves.toEqual(firstOfRecent);
-    await expect(ledgers[1]!.applyLeg(older)).resolves.toEqual(firstOfOlder);
+    await expect(ledgers[1].applyLeg(recent)).resolves.toEqual(firstOfRecent);
+    await expect(ledgers[1].applyLeg(older)).resolves.toEqual(firstOfOlder);
     const entries = await entriesOf(user);
     expect(entries).toHaveLength(45);
     verifyChain(user, entries);
@@ -114,72 +121,78 @@ describe('the ledger on the database', () => {
 
   it('returns the first result to a debit applied again when its balance is spent and later entries followed', async () => {
     const user = objectId();
-    await ledgers[0]!.openWallet(user);
-    await ledgers[0]!.applyLeg(credit(user, 100));
+    await ledgers[0].openWallet(user);
+    await ledgers[0].applyLeg(credit(user, 100));
     const spend = debit(user, 100);
-    const first = await ledgers[0]!.applyLeg(spend);
-    for (let i = 0; i < 3; i++) await ledgers[0]!.applyLeg(credit(user, 1));
-    await expect(ledgers[1]!.applyLeg(spend)).resolves.toEqual(first);
+    const first = await ledgers[0].applyLeg(spend);
+    for (let i = 0; i < 3; i++) await ledgers[0].applyLeg(credit(user, 1));
+    await expect(ledgers[1].applyLeg(spend)).resolves.toEqual(first);
     expect(await entriesOf(user)).toHaveLength(5);
   });
 
   it('rolls a projection left behind by a crashed writer forward on the next change', async () => {
     const user = objectId();
-    await ledgers[0]!.openWallet(user);
-    await ledgers[0]!.applyLeg(credit(user, 100));
+    await ledgers[0].openWallet(user);
+    await ledgers[0].applyLeg(credit(user, 100));
     // A writer that died after its entry but before the projection: the wallet still says version 0.
-    await db().wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 0, version: 0 } }).exec();
-    const next = await ledgers[1]!.applyLeg(credit(user, 5));
+    await db()
+      .ledger.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 0, version: 0 } })
+      .exec();
+    const next = await ledgers[1].applyLeg(credit(user, 5));
     expect(next).toMatchObject({ version: 2, balanceAfter: 105 });
     expect(await walletOf(user)).toMatchObject({ balance: 105, version: 2 });
   });
 
   it('refuses a leg already applied with another amount as a broken invariant', async () => {
     const user = objectId();
-    await ledgers[0]!.openWallet(user);
+    await ledgers[0].openWallet(user);
     const change = credit(user, 100);
-    await ledgers[0]!.applyLeg(change);
-    await expect(ledgers[0]!.applyLeg({ ...change, amount: 101 })).rejects.toThrow(LedgerInvariantError);
+    await ledgers[0].applyLeg(change);
+    await expect(ledgers[0].applyLeg({ ...change, amount: 101 })).rejects.toThrow(LedgerInvariantError);
   });
 
   it("refuses a debit only on the wallet's current balance, though another process credited it since", async () => {
     const user = objectId();
-    await ledgers[0]!.openWallet(user);
-    await ledgers[0]!.applyLeg(credit(user, 10));
-    await ledgers[1]!.applyLeg(credit(user, 100));
-    await expect(ledgers[0]!.applyLeg(debit(user, 50))).resolves.toMatchObject({ version: 3, balanceAfter: 60 });
-    await expect(ledgers[0]!.applyLeg(debit(user, 61))).rejects.toThrow(InsufficientBalanceError);
+    await ledgers[0].openWallet(user);
+    await ledgers[0].applyLeg(credit(user, 10));
+    await ledgers[1].applyLeg(credit(user, 100));
+    await expect(ledgers[0].applyLeg(debit(user, 50))).resolves.toMatchObject({ version: 3, balanceAfter: 60 });
+    await expect(ledgers[0].applyLeg(debit(user, 61))).rejects.toThrow(InsufficientBalanceError);
     verifyChain(user, await entriesOf(user));
   });
 
   it("refuses a debit only on its ledger's head, though the wallet document lags it and no head is remembered", async () => {
     const user = objectId();
-    await ledgers[0]!.openWallet(user);
-    await ledgers[0]!.applyLeg(credit(user, 10));
-    await ledgers[0]!.applyLeg(credit(user, 90));
+    await ledgers[0].openWallet(user);
+    await ledgers[0].applyLeg(credit(user, 10));
+    await ledgers[0].applyLeg(credit(user, 90));
     // The document left at version 1 (a crash between an entry and its projection, a stale write).
-    await db().wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 10, version: 1 } }).exec();
-    const restarted = new Ledger(db(), metrics, 0);
+    await db()
+      .ledger.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 10, version: 1 } })
+      .exec();
+    const restarted = new Ledger(db().ledger, metrics, 0);
     await expect(restarted.applyLeg(debit(user, 50))).resolves.toMatchObject({ version: 3, balanceAfter: 50 });
-    await expect(new Ledger(db(), metrics, 0).applyLeg(debit(user, 51))).rejects.toThrow(/holds 50, cannot take 51/);
+    await expect(new Ledger(db().ledger, metrics, 0).applyLeg(debit(user, 51))).rejects.toThrow(/holds 50, cannot take 51/);
     verifyChain(user, await entriesOf(user));
   });
 
   it('treats a wallet document that vanished under a wallet it wrote as a broken invariant', async () => {
     const user = objectId();
-    await ledgers[0]!.openWallet(user);
-    await ledgers[0]!.applyLeg(credit(user, 10));
-    await db().wallets.deleteOne({ userId: new Types.ObjectId(user) }).exec();
-    await expect(ledgers[0]!.applyLeg(credit(user, 1))).rejects.toThrow(LedgerInvariantError);
-    await expect(ledgers[0]!.applyLeg(credit(user, 1))).rejects.toThrow(WalletNotFoundError);
+    await ledgers[0].openWallet(user);
+    await ledgers[0].applyLeg(credit(user, 10));
+    await db()
+      .ledger.wallets.deleteOne({ userId: new Types.ObjectId(user) })
+      .exec();
+    await expect(ledgers[0].applyLeg(credit(user, 1))).rejects.toThrow(LedgerInvariantError);
+    await expect(ledgers[0].applyLeg(credit(user, 1))).rejects.toThrow(WalletNotFoundError);
   });
 
   it('refuses a change to a wallet that does not exist', async () => {
-    await expect(ledgers[0]!.applyLeg(credit(objectId(), 1))).rejects.toThrow(WalletNotFoundError);
+    await expect(ledgers[0].applyLeg(credit(objectId(), 1))).rejects.toThrow(WalletNotFoundError);
   });
 
   it('opens a wallet once, with its initial balance as the first ledger entry', async () => {
-    const generous = new Ledger(db(), metrics, 500);
+    const generous = new Ledger(db().ledger, metrics, 500);
     const user = objectId();
     const opened = await Promise.all([generous.openWallet(user), generous.openWallet(user), generous.openWallet(user)]);
     expect(opened.filter((o) => o.created)).toHaveLength(1);

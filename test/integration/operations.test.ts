@@ -1,7 +1,7 @@
 import { connect, type ChannelModel } from 'amqplib';
 import { Types } from 'mongoose';
 import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
-import { walletIdOf } from '../../src/persistence/keys';
+import { walletIdOf } from '../../src/ledger/keys';
 import { createLogger } from '../../src/logger';
 import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../../src/temporal/reconciliation-schedule';
 import {
@@ -28,7 +28,12 @@ describe('operations', () => {
   beforeAll(async () => {
     wallet = await WalletHarness.start('operations', { env: { RECONCILIATION_INTERVAL_MINUTES: '60' } });
     amqp = await connect(TEST_RABBITMQ_URL);
-    ctx = { client: wallet.temporal, db: wallet.service.db, ledger: wallet.service.ledger, channel: await amqp.createConfirmChannel() };
+    ctx = {
+      client: wallet.temporal,
+      stores: wallet.service.stores,
+      ledger: wallet.service.ledger,
+      channel: await amqp.createConfirmChannel(),
+    };
   });
   afterAll(async () => {
     await amqp.close();
@@ -45,11 +50,16 @@ describe('operations', () => {
   it('shows a transaction: its execution, search attributes, memo, legs and ledger entries', async () => {
     const sender = await wallet.fundedUser(500);
     const [recipient] = await wallet.signedUp(1);
-    const { transactionId } = await wallet.transfer(sender, recipient!, 125);
+    const { transactionId } = await wallet.transfer(sender, recipient, 125);
     const report = await completedExecution(transactionId);
     expect(report.workflow).toMatchObject({
       status: 'COMPLETED',
-      searchAttributes: { WalletTransactionId: transactionId, WalletTransactionType: 'Transfer', WalletStatus: 'Completed', WalletUserIds: [sender, recipient] },
+      searchAttributes: {
+        WalletTransactionId: transactionId,
+        WalletTransactionType: 'Transfer',
+        WalletStatus: 'Completed',
+        WalletUserIds: [sender, recipient],
+      },
       memo: { outcome: { status: 'Completed' } },
     });
     expect(report.workflow?.state.step).toBe('closed');
@@ -63,13 +73,15 @@ describe('operations', () => {
   it('lists a transaction waiting for an operator as stuck, and a retry signal lets it finish', async () => {
     const sender = await wallet.fundedUser(300);
     const [recipient, third] = await wallet.signedUp(2);
-    const { transactionId } = await wallet.transfer(sender, recipient!, 300);
-    await wallet.transfer(recipient!, third!, 300);
+    const { transactionId } = await wallet.transfer(sender, recipient, 300);
+    await wallet.transfer(recipient, third, 300);
     wallet.platform.failed(transactionId, 'Transfer', 'Chargeback');
     await eventually('the execution to be listed as stuck', async () =>
-      (await listStuck(ctx, 60_000)).some((s) => s.workflowId.endsWith(transactionId) && s.walletStatus === 'NeedsOperator') ? true : undefined,
+      (await listStuck(ctx, 60_000)).some((s) => s.workflowId.endsWith(transactionId) && s.walletStatus === 'NeedsOperator')
+        ? true
+        : undefined,
     );
-    await wallet.topUp(recipient!, 300);
+    await wallet.topUp(recipient, 300);
     await retryTransaction(ctx, transactionId);
     await wallet.platform.finalizationsCount(transactionId, 2);
     expect((await showTransaction(ctx, transactionId)).reversal?.state.status).toBe('Failed');
@@ -78,7 +90,7 @@ describe('operations', () => {
   it('refuses to reset a transaction its record holds as final, unless forced', async () => {
     const sender = await wallet.fundedUser(400);
     const [recipient] = await wallet.signedUp(1);
-    const { transactionId } = await wallet.transfer(sender, recipient!, 100);
+    const { transactionId } = await wallet.transfer(sender, recipient, 100);
     await completedExecution(transactionId);
     await expect(resetTransaction(ctx, transactionId, 'operations spec')).rejects.toThrow(
       new FinalTransactionError(
@@ -91,7 +103,7 @@ describe('operations', () => {
   it('resets a final transaction when forced: the new run ends at the record, applying no leg twice and announcing nothing', async () => {
     const sender = await wallet.fundedUser(400);
     const [recipient] = await wallet.signedUp(1);
-    const { transactionId } = await wallet.transfer(sender, recipient!, 100);
+    const { transactionId } = await wallet.transfer(sender, recipient, 100);
     // Its only workflow task may still be open when the finalization arrives: reset once it completed.
     const { workflow: firstRun } = await completedExecution(transactionId);
     const newRun = await resetTransaction(ctx, transactionId, 'operations spec', { force: true });
@@ -104,14 +116,14 @@ describe('operations', () => {
     expect(report.workflow?.state).toMatchObject({ recorded: 'Completed', step: 'closed: the transaction record is already Completed' });
     expect(report.record).toMatchObject({ status: 'Completed', outcomes: [{ status: 'Completed' }] });
     expect(await wallet.entriesOfTransaction(transactionId)).toHaveLength(2);
-    expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([300, 100]);
+    expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([300, 100]);
     expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
   });
 
   it('refuses to retry a transaction its record holds as Failed, unless forced', async () => {
     const sender = await wallet.fundedUser(5);
     const [recipient] = await wallet.signedUp(1);
-    const { transactionId } = await wallet.transfer(sender, recipient!, 6);
+    const { transactionId } = await wallet.transfer(sender, recipient, 6);
     await completedExecution(transactionId);
     await expect(retryTransaction(ctx, transactionId)).rejects.toThrow(FinalTransactionError);
     await expect(retryTransaction(ctx, transactionId, { force: true })).rejects.toThrow(/has no running execution to retry/);
@@ -123,24 +135,26 @@ describe('operations', () => {
 
     const lagging = await wallet.fundedUser(50);
     await wallet.topUp(lagging, 25);
-    await wallet.service.db.wallets.updateOne({ _id: walletIdOf(lagging) }, { $set: { balance: 50, version: 1 } }).exec();
+    await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(lagging) }, { $set: { balance: 50, version: 1 } }).exec();
     const corrupted = await wallet.fundedUser(100);
-    await wallet.service.db.wallets.updateOne({ _id: walletIdOf(corrupted) }, { $set: { balance: 1_000_000 } }).exec();
+    await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(corrupted) }, { $set: { balance: 1_000_000 } }).exec();
 
     const report = await reconcileNow(ctx);
     expect(report.ok).toBe(false);
-    expect(report.drift).toEqual([{ userId: corrupted, problem: expect.stringMatching(/wallet says 1000000 at version 1, its ledger 100 at version 1/) }]);
+    expect(report.drift).toEqual([
+      { userId: corrupted, problem: expect.stringMatching(/wallet says 1000000 at version 1, its ledger 100 at version 1/) },
+    ]);
     expect(report.repaired).toEqual([lagging]);
     expect(await wallet.balanceOf(lagging)).toBe(75);
     expect(await wallet.balanceOf(honest)).toBe(700);
-    await wallet.service.db.wallets.updateOne({ _id: walletIdOf(corrupted) }, { $set: { balance: 100 } }).exec();
+    await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(corrupted) }, { $set: { balance: 100 } }).exec();
   });
 
   it('runs the reconciliation as a Temporal schedule whose drift fails the run', async () => {
     const schedule = await wallet.temporal.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).describe();
     expect(schedule.action).toMatchObject({ type: 'startWorkflow', workflowType: 'ledgerReconciliation' });
     const victim = await wallet.fundedUser(10);
-    await wallet.service.db.wallets.updateOne({ _id: walletIdOf(victim) }, { $set: { balance: 11 } }).exec();
+    await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(victim) }, { $set: { balance: 11 } }).exec();
     const run = await wallet.temporal.workflow.start('ledgerReconciliation', {
       taskQueue: wallet.service.config.temporal.taskQueue,
       workflowId: `reconciliation-spec-${objectId()}`,
@@ -149,7 +163,7 @@ describe('operations', () => {
     await expect(run.result()).rejects.toThrow(/Workflow execution failed/);
     const description = await run.describe();
     expect(description.status.name).toBe('FAILED');
-    await wallet.service.db.wallets.updateOne({ _id: walletIdOf(victim) }, { $set: { balance: 10 } }).exec();
+    await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(victim) }, { $set: { balance: 10 } }).exec();
     const clean = await wallet.temporal.workflow.execute('ledgerReconciliation', {
       taskQueue: wallet.service.config.temporal.taskQueue,
       workflowId: `reconciliation-spec-${objectId()}`,
@@ -181,13 +195,19 @@ describe('operations', () => {
     wallet.platform.publishRaw(EXCHANGES.auth, ROUTING_KEYS.userSignup, malformed);
     await eventually('the dead letter', async () => ((await listDeadLetters(ctx, 10)).length === 1 ? true : undefined));
     const [letter] = await listDeadLetters(ctx, 10);
-    expect(letter).toMatchObject({ queue: 'wallet.user.q', exchange: 'auth.events', routingKey: 'user.signup', reason: expect.stringMatching(/^id: /), body: JSON.stringify(malformed) });
+    expect(letter).toMatchObject({
+      queue: 'wallet.user.q',
+      exchange: 'auth.events',
+      routingKey: 'user.signup',
+      reason: expect.stringMatching(/^id: /),
+      body: JSON.stringify(malformed),
+    });
 
     // Replayed while its cause is not fixed, it comes straight back, newly dead-lettered.
     expect(await replayDeadLetters(ctx, 5)).toMatchObject({ replayed: [letter], kept: [] });
     await eventually('the message to be dead-lettered again', async () => {
       const letters = await listDeadLetters(ctx, 10);
-      return letters.length === 1 && letters[0]!.deadLetteredAt > letter!.deadLetteredAt ? true : undefined;
+      return letters.length === 1 && letters[0].deadLetteredAt > letter.deadLetteredAt ? true : undefined;
     });
     await wallet.platform.drainDeadLetters();
   });
@@ -205,9 +225,12 @@ describe('operations', () => {
       },
     });
     await ctx.channel!.waitForConfirms();
-    expect(await replayDeadLetters(ctx, 5)).toEqual({ replayed: [expect.objectContaining({ reason: 'refused by an earlier release' })], kept: [] });
+    expect(await replayDeadLetters(ctx, 5)).toEqual({
+      replayed: [expect.objectContaining({ reason: 'refused by an earlier release' })],
+      kept: [],
+    });
     await eventually('the replayed sign-up to create the wallet', async () =>
-      (await wallet.service.db.wallets.exists({ userId: new Types.ObjectId(userId) }).exec()) ? true : undefined,
+      (await wallet.service.stores.ledger.wallets.exists({ userId: new Types.ObjectId(userId) }).exec()) ? true : undefined,
     );
     expect(await listDeadLetters(ctx, 10)).toEqual([]);
   });
@@ -215,7 +238,10 @@ describe('operations', () => {
   it('keeps a dead letter without its origin in the queue instead of replaying it nowhere', async () => {
     await wallet.platform.drainDeadLetters();
     const body = JSON.stringify({ id: objectId() });
-    ctx.channel!.publish('wallet.dlx', '', Buffer.from(body), { persistent: true, headers: { 'x-wallet-dead-letter-reason': 'moved here by hand' } });
+    ctx.channel!.publish('wallet.dlx', '', Buffer.from(body), {
+      persistent: true,
+      headers: { 'x-wallet-dead-letter-reason': 'moved here by hand' },
+    });
     await ctx.channel!.waitForConfirms();
     const report = await replayDeadLetters(ctx, 5);
     expect(report).toEqual({
@@ -230,7 +256,12 @@ describe('operations', () => {
     await wallet.platform.drainDeadLetters();
     const [user] = await wallet.signedUp(1);
     const transactionId = objectId();
-    wallet.platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, { transactionId, type: 'TopUp', userId: user, amount: 100_001 });
+    wallet.platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, {
+      transactionId,
+      type: 'TopUp',
+      userId: user,
+      amount: 100_001,
+    });
     expect(await wallet.platform.finalizationOf(transactionId)).toMatchObject({ status: 'Failed' });
     await eventually('the dead letter', async () => ((await listDeadLetters(ctx, 10)).length === 1 ? true : undefined));
 
@@ -243,9 +274,14 @@ describe('operations', () => {
     ]);
     expect(await listDeadLetters(ctx, 10)).toHaveLength(1);
 
-    expect(await replayDeadLetters(ctx, 5, { force: true })).toMatchObject({ replayed: [{ routingKey: 'transaction.completed' }], kept: [] });
-    await eventually('the replayed letter to be dead-lettered again', async () => ((await listDeadLetters(ctx, 10)).length === 1 ? true : undefined));
-    expect(await wallet.balanceOf(user!)).toBe(0);
+    expect(await replayDeadLetters(ctx, 5, { force: true })).toMatchObject({
+      replayed: [{ routingKey: 'transaction.completed' }],
+      kept: [],
+    });
+    await eventually('the replayed letter to be dead-lettered again', async () =>
+      (await listDeadLetters(ctx, 10)).length === 1 ? true : undefined,
+    );
+    expect(await wallet.balanceOf(user)).toBe(0);
     expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
     await wallet.platform.drainDeadLetters();
   });

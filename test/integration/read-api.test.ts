@@ -36,7 +36,10 @@ describe('the read API', () => {
       const user = await wallet.fundedUser(1250);
       const response = await get('/api/v1/wallet/user', user);
       expect(response.status).toBe(200);
-      const stored = await wallet.service.db.wallets.findOne({ userId: new Types.ObjectId(user) }).lean().exec();
+      const stored = await wallet.service.stores.ledger.wallets
+        .findOne({ userId: new Types.ObjectId(user) })
+        .lean()
+        .exec();
       expect(response.body).toEqual({
         id: stored!._id.toHexString(),
         userId: user,
@@ -61,13 +64,15 @@ describe('the read API', () => {
     it('shows the balance of the latest ledger entry when the wallet document lags behind it', async () => {
       const user = await wallet.fundedUser(300);
       await wallet.topUp(user, 200);
-      await wallet.service.db.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 300, version: 1 } }).exec();
+      await wallet.service.stores.ledger.wallets
+        .updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 300, version: 1 } })
+        .exec();
       expect((await get('/api/v1/wallet/user', user)).body.balance).toBe(500);
     });
 
     it('refuses to show a balance its ledger contradicts', async () => {
       const user = await wallet.fundedUser(300);
-      await wallet.service.db.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 999 } }).exec();
+      await wallet.service.stores.ledger.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 999 } }).exec();
       const response = await get('/api/v1/wallet/user', user);
       expect(response.status).toBe(500);
       expect(response.body).toEqual({ error: { message: 'Ledger inconsistency; operators have been alerted', status: 500 } });
@@ -88,7 +93,18 @@ describe('the read API', () => {
       const response = await get('/api/v1/wallet/user/transactions', alice);
       expect(response.status).toBe(200);
       expect(response.body.nextCursor).toBeNull();
-      expect(response.body.items.map((e: { version: number; type: string; leg: string; amount: number; balanceAfter: number; counterpartyUserId: string }) => [e.version, e.type, e.leg, e.amount, e.balanceAfter, e.counterpartyUserId])).toEqual([
+      expect(
+        response.body.items.map(
+          (e: { version: number; type: string; leg: string; amount: number; balanceAfter: number; counterpartyUserId: string }) => [
+            e.version,
+            e.type,
+            e.leg,
+            e.amount,
+            e.balanceAfter,
+            e.counterpartyUserId,
+          ],
+        ),
+      ).toEqual([
         [4, 'Transfer', 'debit', -300, 400, bob],
         [3, 'Transfer', 'debit', -200, 700, bob],
         [2, 'Transfer', 'debit', -100, 900, bob],

@@ -1,5 +1,5 @@
 import { Types } from 'mongoose';
-import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionReversalWorkflowId, transactionWorkflowId } from '../../workflows/definitions';
+import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionReversalWorkflowId, transactionWorkflowId } from '../../workflows/contract';
 import { QUEUES } from '../../src/messaging/topology';
 import { LegGate } from '../support/activity-gate';
 import { eventually } from '../support/eventually';
@@ -30,40 +30,41 @@ describe('duplicates and transaction.failed', () => {
       const [user] = await wallet.signedUp(1);
       const transactionId = objectId();
       const before = await wallet.consumedFrom(QUEUES.transactionCompleted);
-      for (let copy = 0; copy < 3; copy++) wallet.platform.topUp(transactionId, user!, 700);
+      for (let copy = 0; copy < 3; copy++) wallet.platform.topUp(transactionId, user, 700);
       await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 3);
       await wallet.platform.finalizationOf(transactionId);
       await settled(transactionId);
       expect(wallet.platform.finalizationsOf(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
-      expect(await wallet.balanceOf(user!)).toBe(700);
+      expect(await wallet.balanceOf(user)).toBe(700);
       expect(await wallet.entriesOfTransaction(transactionId)).toHaveLength(1);
     });
 
     it('is applied once when copies arrive after the transaction was finalized', async () => {
       const sender = await wallet.fundedUser(400);
       const [recipient] = await wallet.signedUp(1);
-      const { transactionId } = await wallet.transfer(sender, recipient!, 150);
+      const { transactionId } = await wallet.transfer(sender, recipient, 150);
       await settled(transactionId);
       const before = await wallet.consumedFrom(QUEUES.transactionCompleted);
-      wallet.platform.transfer(transactionId, sender, recipient!, 150);
-      wallet.platform.transfer(transactionId, sender, recipient!, 150);
+      wallet.platform.transfer(transactionId, sender, recipient, 150);
+      wallet.platform.transfer(transactionId, sender, recipient, 150);
       await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 2);
       expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
-      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([250, 150]);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([250, 150]);
       expect(await wallet.entriesOfTransaction(transactionId)).toHaveLength(2);
     });
 
     it('never starts a second execution once the first has closed', async () => {
       const sender = await wallet.fundedUser(10);
       const [recipient] = await wallet.signedUp(1);
-      const { transactionId, finalized } = await wallet.transfer(sender, recipient!, 11);
+      const { transactionId, finalized } = await wallet.transfer(sender, recipient, 11);
       expect(finalized.status).toBe('Failed');
       expect(await settled(transactionId)).toBe('COMPLETED');
       const before = await wallet.consumedFrom(QUEUES.transactionCompleted);
-      wallet.platform.transfer(transactionId, sender, recipient!, 5);
+      wallet.platform.transfer(transactionId, sender, recipient, 5);
       await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 1);
       const runs = [];
-      for await (const run of wallet.temporal.workflow.list({ query: `WorkflowId = "${transactionWorkflowId(transactionId)}"` })) runs.push(run);
+      for await (const run of wallet.temporal.workflow.list({ query: `WorkflowId = "${transactionWorkflowId(transactionId)}"` }))
+        runs.push(run);
       expect(runs).toHaveLength(1);
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
       expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
@@ -78,10 +79,10 @@ describe('duplicates and transaction.failed', () => {
       wallet.platform.failed(transactionId, 'Transfer', 'Card declined');
       expect(await wallet.platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Failed', reason: 'Card declined' });
       const before = await wallet.consumedFrom(QUEUES.transactionCompleted);
-      wallet.platform.transfer(transactionId, sender, recipient!, 100);
+      wallet.platform.transfer(transactionId, sender, recipient, 100);
       await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 1);
       await settled(transactionId);
-      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([500, 0]);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([500, 0]);
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
       expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
     });
@@ -91,7 +92,7 @@ describe('duplicates and transaction.failed', () => {
       const [recipient] = await wallet.signedUp(1);
       const transactionId = objectId();
       const debit = gate.arm(transactionId, 'debit');
-      wallet.platform.transfer(transactionId, sender, recipient!, 200);
+      wallet.platform.transfer(transactionId, sender, recipient, 200);
       await debit.arrived;
       wallet.platform.failed(transactionId, 'Transfer', 'Fraud check failed');
       await eventually('the failure to reach the running workflow', async () =>
@@ -109,14 +110,14 @@ describe('duplicates and transaction.failed', () => {
         ['debit', -200],
         ['reversal', 200],
       ]);
-      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([500, 0]);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([500, 0]);
       await wallet.expectConsistentWallet(sender);
     });
 
     it('after the transfer completed: reverses both legs, newest first, and finalizes Failed', async () => {
       const sender = await wallet.fundedUser(500);
       const [recipient] = await wallet.signedUp(1);
-      const { transactionId } = await wallet.transfer(sender, recipient!, 300);
+      const { transactionId } = await wallet.transfer(sender, recipient, 300);
       wallet.platform.failed(transactionId, 'Transfer', 'Settlement rejected');
       const finalizations = await wallet.platform.finalizationsCount(transactionId, 2);
       expect(finalizations).toEqual([
@@ -129,26 +130,26 @@ describe('duplicates and transaction.failed', () => {
         ['reversal', recipient, -300],
         ['reversal', sender, 300],
       ]);
-      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([500, 0]);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([500, 0]);
       await wallet.expectConsistentWallet(sender);
-      await wallet.expectConsistentWallet(recipient!);
+      await wallet.expectConsistentWallet(recipient);
     });
 
     it('after a completed top-up: takes the credit back', async () => {
       const [user] = await wallet.signedUp(1);
       const transactionId = objectId();
-      wallet.platform.topUp(transactionId, user!, 900);
+      wallet.platform.topUp(transactionId, user, 900);
       await wallet.platform.finalizationOf(transactionId);
       wallet.platform.failed(transactionId, 'TopUp', 'Payment reversed');
       await wallet.platform.finalizationsCount(transactionId, 2);
-      expect(await wallet.balanceOf(user!)).toBe(0);
+      expect(await wallet.balanceOf(user)).toBe(0);
       expect((await wallet.entriesOfTransaction(transactionId)).map((e) => e.leg)).toEqual(['credit', 'reversal']);
     });
 
     it('repeated after a completed transfer: reverses it exactly once', async () => {
       const sender = await wallet.fundedUser(100);
       const [recipient] = await wallet.signedUp(1);
-      const { transactionId } = await wallet.transfer(sender, recipient!, 60);
+      const { transactionId } = await wallet.transfer(sender, recipient, 60);
       for (let copy = 0; copy < 3; copy++) wallet.platform.failed(transactionId, 'Transfer', 'Reversed');
       await wallet.platform.finalizationsCount(transactionId, 2);
       expect(await settled(transactionId)).toBe('COMPLETED');
@@ -157,13 +158,13 @@ describe('duplicates and transaction.failed', () => {
       await wallet.consumedAtLeast(QUEUES.transactionFailed, before, 1);
       expect(wallet.platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
       expect((await wallet.entriesOfTransaction(transactionId)).map((e) => e.leg)).toEqual(['debit', 'credit', 'reversal', 'reversal']);
-      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([100, 0]);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([100, 0]);
     });
 
     it('after the wallet already finalized the transaction Failed: changes nothing and announces nothing new', async () => {
       const sender = await wallet.fundedUser(10);
       const [recipient] = await wallet.signedUp(1);
-      const { transactionId, finalized } = await wallet.transfer(sender, recipient!, 50);
+      const { transactionId, finalized } = await wallet.transfer(sender, recipient, 50);
       expect(finalized.reason).toBe('Insufficient balance');
       await settled(transactionId);
       const before = await wallet.consumedFrom(QUEUES.transactionFailed);
@@ -178,12 +179,12 @@ describe('duplicates and transaction.failed', () => {
       // its result because transaction.failed arrived meanwhile: the execution runs again without it.
       const [user] = await wallet.signedUp(1);
       const transactionId = objectId();
-      await wallet.service.ledger.applyLeg({ transactionId, transactionType: 'TopUp', leg: 'credit', userId: user!, amount: 1704 });
+      await wallet.service.ledger.applyLeg({ transactionId, transactionType: 'TopUp', leg: 'credit', userId: user, amount: 1704 });
       wallet.platform.failed(transactionId, 'TopUp', 'Chaos rollback');
       expect(await wallet.platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Failed', reason: 'Chaos rollback' });
-      expect(await wallet.balanceOf(user!)).toBe(0);
+      expect(await wallet.balanceOf(user)).toBe(0);
       expect((await wallet.entriesOfTransaction(transactionId)).map((e) => e.leg)).toEqual(['credit', 'reversal']);
-      await wallet.expectConsistentWallet(user!);
+      await wallet.expectConsistentWallet(user);
     });
 
     it('for a transaction the wallet never saw: changes nothing and finalizes Failed', async () => {
@@ -196,54 +197,61 @@ describe('duplicates and transaction.failed', () => {
     it('after the transaction settled Completed and closed: a reversal execution undoes it from the ledger', async () => {
       const [user] = await wallet.signedUp(1);
       const transactionId = objectId();
-      wallet.platform.topUp(transactionId, user!, 40);
+      wallet.platform.topUp(transactionId, user, 40);
       await wallet.platform.finalizationOf(transactionId);
       expect(await settled(transactionId)).toBe('COMPLETED');
       wallet.platform.failed(transactionId, 'TopUp', 'Chargeback');
-      expect((await wallet.platform.finalizationsCount(transactionId, 2))[1]).toEqual({ transactionId, status: 'Failed', reason: 'Chargeback' });
+      expect((await wallet.platform.finalizationsCount(transactionId, 2))[1]).toEqual({
+        transactionId,
+        status: 'Failed',
+        reason: 'Chargeback',
+      });
       const reversal = await eventually('the reversal execution to close', async () => {
         const description = await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).describe();
         return description.status.name === 'COMPLETED' ? description : undefined;
       });
       expect(reversal.typedSearchAttributes.get(SEARCH_ATTRIBUTES.transactionId)).toBe(transactionId);
       expect((await wallet.reversalState(transactionId)).legs).toMatchObject([{ leg: 'reversal', userId: user, amount: -40 }]);
-      expect(await wallet.balanceOf(user!)).toBe(0);
+      expect(await wallet.balanceOf(user)).toBe(0);
       expect(await wallet.platform.drainDeadLetters()).toEqual([]);
     });
 
     it("undoes a transfer's credit before its debit, whatever clocks stamped their entries", async () => {
       const sender = await wallet.fundedUser(300);
       const [recipient, third] = await wallet.signedUp(2);
-      const { transactionId } = await wallet.transfer(sender, recipient!, 300);
-      await wallet.transfer(recipient!, third!, 250);
+      const { transactionId } = await wallet.transfer(sender, recipient, 300);
+      await wallet.transfer(recipient, third, 250);
       await wallet.settled(transactionId);
       // The debit's worker ran an hour ahead of the credit's.
-      await wallet.service.db.ledgerEntries
-        .updateOne({ transactionId: new Types.ObjectId(transactionId), leg: 'debit' }, { $set: { createdAt: new Date(Date.now() + 3_600_000) } })
+      await wallet.service.stores.ledger.entries
+        .updateOne(
+          { transactionId: new Types.ObjectId(transactionId), leg: 'debit' },
+          { $set: { createdAt: new Date(Date.now() + 3_600_000) } },
+        )
         .exec();
       wallet.platform.failed(transactionId, 'Transfer', 'Chargeback');
       await eventually('the reversal to ask for an operator', async () =>
         (await wallet.reversalState(transactionId)).status === 'NeedsOperator' ? true : undefined,
       );
       // The recipient cannot pay it back, so the sender must not have been refunded yet.
-      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([0, 50]);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([0, 50]);
       expect((await wallet.entriesOfTransaction(transactionId)).map((e) => e.leg).sort()).toEqual(['credit', 'debit']);
 
-      await wallet.topUp(recipient!, 250);
+      await wallet.topUp(recipient, 250);
       await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).signal(operatorRetrySignal);
       await wallet.platform.finalizationsCount(transactionId, 2);
       expect((await wallet.reversalState(transactionId)).legs.map((leg) => [leg.leg, leg.userId])).toEqual([
         ['reversal', recipient],
         ['reversal', sender],
       ]);
-      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!)]).toEqual([300, 0]);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([300, 0]);
     });
 
     it('whose reversal the recipient can no longer pay waits for an operator, then completes on the retry signal', async () => {
       const sender = await wallet.fundedUser(300);
       const [recipient, third] = await wallet.signedUp(2);
-      const { transactionId } = await wallet.transfer(sender, recipient!, 300);
-      const spent = await wallet.transfer(recipient!, third!, 250);
+      const { transactionId } = await wallet.transfer(sender, recipient, 300);
+      const spent = await wallet.transfer(recipient, third, 250);
       expect(spent.finalized.status).toBe('Completed');
       wallet.platform.failed(transactionId, 'Transfer', 'Chargeback');
       const stuck = await eventually('the reversal to ask for an operator', async () => {
@@ -253,12 +261,12 @@ describe('duplicates and transaction.failed', () => {
       expect(stuck.attention).toMatch(/reversal of a settled leg refused \(InsufficientBalance\)/);
       expect(wallet.platform.finalizationsOf(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
 
-      await wallet.topUp(recipient!, 250);
+      await wallet.topUp(recipient, 250);
       await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).signal(operatorRetrySignal);
       const finalizations = await wallet.platform.finalizationsCount(transactionId, 2);
       expect(finalizations[1]).toEqual({ transactionId, status: 'Failed', reason: 'Chargeback' });
-      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient!), await wallet.balanceOf(third!)]).toEqual([300, 0, 250]);
-      await wallet.expectConsistentWallet(recipient!);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient), await wallet.balanceOf(third)]).toEqual([300, 0, 250]);
+      await wallet.expectConsistentWallet(recipient);
     });
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { transactionWorkflowId } from '../../workflows/definitions';
+import { transactionWorkflowId } from '../../workflows/contract';
 import { REPO_ROOT } from '../support/tools';
 import { WalletHarness } from '../support/wallet-harness';
 
@@ -20,7 +20,16 @@ if (!available) console.warn(`skipping the Temporal UI check: no Chromium at ${C
     wallet = await WalletHarness.start('temporal-ui');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -31,7 +40,7 @@ if (!available) console.warn(`skipping the Temporal UI check: no Chromium at ${C
   it('finds the execution of a transaction by filtering on WalletTransactionId', async () => {
     const sender = await wallet.fundedUser(900);
     const [recipient] = await wallet.signedUp(1);
-    const { transactionId } = await wallet.transfer(sender, recipient!, 321);
+    const { transactionId } = await wallet.transfer(sender, recipient, 321);
     const workflowId = transactionWorkflowId(transactionId);
 
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });

@@ -1,5 +1,5 @@
 import { QUEUES } from '../../src/messaging/topology';
-import { transactionCompletedSignal, transactionWorkflowId } from '../../workflows/definitions';
+import { transactionCompletedSignal, transactionWorkflowId } from '../../workflows/contract';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';
 
@@ -18,9 +18,9 @@ describe('the transaction record', () => {
   it('holds each transaction once, with its parties, outcome and legs', async () => {
     const sender = await wallet.fundedUser(500);
     const [recipient] = await wallet.signedUp(1);
-    const { transactionId } = await wallet.transfer(sender, recipient!, 120);
+    const { transactionId } = await wallet.transfer(sender, recipient, 120);
     await wallet.settled(transactionId);
-    expect(await wallet.service.db.transactionRecords.find(transactionId)).toMatchObject({
+    expect(await wallet.service.stores.records.find(transactionId)).toMatchObject({
       _id: transactionId,
       type: 'Transfer',
       userIds: [sender, recipient],
@@ -48,8 +48,8 @@ describe('the transaction record', () => {
     async function transferred(funds: number, amount: number): Promise<Transfer> {
       const sender = await wallet.fundedUser(funds);
       const [recipient] = await wallet.signedUp(1);
-      const { transactionId } = await wallet.transfer(sender, recipient!, amount);
-      return { transactionId, sender, recipient: recipient!, amount };
+      const { transactionId } = await wallet.transfer(sender, recipient, amount);
+      return { transactionId, sender, recipient: recipient, amount };
     }
 
     beforeAll(async () => {
@@ -125,7 +125,7 @@ describe('the transaction record', () => {
       ]);
       await wallet.settled(t.transactionId);
       expect(await balancesOf(t)).toEqual([300, 0]);
-      expect(await wallet.service.db.transactionRecords.find(t.transactionId)).toMatchObject({
+      expect(await wallet.service.stores.records.find(t.transactionId)).toMatchObject({
         status: 'Failed',
         reason: 'Settlement rejected',
         outcomes: [{ status: 'Completed' }, { status: 'Failed', reason: 'Settlement rejected' }],
@@ -145,7 +145,7 @@ describe('the transaction record', () => {
   it('an execution started for a transaction already final (an event racing the record) ends at its first step', async () => {
     const [user] = await wallet.signedUp(1);
     const transactionId = objectId();
-    wallet.platform.topUp(transactionId, user!, 70);
+    wallet.platform.topUp(transactionId, user, 70);
     await wallet.platform.finalizationOf(transactionId);
     await wallet.forgetExecutions(transactionId);
     // What the bridge would do had it read the record a moment before the outcome was written.
@@ -154,11 +154,16 @@ describe('the transaction record', () => {
       taskQueue: wallet.service.config.temporal.taskQueue,
       args: [{ transactionId }],
       signal: transactionCompletedSignal,
-      signalArgs: [{ transactionId, type: 'TopUp', userId: user!, amount: 70 }],
+      signalArgs: [{ transactionId, type: 'TopUp', userId: user, amount: 70 }],
     });
     const state = await handle.result();
-    expect(state).toMatchObject({ recorded: 'Completed', legs: [], finalizations: [], step: 'closed: the transaction record is already Completed' });
-    expect(await wallet.balanceOf(user!)).toBe(70);
+    expect(state).toMatchObject({
+      recorded: 'Completed',
+      legs: [],
+      finalizations: [],
+      step: 'closed: the transaction record is already Completed',
+    });
+    expect(await wallet.balanceOf(user)).toBe(70);
     expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
   });
 });

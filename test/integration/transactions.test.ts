@@ -1,6 +1,6 @@
 import { Types } from 'mongoose';
 import { QUEUES } from '../../src/messaging/topology';
-import { transactionWorkflowId } from '../../workflows/definitions';
+import { transactionWorkflowId } from '../../workflows/contract';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';
 
@@ -17,18 +17,27 @@ describe('transactions from RabbitMQ events to finalization', () => {
   describe('user.signup', () => {
     it('creates a wallet with balance 0', async () => {
       const [user] = await wallet.signedUp(1);
-      const created = await wallet.service.db.wallets.findOne({ userId: new Types.ObjectId(user) }).lean().exec();
+      const created = await wallet.service.stores.ledger.wallets
+        .findOne({ userId: new Types.ObjectId(user) })
+        .lean()
+        .exec();
       expect(created).toMatchObject({ balance: 0, version: 0 });
     });
 
     it('changes nothing when the same sign-up comes again', async () => {
       const [user] = await wallet.signedUp(1);
-      const first = await wallet.service.db.wallets.findOne({ userId: new Types.ObjectId(user) }).lean().exec();
+      const first = await wallet.service.stores.ledger.wallets
+        .findOne({ userId: new Types.ObjectId(user) })
+        .lean()
+        .exec();
       const before = await wallet.consumedFrom(QUEUES.userSignup);
-      wallet.platform.signup(user!);
-      wallet.platform.signup(user!);
+      wallet.platform.signup(user);
+      wallet.platform.signup(user);
       await wallet.consumedAtLeast(QUEUES.userSignup, before, 2);
-      const all = await wallet.service.db.wallets.find({ userId: new Types.ObjectId(user) }).lean().exec();
+      const all = await wallet.service.stores.ledger.wallets
+        .find({ userId: new Types.ObjectId(user) })
+        .lean()
+        .exec();
       expect(all).toEqual([first]);
     });
   });
@@ -37,49 +46,51 @@ describe('transactions from RabbitMQ events to finalization', () => {
     it('credits a top-up and finalizes it Completed', async () => {
       const [user] = await wallet.signedUp(1);
       const transactionId = objectId();
-      wallet.platform.topUp(transactionId, user!, 1000);
+      wallet.platform.topUp(transactionId, user, 1000);
       expect(await wallet.platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Completed' });
-      expect(await wallet.balanceOf(user!)).toBe(1000);
+      expect(await wallet.balanceOf(user)).toBe(1000);
       expect(await wallet.entriesOfTransaction(transactionId)).toMatchObject([
         { leg: 'credit', amount: 1000, balanceAfter: 1000, version: 1, transactionType: 'TopUp', counterpartyUserId: null },
       ]);
-      await wallet.expectConsistentWallet(user!);
+      await wallet.expectConsistentWallet(user);
     });
 
     it('moves a transfer from sender to recipient and finalizes it Completed', async () => {
       const sender = await wallet.fundedUser(1000);
       const [recipient] = await wallet.signedUp(1);
-      const { transactionId, finalized } = await wallet.transfer(sender, recipient!, 250);
+      const { transactionId, finalized } = await wallet.transfer(sender, recipient, 250);
       expect(finalized).toEqual({ transactionId, status: 'Completed' });
       expect(await wallet.balanceOf(sender)).toBe(750);
-      expect(await wallet.balanceOf(recipient!)).toBe(250);
+      expect(await wallet.balanceOf(recipient)).toBe(250);
       const entries = await wallet.entriesOfTransaction(transactionId);
       expect(entries.map((e) => [e.leg, e.userId.toHexString(), e.amount, e.counterpartyUserId?.toHexString()])).toEqual([
         ['debit', sender, -250, recipient],
         ['credit', recipient, 250, sender],
       ]);
       await wallet.expectConsistentWallet(sender);
-      await wallet.expectConsistentWallet(recipient!);
+      await wallet.expectConsistentWallet(recipient);
     });
 
     it('finalizes a transfer over the balance Failed "Insufficient balance" and changes no balance', async () => {
       const sender = await wallet.fundedUser(100);
       const [recipient] = await wallet.signedUp(1);
-      const { transactionId, finalized } = await wallet.transfer(sender, recipient!, 101);
+      const { transactionId, finalized } = await wallet.transfer(sender, recipient, 101);
       expect(finalized).toEqual({ transactionId, status: 'Failed', reason: 'Insufficient balance' });
       expect(await wallet.balanceOf(sender)).toBe(100);
-      expect(await wallet.balanceOf(recipient!)).toBe(0);
+      expect(await wallet.balanceOf(recipient)).toBe(0);
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
     });
 
     it('refuses a transfer over the balance on its first attempt: one local activity, no regular one', async () => {
       const sender = await wallet.fundedUser(20);
       const [recipient] = await wallet.signedUp(1);
-      const { transactionId } = await wallet.transfer(sender, recipient!, 21);
+      const { transactionId } = await wallet.transfer(sender, recipient, 21);
       const handle = wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
       await handle.result();
       const events = (await handle.fetchHistory()).events ?? [];
-      const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType?.name);
+      const scheduled = events
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => e.activityTaskScheduledEventAttributes!.activityType?.name);
       expect(scheduled).toEqual([]);
       // Opening the record, the refused debit, the announcement: each one local activity.
       expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(3);
@@ -100,7 +111,7 @@ describe('transactions from RabbitMQ events to finalization', () => {
 
     it('finalizes a transfer from a user without a wallet Failed and changes nothing', async () => {
       const [recipient] = await wallet.signedUp(1);
-      const { transactionId, finalized } = await wallet.transfer(objectId(), recipient!, 10);
+      const { transactionId, finalized } = await wallet.transfer(objectId(), recipient, 10);
       expect(finalized).toEqual({ transactionId, status: 'Failed', reason: 'Sender wallet not found' });
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
     });
@@ -114,7 +125,7 @@ describe('transactions from RabbitMQ events to finalization', () => {
     it('lets operators find the execution by transaction, user, type and outcome, and query its legs', async () => {
       const sender = await wallet.fundedUser(300);
       const [recipient] = await wallet.signedUp(1);
-      const { transactionId } = await wallet.transfer(sender, recipient!, 120);
+      const { transactionId } = await wallet.transfer(sender, recipient, 120);
       const state = await wallet.workflowState(transactionId);
       expect(state).toMatchObject({
         transactionId,
@@ -129,7 +140,7 @@ describe('transactions from RabbitMQ events to finalization', () => {
       const query = `WalletTransactionId = "${transactionId}" AND WalletUserIds = "${recipient}" AND WalletTransactionType = "Transfer" AND WalletStatus = "Completed"`;
       const found = await waitForListing(query);
       expect(found).toEqual([`wallet-transaction-${transactionId}`]);
-      const { memo } = await wallet.temporal.workflow.getHandle(found[0]!).describe();
+      const { memo } = await wallet.temporal.workflow.getHandle(found[0]).describe();
       expect(memo).toMatchObject({
         transaction: { type: 'Transfer', amount: 120, fromUserId: sender, toUserId: recipient },
         outcome: { status: 'Completed' },

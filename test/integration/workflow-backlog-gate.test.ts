@@ -23,7 +23,14 @@ describe('the workflow backlog gate', () => {
     client = new Client({ connection });
   });
   afterAll(async () => {
-    await Promise.all(started.map((id) => client.workflow.getHandle(id).terminate('test over').catch(() => undefined)));
+    await Promise.all(
+      started.map((id) =>
+        client.workflow
+          .getHandle(id)
+          .terminate('test over')
+          .catch(() => undefined),
+      ),
+    );
     await connection.close();
   });
 
@@ -36,7 +43,11 @@ describe('the workflow backlog gate', () => {
   }
 
   async function backlog(): Promise<number> {
-    const response = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, reportStats: true });
+    const response = await client.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: taskQueue },
+      reportStats: true,
+    });
     return Number(response.stats?.approximateBacklogCount ?? 0);
   }
 
@@ -48,7 +59,11 @@ describe('the workflow backlog gate', () => {
     for (let taken = 0; taken < count; taken++) {
       await eventually('a workflow task taken', async () => {
         const task = await client.withDeadline(Date.now() + 3_000, () =>
-          client.workflowService.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'backlog-gate-spec' }),
+          client.workflowService.pollWorkflowTaskQueue({
+            namespace: 'default',
+            taskQueue: { name: taskQueue },
+            identity: 'backlog-gate-spec',
+          }),
         );
         return task.taskToken?.length ? true : undefined;
       });

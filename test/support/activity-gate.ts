@@ -1,5 +1,5 @@
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import type { LegChange } from '../../src/domain/transaction';
+import type { LegChange } from '../../workflows/contract';
 
 /**
  * Holds the ledger activity of one chosen leg until the test opens the gate, so a test can act

@@ -3,7 +3,7 @@
 // for a crash. Run by the crash-safety spec as a child process (node --import tsx).
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
-import type { LegChange } from '../../src/domain/transaction';
+import type { LegChange } from '../../workflows/contract';
 import { createLogger } from '../../src/logger';
 import { startWalletService } from '../../src/service';
 

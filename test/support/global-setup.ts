@@ -1,11 +1,10 @@
 import { connect as connectTcp, createServer, type AddressInfo } from 'node:net';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import { TEST_DATABASE_BASE_URL, TEST_RABBITMQ_URL, temporalCliPath } from './tools';
 import { bundleWorkflowsForTests } from './workflow-bundle';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __walletTestTemporal: TestWorkflowEnvironment | undefined;
 }
 
@@ -18,6 +17,11 @@ export default async function globalSetup(): Promise<void> {
     reachable('MongoDB (DATABASE_URL)', TEST_DATABASE_BASE_URL, 27017),
     reachable('RabbitMQ (RABBITMQ_URL)', TEST_RABBITMQ_URL, 5672),
   ]);
+  await startTemporalAndBundle();
+}
+
+/** A Temporal dev server for the run, and the workflow bundle every worker of the run loads. */
+export async function startTemporalAndBundle(): Promise<void> {
   const uiPort = await freePort();
   const temporal = await TestWorkflowEnvironment.createLocal({
     server: {

@@ -17,12 +17,11 @@ export class OpenApiValidator {
   }
 
   expectResponseMatches(method: string, url: string, response: ResponseLike): void {
-    const path = url.split('?')[0]!;
+    const path = url.split('?')[0];
     const operation = (openApiDocument.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)[path]?.[method];
     if (!operation) throw new Error(`${method.toUpperCase()} ${path} is not in the OpenAPI document`);
     const documented = operation.responses[String(response.status)] as
-      | { content?: Record<string, { schema: Record<string, unknown> }> }
-      | undefined;
+      { content?: Record<string, { schema: Record<string, unknown> }> } | undefined;
     if (!documented) throw new Error(`${method.toUpperCase()} ${path} answered ${response.status}, which the document does not list`);
     const schema = documented.content?.['application/json']?.schema;
     if (!schema) return;

@@ -1,5 +1,5 @@
 import { connect, type Channel, type ChannelModel, type ConsumeMessage, type GetMessage } from 'amqplib';
-import type { TransactionFinalized } from '../../src/domain/transaction';
+import type { TransactionFinalized } from '../../workflows/contract';
 import { DEAD_LETTER, EXCHANGES, FINALIZATION_ECHO, QUEUES, ROUTING_KEYS, declareTopology } from '../../src/messaging/topology';
 import { eventually } from './eventually';
 import { TEST_RABBITMQ_URL } from './tools';
@@ -30,9 +30,13 @@ export class PlatformBroker {
     const broker = new PlatformBroker(connection, channel);
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(queue, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized);
-    await channel.consume(queue, (message: ConsumeMessage | null) => {
-      if (message) broker.finalized.push(JSON.parse(message.content.toString('utf8')) as TransactionFinalized);
-    }, { noAck: true });
+    await channel.consume(
+      queue,
+      (message: ConsumeMessage | null) => {
+        if (message) broker.finalized.push(JSON.parse(message.content.toString('utf8')) as TransactionFinalized);
+      },
+      { noAck: true },
+    );
     return broker;
   }
 
@@ -88,10 +92,14 @@ export class PlatformBroker {
 
   /** Waits until a transaction has `count` finalizations and returns them. */
   async finalizationsCount(transactionId: string, count: number, timeoutMs = 30_000): Promise<TransactionFinalized[]> {
-    return eventually(`${count} finalizations of ${transactionId}`, () => {
-      const found = this.finalizationsOf(transactionId);
-      return found.length >= count ? found : undefined;
-    }, timeoutMs);
+    return eventually(
+      `${count} finalizations of ${transactionId}`,
+      () => {
+        const found = this.finalizationsOf(transactionId);
+        return found.length >= count ? found : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** Takes every message currently in the dead-letter queue (acking them). */

@@ -60,7 +60,15 @@ export class TokenIssuer {
   /** A token as the auth service issues it; `overrides` bend one rule at a time. */
   async token(
     userId: string,
-    overrides: { kid?: string; key?: CryptoKey | Uint8Array; issuer?: string; audience?: string[]; expiresIn?: string | number; notBefore?: string | number; alg?: string } = {},
+    overrides: {
+      kid?: string;
+      key?: CryptoKey | Uint8Array;
+      issuer?: string;
+      audience?: string[];
+      expiresIn?: string | number;
+      notBefore?: string | number;
+      alg?: string;
+    } = {},
   ): Promise<string> {
     const jwt = new SignJWT({ user: { id: userId, firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com', role: 'user' } })
       .setProtectedHeader({ alg: overrides.alg ?? 'RS256', kid: overrides.kid ?? 'main-key' })
@@ -105,7 +113,12 @@ export class TokenIssuer {
 
 async function signingKey(kid: string): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-  return { kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }, publicPem: await exportSPKI(publicKey) };
+  return {
+    kid,
+    privateKey,
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' },
+    publicPem: await exportSPKI(publicKey),
+  };
 }
 
 /** A JWT with `alg: none`, which must never be accepted. */

@@ -1,11 +1,16 @@
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkerOptions } from '@temporalio/worker';
 import { Types } from 'mongoose';
-import type { TransactionFinalized } from '../../src/domain/transaction';
+import type { TransactionFinalized } from '../../workflows/contract';
 import { verifyChain } from '../../src/ledger/ledger-chain';
 import type { WalletService } from '../../src/service';
-import type { LedgerEntryDocument } from '../../src/persistence/ledger-entry.model';
-import { transactionReversalWorkflowId, transactionStateQuery, transactionWorkflowId, type TransactionState } from '../../workflows/definitions';
+import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
+import {
+  transactionReversalWorkflowId,
+  transactionStateQuery,
+  transactionWorkflowId,
+  type TransactionState,
+} from '../../workflows/contract';
 import { eventually } from './eventually';
 import { objectId } from './ids';
 import { PlatformBroker } from './platform-broker';
@@ -44,7 +49,7 @@ export class WalletHarness {
     const users = Array.from({ length: count }, () => objectId());
     users.forEach((user) => this.platform.signup(user));
     await eventually(`${count} wallets`, async () => {
-      const found = await this.service.db.wallets.countDocuments({ userId: { $in: users.map((u) => new Types.ObjectId(u)) } });
+      const found = await this.service.stores.ledger.wallets.countDocuments({ userId: { $in: users.map((u) => new Types.ObjectId(u)) } });
       return found === count ? true : undefined;
     });
     return users;
@@ -53,8 +58,8 @@ export class WalletHarness {
   /** A user whose wallet was created and topped up with `amount`. */
   async fundedUser(amount: number): Promise<string> {
     const [user] = await this.signedUp(1);
-    await this.topUp(user!, amount);
-    return user!;
+    await this.topUp(user, amount);
+    return user;
   }
 
   async topUp(userId: string, amount: number): Promise<TransactionFinalized> {
@@ -64,19 +69,26 @@ export class WalletHarness {
   }
 
   /** Publishes a transfer and waits for its first finalization. */
-  async transfer(fromUserId: string, toUserId: string, amount: number): Promise<{ transactionId: string; finalized: TransactionFinalized }> {
+  async transfer(
+    fromUserId: string,
+    toUserId: string,
+    amount: number,
+  ): Promise<{ transactionId: string; finalized: TransactionFinalized }> {
     const transactionId = objectId();
     this.platform.transfer(transactionId, fromUserId, toUserId, amount);
     return { transactionId, finalized: await this.platform.finalizationOf(transactionId) };
   }
 
   async balanceOf(userId: string): Promise<number | undefined> {
-    const wallet = await this.service.db.wallets.findOne({ userId: new Types.ObjectId(userId) }).lean().exec();
+    const wallet = await this.service.stores.ledger.wallets
+      .findOne({ userId: new Types.ObjectId(userId) })
+      .lean()
+      .exec();
     return wallet?.balance;
   }
 
   async ledgerOf(userId: string): Promise<LedgerEntryDocument[]> {
-    return this.service.db.ledgerEntries
+    return this.service.stores.ledger.entries
       .find({ userId: new Types.ObjectId(userId) })
       .sort({ version: 1 })
       .lean<LedgerEntryDocument[]>()
@@ -84,7 +96,7 @@ export class WalletHarness {
   }
 
   async entriesOfTransaction(transactionId: string): Promise<LedgerEntryDocument[]> {
-    return this.service.db.ledgerEntries
+    return this.service.stores.ledger.entries
       .find({ transactionId: new Types.ObjectId(transactionId) })
       .sort({ createdAt: 1, _id: 1 })
       .lean<LedgerEntryDocument[]>()
@@ -95,7 +107,10 @@ export class WalletHarness {
   async expectConsistentWallet(userId: string): Promise<void> {
     const entries = await this.ledgerOf(userId);
     verifyChain(userId, entries);
-    const wallet = await this.service.db.wallets.findOne({ userId: new Types.ObjectId(userId) }).lean().exec();
+    const wallet = await this.service.stores.ledger.wallets
+      .findOne({ userId: new Types.ObjectId(userId) })
+      .lean()
+      .exec();
     const head = entries[entries.length - 1];
     expect(wallet).not.toBeNull();
     expect({ balance: wallet!.balance, version: wallet!.version }).toEqual({
@@ -119,9 +134,17 @@ export class WalletHarness {
     await this.settled(transactionId);
     for (const workflowId of [transactionWorkflowId(transactionId), transactionReversalWorkflowId(transactionId)]) {
       if ((await this.executionStatus(workflowId)) === undefined) continue;
-      await this.temporal.workflowService.deleteWorkflowExecution({ namespace: this.temporal.options.namespace, workflowExecution: { workflowId } });
+      await this.temporal.workflowService.deleteWorkflowExecution({
+        namespace: this.temporal.options.namespace,
+        workflowExecution: { workflowId },
+      });
       // The dev server takes 20-35 s to carry a deletion out.
-      await eventually(`${workflowId} to be deleted`, async () => ((await this.executionStatus(workflowId)) === undefined ? true : undefined), 90_000, 500);
+      await eventually(
+        `${workflowId} to be deleted`,
+        async () => ((await this.executionStatus(workflowId)) === undefined ? true : undefined),
+        90_000,
+        500,
+      );
     }
   }
 

@@ -1,4 +1,4 @@
-import { PLATFORM_AMOUNT_LIMITS } from '../../src/domain/transaction';
+import { PLATFORM_AMOUNT_LIMITS } from '../../src/config';
 import { createMessageDecoder } from '../../src/messaging/messages';
 import { QUEUES } from '../../src/messaging/topology';
 
@@ -59,16 +59,26 @@ describe('decoding the messages of CONTRACT.md', () => {
     ['amount 1.5', { transactionId: T, type: 'TopUp', userId: A, amount: 1.5 }, /amount: must be an integer/],
     ['amount "10"', { transactionId: T, type: 'TopUp', userId: A, amount: '10' }, /amount/],
     ['a top-up over 100,000', { transactionId: T, type: 'TopUp', userId: A, amount: 100_001 }, /amount: must be at most 100000/],
-    ['a transfer over 50,000', { transactionId: T, type: 'Transfer', fromUserId: A, toUserId: B, amount: 50_001 }, /amount: must be at most 50000/],
+    [
+      'a transfer over 50,000',
+      { transactionId: T, type: 'Transfer', fromUserId: A, toUserId: B, amount: 50_001 },
+      /amount: must be at most 50000/,
+    ],
     ['a transfer to oneself', { transactionId: T, type: 'Transfer', fromUserId: A, toUserId: A, amount: 5 }, /toUserId: must differ/],
     ['a transfer without a sender', { transactionId: T, type: 'Transfer', toUserId: B, amount: 5 }, /fromUserId/],
   ])('rejects %s, naming its transaction so that it can be announced Failed', (_case, value, problem) => {
     const decoded = completed(value);
-    expect(decoded).toEqual({ ok: true, message: { kind: 'transactionRejected', transactionId: T, problem: expect.stringMatching(problem) } });
+    expect(decoded).toEqual({
+      ok: true,
+      message: { kind: 'transactionRejected', transactionId: T, problem: expect.stringMatching(problem) },
+    });
   });
 
   it('takes the amount limits from its configuration', () => {
-    const strict = createMessageDecoder({ maxMessageBytes: 65536, amountLimits: { topUp: { min: 10, max: 20 }, transfer: { min: 1, max: 5 } } });
+    const strict = createMessageDecoder({
+      maxMessageBytes: 65536,
+      amountLimits: { topUp: { min: 10, max: 20 }, transfer: { min: 1, max: 5 } },
+    });
     const topUp = (amount: number) => strict(QUEUES.transactionCompleted, body({ transactionId: T, type: 'TopUp', userId: A, amount }));
     expect(topUp(9)).toMatchObject({ message: { kind: 'transactionRejected', problem: 'amount: must be at least 10' } });
     expect(topUp(20)).toMatchObject({ message: { kind: 'transactionCompleted' } });
@@ -77,7 +87,11 @@ describe('decoding the messages of CONTRACT.md', () => {
 
   it.each([
     ['bad JSON', '{"transactionId":', /not JSON/],
-    ['an id that is not an ObjectId', { transactionId: 'tx-1', type: 'TopUp', userId: A, amount: 5 }, /transactionId: must be a 24-hex-digit ObjectId/],
+    [
+      'an id that is not an ObjectId',
+      { transactionId: 'tx-1', type: 'TopUp', userId: A, amount: 5 },
+      /transactionId: must be a 24-hex-digit ObjectId/,
+    ],
     ['a missing transactionId', { type: 'TopUp', userId: A, amount: 5 }, /transactionId/],
     ['a JSON array', [1, 2], /body|type/],
     ['JSON null', 'null', /body|type/],

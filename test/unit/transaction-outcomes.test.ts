@@ -1,4 +1,5 @@
-import { eventCanChange, toAnnouncement } from '../../src/domain/transaction';
+import { toAnnouncement } from '../../src/finalization/announcement';
+import { eventCanChange } from '../../src/transaction-record/what-events-change';
 
 const T = '665f1c2ab7e4a1d2c3b4a5f8';
 
@@ -22,11 +23,19 @@ describe('what a transaction record still lets an event change', () => {
 
 describe('an announcement as the platform receives it', () => {
   it.each([undefined, '', '   '])('gives a Failed without a reason (%j) the default reason', (reason) => {
-    expect(toAnnouncement({ transactionId: T, status: 'Failed', reason })).toEqual({ transactionId: T, status: 'Failed', reason: 'Transaction failed' });
+    expect(toAnnouncement({ transactionId: T, status: 'Failed', reason })).toEqual({
+      transactionId: T,
+      status: 'Failed',
+      reason: 'Transaction failed',
+    });
   });
 
   it('keeps a Failed reason, trimmed, and gives a Completed none', () => {
-    expect(toAnnouncement({ transactionId: T, status: 'Failed', reason: ' Card declined ' })).toEqual({ transactionId: T, status: 'Failed', reason: 'Card declined' });
+    expect(toAnnouncement({ transactionId: T, status: 'Failed', reason: ' Card declined ' })).toEqual({
+      transactionId: T,
+      status: 'Failed',
+      reason: 'Card declined',
+    });
     expect(toAnnouncement({ transactionId: T, status: 'Completed', reason: 'stray' })).toEqual({ transactionId: T, status: 'Completed' });
   });
 });

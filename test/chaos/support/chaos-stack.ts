@@ -4,7 +4,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTES } from '../../../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../../../workflows/contract';
 import { eventually } from '../../support/eventually';
 import { REPO_ROOT, temporalCliPath } from '../../support/tools';
 
@@ -142,16 +142,21 @@ export class ChaosStack {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
     this.service = child;
     child.once('exit', () => {
       if (this.service === child) this.service = undefined;
     });
-    await eventually('the wallet service to answer /health', async () => {
-      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}; see ${this.serviceLogDir}`);
-      return (await fetch(`${this.httpUrl}/health`)).ok ? true : undefined;
-    }, 60_000, 200);
+    await eventually(
+      'the wallet service to answer /health',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}; see ${this.serviceLogDir}`);
+        return (await fetch(`${this.httpUrl}/health`)).ok ? true : undefined;
+      },
+      60_000,
+      200,
+    );
   }
 
   /** Stops the service process; resolves with its exit code (null when killed by a signal). */

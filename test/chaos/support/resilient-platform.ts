@@ -1,5 +1,5 @@
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import type { TransactionFinalized } from '../../../src/domain/transaction';
+import type { TransactionFinalized } from '../../../workflows/contract';
 import { DEAD_LETTER, EXCHANGES, QUEUES, declareTopology } from '../../../src/messaging/topology';
 import type { DeadLetter } from '../../support/platform-broker';
 
@@ -39,7 +39,9 @@ export class ResilientPlatform {
         await this.ensureConnected();
         const channel = this.channel!;
         await new Promise<void>((resolve, reject) => {
-          channel.publish(exchange, routingKey, bytes, { persistent: true }, (error) => (error ? reject(error) : resolve()));
+          channel.publish(exchange, routingKey, bytes, { persistent: true }, (error) =>
+            error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
+          );
         });
         return;
       } catch {
@@ -56,7 +58,11 @@ export class ResilientPlatform {
       const message = await this.channel!.get(DEAD_LETTER.queue, { noAck: true });
       if (!message) return letters;
       const headers = message.properties.headers ?? {};
-      letters.push({ body: message.content.toString('utf8'), reason: String(headers[DEAD_LETTER.headers.reason]), queue: String(headers[DEAD_LETTER.headers.queue]) });
+      letters.push({
+        body: message.content.toString('utf8'),
+        reason: String(headers[DEAD_LETTER.headers.reason]),
+        queue: String(headers[DEAD_LETTER.headers.queue]),
+      });
     }
   }
 

@@ -1,8 +1,8 @@
 import { Types } from 'mongoose';
 import { EXCHANGES, ROUTING_KEYS } from '../../../src/messaging/topology';
-import { openDatabase, type Database } from '../../../src/persistence/mongo';
+import { openStores, type Stores } from '../../../src/stores';
 import { verifyChain } from '../../../src/ledger/ledger-chain';
-import type { LedgerEntryDocument } from '../../../src/persistence/ledger-entry.model';
+import type { LedgerEntryDocument } from '../../../src/ledger/ledger-entry.model';
 import { eventually } from '../../support/eventually';
 import { objectId } from '../../support/ids';
 import type { ChaosStack } from './chaos-stack';
@@ -15,7 +15,7 @@ export class Scenario {
   private constructor(
     readonly stack: ChaosStack,
     readonly platform: ResilientPlatform,
-    private db: Database | undefined,
+    private db: Stores | undefined,
   ) {}
 
   static async start(stack: ChaosStack): Promise<Scenario> {
@@ -35,11 +35,22 @@ export class Scenario {
 
   topUp(transactionId: string, userId: string, amount: number) {
     this.topUps.set(transactionId, { userId, amount });
-    return this.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, { transactionId, type: 'TopUp', userId, amount });
+    return this.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, {
+      transactionId,
+      type: 'TopUp',
+      userId,
+      amount,
+    });
   }
 
   transfer(transactionId: string, fromUserId: string, toUserId: string, amount: number) {
-    return this.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, { transactionId, type: 'Transfer', fromUserId, toUserId, amount });
+    return this.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, {
+      transactionId,
+      type: 'Transfer',
+      fromUserId,
+      toUserId,
+      amount,
+    });
   }
 
   failed(transactionId: string, type: 'TopUp' | 'Transfer', reason: string) {
@@ -50,7 +61,16 @@ export class Scenario {
   async fundedUsers(count: number, amount: number): Promise<string[]> {
     const users = Array.from({ length: count }, () => objectId());
     for (const user of users) await this.signup(user);
-    await eventually('the wallets', async () => ((await (await this.database()).wallets.countDocuments({ userId: { $in: users.map((u) => new Types.ObjectId(u)) } })) === count ? true : undefined), 120_000, 250);
+    await eventually(
+      'the wallets',
+      async () =>
+        (await (await this.database()).ledger.wallets.countDocuments({ userId: { $in: users.map((u) => new Types.ObjectId(u)) } })) ===
+        count
+          ? true
+          : undefined,
+      120_000,
+      250,
+    );
     const topUps = users.map((user) => ({ transactionId: objectId(), user }));
     for (const { transactionId, user } of topUps) await this.topUp(transactionId, user, amount);
     await this.allFinalized(topUps.map((t) => t.transactionId));
@@ -67,8 +87,8 @@ export class Scenario {
   }
 
   /** The database, opened on first use and reopened after the database server restarts. */
-  async database(): Promise<Database> {
-    this.db ??= await openDatabase(this.stack.mongoUrl);
+  async database(): Promise<Stores> {
+    this.db ??= await openStores(this.stack.mongoUrl);
     return this.db;
   }
 
@@ -79,8 +99,8 @@ export class Scenario {
    */
   async checkMoney(): Promise<{ wallets: number; total: number; toppedUp: number; netByTransaction: Map<string, number> }> {
     const db = await this.database();
-    const wallets = await db.wallets.find().lean().exec();
-    const entries = await db.ledgerEntries.find().sort({ userId: 1, version: 1 }).lean<LedgerEntryDocument[]>().exec();
+    const wallets = await db.ledger.wallets.find().lean().exec();
+    const entries = await db.ledger.entries.find().sort({ userId: 1, version: 1 }).lean<LedgerEntryDocument[]>().exec();
     const byUser = new Map<string, LedgerEntryDocument[]>();
     for (const entry of entries) {
       const key = entry.userId.toHexString();
@@ -102,7 +122,7 @@ export class Scenario {
     const netByTransaction = new Map<string, number>();
     for (const [transactionId, legs] of groupByTransaction(entries)) {
       const net = legs.reduce((sum, e) => sum + e.amount, 0);
-      if (legs[0]!.transactionType === 'Transfer' && net !== 0) throw new Error(`transfer ${transactionId} created or destroyed money`);
+      if (legs[0].transactionType === 'Transfer' && net !== 0) throw new Error(`transfer ${transactionId} created or destroyed money`);
       netByTransaction.set(transactionId, net);
     }
     return { wallets: wallets.length, total, toppedUp, netByTransaction };

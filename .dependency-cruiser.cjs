@@ -1,0 +1,83 @@
+/**
+ * The layering, checked on every `npm test` (npm run lint:layers). Data flows one way:
+ * bridge (src/messaging) -> workflows -> activities -> ledger / transaction record / finalization.
+ * Type-only imports are erased by the compiler and not checked here.
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: 'workflows-are-deterministic',
+      comment:
+        'workflows/ is bundled into the deterministic sandbox: it imports only the Temporal workflow API and itself (the contract included).',
+      severity: 'error',
+      from: { path: '^workflows/' },
+      to: { pathNot: ['^workflows/', '^node_modules/@temporalio/(workflow|common)/'] },
+    },
+    {
+      name: 'only-the-contract-crosses-into-workflows',
+      comment: 'Outside workflows/, only workflows/contract.ts is imported (the worker finds the workflows by path).',
+      severity: 'error',
+      from: { pathNot: ['^workflows/', '^test/'] },
+      to: { path: '^workflows/', pathNot: '^workflows/contract\\.ts$' },
+    },
+    {
+      name: 'activities-do-not-touch-transport',
+      comment: 'Activities hand their step to the module that owns it; HTTP and RabbitMQ transport are not theirs.',
+      severity: 'error',
+      from: { path: '^activities/' },
+      to: { path: '^src/(http|messaging)/' },
+    },
+    {
+      name: 'only-the-composition-root-builds-activities',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/service\\.ts$' },
+      to: { path: '^activities/' },
+    },
+    {
+      name: 'the-ledger-is-the-bottom',
+      comment: 'The ledger owns balances: it depends on nothing that calls it.',
+      severity: 'error',
+      from: { path: '^src/ledger/' },
+      to: { path: '^(src/(messaging|temporal|http|finalization|transaction-record|ops)|activities)/' },
+    },
+    {
+      name: 'the-record-and-the-announcement-do-not-call-upward',
+      severity: 'error',
+      from: { path: '^src/(transaction-record|finalization)/' },
+      to: { path: '^(src/(temporal|http|ops|ledger)|activities)/' },
+    },
+    {
+      name: 'the-bridge-does-not-know-temporal',
+      comment: 'The message router declares the interface Temporal implements (temporal/transaction-workflows).',
+      severity: 'error',
+      from: { path: '^src/messaging/' },
+      to: { path: '^src/(temporal|http|finalization|ops)/' },
+    },
+    {
+      name: 'nothing-imports-the-composition-root',
+      comment: 'service.ts builds the parts; the parts never reach back for it.',
+      severity: 'error',
+      from: { path: '^(src|activities|workflows)/', pathNot: '^src/main\\.ts$' },
+      to: { path: '^src/(service|main)\\.ts$' },
+    },
+    {
+      name: 'nothing-imports-tests',
+      severity: 'error',
+      from: { pathNot: '^test/' },
+      to: { path: '^test/' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(dist|node_modules|\\.tools|\\.run|\\.data)/' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: false,
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+};

@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Logger } from '../logger';
+import type { BrokerConnection } from '../messaging/broker-connection';
+import { publishConfirmed } from '../messaging/publish-confirmed';
+import { FINALIZATION_ECHO, openTopologyChannel } from '../messaging/topology';
+import { backoffDelayMs, sleep } from '../support/backoff';
+import { decodeFinalization } from './announcement';
+import type { FinalizationLog } from './finalization-log';
+
+const PREFETCH = 200;
+// Below the finalization step's own 10 s timeout, so a slow echo fails the attempt, which is retried.
+const CATCH_UP_TIMEOUT_MS = 5_000;
+// A fence this process put is seen in memory; one another process's consumer reached is polled for.
+const REMOTE_FENCE_POLL_MS = 1_000;
+const RECORD_BACKOFF = { initialMs: 200, maxMs: 10_000 };
+
+/**
+ * Learns from the broker itself which announcements got through. The broker routes every
+ * `wallet.transactionFinalized` both to the platform's queue and to the wallet's echo queue, in one
+ * step; the echo's single active consumer records each copy, in order, in the finalization log.
+ * A finalization step that runs again after its process died waiting for a confirm cannot tell
+ * from its own memory whether that announcement was routed; it puts a fence in the echo queue and,
+ * once the consumer has reached the fence, the log answers.
+ */
+export class FinalizationEcho {
+  private channel: ConfirmChannel | undefined;
+  private readonly origin = randomUUID();
+  private readonly fenceWaiters = new Map<string, () => void>();
+
+  constructor(
+    broker: BrokerConnection,
+    private readonly log: Pick<FinalizationLog, 'recordDelivered' | 'recordFence' | 'takeFence'>,
+    private readonly logger: Logger,
+  ) {
+    broker.onConnected(async (connection) => {
+      const channel = await openTopologyChannel(connection, this.logger, 'finalization echo', (closed) => {
+        if (this.channel === closed) this.channel = undefined;
+      });
+      await channel.prefetch(PREFETCH);
+      this.channel = channel;
+      let recording = Promise.resolve();
+      await channel.consume(
+        FINALIZATION_ECHO.queue,
+        (message) => {
+          if (message) recording = recording.then(() => this.record(channel, message));
+        },
+        { noAck: false },
+      );
+    });
+  }
+
+  /** Resolves once every announcement routed before this call is in the finalization log. */
+  async catchUp(): Promise<void> {
+    const channel = this.channel;
+    if (!channel) throw new Error('RabbitMQ is not connected; the finalization step will be retried');
+    const fenceId = randomUUID();
+    const reachedHere = new Promise<void>((resolve) => this.fenceWaiters.set(fenceId, resolve));
+    const done = new AbortController();
+    try {
+      const headers = { [FINALIZATION_ECHO.fenceHeader]: fenceId, [FINALIZATION_ECHO.fenceOriginHeader]: this.origin };
+      await publishConfirmed(channel, '', FINALIZATION_ECHO.queue, Buffer.from('{}'), { headers });
+      const reached = await Promise.race([
+        reachedHere.then(() => true),
+        this.reachedElsewhere(fenceId, done.signal),
+        sleep(CATCH_UP_TIMEOUT_MS, done.signal).then(() => false),
+      ]);
+      if (!reached) throw new Error(`the finalization echo did not catch up within ${CATCH_UP_TIMEOUT_MS}ms; the step will be retried`);
+    } finally {
+      done.abort();
+      this.fenceWaiters.delete(fenceId);
+    }
+  }
+
+  /** Polls for the fence being reached by the consumer of another process (the queue has one at a time). */
+  private async reachedElsewhere(fenceId: string, signal: AbortSignal): Promise<boolean> {
+    while (!signal.aborted) {
+      await sleep(REMOTE_FENCE_POLL_MS, signal);
+      if (!signal.aborted && (await this.log.takeFence(fenceId))) return true;
+    }
+    return false;
+  }
+
+  /** Records one copy, retrying the database with backoff; on a lost channel the broker redelivers it. */
+  private async record(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
+    for (let attempt = 1; this.channel === channel; attempt++) {
+      try {
+        const headers = message.properties.headers ?? {};
+        const fenceId: unknown = headers[FINALIZATION_ECHO.fenceHeader];
+        if (typeof fenceId === 'string') {
+          if (headers[FINALIZATION_ECHO.fenceOriginHeader] !== this.origin) await this.log.recordFence(fenceId);
+          else this.fenceWaiters.get(fenceId)?.();
+        } else {
+          const finalized = decodeFinalization(message.content);
+          if (finalized) await this.log.recordDelivered(finalized);
+          else this.logger.warn({ body: message.content.toString('utf8', 0, 200) }, 'finalization echo: not an announcement; dropped');
+        }
+        channel.ack(message);
+        return;
+      } catch (error) {
+        this.logger.warn({ err: error, attempt }, 'finalization echo not recorded; retrying');
+        await sleep(backoffDelayMs(RECORD_BACKOFF, attempt));
+      }
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import type { ConfirmChannel } from 'amqplib';
+import type { TransactionFinalized } from '../../workflows/contract';
+import type { Logger } from '../logger';
+import type { BrokerConnection } from '../messaging/broker-connection';
+import { publishConfirmed } from '../messaging/publish-confirmed';
+import { EXCHANGES, ROUTING_KEYS, openTopologyChannel } from '../messaging/topology';
+import type { Metrics } from '../metrics';
+import { toAnnouncement } from './announcement';
+
+/** Announces outcomes as `wallet.transactionFinalized`, returning only once the broker confirmed. */
+export class FinalizationPublisher {
+  private channel: ConfirmChannel | undefined;
+
+  constructor(
+    broker: BrokerConnection,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    broker.onConnected(async (connection) => {
+      this.channel = await openTopologyChannel(connection, this.logger, 'finalization', (closed) => {
+        if (this.channel === closed) this.channel = undefined;
+      });
+    });
+  }
+
+  async publish(requested: TransactionFinalized): Promise<void> {
+    const channel = this.channel;
+    if (!channel) throw new Error('RabbitMQ is not connected; finalization will be retried');
+    // The platform's wire format: a JSON body, persistent, no other properties; a Failed with a reason.
+    const finalized = toAnnouncement(requested);
+    const body = Buffer.from(JSON.stringify(finalized));
+    await publishConfirmed(channel, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, body);
+    this.metrics.finalizationsPublished.inc({ status: finalized.status });
+    this.logger.info(
+      { transactionId: finalized.transactionId, status: finalized.status, reason: finalized.reason },
+      'transaction finalized',
+    );
+  }
+}

@@ -1,0 +1,126 @@
+import { Types } from 'mongoose';
+import type { AppliedLeg, LegChange } from '../../workflows/contract';
+import { isDuplicateKey } from '../database/duplicate-key';
+import type { Metrics } from '../metrics';
+import { backoffDelayMs, sleep } from '../support/backoff';
+import { checkSameAmount, findAppliedLeg, isSameLeg, LEG_LOOKBACK, toAppliedLeg } from './applied-legs';
+import { BusinessRuleError, LedgerContentionError } from './errors';
+import { nextLink, type ChainLink, type WalletHead } from './ledger-chain';
+import type { LedgerEntryDocument } from './ledger-entry.model';
+import type { LedgerStore } from './ledger-store';
+import { ledgerEntryIdOf } from './keys';
+import type { WalletProjection } from './projection';
+import type { WalletHeads } from './wallet-heads';
+
+// Attempts at claiming a wallet's next version before the activity gives up and lets Temporal retry.
+const MAX_VERSION_CLAIMS = 25;
+const CONFLICT_BACKOFF = { initialMs: 2, maxMs: 100 };
+
+/** What inserting an entry at a version found: the entry written, the leg already there, or the version taken. */
+type Claim = { kind: 'written'; entry: LedgerEntryDocument } | { kind: 'alreadyApplied'; entry: LedgerEntryDocument } | { kind: 'taken' };
+
+/**
+ * Writes a leg as the entry at its wallet's next version. The entry's _id `<userId>:<version>` lets
+ * exactly one writer claim a version, and the unique index (transactionId, userId, leg) makes the
+ * leg idempotent: a claim that loses either race finds out which, and builds on the real head.
+ */
+export class LegWriter {
+  constructor(
+    private readonly store: LedgerStore,
+    private readonly projection: WalletProjection,
+    private readonly heads: WalletHeads,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async write(change: LegChange, signal: AbortSignal | undefined): Promise<AppliedLeg> {
+    // A remembered head or the wallet document may be behind the ledger: a claim on either then
+    // conflicts, and the ledger's head is read.
+    let head = this.heads.get(change.userId) ?? (await this.projection.projectedHead(change.userId));
+    // Whether `head` was just read from the ledger itself, not from memory or the wallet document.
+    let atLedgerHead = false;
+    for (let attempt = 1; attempt <= MAX_VERSION_CLAIMS; attempt++) {
+      signal?.throwIfAborted();
+      const link = linkOrRefusal(head, change.amount);
+      if (link instanceof BusinessRuleError) {
+        // A refusal is final: it must rest on the ledger's head, never on a cache of it.
+        if (!atLedgerHead) {
+          atLedgerHead = true;
+          head = await this.projection.rollForward(change.userId);
+          continue;
+        }
+        return this.refuseUnlessApplied(change, head, link);
+      }
+      const claim = await this.claim(change, link);
+      if (claim.kind === 'written') return this.written(change, claim.entry);
+      if (claim.kind === 'alreadyApplied') return this.confirm(change, claim.entry);
+      // Another writer claimed this version first: find the wallet's real head and try again.
+      this.metrics.ledgerVersionConflicts.inc();
+      await sleep(backoffDelayMs(CONFLICT_BACKOFF, attempt));
+      head = await this.projection.rollForward(change.userId);
+      atLedgerHead = true;
+    }
+    throw new LedgerContentionError(change.userId, MAX_VERSION_CLAIMS);
+  }
+
+  private async claim(change: LegChange, link: ChainLink): Promise<Claim> {
+    const entry = entryOf(change, link);
+    try {
+      await this.store.entryCollection.insertOne(entry);
+      return { kind: 'written', entry };
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+    const holder = await this.store.entryAt(change.userId, link.version);
+    if (holder && isSameLeg(holder, change)) return { kind: 'alreadyApplied', entry: holder };
+    if (holder) return { kind: 'taken' };
+    // The version was free, so the leg's own key was taken: it was applied at an earlier version.
+    const earlier = await findAppliedLeg(this.store, change, link.version - 1, LEG_LOOKBACK.applied);
+    return earlier ? { kind: 'alreadyApplied', entry: earlier } : { kind: 'taken' };
+  }
+
+  private async written(change: LegChange, entry: LedgerEntryDocument): Promise<AppliedLeg> {
+    this.metrics.ledgerEntries.inc({ leg: change.leg });
+    this.heads.remember(change.userId, entry);
+    await this.projection.copy(change.userId, entry);
+    return toAppliedLeg(entry);
+  }
+
+  /** A retried leg may already be applied: its own effect must not refuse it now. */
+  private async refuseUnlessApplied(change: LegChange, head: WalletHead, refusal: BusinessRuleError): Promise<AppliedLeg> {
+    const existing = await findAppliedLeg(this.store, change, head.version, LEG_LOOKBACK.refused);
+    if (!existing) throw refusal;
+    return this.confirm(change, existing);
+  }
+
+  private async confirm(change: LegChange, existing: LedgerEntryDocument): Promise<AppliedLeg> {
+    checkSameAmount(change, existing);
+    // The attempt that wrote it may have died before updating the projection.
+    await this.projection.rollForward(change.userId);
+    return toAppliedLeg(existing);
+  }
+}
+
+/** The next link, or the business rule it breaks (a broken invariant is thrown). */
+function linkOrRefusal(head: WalletHead, amount: number): ChainLink | BusinessRuleError {
+  try {
+    return nextLink(head, amount);
+  } catch (error) {
+    if (error instanceof BusinessRuleError) return error;
+    throw error;
+  }
+}
+
+function entryOf(change: LegChange, link: ChainLink): LedgerEntryDocument {
+  return {
+    _id: ledgerEntryIdOf(change.userId, link.version),
+    userId: new Types.ObjectId(change.userId),
+    version: link.version,
+    transactionId: new Types.ObjectId(change.transactionId),
+    transactionType: change.transactionType,
+    leg: change.leg,
+    amount: link.amount,
+    balanceAfter: link.balanceAfter,
+    counterpartyUserId: change.counterpartyUserId ? new Types.ObjectId(change.counterpartyUserId) : null,
+    createdAt: new Date(),
+  };
+}

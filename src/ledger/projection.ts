@@ -1,0 +1,68 @@
+import { LedgerInvariantError, WalletNotFoundError } from './errors';
+import type { WalletHead } from './ledger-chain';
+import type { LedgerEntryDocument } from './ledger-entry.model';
+import type { LedgerStore } from './ledger-store';
+import { walletIdOf } from './keys';
+import type { WalletHeads } from './wallet-heads';
+
+/**
+ * The wallet document: a projection of the wallet's latest ledger entry, copied after every write
+ * and rolled forward whenever it is found behind. The ledger is the truth; the document is a cache.
+ */
+export class WalletProjection {
+  constructor(
+    private readonly store: LedgerStore,
+    private readonly heads: WalletHeads,
+  ) {}
+
+  /**
+   * Brings the wallet document up to its ledger's latest entry and returns that head. Repeats while
+   * other writers race it (FerretDB may apply a stale update after a newer one), so the document is
+   * current when this returns.
+   */
+  async rollForward(userId: string): Promise<WalletHead> {
+    for (;;) {
+      const head = await this.projectedHead(userId);
+      const newest = await this.store.newestAfter(userId, head.version);
+      if (!newest) return head;
+      await this.copy(userId, newest);
+    }
+  }
+
+  /**
+   * The head the wallet document records, checked against the entry it copies: every new entry is
+   * computed from it, so a document that disagrees with its ledger must never be built upon. The
+   * check reads the entry back unless this process wrote or verified it.
+   */
+  async projectedHead(userId: string): Promise<WalletHead> {
+    const wallet = await this.store.walletOf(userId, { balance: 1, version: 1 });
+    if (!wallet) throw new WalletNotFoundError(userId);
+    const known = this.heads.get(userId);
+    if (known && known.version === wallet.version && known.balance === wallet.balance) return known;
+    const copied = wallet.version === 0 ? null : await this.store.entryAt(userId, wallet.version);
+    const expected = copied?.balanceAfter ?? 0;
+    if ((wallet.version > 0 && !copied) || wallet.balance !== expected) {
+      throw new LedgerInvariantError(
+        `wallet of user ${userId} says ${wallet.balance} at version ${wallet.version}, its ledger ${copied ? copied.balanceAfter : 'has no such entry'}`,
+      );
+    }
+    if (copied) this.heads.remember(userId, copied);
+    return { userId, balance: wallet.balance, version: wallet.version };
+  }
+
+  /**
+   * Copies an entry into the wallet document. Where another process raced this one, the document
+   * may be left behind: the next change of the wallet (its version claim conflicts) or the
+   * reconciliation rolls it forward, and reads look ahead of it meanwhile.
+   */
+  async copy(userId: string, entry: LedgerEntryDocument): Promise<void> {
+    const result = await this.store.wallets
+      .updateOne({ _id: walletIdOf(userId) }, { $set: { balance: entry.balanceAfter, version: entry.version, updatedAt: entry.createdAt } })
+      .exec();
+    // Wallets are never deleted: an entry was written for a wallet whose document has vanished.
+    if (result.matchedCount === 0) {
+      this.heads.forget(userId);
+      throw new LedgerInvariantError(`wallet of user ${userId} has entries up to version ${entry.version} but no wallet document`);
+    }
+  }
+}

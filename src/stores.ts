@@ -1,0 +1,28 @@
+import type { Connection } from 'mongoose';
+import { openConnection } from './database/connection';
+import { FinalizationLog } from './finalization/finalization-log';
+import { LedgerStore } from './ledger/ledger-store';
+import { TransactionRecords } from './transaction-record/transaction-records';
+
+/** The service's collections on one connection, each owned by its module. */
+export interface Stores {
+  connection: Connection;
+  ledger: LedgerStore;
+  records: TransactionRecords;
+  finalizations: FinalizationLog;
+  close(): Promise<void>;
+}
+
+/** Connects and has each owner create its collections and indexes (the unique ones carry correctness). */
+export async function openStores(url: string): Promise<Stores> {
+  const connection = await openConnection(url);
+  const stores = {
+    connection,
+    ledger: new LedgerStore(connection),
+    records: new TransactionRecords(connection),
+    finalizations: new FinalizationLog(connection),
+    close: () => connection.close(),
+  };
+  await Promise.all([stores.ledger.ensureCollections(), stores.records.ensureCollections(), stores.finalizations.ensureCollections()]);
+  return stores;
+}

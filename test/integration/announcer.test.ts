@@ -1,0 +1,148 @@
+import type { TransactionFinalized } from '../../workflows/contract';
+import { Announcer, type AnnouncementAttempt, type AnnouncerDependencies } from '../../src/finalization/announcer';
+import { createLogger } from '../../src/logger';
+import { BrokerConnection } from '../../src/messaging/broker-connection';
+import { FinalizationEcho } from '../../src/finalization/echo';
+import { FinalizationPublisher } from '../../src/finalization/publisher';
+import { createMetrics } from '../../src/metrics';
+import { openStores, type Stores } from '../../src/stores';
+import { FinalizationLog } from '../../src/finalization/finalization-log';
+import { objectId } from '../support/ids';
+import { PlatformBroker } from '../support/platform-broker';
+import { databaseUrlFor, TEST_RABBITMQ_URL } from '../support/tools';
+import { dropDatabase } from '../support/wallet-service';
+import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
+
+// The announcement protocol on the real broker and database, its step run as Temporal runs its
+// attempts: again in the same process, in another process, concurrently, or stalled.
+describe('announcing an outcome', () => {
+  const url = databaseUrlFor('wallet_test_finalization');
+  let db: Stores;
+  let broker: BrokerConnection;
+  let platform: PlatformBroker;
+  let announcer: Announcer;
+  let publisher: FinalizationPublisher;
+  let echo: FinalizationEcho;
+
+  beforeAll(async () => {
+    await dropDatabase(url);
+    db = await openStores(url);
+    platform = await PlatformBroker.connect();
+    await platform.purgeAll();
+    const logger = createLogger('silent');
+    broker = new BrokerConnection(TEST_RABBITMQ_URL, 'finalization-test', logger);
+    publisher = new FinalizationPublisher(broker, createMetrics(), logger);
+    echo = new FinalizationEcho(broker, db.finalizations, logger);
+    broker.start();
+    await broker.waitUntilConnected();
+    announcer = announcerOf(db.finalizations);
+  });
+
+  /** The announcer of one process, with its own memory of confirmed announcements. */
+  function announcerOf(log: AnnouncerDependencies['log'], records: AnnouncerDependencies['records'] = db.records): Announcer {
+    return new Announcer({ records, publisher, log, echo });
+  }
+
+  /** A live attempt of the step (its activity not cancelled). */
+  const attempt = (): AnnouncementAttempt => ({
+    cancellationSignal: new AbortController().signal,
+    log: { info: () => undefined, warn: () => undefined },
+  });
+  afterAll(async () => {
+    await broker.close();
+    await platform.close();
+    await db.close();
+  });
+
+  /** Runs the step in this process. */
+  const announce = (finalized: TransactionFinalized) => announcer.announce(finalized, [], attempt());
+
+  /** Runs the step in a fresh process (no memory of what it announced). */
+  const announceInSuccessor = (finalized: TransactionFinalized) =>
+    announcerOf(new FinalizationLog(db.connection)).announce(finalized, [], attempt());
+
+  /** Announces a later outcome, then expects the transaction's announcements to be exactly these. */
+  async function expectAnnouncedOnceThenFailed(transactionId: string): Promise<void> {
+    await announce({ transactionId, status: 'Failed', reason: 'later' });
+    await platform.finalizationsCount(transactionId, 2);
+    expect(platform.finalizationsOf(transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
+  }
+
+  it('publishes wallet.transactionFinalized exactly in the contract shape', async () => {
+    const transactionId = objectId();
+    await announce({ transactionId, status: 'Failed', reason: 'Insufficient balance' });
+    expect(await platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Failed', reason: 'Insufficient balance' });
+  });
+
+  it('does not announce again when a retry follows an attempt the broker confirmed', async () => {
+    const transactionId = objectId();
+    await announce({ transactionId, status: 'Completed' });
+    await announce({ transactionId, status: 'Completed' });
+    await platform.finalizationOf(transactionId);
+    // A later, different outcome of the same transaction is still announced.
+    await announce({ transactionId, status: 'Failed', reason: 'Chargeback' });
+    await platform.finalizationsCount(transactionId, 2);
+    expect(platform.finalizationsOf(transactionId)).toEqual([
+      { transactionId, status: 'Completed' },
+      { transactionId, status: 'Failed', reason: 'Chargeback' },
+    ]);
+  });
+
+  it('announces once when two attempts run at once in one process (a regular activity taking over from a timed-out local one)', async () => {
+    const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
+    await db.records.recordOutcome(completed, []); // earlier attempts never reached the broker
+    await Promise.all([announce(completed), announce(completed)]);
+    await expectAnnouncedOnceThenFailed(completed.transactionId);
+  });
+
+  it('does not announce again when another process runs the step again after a crash', async () => {
+    const transactionId = objectId();
+    await announce({ transactionId, status: 'Completed' });
+    await announceInSuccessor({ transactionId, status: 'Completed' });
+    await expectAnnouncedOnceThenFailed(transactionId);
+  });
+
+  it('does not announce again when the broker routed an attempt whose process died before the confirm', async () => {
+    const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
+    // What the dead process left: its recorded outcome, and its message in the broker's queues.
+    await db.records.recordOutcome(completed, []);
+    platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, completed);
+    await announceInSuccessor(completed);
+    await expectAnnouncedOnceThenFailed(completed.transactionId);
+  });
+
+  it('does not announce from an attempt that froze before publishing while the transaction moved on', async () => {
+    const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
+    // The first attempt records its outcome, then stalls (a long pause) before it publishes.
+    let thaw!: () => void;
+    const thawed = new Promise<void>((resolve) => (thaw = resolve));
+    let recorded!: () => void;
+    const outcomeRecorded = new Promise<void>((resolve) => (recorded = resolve));
+    const stalling: AnnouncerDependencies['records'] = {
+      isLatest: (f) => db.records.isLatest(f),
+      recordOutcome: async (f, legs) => {
+        const recording = await db.records.recordOutcome(f, legs);
+        recorded();
+        await thawed;
+        return recording;
+      },
+    };
+    const frozen = announcerOf(new FinalizationLog(db.connection), stalling).announce(completed, [], attempt());
+    // Meanwhile its retry announces Completed, and a rollback of the transaction announces Failed.
+    await outcomeRecorded;
+    await announceInSuccessor(completed);
+    await announce({ transactionId: completed.transactionId, status: 'Failed', reason: 'Chargeback' });
+    await platform.finalizationsCount(completed.transactionId, 2);
+    thaw();
+    await frozen;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(platform.finalizationsOf(completed.transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
+  });
+
+  it('announces on a retry whose earlier attempt never reached the broker', async () => {
+    const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
+    await db.records.recordOutcome(completed, []);
+    await announceInSuccessor(completed);
+    expect(await platform.finalizationOf(completed.transactionId)).toEqual(completed);
+  });
+});
