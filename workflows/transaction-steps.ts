@@ -1,7 +1,18 @@
 import { ActivityFailure, condition, log, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
-import { BUSINESS_FAILURE_TYPES, type AppliedLeg, type BusinessFailureType, type FinalStatus, type LegChange } from './contract';
 import { applicationFailureOf, applyLeg, publishFinalization } from './activity-stubs';
-import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionStateQuery, type TransactionState, type TransactionStatus } from './contract';
+import {
+  BUSINESS_FAILURE_TYPES,
+  operatorRetrySignal,
+  SEARCH_ATTRIBUTES,
+  transactionStateQuery,
+  type AppliedLeg,
+  type BusinessFailureType,
+  type FinalStatus,
+  type LegChange,
+  type RecordedTransaction,
+  type TransactionState,
+  type TransactionStatus,
+} from './contract';
 
 /** How often a step waiting for an operator tries again by itself. */
 const OPERATOR_RECHECK_INTERVAL = '1 hour';
@@ -58,6 +69,15 @@ export class TransactionSteps {
     this.setStatus(finalized.status);
     // The outcome and the legs, at a glance in the Temporal UI's memo.
     upsertMemo({ outcome: finalized, legs: this.state.legs.map((leg) => `${leg.leg} ${leg.amount} user ${leg.userId} (v${leg.version})`) });
+  }
+
+  /**
+   * Makes sure the outcome the transaction record holds went out: an announcement already made is
+   * not made again (the announcement step knows), one its execution died before making is made.
+   */
+  async announceRecorded(recorded: RecordedTransaction): Promise<void> {
+    if (recorded.status === 'Pending') return;
+    await this.announce(recorded.status === 'Failed' ? { status: 'Failed', reason: recorded.reason } : { status: 'Completed' });
   }
 
   lastAnnounced(): FinalStatus | undefined {

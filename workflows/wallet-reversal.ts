@@ -11,11 +11,12 @@ import { TransactionSteps } from './transaction-steps';
 export async function walletReversal(input: TransactionReversalInput): Promise<TransactionState> {
   const steps = new TransactionSteps(input.transactionId);
   steps.state.failedEvent = input;
-  // An earlier reversal, whose execution is gone, may have rolled the transaction back already.
-  steps.state.recorded = (
-    await openTransaction({ transactionId: input.transactionId, type: input.type, userIds: [], amount: null })
-  ).status;
-  if (steps.state.recorded === 'Failed') {
+  // An earlier reversal, whose execution is gone, may have rolled the transaction back already
+  // (and died before announcing it).
+  const recorded = await openTransaction({ transactionId: input.transactionId, type: input.type, userIds: [], amount: null });
+  steps.state.recorded = recorded.status;
+  if (recorded.status === 'Failed') {
+    await steps.announceRecorded(recorded);
     steps.setStep('closed: the transaction record is already Failed');
     return steps.state;
   }

@@ -10,7 +10,7 @@ import {
   type AppliedLeg,
   type BusinessFailureType,
   type LegChange,
-  type RecordStatus,
+  type RecordedTransaction,
   type TopUpCompleted,
   type TransactionCompleted,
   type TransactionOpening,
@@ -36,17 +36,19 @@ export async function walletTransaction(input: TransactionWorkflowInput): Promis
   // The transaction record outlives any execution: what it holds as final moves no more money,
   // except a Completed transaction that transaction.failed now rolls back.
   const recorded = await run.openRecord();
-  if (recorded === 'Failed' || (recorded === 'Completed' && !run.state.failedEvent)) {
-    return run.finish(`closed: the transaction record is already ${recorded}`);
+  if (recorded.status === 'Failed' || (recorded.status === 'Completed' && !run.state.failedEvent)) {
+    // An execution that recorded the outcome may have died before announcing it.
+    await run.steps.announceRecorded(recorded);
+    return run.finish(`closed: the transaction record is already ${recorded.status}`);
   }
-  if (recorded === 'Pending') await run.settleFirstEvent();
+  if (recorded.status === 'Pending') await run.settleFirstEvent();
   if (run.state.failedEvent) await run.rollBack(run.state.failedEvent.reason);
   return run.finish('closed');
 }
 
 /** One execution of a transaction: its events, its steps, and the legs it has standing. */
 class TransactionRun {
-  private readonly steps: TransactionSteps;
+  readonly steps: TransactionSteps;
   /** Forward legs applied and not yet undone, in the order they were applied. */
   private readonly standing: AppliedLeg[] = [];
 
@@ -74,9 +76,10 @@ class TransactionRun {
     return condition(() => !!this.state.completedEvent || !!this.state.failedEvent || !!this.state.rejectedEvent, FIRST_EVENT_TIMEOUT);
   }
 
-  async openRecord(): Promise<RecordStatus> {
-    this.state.recorded = (await openTransaction(openingOf(this.state))).status;
-    return this.state.recorded;
+  async openRecord(): Promise<RecordedTransaction> {
+    const recorded = await openTransaction(openingOf(this.state));
+    this.state.recorded = recorded.status;
+    return recorded;
   }
 
   /** Applies a completed transaction, or refuses a rejected one, unless transaction.failed came first. */

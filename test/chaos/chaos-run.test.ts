@@ -218,24 +218,24 @@ describe('the chaos run', () => {
     // Retention, mid-run: closed executions are deleted and their events delivered once more.
     const forgotten = await forgetClosedExecutions(stack, random, RETENTION_SAMPLE);
     for (const transactionId of forgotten) {
-      await scenario.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, plan.completedBodies.get(transactionId));
+      const body = plan.completedBodies.get(transactionId);
+      if (body) await scenario.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, body);
       if (plan.failedTransactions.has(transactionId)) await scenario.failed(transactionId, 'Transfer', 'Chaos rollback');
     }
     faultLog.push(`${stamp()} ${forgotten.length} closed executions deleted, their events redelivered`);
 
     // Quiescence: every transaction announced, and every rollback announced as Failed.
-    await eventually(
-      'every transaction to settle',
-      () =>
-        [...plan.transactionIds, ...plan.rejected].every((id) => {
-          const statuses = scenario.platform.finalizationsOf(id);
-          return statuses.length > 0 && (!plan.failedTransactions.has(id) || statuses.at(-1)!.status === 'Failed');
-        })
-          ? true
-          : undefined,
-      600_000,
-      500,
-    );
+    const unsettled = () =>
+      [...plan.transactionIds, ...plan.rejected].filter((id) => {
+        const statuses = scenario.platform.finalizationsOf(id);
+        return statuses.length === 0 || (plan.failedTransactions.has(id) && statuses.at(-1)!.status !== 'Failed');
+      });
+    try {
+      await eventually('every transaction to settle', () => (unsettled().length === 0 ? true : undefined), 600_000, 500);
+    } catch (error) {
+      console.log(`chaos seed ${SEED}: unsettled ${JSON.stringify(await describeUnsettled(unsettled(), scenario, stack, plan))}`);
+      throw error;
+    }
     const bridgeRetries = await scrapeCounter(stack.httpUrl, 'wallet_bridge_retries_total');
     expect(await stack.stopService('SIGTERM')).toBe(0);
 
@@ -342,6 +342,30 @@ async function forgetClosedExecutions(stack: ChaosStack, random: () => number, c
     }),
   );
   return sample.map((workflowId) => workflowId.replace('wallet-transaction-', ''));
+}
+
+/** What a failed run needs to tell: each unsettled transaction's announcements, record and executions. */
+async function describeUnsettled(ids: string[], scenario: Scenario, stack: ChaosStack, plan: Plan) {
+  const db = await scenario.database();
+  const client = stack.temporalClient;
+  const statusOf = (workflowId: string) =>
+    client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .then(
+        (d) => d.status.name,
+        () => 'unknown',
+      );
+  return Promise.all(
+    ids.slice(0, 20).map(async (id) => ({
+      id,
+      planned: { completed: plan.completedBodies.get(id), failed: plan.failedTransactions.has(id), rejected: plan.rejected.has(id) },
+      announced: scenario.platform.finalizationsOf(id),
+      record: await db.records.find(id),
+      execution: await statusOf(`wallet-transaction-${id}`),
+      reversal: await statusOf(`wallet-reversal-${id}`),
+    })),
+  );
 }
 
 /** Drops identical consecutive announcements (a crash between publish and ack can repeat one). */

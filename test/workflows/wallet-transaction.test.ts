@@ -60,7 +60,7 @@ describe('the transaction workflow', () => {
     expect(state).toMatchObject({ status: 'Completed', step: 'closed', legs: [{ leg: 'credit', userId: user, amount: 700 }] });
     expect(wallet.balances.get(user)).toBe(700);
     expect(announcedFor(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
-    expect(wallet.records.get(transactionId)).toBe('Completed');
+    expect(wallet.records.get(transactionId)).toEqual({ status: 'Completed' });
   });
 
   it('debits the sender, then credits the recipient', async () => {
@@ -151,13 +151,26 @@ describe('the transaction workflow', () => {
   });
 
   describe('on a transaction its record holds as final', () => {
-    it('closes at its first step, applying and announcing nothing', async () => {
+    it('announces, once, an outcome recorded by an execution that died before announcing it', async () => {
       const user = wallet.open(objectId());
       const transactionId = objectId();
-      wallet.records.set(transactionId, 'Completed');
+      // What the dead execution left: its leg applied, its outcome recorded, nothing announced.
+      await wallet.activities.applyLeg({ transactionId, transactionType: 'TopUp', leg: 'credit', userId: user, amount: 5 });
+      wallet.records.set(transactionId, { status: 'Completed' });
+      const state = await completed({ transactionId, type: 'TopUp', userId: user, amount: 5 });
+      expect(state).toMatchObject({ recorded: 'Completed', step: 'closed: the transaction record is already Completed' });
+      expect(announcedFor(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
+      expect(wallet.balances.get(user)).toBe(5);
+    });
+
+    it('closes at its first step, applying nothing and announcing nothing new', async () => {
+      const user = wallet.open(objectId());
+      const transactionId = objectId();
+      await wallet.activities.publishFinalization({ transactionId, status: 'Completed' }, []);
       const state = await completed({ transactionId, type: 'TopUp', userId: user, amount: 5 });
       expect(state).toMatchObject({ recorded: 'Completed', step: 'closed: the transaction record is already Completed', legs: [] });
-      expect(announcedFor(transactionId)).toEqual([]);
+      expect(announcedFor(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
+      expect(wallet.balances.get(user)).toBe(0);
     });
 
     it('rolls a Completed one back from the ledger on transaction.failed', async () => {
@@ -239,9 +252,26 @@ describe('the reversal workflow', () => {
     expect([wallet.balances.get(sender), wallet.balances.get(recipient)]).toEqual([60, 0]);
   });
 
-  it('does nothing for a transaction its record already holds as Failed', async () => {
+  it('announces the Failed a reversal recorded before its process died, reversing nothing again', async () => {
+    const { transactionId, sender, recipient } = await settledTransfer(25);
+    await (await reverse(transactionId)).result();
+    // The same reversal run again, as after a crash between recording its outcome and announcing it.
+    wallet.announced.splice(
+      wallet.announced.findIndex((a) => a.transactionId === transactionId && a.status === 'Failed'),
+      1,
+    );
+    await client.workflow.execute<typeof walletReversal>('walletReversal', {
+      workflowId: `${transactionReversalWorkflowId(transactionId)}-rerun`,
+      taskQueue,
+      args: [{ transactionId, type: 'Transfer', reason: 'Chargeback' }],
+    });
+    expect(wallet.announced.filter((a) => a.transactionId === transactionId).map((a) => a.status)).toEqual(['Completed', 'Failed']);
+    expect([wallet.balances.get(sender), wallet.balances.get(recipient)]).toEqual([25, 0]);
+  });
+
+  it('reverses nothing for a transaction its record already holds as Failed', async () => {
     const { transactionId } = await settledTransfer(30);
-    wallet.records.set(transactionId, 'Failed');
+    await wallet.activities.publishFinalization({ transactionId, status: 'Failed', reason: 'Chargeback' }, []);
     expect(await (await reverse(transactionId)).result()).toMatchObject({
       step: 'closed: the transaction record is already Failed',
       legs: [],

@@ -3,7 +3,7 @@ import {
   BUSINESS_FAILURE_TYPES,
   type AppliedLeg,
   type LegChange,
-  type RecordStatus,
+  type RecordedTransaction,
   type TransactionFinalized,
   type WalletActivities,
 } from '../../../workflows/contract';
@@ -17,7 +17,8 @@ export class InMemoryWallet {
   readonly balances = new Map<string, number>();
   readonly applied: AppliedLeg[] = [];
   readonly announced: TransactionFinalized[] = [];
-  readonly records = new Map<string, RecordStatus>();
+  /** Each transaction's recorded outcome, as the record's outcome decisions hold it. */
+  readonly records = new Map<string, RecordedTransaction>();
   /** Every applyLeg call, retries included. */
   readonly attempts: LegChange[] = [];
   private readonly held = new Map<string, { reached: () => void; released: Promise<void> }>();
@@ -41,9 +42,9 @@ export class InMemoryWallet {
 
   readonly activities: WalletActivities = {
     openTransaction: async (opening) => {
-      const status = this.records.get(opening.transactionId);
-      if (status) return { status };
-      this.records.set(opening.transactionId, 'Pending');
+      const recorded = this.records.get(opening.transactionId);
+      if (recorded) return recorded;
+      this.records.set(opening.transactionId, { status: 'Pending' });
       return { status: 'Pending' };
     },
     applyLeg: async (change) => {
@@ -55,9 +56,11 @@ export class InMemoryWallet {
       }
       return this.apply(change);
     },
+    // Each outcome recorded, then announced once, however often its step runs.
     publishFinalization: async (finalized) => {
-      this.records.set(finalized.transactionId, finalized.status);
-      this.announced.push(finalized);
+      const { transactionId, status, reason } = finalized;
+      this.records.set(transactionId, reason === undefined ? { status } : { status, reason });
+      if (!this.announced.some((a) => a.transactionId === transactionId && a.status === status)) this.announced.push(finalized);
     },
     reversalsOf: async (transactionId) => {
       const legs = this.applied.filter((leg) => leg.transactionId === transactionId);
