@@ -17,6 +17,8 @@ import { openStores, type Stores } from '../../src/stores';
 import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
 import { backoffDelayMs, sleep } from '../../src/support/backoff';
 import { KeyedMutex } from '../../src/support/keyed-mutex';
+import { runBarePhase } from './bare-phase';
+import { cpuPerTransfer, sampleCpu } from './cpu';
 import { LoadDriver, percentile } from './load';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -31,6 +33,8 @@ const finalizeTimeoutMs = (n: number) => Math.max(10 * 60_000, n * 100);
  * (and the ceiling's, the same) the comparison fixes; a rate settles well within 2,000.
  */
 const SECONDARY_PHASE_N = 2_000;
+/** Transfers per phase of the default run (its three phases fit in 10 minutes on 2 vCPUs). */
+const DEFAULT_RUN_N = 2_000;
 /** How long the offered-rate phase offers transfers. */
 const OFFERED_RATE_SECONDS = 45;
 const runStarted = performance.now();
@@ -57,6 +61,8 @@ interface Result {
   correct?: string;
   offeredRate?: number;
   perSecondByTenth?: number[];
+  /** CPU-milliseconds per transfer of each process over the phase, from /proc. */
+  cpuMsPerTransfer?: Record<string, number>;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -153,6 +159,10 @@ class ServiceProcess {
     const service = new ServiceProcess(child);
     service.sampler = setInterval(() => (service.peakRss = Math.max(service.peakRss, service.rssMb())), 250);
     return service;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   rssMb(): number {
@@ -255,6 +265,7 @@ async function runSession(
       allTransfers.push(...transfers);
       progress(`${phase.name}: ${phase.n} transfers${phase.rate ? ` offered at ${phase.rate}/s` : ' as fast as the broker takes them'}`);
       service.resetPeak();
+      const cpuBefore = sampleCpu({ service: service.pid });
       const started = performance.now();
       for (const [i, t] of transfers.entries()) {
         if (phase.rate) {
@@ -268,6 +279,7 @@ async function runSession(
         transfers.map((t) => t.transactionId),
         finalizeTimeoutMs(phase.n),
       );
+      const cpuAfter = sampleCpu({ service: service.pid });
       const { latencies, firstPublish, lastFinalized } = driver.timings(transfers.map((t) => t.transactionId));
       const seconds = (lastFinalized - firstPublish) / 1000;
       const sorted = [...latencies].sort((a, b) => a - b);
@@ -288,6 +300,7 @@ async function runSession(
         endRssMb: round(service.rssMb()),
         offeredRate: phase.rate,
         perSecondByTenth: driver.throughputByTenth(transfers.map((t) => t.transactionId)),
+        cpuMsPerTransfer: cpuPerTransfer(cpuBefore, cpuAfter, phase.n),
         correct: await checkCorrectness(db, driver, users, allTransfers, noop),
       };
       results.push(result);
@@ -300,6 +313,39 @@ async function runSession(
     await db.connection.dropDatabase().catch(() => undefined);
     await db.close();
   }
+}
+
+/** The bare-Temporal ceiling: the same Temporal server and worker options, nothing else. */
+async function bareSession(n: number): Promise<Result> {
+  progress(`bare Temporal (ceiling): ${n} executions of the wallet's shape, started by a client`);
+  const bare = await runBarePhase(ROOT, TEMPORAL_ADDRESS, n);
+  const result: Result = {
+    scenario: 'bare Temporal (ceiling)',
+    mode: 'max',
+    transfers: n,
+    wallets: 0,
+    seconds: round(bare.seconds),
+    perSecond: round(n / bare.seconds),
+    latencyMs: {
+      p50: round(percentile(bare.latencies, 50)),
+      p95: round(percentile(bare.latencies, 95)),
+      p99: round(percentile(bare.latencies, 99)),
+      max: round(bare.latencies.at(-1)!),
+    },
+    peakRssMb: round(bare.peakRssMb),
+    perSecondByTenth: byTenth(bare.finishedAt),
+    cpuMsPerTransfer: bare.cpuMsPerTransfer,
+    correct: 'finished once each (no broker, no database)',
+  };
+  process.stderr.write(`${table([result])}\n`);
+  return result;
+}
+
+/** Finishes per second in each tenth of a phase: shows whether its rate has settled. */
+function byTenth(sortedTimes: number[]): number[] {
+  const tenth = Math.floor(sortedTimes.length / 10);
+  if (tenth < 2) return [];
+  return Array.from({ length: 10 }, (_, k) => round((tenth - 1) / ((sortedTimes[(k + 1) * tenth - 1] - sortedTimes[k * tenth]) / 1000)));
 }
 
 /**
@@ -423,9 +469,20 @@ function table(results: Result[]): string {
   return [header, '|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
+/** CPU-ms per transfer by process, one row per phase. */
+function cpuTable(results: Result[]): string {
+  const measured = results.filter((r) => r.cpuMsPerTransfer);
+  const names = [...new Set(measured.flatMap((r) => Object.keys(r.cpuMsPerTransfer!)))];
+  const header = `| CPU ms per transfer | ${names.join(' | ')} |`;
+  const rows = measured.map((r) => `| ${r.scenario} | ${names.map((name) => r.cpuMsPerTransfer![name] ?? '').join(' | ')} |`);
+  return [header, `|---|${names.map(() => '---|').join('')}`, ...rows].join('\n');
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
-  const n = flags.n ?? 5_000;
+  // The default run's phases are smaller, so that it fits in 10 minutes here; their rates settle well
+  // before (the tenths printed show it).
+  const n = flags.n ?? (flags.scenario === 'default' ? DEFAULT_RUN_N : 5_000);
   const w = flags.w ?? 1_000;
   const hotN = flags.hotN ?? Math.min(n, SECONDARY_PHASE_N);
   const floorN = flags.floorN ?? Math.min(n, SECONDARY_PHASE_N);
@@ -439,16 +496,19 @@ async function main(): Promise<void> {
     default: async () => [
       ...(await runSession('wallet', w, false, [{ name: 'uniform', n }])),
       ...(await runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }])),
+      await bareSession(n),
     ],
     full: async () => [
       ...(await runSession('wallet', w, false, [{ name: 'uniform', n }, { name: 'hot wallet', n: hotN, hot: true }, halfOfMax])),
       ...(await runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }])),
+      await bareSession(n),
       await databaseFloor(floorN, w),
     ],
     uniform: () => runSession('uniform', w, false, [{ name: 'uniform', n }]),
     hot: () => runSession('hot', w, false, [{ name: 'hot wallet', n: flags.hotN ?? n, hot: true }]),
     rate: () => runSession('rate', w, false, [halfOfMax]),
     noop: () => runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }]),
+    bare: async () => [await bareSession(n)],
     floor: async () => [await databaseFloor(flags.floorN ?? n, w)],
     long: () =>
       runSession('long', w, false, [
@@ -465,6 +525,14 @@ async function main(): Promise<void> {
       byName('uniform') && byName('no-op ledger (ceiling)')
         ? ratio(byName('uniform')!.perSecond, byName('no-op ledger (ceiling)')!.perSecond)
         : undefined,
+    walletToBare:
+      byName('uniform') && byName('bare Temporal (ceiling)')
+        ? ratio(byName('uniform')!.perSecond, byName('bare Temporal (ceiling)')!.perSecond)
+        : undefined,
+    noopToBare:
+      byName('no-op ledger (ceiling)') && byName('bare Temporal (ceiling)')
+        ? ratio(byName('no-op ledger (ceiling)')!.perSecond, byName('bare Temporal (ceiling)')!.perSecond)
+        : undefined,
     hotToUniform:
       byName('uniform') && byName('hot wallet') ? ratio(byName('hot wallet')!.perSecond, byName('uniform')!.perSecond) : undefined,
     longToUniformPeakRss:
@@ -473,12 +541,13 @@ async function main(): Promise<void> {
   const runSeconds = elapsedSeconds();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const report =
-    `${table(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}` +
+    `${table(results)}\n\n${cpuTable(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; wallet/bare ${ratios.walletToBare ?? 'n/a'}; ` +
+    `no-op/bare ${ratios.noopToBare ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}` +
     `; long/uniform peak RSS ${ratios.longToUniformPeakRss ?? 'n/a'}\nwhole run ${formatDuration(runSeconds)}; machine: ${machine}\n`;
-  const byTenth = results
-    .filter((r) => r.transfers >= 10_000)
-    .map((r) => `${r.scenario}: tx/s by tenth of the run ${r.perSecondByTenth?.join(', ')}\n`);
-  process.stdout.write(`\n${report}${byTenth.join('')}`);
+  const tenths = results
+    .filter((r) => r.perSecondByTenth?.length)
+    .map((r) => `${r.scenario}: tx/s by tenth of the phase ${r.perSecondByTenth!.join(', ')}\n`);
+  process.stdout.write(`\n${report}${tenths.join('')}`);
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

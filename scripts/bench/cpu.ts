@@ -1,0 +1,56 @@
+// CPU time of the processes a benchmark phase runs on, read from /proc: how many CPU-milliseconds
+// each spends per transfer. The servers are found by their command lines, wherever they were started.
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+const SERVERS: Record<string, (cmdline: string) => boolean> = {
+  temporal: (cmd) => /temporal/.test(cmd) && cmd.includes('start-dev'),
+  ferretdb: (cmd) => /\/ferretdb\b/.test(cmd),
+  rabbitmq: (cmd) => cmd.includes('beam.smp') && cmd.includes('rabbit'),
+};
+
+export type CpuSample = Record<string, number>;
+
+/** CPU-ms used so far by the stack's servers, `extra` named processes, and this process (the load generator). */
+export function sampleCpu(extra: Record<string, number | undefined>): CpuSample {
+  const sample: CpuSample = {};
+  for (const [name, pid] of Object.entries(extra)) if (pid !== undefined) sample[name] = cpuMsOf(pid);
+  for (const pid of pids()) {
+    const cmdline = readOr(`/proc/${pid}/cmdline`).replace(/\0/g, ' ');
+    for (const [name, matches] of Object.entries(SERVERS)) if (matches(cmdline)) sample[name] = (sample[name] ?? 0) + cpuMsOf(pid);
+  }
+  const own = process.cpuUsage();
+  sample['load generator'] = (own.user + own.system) / 1000;
+  return sample;
+}
+
+/** CPU-ms per transfer of each process between two samples. */
+export function cpuPerTransfer(before: CpuSample, after: CpuSample, transfers: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.keys(after).map((name) => [name, Math.round((((after[name] ?? 0) - (before[name] ?? 0)) / transfers) * 10) / 10]),
+  );
+}
+
+function cpuMsOf(pid: number): number {
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const stat = readOr(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000 || 0;
+}
+
+function pids(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => pid !== process.pid);
+}
+
+function readOr(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
