@@ -12,7 +12,8 @@ export interface ActivityDependencies {
   ledger: Pick<Ledger, 'applyLeg' | 'reversalsOf'>;
   records: Pick<TransactionRecords, 'open'>;
   announcer: Pick<Announcer, 'announce'>;
-  reconcile: () => Promise<ReconciliationReport>;
+  /** Reconciles the ledger, reporting progress through `heartbeat` and stopping when `signal` aborts. */
+  reconcile: (pass: { heartbeat: (progress: unknown) => void; signal: AbortSignal }) => Promise<ReconciliationReport>;
 }
 
 export function createActivities({ ledger, records, announcer, reconcile }: ActivityDependencies): WalletActivities {
@@ -27,7 +28,10 @@ export function createActivities({ ledger, records, announcer, reconcile }: Acti
     },
     publishFinalization: (finalized, legs = []) => announcer.announce(finalized, legs, Context.current()),
     reversalsOf: (transactionId) => ledger.reversalsOf(transactionId),
-    reconcileLedger: () => reconcile(),
+    reconcileLedger: () => {
+      const context = Context.current();
+      return reconcile({ heartbeat: (progress) => context.heartbeat(progress), signal: context.cancellationSignal });
+    },
   };
 }
 

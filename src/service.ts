@@ -103,7 +103,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     ledger,
     records: stores.records,
     announcer,
-    reconcile: () => reconcile(stores.ledger, (userId) => ledger.rollProjectionForward(userId)),
+    reconcile: (pass) => reconcile(stores.ledger, { ...pass, ...reconciliationLookups(ledger, stores) }),
   });
   const { worker, connection: workerConnection } = await waitFor('Temporal worker', () =>
     createWalletWorker({
@@ -139,6 +139,14 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     logger.info('stopped');
   });
   return { config, logger, metrics, stores, ledger, httpPort, stop };
+}
+
+/** What the reconciliation asks of the other modules: repair a lagging wallet, and whether a transaction still moves. */
+function reconciliationLookups(ledger: Ledger, stores: Stores) {
+  return {
+    rollForward: (userId: string) => ledger.rollProjectionForward(userId),
+    inFlight: async (transactionId: string) => (await stores.records.statusOf(transactionId)) === 'Pending',
+  };
 }
 
 function readinessChecks(parts: Parts): Record<string, ReadinessCheck> {

@@ -159,6 +159,11 @@ export interface ReconciliationReport {
   totalBalance: number;
   /** Money the platform brought in: opening balances and top-ups, net of their reversals. */
   toppedUp: number;
+  /**
+   * What transfers still moving while their wallets were read add to the balances counted (one leg
+   * counted, its pair not yet): the balances equal toppedUp plus this.
+   */
+  inFlight: number;
   /** Transfers whose legs do not sum to zero (money created or destroyed inside the platform). */
   unbalancedTransfers: string[];
   drift: WalletDrift[];

@@ -2,7 +2,9 @@ import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import { LEDGER_DRIFT_FAILURE_TYPE, type ReconciliationReport, type WalletActivities } from './contract';
 
 const { reconcileLedger } = proxyActivities<Pick<WalletActivities, 'reconcileLedger'>>({
-  startToCloseTimeout: '10 minutes',
+  // It heartbeats as it walks the wallets; a pass stalled for a minute is retried.
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 

@@ -1,10 +1,8 @@
 // `npm run bench`: end-to-end throughput, latency and memory of the wallet service on the local stack,
 // against the ceiling of a no-op ledger and the floor of the ledger's own writes. Not a test.
-//   npm run bench -- [--scenario default|full|uniform|hot|rate|noop|floor|long] [--n N] [--w W] [--rate R]
+//   npm run bench -- [--scenario default|full|uniform|hot|rate|noop|bare|floor|long|reconcile] [--n N] [--w W] [--rate R]
 //                    [--hot-n N] [--floor-n N]
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createWriteStream, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Types } from 'mongoose';
@@ -18,6 +16,8 @@ import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
 import { backoffDelayMs, sleep } from '../../src/support/backoff';
 import { KeyedMutex } from '../../src/support/keyed-mutex';
 import { runBarePhase } from './bare-phase';
+import { reconcileScenario } from './reconcile-scenario';
+import { ServiceProcess, type ServiceEnvironment } from './service-process';
 import { cpuPerTransfer, sampleCpu } from './cpu';
 import { LoadDriver, percentile } from './load';
 
@@ -111,79 +111,20 @@ function planTransfers(users: string[], count: number, hot: boolean, seed: numbe
   });
 }
 
-/** The service under test, its memory sampled from /proc while it runs. */
-class ServiceProcess {
-  private peakRss = 0;
-  private sampler: NodeJS.Timeout | undefined;
-  private constructor(private readonly child: ChildProcess) {}
+/** Where the service under test runs: its own database and task queue on the stack's servers. */
+function serviceEnvironment(database: string): ServiceEnvironment {
+  return {
+    root: ROOT,
+    database,
+    databaseUrl: databaseUrl(database),
+    rabbitmqUrl: RABBITMQ_URL,
+    temporalAddress: TEMPORAL_ADDRESS,
+    topUpMaxAmount: FUNDING,
+  };
+}
 
-  static async start(database: string, noopLedger: boolean): Promise<ServiceProcess> {
-    // The compiled service, as production runs it (npm run build), not through a TypeScript loader.
-    // With the heap limits `npm start` and the Dockerfile use (see "Memory" in the README).
-    // BENCH_SERVICE_NODE_FLAGS adds Node flags to it, for a look inside (--trace-gc, --cpu-prof).
-    const extraFlags = process.env.BENCH_SERVICE_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-    const flags = ['--max-semi-space-size=4', '--max-old-space-size=384', ...extraFlags];
-    const child = spawn(process.execPath, [...flags, path.join(ROOT, 'dist/scripts/bench/service-under-test.js')], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        LOG_LEVEL: 'warn',
-        PORT: '4099',
-        DATABASE_URL: `${MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`)}`,
-        RABBITMQ_URL,
-        TEMPORAL_ADDRESS,
-        TEMPORAL_TASK_QUEUE: `wallet-bench-${database}`,
-        // The schedule is shared with `npm run dev` on this Temporal server: leave it on dev's queue.
-        RECONCILIATION_INTERVAL_MINUTES: '0',
-        // Each wallet is funded by one top-up, far over the platform's limit for one.
-        TOP_UP_MAX_AMOUNT: String(FUNDING),
-        TEMPORAL_WORKFLOW_BUNDLE: path.join(ROOT, 'dist/workflow-bundle.js'),
-        JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nunused\n-----END PUBLIC KEY-----',
-        BENCH_NOOP_LEDGER: noopLedger ? '1' : '0',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    // Its log, for a run that needs explaining: .run/bench/<database>.log.
-    mkdirSync(path.join(ROOT, '.run/bench'), { recursive: true });
-    child.stdout.pipe(createWriteStream(path.join(ROOT, '.run/bench', `${database}.log`)));
-    await new Promise<void>((resolve, reject) => {
-      const ready = (chunk: Buffer) => {
-        if (!chunk.toString().includes('ready\n')) return;
-        child.stdout.off('data', ready);
-        resolve();
-      };
-      child.stdout.on('data', ready);
-      child.once('exit', (code) => reject(new Error(`the service under test exited with code ${code} before it was ready`)));
-    });
-    const service = new ServiceProcess(child);
-    service.sampler = setInterval(() => (service.peakRss = Math.max(service.peakRss, service.rssMb())), 250);
-    return service;
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  rssMb(): number {
-    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-  }
-
-  get peakRssMb(): number {
-    return Math.max(this.peakRss, this.rssMb());
-  }
-
-  resetPeak(): void {
-    this.peakRss = this.rssMb();
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.sampler);
-    const exited = once(this.child, 'exit');
-    this.child.kill('SIGTERM');
-    await exited;
-  }
+function databaseUrl(database: string): string {
+  return MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`);
 }
 
 /** Creates and funds wallets through the platform's own events. */
@@ -250,9 +191,9 @@ async function runSession(
   phases: Array<Phase | ((done: Result[]) => Phase)>,
 ): Promise<Result[]> {
   const database = `mint_wallet_bench_${session}_${Date.now()}`;
-  const db = await openStores(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`));
+  const db = await openStores(databaseUrl(database));
   const driver = await LoadDriver.connect(RABBITMQ_URL);
-  const service = await ServiceProcess.start(database, noop);
+  const service = await ServiceProcess.start(serviceEnvironment(database), noop);
   const results: Result[] = [];
   const allTransfers: Transfer[] = [];
   try {
@@ -371,7 +312,7 @@ async function applyLegRetried(ledger: Ledger, change: LegChange, retries: { cou
 
 /** The floor of the database: the same ledger writes (debit then credit), no Temporal, no broker. */
 async function databaseFloor(n: number, w: number): Promise<Result> {
-  const db = await openStores(MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/mint_wallet_bench_floor_${Date.now()}$1`));
+  const db = await openStores(databaseUrl(`mint_wallet_bench_floor_${Date.now()}`));
   try {
     progress(`database floor: ${n} transfers straight to the ledger, after funding ${w} wallets`);
     const ledger = new Ledger(db.ledger, createMetrics(), 0);
@@ -478,8 +419,52 @@ function cpuTable(results: Result[]): string {
   return [header, `|---|${names.map(() => '---|').join('')}`, ...rows].join('\n');
 }
 
+/** The reconciliation scenario: its own report, not a transfer rate. */
+async function reconcileMain(flags: Flags): Promise<void> {
+  const result = await reconcileScenario(
+    { root: ROOT, rabbitmqUrl: RABBITMQ_URL, temporalAddress: TEMPORAL_ADDRESS, topUpMaxAmount: FUNDING, databaseUrlOf: databaseUrl },
+    flags.n ?? 200_000,
+    flags.w ?? 1_000,
+    progress,
+  );
+  const row = (
+    name: string,
+    pass: { seconds: number; peakRssMb: number; report: { ok: boolean; drift: unknown[]; unbalancedTransfers: unknown[] } },
+    verdict: string,
+  ) =>
+    `| ${name} | ${round(pass.seconds)} | ${round(pass.peakRssMb)} | ${pass.report.ok ? 'ok' : `drift in ${pass.report.drift.length} wallet(s), ${pass.report.unbalancedTransfers.length} transfer(s)`} | ${verdict} |`;
+  const report = [
+    `ledger: ${result.entries} entries over ${result.wallets} wallets, written in ${round(result.seedSeconds)} s`,
+    '',
+    '| reconciliation pass | seconds | peak RSS MB | report | as expected |',
+    '|---|---|---|---|---|',
+    row('sound ledger', result.clean, result.clean.report.ok ? 'yes' : 'NO: drift reported in a sound ledger'),
+    row(
+      'one entry corrupted',
+      result.planted,
+      result.planted.found ? 'yes: the planted drift is found' : 'NO: the planted drift was missed',
+    ),
+    row(
+      `during ${result.live.transfers} live transfers`,
+      result.live,
+      result.live.report.ok ? `yes: no false drift (in flight ${result.live.report.inFlight})` : 'NO: false drift',
+    ),
+  ].join('\n');
+  process.stdout.write(`\n${report}\nwhole run ${formatDuration(elapsedSeconds())}\n`);
+  writeResults({ flags, result });
+}
+
+function writeResults(content: object): void {
+  const dir = path.join(ROOT, 'bench-results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(content, null, 2));
+  process.stdout.write(`results written to ${path.relative(ROOT, file)}\n`);
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
+  if (flags.scenario === 'reconcile') return reconcileMain(flags);
   // The default run's phases are smaller, so that it fits in 10 minutes here; their rates settle well
   // before (the tenths printed show it).
   const n = flags.n ?? (flags.scenario === 'default' ? DEFAULT_RUN_N : 5_000);
@@ -548,11 +533,7 @@ async function main(): Promise<void> {
     .filter((r) => r.perSecondByTenth?.length)
     .map((r) => `${r.scenario}: tx/s by tenth of the phase ${r.perSecondByTenth!.join(', ')}\n`);
   process.stdout.write(`\n${report}${tenths.join('')}`);
-  const dir = path.join(ROOT, 'bench-results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ machine, flags, runSeconds, results, ratios }, null, 2));
-  process.stdout.write(`results written to ${path.relative(ROOT, file)}\n`);
+  writeResults({ machine, flags, runSeconds, results, ratios });
 }
 
 main().catch((error: unknown) => {

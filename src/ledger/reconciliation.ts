@@ -1,87 +1,185 @@
+import { Types } from 'mongoose';
 import type { ReconciliationReport, WalletDrift } from '../../workflows/contract';
-import { verifyChain, type ChainLink } from './ledger-chain';
 import type { LedgerEntryDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
+import type { WalletDocument } from './wallet.model';
 
-/** Offending wallets reported at most, so a report stays readable (and fits a workflow failure). */
+/** Offending wallets or transfers reported at most, so a report stays readable (and fits a workflow failure). */
 const MAX_REPORTED = 50;
+/** Entries of one wallet read at once, by _id. */
+const READ_BATCH = 16;
+/** Transfers with one leg counted and the other not yet, held at most (memory stays bounded). */
+const MAX_OPEN_TRANSFERS = 200_000;
+/** Unbalanced transfers read again at the end, at most. */
+const MAX_RECHECKED = 1_000;
+
+export interface ReconciliationOptions {
+  /** Brings a wallet document that lags its sound ledger up to date. */
+  rollForward: (userId: string) => Promise<unknown>;
+  /** Whether a transaction is still being applied (its record not final): its legs may stand unpaired. */
+  inFlight: (transactionId: string) => Promise<boolean>;
+  /** Called as the pass goes (an activity's heartbeat). */
+  heartbeat?: (progress: { wallets: number; entries: number }) => void;
+  /** Stops the pass (the activity was cancelled). */
+  signal?: AbortSignal;
+}
+
+/** What the pass has counted so far. */
+interface Tally {
+  wallets: number;
+  entries: number;
+  totalBalance: number;
+  toppedUp: number;
+  /** Net of each transfer counted in part: one leg seen, its pair not (yet). */
+  openTransfers: Map<string, number>;
+  drift: WalletDrift[];
+  repaired: string[];
+  truncated: boolean;
+}
 
 /**
- * Checks every wallet against its ledger (balance = last balanceAfter = sum of amounts, versions
- * gapless) and the platform against itself (sum of balances = money topped up; every transfer
- * nets to zero). One pass over the entries, in any order; memory grows with the number of entries.
+ * Checks every wallet against its ledger (versions gapless, each balanceAfter the previous plus the
+ * amount, never negative, the wallet document at the ledger's head) and the platform against itself
+ * (the balances add up to the money topped up; every transfer nets to zero).
+ *
+ * It walks one wallet at a time, reading its entries by _id, so memory holds one wallet and the
+ * transfers whose legs it has seen only in part. Each wallet is judged at its head when it is read;
+ * a transfer counted in part because it was still being applied, or because its other leg landed
+ * after that wallet was read, is read again at the end and is not drift.
  */
-export async function reconcile(store: LedgerStore, rollForward: (userId: string) => Promise<unknown>): Promise<ReconciliationReport> {
-  const chains = new Map<string, ChainLink[]>();
-  const transfers = new Map<string, number>();
-  let entries = 0;
-  let toppedUp = 0;
-  for await (const entry of store.entries.find().lean<LedgerEntryDocument>().cursor()) {
-    entries++;
-    const userId = entry.userId.toHexString();
-    const chain = chains.get(userId) ?? [];
-    chain.push({ version: entry.version, amount: entry.amount, balanceAfter: entry.balanceAfter });
-    chains.set(userId, chain);
-    if (entry.leg === 'opening' || entry.transactionType === 'TopUp') toppedUp += entry.amount;
-    if (entry.transactionType === 'Transfer' && entry.transactionId) {
-      const id = entry.transactionId.toHexString();
-      transfers.set(id, (transfers.get(id) ?? 0) + entry.amount);
-    }
+export async function reconcile(store: LedgerStore, options: ReconciliationOptions): Promise<ReconciliationReport> {
+  const tally: Tally = {
+    wallets: 0,
+    entries: 0,
+    totalBalance: 0,
+    toppedUp: 0,
+    openTransfers: new Map(),
+    drift: [],
+    repaired: [],
+    truncated: false,
+  };
+  for await (const wallet of store.wallets.find().lean<WalletDocument>().cursor()) {
+    options.signal?.throwIfAborted();
+    await checkWallet(store, wallet, tally, options);
+    options.heartbeat?.({ wallets: tally.wallets, entries: tally.entries });
   }
-
-  const drift: WalletDrift[] = [];
-  const repaired: string[] = [];
-  let wallets = 0;
-  let totalBalance = 0;
-  for await (const wallet of store.wallets.find().lean().cursor()) {
-    wallets++;
-    totalBalance += wallet.balance;
-    const userId = wallet.userId.toHexString();
-    const chain = (chains.get(userId) ?? []).sort((a, b) => a.version - b.version);
-    chains.delete(userId);
-    const problem = walletProblem(userId, wallet, chain);
-    if (problem === BEHIND) {
-      await rollForward(userId);
-      repaired.push(userId);
-      totalBalance += chain.at(-1)!.balanceAfter - wallet.balance;
-    } else if (problem) drift.push({ userId, problem });
-  }
-  for (const userId of chains.keys()) drift.push({ userId, problem: 'ledger entries without a wallet' });
-
-  const unbalancedTransfers = [...transfers].filter(([, sum]) => sum !== 0).map(([id]) => id);
-  const ok = drift.length === 0 && unbalancedTransfers.length === 0 && totalBalance === toppedUp;
+  const { unbalanced, excusedNet } = await settleOpenTransfers(store, tally, options);
+  const conserved = tally.totalBalance - tally.toppedUp === excusedNet;
   return {
     checkedAt: new Date().toISOString(),
-    wallets,
-    entries,
-    totalBalance,
-    toppedUp,
-    unbalancedTransfers: unbalancedTransfers.slice(0, MAX_REPORTED),
-    drift: drift.slice(0, MAX_REPORTED),
-    repaired: repaired.slice(0, MAX_REPORTED),
-    truncated: drift.length > MAX_REPORTED || unbalancedTransfers.length > MAX_REPORTED,
-    ok,
+    wallets: tally.wallets,
+    entries: tally.entries,
+    totalBalance: tally.totalBalance,
+    toppedUp: tally.toppedUp,
+    inFlight: excusedNet,
+    unbalancedTransfers: unbalanced.slice(0, MAX_REPORTED),
+    drift: tally.drift.slice(0, MAX_REPORTED),
+    repaired: tally.repaired.slice(0, MAX_REPORTED),
+    truncated: tally.truncated || tally.drift.length > MAX_REPORTED || unbalanced.length > MAX_REPORTED,
+    ok: tally.drift.length === 0 && unbalanced.length === 0 && conserved,
   };
 }
 
-const BEHIND = 'behind its ledger';
+/** Judges one wallet at its ledger's head as it is now, and counts what its entries add. */
+async function checkWallet(store: LedgerStore, wallet: WalletDocument, tally: Tally, options: ReconciliationOptions): Promise<void> {
+  tally.wallets++;
+  const userId = wallet.userId.toHexString();
+  const copied = wallet.version === 0 ? null : await store.entryAt(userId, wallet.version);
+  if (wallet.version > 0 && !copied) {
+    tally.drift.push({ userId, problem: `wallet is at version ${wallet.version}, which its ledger lacks` });
+    return;
+  }
+  const headVersion = ((await store.newestAfter(userId, wallet.version)) ?? copied)?.version ?? 0;
+  const walked = await walkLedger(store, userId, headVersion, tally);
+  if ('problem' in walked) {
+    tally.drift.push({ userId, problem: walked.problem });
+  } else if (wallet.version < headVersion) {
+    await options.rollForward(userId);
+    tally.repaired.push(userId);
+  } else if (wallet.balance !== walked.balance) {
+    tally.drift.push({
+      userId,
+      problem: `wallet says ${wallet.balance} at version ${wallet.version}, its ledger ${walked.balance} at version ${headVersion}`,
+    });
+  }
+}
 
-function walletProblem(userId: string, wallet: { balance: number; version: number }, chain: ChainLink[]): string | undefined {
-  try {
-    verifyChain(userId, chain);
-  } catch (error) {
-    return (error as Error).message;
+/** Reads a wallet's entries 1..headVersion by _id, a batch at a time, checking and counting each link. */
+async function walkLedger(
+  store: LedgerStore,
+  userId: string,
+  headVersion: number,
+  tally: Tally,
+): Promise<{ balance: number } | { problem: string }> {
+  let previous = { balanceAfter: 0 };
+  for (let from = 1; from <= headVersion; from += READ_BATCH) {
+    const versions = Array.from({ length: Math.min(READ_BATCH, headVersion - from + 1) }, (_, i) => from + i);
+    const entries = await Promise.all(versions.map((version) => store.entryAt(userId, version)));
+    for (const [i, entry] of entries.entries()) {
+      const problem = linkProblem(entry, versions[i], previous);
+      if (problem || !entry) return { problem: problem ?? `ledger has no entry at version ${versions[i]}` };
+      count(entry, tally);
+      previous = entry;
+    }
   }
-  const head = chain.at(-1);
-  const sum = chain.reduce((total, link) => total + link.amount, 0);
-  if ((head?.balanceAfter ?? 0) !== sum) return `last balanceAfter ${head?.balanceAfter} differs from the sum of amounts ${sum}`;
-  if (wallet.balance < 0) return `negative balance ${wallet.balance}`;
-  const copied = chain[wallet.version - 1];
-  if (head && wallet.version < head.version && (wallet.version === 0 ? wallet.balance === 0 : copied?.balanceAfter === wallet.balance)) {
-    return BEHIND;
+  tally.totalBalance += previous.balanceAfter;
+  return { balance: previous.balanceAfter };
+}
+
+function linkProblem(entry: LedgerEntryDocument | null, version: number, previous: { balanceAfter: number }): string | undefined {
+  if (!entry) return `ledger has no entry at version ${version}`;
+  if (entry.balanceAfter !== previous.balanceAfter + entry.amount) {
+    return `version ${version} has balanceAfter ${entry.balanceAfter}, expected ${previous.balanceAfter} + ${entry.amount}`;
   }
-  if (wallet.version !== (head?.version ?? 0) || wallet.balance !== (head?.balanceAfter ?? 0)) {
-    return `wallet says ${wallet.balance} at version ${wallet.version}, its ledger ${head?.balanceAfter ?? 0} at version ${head?.version ?? 0}`;
-  }
+  if (entry.balanceAfter < 0 || !Number.isSafeInteger(entry.balanceAfter)) return `version ${version} has balance ${entry.balanceAfter}`;
   return undefined;
+}
+
+/** Counts an entry: money brought in, or one leg of a transfer (kept only while its transfer is unpaired). */
+function count(entry: LedgerEntryDocument, tally: Tally): void {
+  tally.entries++;
+  if (entry.leg === 'opening' || entry.transactionType === 'TopUp') tally.toppedUp += entry.amount;
+  if (entry.transactionType !== 'Transfer' || !entry.transactionId) return;
+  const id = entry.transactionId.toHexString();
+  const net = (tally.openTransfers.get(id) ?? 0) + entry.amount;
+  if (net === 0) tally.openTransfers.delete(id);
+  else if (tally.openTransfers.size < MAX_OPEN_TRANSFERS || tally.openTransfers.has(id)) tally.openTransfers.set(id, net);
+  else tally.truncated = true;
+}
+
+/**
+ * The transfers counted in part, read again from the ledger: one whose legs now add up to zero was
+ * still moving when its wallets were read, as is one whose record is not final; the others are drift.
+ * Returns those, and the net of the excused ones, by which the balances counted differ from the money
+ * counted in.
+ */
+async function settleOpenTransfers(
+  store: LedgerStore,
+  tally: Tally,
+  options: ReconciliationOptions,
+): Promise<{ unbalanced: string[]; excusedNet: number }> {
+  const unbalanced: string[] = [];
+  let excusedNet = 0;
+  let rechecked = 0;
+  for (const [transactionId, countedNet] of tally.openTransfers) {
+    options.signal?.throwIfAborted();
+    if (++rechecked > MAX_RECHECKED) {
+      tally.truncated = true;
+      unbalanced.push(transactionId);
+      continue;
+    }
+    if ((await netNow(store, transactionId)) === 0 || (await options.inFlight(transactionId))) excusedNet += countedNet;
+    else unbalanced.push(transactionId);
+  }
+  return { unbalanced, excusedNet };
+}
+
+/** What a transaction's entries add up to now (a scan on FerretDB, an index on MongoDB; rare). */
+async function netNow(store: LedgerStore, transactionId: string): Promise<number> {
+  const entries = await store.entries
+    .find({ transactionId: new Types.ObjectId(transactionId) }, { amount: 1 })
+    .limit(16)
+    .lean<LedgerEntryDocument[]>()
+    .exec();
+  return entries.reduce((sum, entry) => sum + entry.amount, 0);
 }

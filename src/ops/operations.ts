@@ -212,7 +212,10 @@ export async function resetTransaction(
 }
 
 export function reconcileNow(ctx: OperationsContext): Promise<ReconciliationReport> {
-  return reconcile(ctx.stores.ledger, (userId) => ctx.ledger.rollProjectionForward(userId));
+  return reconcile(ctx.stores.ledger, {
+    rollForward: (userId) => ctx.ledger.rollProjectionForward(userId),
+    inFlight: async (transactionId) => (await ctx.stores.records.statusOf(transactionId)) === 'Pending',
+  });
 }
 
 export interface DeadLetterView {

@@ -2,6 +2,7 @@ import { connect, type ChannelModel } from 'amqplib';
 import { Types } from 'mongoose';
 import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { walletIdOf } from '../../src/ledger/keys';
+import { reconcile } from '../../src/ledger/reconciliation';
 import { createLogger } from '../../src/logger';
 import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../../src/temporal/reconciliation-schedule';
 import {
@@ -148,6 +149,35 @@ describe('operations', () => {
     expect(await wallet.balanceOf(lagging)).toBe(75);
     expect(await wallet.balanceOf(honest)).toBe(700);
     await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(corrupted) }, { $set: { balance: 100 } }).exec();
+  });
+
+  it('reconciles a transfer still being applied as in flight, not drift, and one left unpaired as drift', async () => {
+    const sender = await wallet.fundedUser(80);
+    const [recipient] = await wallet.signedUp(1);
+    const transactionId = objectId();
+    const debit = { transactionId, transactionType: 'Transfer', userId: sender, amount: -30, counterpartyUserId: recipient } as const;
+    // Its debit applied, its credit not yet: the record is still Pending.
+    await wallet.service.stores.records.open({ transactionId, type: 'Transfer', userIds: [sender, recipient], amount: 30 });
+    await wallet.service.ledger.applyLeg({ ...debit, leg: 'debit' });
+    expect(await reconcileNow(ctx)).toMatchObject({ ok: true, unbalancedTransfers: [], inFlight: -30 });
+
+    // Announced as final with its credit missing: money vanished.
+    await wallet.service.stores.records.recordOutcome({ transactionId, status: 'Completed' }, []);
+    expect(await reconcileNow(ctx)).toMatchObject({ ok: false, unbalancedTransfers: [transactionId] });
+    await wallet.service.ledger.applyLeg({ ...debit, leg: 'compensation', amount: 30 });
+    expect(await reconcileNow(ctx)).toMatchObject({ ok: true, inFlight: 0 });
+  });
+
+  it('reconciles in one pass that reports its progress and stops when cancelled', async () => {
+    await wallet.fundedUser(10);
+    const progress: Array<{ wallets: number }> = [];
+    const lookups = { rollForward: async () => undefined, inFlight: async () => false };
+    await reconcile(wallet.service.stores.ledger, { ...lookups, heartbeat: (p) => progress.push(p) });
+    expect(progress.length).toBe(await wallet.service.stores.ledger.wallets.countDocuments());
+    expect(progress.at(-1)!.wallets).toBe(progress.length);
+    const cancelled = new AbortController();
+    cancelled.abort(new Error('activity cancelled'));
+    await expect(reconcile(wallet.service.stores.ledger, { ...lookups, signal: cancelled.signal })).rejects.toThrow('activity cancelled');
   });
 
   it('runs the reconciliation as a Temporal schedule whose drift fails the run', async () => {
