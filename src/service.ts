@@ -145,7 +145,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
 function reconciliationLookups(ledger: Ledger, stores: Stores) {
   return {
     rollForward: (userId: string) => ledger.rollProjectionForward(userId),
-    inFlight: async (transactionId: string) => (await stores.records.statusOf(transactionId)) === 'Pending',
+    transaction: (transactionId: string) => stores.records.standingOf(transactionId),
   };
 }
 

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     const ledger = new Ledger(stores.ledger, createMetrics(), 0);
     const report = await reconcile(stores.ledger, {
       rollForward: (userId) => ledger.rollProjectionForward(userId),
-      inFlight: async (transactionId) => (await stores.records.statusOf(transactionId)) === 'Pending',
+      transaction: (transactionId) => stores.records.standingOf(transactionId),
     });
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } finally {

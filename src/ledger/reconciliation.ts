@@ -16,13 +16,28 @@ const MAX_RECHECKED = 1_000;
 export interface ReconciliationOptions {
   /** Brings a wallet document that lags its sound ledger up to date. */
   rollForward: (userId: string) => Promise<unknown>;
-  /** Whether a transaction is still being applied (its record not final): its legs may stand unpaired. */
-  inFlight: (transactionId: string) => Promise<boolean>;
+  /** Where a transaction stands: still being applied (its legs may stand unpaired), final with the legs it recorded, or unknown. */
+  transaction: (transactionId: string) => Promise<TransactionStanding>;
   /** Called as the pass goes (an activity's heartbeat). */
   heartbeat?: (progress: { wallets: number; entries: number }) => void;
   /** Stops the pass (the activity was cancelled). */
   signal?: AbortSignal;
 }
+
+/** What the transaction record says of a transaction, for a transfer found unpaired. */
+export type TransactionStanding =
+  | { kind: 'inFlight' }
+  | { kind: 'final'; legs: LegAt[] }
+  /** No record: a transaction settled before records existed. */
+  | { kind: 'unrecorded' };
+
+/** A transfer counted in part: what its counted legs add up to, and where they are. */
+interface OpenTransfer {
+  net: number;
+  legs: LegAt[];
+}
+
+type LegAt = { userId: string; version: number };
 
 /** What the pass has counted so far. */
 interface Tally {
@@ -31,7 +46,7 @@ interface Tally {
   totalBalance: number;
   toppedUp: number;
   /** Net of each transfer counted in part: one leg seen, its pair not (yet). */
-  openTransfers: Map<string, number>;
+  openTransfers: Map<string, OpenTransfer>;
   drift: WalletDrift[];
   repaired: string[];
   truncated: boolean;
@@ -104,7 +119,10 @@ async function checkWallet(store: LedgerStore, wallet: WalletDocument, tally: Ta
   }
 }
 
-/** Reads a wallet's entries 1..headVersion by _id, a batch at a time, checking and counting each link. */
+/**
+ * Reads a wallet's entries 1..headVersion by _id, a batch at a time, checking each link. Every entry
+ * is counted, past a broken link too, so that one bad wallet does not leave its transfers unpaired.
+ */
 async function walkLedger(
   store: LedgerStore,
   userId: string,
@@ -112,18 +130,19 @@ async function walkLedger(
   tally: Tally,
 ): Promise<{ balance: number } | { problem: string }> {
   let previous = { balanceAfter: 0 };
+  let firstProblem: string | undefined;
   for (let from = 1; from <= headVersion; from += READ_BATCH) {
     const versions = Array.from({ length: Math.min(READ_BATCH, headVersion - from + 1) }, (_, i) => from + i);
     const entries = await Promise.all(versions.map((version) => store.entryAt(userId, version)));
     for (const [i, entry] of entries.entries()) {
-      const problem = linkProblem(entry, versions[i], previous);
-      if (problem || !entry) return { problem: problem ?? `ledger has no entry at version ${versions[i]}` };
+      firstProblem ??= linkProblem(entry, versions[i], previous);
+      if (!entry) continue;
       count(entry, tally);
       previous = entry;
     }
   }
   tally.totalBalance += previous.balanceAfter;
-  return { balance: previous.balanceAfter };
+  return firstProblem ? { problem: firstProblem } : { balance: previous.balanceAfter };
 }
 
 function linkProblem(entry: LedgerEntryDocument | null, version: number, previous: { balanceAfter: number }): string | undefined {
@@ -141,16 +160,18 @@ function count(entry: LedgerEntryDocument, tally: Tally): void {
   if (entry.leg === 'opening' || entry.transactionType === 'TopUp') tally.toppedUp += entry.amount;
   if (entry.transactionType !== 'Transfer' || !entry.transactionId) return;
   const id = entry.transactionId.toHexString();
-  const net = (tally.openTransfers.get(id) ?? 0) + entry.amount;
+  const open = tally.openTransfers.get(id) ?? { net: 0, legs: [] };
+  const net = open.net + entry.amount;
   if (net === 0) tally.openTransfers.delete(id);
-  else if (tally.openTransfers.size < MAX_OPEN_TRANSFERS || tally.openTransfers.has(id)) tally.openTransfers.set(id, net);
-  else tally.truncated = true;
+  else if (tally.openTransfers.size < MAX_OPEN_TRANSFERS || tally.openTransfers.has(id)) {
+    tally.openTransfers.set(id, { net, legs: [...open.legs, { userId: entry.userId.toHexString(), version: entry.version }] });
+  } else tally.truncated = true;
 }
 
 /**
- * The transfers counted in part, read again from the ledger: one whose legs now add up to zero was
- * still moving when its wallets were read, as is one whose record is not final; the others are drift.
- * Returns those, and the net of the excused ones, by which the balances counted differ from the money
+ * The transfers counted in part, looked at again: one whose record is not final is still moving; one
+ * whose legs now add up to zero was moving when its wallets were read; the others are drift. Returns
+ * those, and the net of the excused ones, by which the balances counted differ from the money
  * counted in.
  */
 async function settleOpenTransfers(
@@ -161,25 +182,38 @@ async function settleOpenTransfers(
   const unbalanced: string[] = [];
   let excusedNet = 0;
   let rechecked = 0;
-  for (const [transactionId, countedNet] of tally.openTransfers) {
+  for (const [transactionId, open] of tally.openTransfers) {
     options.signal?.throwIfAborted();
     if (++rechecked > MAX_RECHECKED) {
       tally.truncated = true;
       unbalanced.push(transactionId);
       continue;
     }
-    if ((await netNow(store, transactionId)) === 0 || (await options.inFlight(transactionId))) excusedNet += countedNet;
+    const standing = await options.transaction(transactionId);
+    if (standing.kind === 'inFlight' || (await netNow(store, transactionId, standing, open.legs)) === 0) excusedNet += open.net;
     else unbalanced.push(transactionId);
   }
   return { unbalanced, excusedNet };
 }
 
-/** What a transaction's entries add up to now (a scan on FerretDB, an index on MongoDB; rare). */
-async function netNow(store: LedgerStore, transactionId: string): Promise<number> {
-  const entries = await store.entries
-    .find({ transactionId: new Types.ObjectId(transactionId) }, { amount: 1 })
-    .limit(16)
-    .lean<LedgerEntryDocument[]>()
-    .exec();
-  return entries.reduce((sum, entry) => sum + entry.amount, 0);
+/**
+ * What a transaction's entries add up to now: read by _id where the pass counted them and where its
+ * record lists them, or, for a transaction without a record, found by transactionId (a scan on
+ * FerretDB, an index on MongoDB).
+ */
+async function netNow(store: LedgerStore, transactionId: string, standing: TransactionStanding, counted: LegAt[]): Promise<number> {
+  const legs = standing.kind === 'final' ? uniqueLegs([...counted, ...standing.legs]) : [];
+  const entries =
+    standing.kind === 'final'
+      ? await Promise.all(legs.map((leg) => store.entryAt(leg.userId, leg.version)))
+      : await store.entries
+          .find({ transactionId: new Types.ObjectId(transactionId) }, { amount: 1 })
+          .limit(16)
+          .lean<LedgerEntryDocument[]>()
+          .exec();
+  return entries.reduce((sum, entry) => sum + (entry?.amount ?? Number.NaN), 0);
+}
+
+function uniqueLegs(legs: LegAt[]): LegAt[] {
+  return [...new Map(legs.map((leg) => [`${leg.userId}:${leg.version}`, leg])).values()];
 }

@@ -214,7 +214,7 @@ export async function resetTransaction(
 export function reconcileNow(ctx: OperationsContext): Promise<ReconciliationReport> {
   return reconcile(ctx.stores.ledger, {
     rollForward: (userId) => ctx.ledger.rollProjectionForward(userId),
-    inFlight: async (transactionId) => (await ctx.stores.records.statusOf(transactionId)) === 'Pending',
+    transaction: (transactionId) => ctx.stores.records.standingOf(transactionId),
   });
 }
 

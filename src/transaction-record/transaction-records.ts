@@ -142,6 +142,16 @@ export class TransactionRecords {
     return { ...record, status: latest?.status ?? 'Pending', reason: latest?.reason ?? null, outcomes };
   }
 
+  /** For the reconciliation: still being applied, final with the legs it recorded, or never recorded. */
+  async standingOf(
+    transactionId: string,
+  ): Promise<{ kind: 'inFlight' } | { kind: 'final'; legs: Array<{ userId: string; version: number }> } | { kind: 'unrecorded' }> {
+    const record = await this.find(transactionId);
+    if (!record) return { kind: 'unrecorded' };
+    if (record.status === 'Pending') return { kind: 'inFlight' };
+    return { kind: 'final', legs: record.legs.map(({ userId, version }) => ({ userId, version })) };
+  }
+
   async statusOf(transactionId: string): Promise<RecordStatus> {
     return (await this.latest(transactionId))?.status ?? 'Pending';
   }

@@ -171,7 +171,7 @@ describe('operations', () => {
   it('reconciles in one pass that reports its progress and stops when cancelled', async () => {
     await wallet.fundedUser(10);
     const progress: Array<{ wallets: number }> = [];
-    const lookups = { rollForward: async () => undefined, inFlight: async () => false };
+    const lookups = { rollForward: async () => undefined, transaction: async () => ({ kind: 'unrecorded' }) as const };
     await reconcile(wallet.service.stores.ledger, { ...lookups, heartbeat: (p) => progress.push(p) });
     expect(progress.length).toBe(await wallet.service.stores.ledger.wallets.countDocuments());
     expect(progress.at(-1)!.wallets).toBe(progress.length);
