@@ -30,6 +30,11 @@ export interface TransferCompleted {
 
 export type TransactionCompleted = TopUpCompleted | TransferCompleted;
 
+/** The wallets a completed transaction touches. */
+export function partiesOf(event: TransactionCompleted): string[] {
+  return event.type === 'TopUp' ? [event.userId] : [event.fromUserId, event.toUserId];
+}
+
 /** `transaction.failed`: the platform abandoned the transaction; undo whatever the wallet applied. */
 export interface TransactionFailed {
   transactionId: string;
@@ -242,6 +247,9 @@ export interface TransactionState {
 }
 
 export const transactionStateQuery = defineQuery<TransactionState>('transactionState');
+
+/** The memo key under which an execution started by the bridge holds the event that started it. */
+export const TRANSACTION_MEMO_KEY = 'transaction';
 
 /** Custom search attributes: find executions by transaction, user, type and outcome in the Temporal UI. */
 export const SEARCH_ATTRIBUTES = {

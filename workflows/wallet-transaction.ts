@@ -1,9 +1,11 @@
-import { condition, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { openTransaction, reversalsOf } from './activity-stubs';
 import {
   BUSINESS_FAILURE_TYPES,
   FAILURE_REASONS,
+  partiesOf,
   SEARCH_ATTRIBUTES,
+  TRANSACTION_MEMO_KEY,
   transactionCompletedSignal,
   transactionFailedSignal,
   transactionRejectedSignal,
@@ -87,7 +89,7 @@ class TransactionRun {
     const { completedEvent, rejectedEvent } = this.state;
     if (this.state.failedEvent) return;
     if (completedEvent) {
-      describe(completedEvent);
+      if (!describedAtStart()) describe(completedEvent);
       const refusal = completedEvent.type === 'TopUp' ? await this.topUp(completedEvent) : await this.transfer(completedEvent);
       if (!this.state.failedEvent) await this.steps.announce(refusal ? { status: 'Failed', reason: refusal } : { status: 'Completed' });
     } else if (rejectedEvent) {
@@ -154,17 +156,23 @@ function legOf(event: TransactionCompleted, leg: LegChange['leg'], userId: strin
   return { transactionId: event.transactionId, transactionType: event.type, leg, userId, amount, counterpartyUserId };
 }
 
+/**
+ * Whether the execution was started described by its `transaction.completed` (the bridge sets the
+ * search attributes and memo of the event it starts with). One started otherwise (by an older bridge,
+ * by hand, by another event) describes itself: deterministic either way, the start is in the history.
+ */
+function describedAtStart(): boolean {
+  const started = workflowInfo().memo?.[TRANSACTION_MEMO_KEY];
+  return typeof started === 'object' && started !== null && 'amount' in started;
+}
+
 /** The transaction's parties and event, for the Temporal UI. */
 function describe(event: TransactionCompleted): void {
   upsertSearchAttributes([
     { key: SEARCH_ATTRIBUTES.transactionType, value: event.type },
     { key: SEARCH_ATTRIBUTES.userIds, value: partiesOf(event) },
   ]);
-  upsertMemo({ transaction: event });
-}
-
-function partiesOf(event: TransactionCompleted): string[] {
-  return event.type === 'TopUp' ? [event.userId] : [event.fromUserId, event.toUserId];
+  upsertMemo({ [TRANSACTION_MEMO_KEY]: event });
 }
 
 /** The transaction as its first event describes it, for the transaction record. */

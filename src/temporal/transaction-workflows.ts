@@ -1,6 +1,8 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import {
+  partiesOf,
   SEARCH_ATTRIBUTES,
+  TRANSACTION_MEMO_KEY,
   transactionCompletedSignal,
   transactionFailedSignal,
   transactionRejectedSignal,
@@ -76,7 +78,11 @@ export class TransactionWorkflows implements TransactionEventSink {
     }
   }
 
-  /** What every execution about a transaction starts with: never reused, findable while Pending. */
+  /**
+   * What every execution about a transaction starts with: never reused, findable while Pending, and
+   * described by the event that started it. Described here rather than by the workflow, the
+   * description costs no history event and no visibility write of its own.
+   */
   private startOptions(workflowId: string, event: TransactionEvent) {
     return {
       workflowId,
@@ -86,8 +92,14 @@ export class TransactionWorkflows implements TransactionEventSink {
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.transactionId, value: event.transactionId },
         ...('type' in event ? [{ key: SEARCH_ATTRIBUTES.transactionType, value: event.type }] : []),
+        ...(isCompleted(event) ? [{ key: SEARCH_ATTRIBUTES.userIds, value: partiesOf(event) }] : []),
         { key: SEARCH_ATTRIBUTES.status, value: 'Pending' },
       ],
+      memo: { [TRANSACTION_MEMO_KEY]: event },
     };
   }
+}
+
+function isCompleted(event: TransactionEvent): event is TransactionCompleted {
+  return 'amount' in event;
 }

@@ -96,6 +96,25 @@ describe('transactions from RabbitMQ events to finalization', () => {
       expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(3);
     });
 
+    it('describes a transfer when its execution starts and updates the description once, when it is announced', async () => {
+      const sender = await wallet.fundedUser(50);
+      const [recipient] = await wallet.signedUp(1);
+      const { transactionId } = await wallet.transfer(sender, recipient, 5);
+      const handle = wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
+      await handle.result();
+      const events = (await handle.fetchHistory()).events ?? [];
+      const started = events[0].workflowExecutionStartedEventAttributes!;
+      expect(Object.keys(started.searchAttributes?.indexedFields ?? {}).sort()).toEqual([
+        'WalletStatus',
+        'WalletTransactionId',
+        'WalletTransactionType',
+        'WalletUserIds',
+      ]);
+      expect(Object.keys(started.memo?.fields ?? {})).toEqual(['transaction']);
+      expect(events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes)).toHaveLength(1);
+      expect(events.filter((e) => e.workflowPropertiesModifiedEventAttributes)).toHaveLength(1);
+    });
+
     it('compensates the debit of a transfer to a user without a wallet and finalizes it Failed', async () => {
       const sender = await wallet.fundedUser(500);
       const stranger = objectId();
