@@ -1,13 +1,12 @@
-import { Schema, type Connection, type Model, type mongo } from 'mongoose';
-import {
-  TRANSACTION_TYPES,
-  type AppliedLeg,
-  type FinalStatus,
-  type RecordedTransaction,
-  type RecordStatus,
-  type TransactionFinalized,
-  type TransactionOpening,
-  type TransactionType,
+import type { Connection, mongo } from 'mongoose';
+import type {
+  AppliedLeg,
+  FinalStatus,
+  RecordedTransaction,
+  RecordStatus,
+  TransactionFinalized,
+  TransactionOpening,
+  TransactionType,
 } from '../../workflows/contract';
 import { createCollection } from '../database/connection';
 import { isDuplicateKey } from '../database/duplicate-key';
@@ -38,38 +37,24 @@ export interface TransactionRecordDocument {
   updatedAt: Date;
 }
 
+/**
+ * What is stored of a transaction when it opens: written once, never updated. Its outcomes, with
+ * the legs applied, are documents of their own. (Records written before outcomes carried their legs
+ * also hold `legs` and copies of the outcomes; they are still read.)
+ */
+type OpeningDocument = Pick<TransactionRecordDocument, '_id' | 'type' | 'userIds' | 'amount' | 'openedAt'> &
+  Partial<Pick<TransactionRecordDocument, 'legs'>>;
+
 /** The decision of a transaction's first or second outcome; only a Failed can follow a Completed. */
 interface OutcomeDocument extends RecordedOutcome {
   /** `<transactionId>:<position>`, position 1 or 2: the unique _id lets exactly one decision take each. */
   _id: string;
   transactionId: string;
+  /** The legs the execution deciding it had applied (absent on outcomes decided before they were kept here). */
+  legs?: RecordedLeg[];
 }
 
 const OUTCOME_POSITIONS = { first: 1, rollback: 2 } as const;
-
-const legSchema = new Schema<RecordedLeg>(
-  { leg: { type: String, required: true }, userId: { type: String, required: true }, amount: Number, version: Number },
-  { _id: false },
-);
-const outcomeSchema = new Schema<RecordedOutcome>(
-  { status: { type: String, enum: ['Completed', 'Failed'], required: true }, reason: { type: String, default: null }, at: Date },
-  { _id: false },
-);
-const transactionRecordSchema = new Schema<TransactionRecordDocument>(
-  {
-    _id: { type: String, required: true },
-    type: { type: String, enum: [...TRANSACTION_TYPES, null], default: null },
-    userIds: { type: [String], default: [] },
-    amount: { type: Number, default: null },
-    status: { type: String, enum: ['Pending', 'Completed', 'Failed'], required: true },
-    reason: { type: String, default: null },
-    legs: { type: [legSchema], default: [] },
-    outcomes: { type: [outcomeSchema], default: [] },
-    openedAt: { type: Date, required: true },
-    updatedAt: { type: Date, required: true },
-  },
-  { versionKey: false, strict: 'throw' },
-);
 
 /** What recording an outcome found: whether it stands (or a later outcome does), and whether it is the first attempt at it. */
 export interface OutcomeRecording {
@@ -79,24 +64,21 @@ export interface OutcomeRecording {
 }
 
 /**
- * The transaction record: one document per transactionId (its `_id`), opened by an insert when the
- * transaction's first event is handled, with each outcome and the legs applied written to it.
+ * The transaction record: one document per transactionId (its `_id`), inserted when the
+ * transaction's first event is handled, and one document per outcome, with the legs applied.
  *
  * An outcome is decided by inserting it at its position (`<transactionId>:1`, then `:2` for the
  * Failed of a rollback) into `transaction_outcomes`: the unique `_id` lets exactly one writer decide
- * each, on FerretDB (which reads then rewrites an update) as on MongoDB. Every decision the service
- * makes reads those; the record document carries a copy of them for the people reading it. All
- * reads and writes are by `_id`, the only lookup FerretDB serves from an index.
+ * each, on FerretDB (which reads then rewrites an update) as on MongoDB. Nothing is updated in place,
+ * so recording an outcome is one insert. All reads and writes are by `_id`, the only lookup FerretDB
+ * serves from an index.
  */
 export class TransactionRecords {
-  private readonly records: Model<TransactionRecordDocument>;
-  private readonly recordCollection: mongo.Collection<TransactionRecordDocument>;
+  private readonly openings: mongo.Collection<OpeningDocument>;
   private readonly outcomeCollection: mongo.Collection<OutcomeDocument>;
 
   constructor(private readonly connection: Connection) {
-    this.records = connection.model<TransactionRecordDocument>('TransactionRecord', transactionRecordSchema, 'transaction_records');
-    // The driver's collections: records are written as they are, without mongoose's casting.
-    this.recordCollection = this.records.collection as unknown as mongo.Collection<TransactionRecordDocument>;
+    this.openings = connection.collection<OpeningDocument>('transaction_records');
     this.outcomeCollection = connection.collection<OutcomeDocument>('transaction_outcomes');
   }
 
@@ -109,19 +91,13 @@ export class TransactionRecords {
 
   /** Opens the record of a transaction seen for the first time; for one seen before, returns where it stands. */
   async open(opening: TransactionOpening): Promise<RecordedTransaction> {
-    const now = new Date();
     try {
-      await this.recordCollection.insertOne({
+      await this.openings.insertOne({
         _id: opening.transactionId,
         type: opening.type,
         userIds: opening.userIds,
         amount: opening.amount,
-        status: 'Pending',
-        reason: null,
-        legs: [],
-        outcomes: [],
-        openedAt: now,
-        updatedAt: now,
+        openedAt: new Date(),
       });
       return { status: 'Pending' };
     } catch (error) {
@@ -131,15 +107,25 @@ export class TransactionRecords {
     return latest ? { status: latest.status, ...(latest.reason === null ? {} : { reason: latest.reason }) } : { status: 'Pending' };
   }
 
-  /** The record, its status and outcomes as decided. */
+  /** The record, its status, outcomes and legs as decided; null for a transaction never seen. */
   async find(transactionId: string): Promise<TransactionRecordDocument | null> {
-    const [record, outcomes] = await Promise.all([
-      this.records.findById(transactionId).lean<TransactionRecordDocument>().exec(),
-      this.outcomesOf(transactionId),
-    ]);
-    if (!record) return null;
+    const [opening, outcomes] = await Promise.all([this.openings.findOne({ _id: transactionId }), this.outcomesOf(transactionId)]);
+    if (!opening && outcomes.length === 0) return null;
     const latest = outcomes.at(-1);
-    return { ...record, status: latest?.status ?? 'Pending', reason: latest?.reason ?? null, outcomes };
+    const openedAt = opening?.openedAt ?? outcomes[0].at;
+    const legs = uniqueLegs([...(opening?.legs ?? []), ...outcomes.flatMap((outcome) => outcome.legs ?? [])]);
+    return {
+      _id: transactionId,
+      type: opening?.type ?? null,
+      userIds: opening?.userIds ?? [...new Set(legs.map((leg) => leg.userId))],
+      amount: opening?.amount ?? null,
+      status: latest?.status ?? 'Pending',
+      reason: latest?.reason ?? null,
+      legs,
+      outcomes: outcomes.map(({ status, reason, at }) => ({ status, reason, at })),
+      openedAt,
+      updatedAt: latest?.at ?? openedAt,
+    };
   }
 
   /** For the reconciliation: still being applied, final with the legs it recorded, or never recorded. */
@@ -157,14 +143,15 @@ export class TransactionRecords {
   }
 
   /**
-   * Decides an outcome about to be announced and writes it, with the legs applied, to the record.
-   * Idempotent: the same outcome again changes nothing. A Completed after a Failed, or after the
-   * rollback that followed it, is superseded.
+   * Decides an outcome about to be announced, with the legs applied. Idempotent: the same outcome
+   * again changes nothing. A Completed after a Failed, or after the rollback that followed it, is
+   * superseded.
    */
-  async recordOutcome(finalized: TransactionFinalized, legs: readonly AppliedLeg[]): Promise<OutcomeRecording> {
-    const decision = await this.decide(finalized);
-    if (decision.recording === 'recorded') await this.copyOntoRecord(decision.outcome, legs);
-    return decision;
+  recordOutcome(finalized: TransactionFinalized, legs: readonly AppliedLeg[]): Promise<OutcomeRecording> {
+    return this.decide(
+      finalized,
+      legs.map(({ leg, userId, amount, version }) => ({ leg, userId, amount, version })),
+    );
   }
 
   /** Whether no later outcome followed this one: only a Failed can follow, and nothing follows a Failed. */
@@ -173,28 +160,33 @@ export class TransactionRecords {
     return (await this.outcomeAt(finalized.transactionId, OUTCOME_POSITIONS.rollback)) === null;
   }
 
-  private async decide(finalized: TransactionFinalized): Promise<OutcomeRecording & { outcome: OutcomeDocument }> {
-    const first = await this.claim(OUTCOME_POSITIONS.first, finalized);
-    if (first.claimed) return { recording: 'recorded', firstAttempt: true, outcome: first.outcome };
+  private async decide(finalized: TransactionFinalized, legs: RecordedLeg[]): Promise<OutcomeRecording> {
+    const first = await this.claim(OUTCOME_POSITIONS.first, finalized, legs);
+    if (first.claimed) return { recording: 'recorded', firstAttempt: true };
     if (first.outcome.status === 'Failed') {
-      return { recording: finalized.status === 'Failed' ? 'recorded' : 'superseded', firstAttempt: false, outcome: first.outcome };
+      return { recording: finalized.status === 'Failed' ? 'recorded' : 'superseded', firstAttempt: false };
     }
     if (finalized.status === 'Completed') {
       const rolledBack = await this.outcomeAt(finalized.transactionId, OUTCOME_POSITIONS.rollback);
-      return { recording: rolledBack ? 'superseded' : 'recorded', firstAttempt: false, outcome: first.outcome };
+      return { recording: rolledBack ? 'superseded' : 'recorded', firstAttempt: false };
     }
-    const rollback = await this.claim(OUTCOME_POSITIONS.rollback, finalized);
-    return { recording: 'recorded', firstAttempt: rollback.claimed, outcome: rollback.outcome };
+    const rollback = await this.claim(OUTCOME_POSITIONS.rollback, finalized, legs);
+    return { recording: 'recorded', firstAttempt: rollback.claimed };
   }
 
   /** Takes an outcome position; when another decision holds it, returns that one. */
-  private async claim(position: number, finalized: TransactionFinalized): Promise<{ claimed: boolean; outcome: OutcomeDocument }> {
+  private async claim(
+    position: number,
+    finalized: TransactionFinalized,
+    legs: RecordedLeg[],
+  ): Promise<{ claimed: boolean; outcome: OutcomeDocument }> {
     const outcome: OutcomeDocument = {
       _id: `${finalized.transactionId}:${position}`,
       transactionId: finalized.transactionId,
       status: finalized.status,
       reason: finalized.reason ?? null,
       at: new Date(),
+      legs,
     };
     try {
       await this.outcomeCollection.insertOne(outcome);
@@ -207,26 +199,6 @@ export class TransactionRecords {
     return { claimed: false, outcome: holder };
   }
 
-  /**
-   * Copies a decided outcome and the legs onto the record document (creating it for a transaction
-   * whose execution started before records existed). Repeating it adds nothing twice.
-   */
-  private async copyOntoRecord(outcome: OutcomeDocument, legs: readonly AppliedLeg[]): Promise<void> {
-    const { status, reason, at } = outcome;
-    await this.recordCollection.updateOne(
-      { _id: outcome.transactionId },
-      {
-        $set: { status, reason, updatedAt: new Date() },
-        $addToSet: {
-          outcomes: { status, reason, at },
-          legs: { $each: legs.map(({ leg, userId, amount, version }) => ({ leg, userId, amount, version })) },
-        },
-        $setOnInsert: { type: null, userIds: [...new Set(legs.map((leg) => leg.userId))], amount: null, openedAt: at },
-      },
-      { upsert: true },
-    );
-  }
-
   /** The latest outcome decided, if any: a rollback's Failed is always the second. */
   private async latest(transactionId: string): Promise<OutcomeDocument | null> {
     const first = await this.outcomeAt(transactionId, OUTCOME_POSITIONS.first);
@@ -234,14 +206,17 @@ export class TransactionRecords {
     return (await this.outcomeAt(transactionId, OUTCOME_POSITIONS.rollback)) ?? first;
   }
 
-  private async outcomesOf(transactionId: string): Promise<RecordedOutcome[]> {
+  private async outcomesOf(transactionId: string): Promise<OutcomeDocument[]> {
     const found = await Promise.all(Object.values(OUTCOME_POSITIONS).map((position) => this.outcomeAt(transactionId, position)));
-    return found
-      .filter((outcome): outcome is OutcomeDocument => outcome !== null)
-      .map(({ status, reason, at }) => ({ status, reason, at }));
+    return found.filter((outcome): outcome is OutcomeDocument => outcome !== null);
   }
 
   private outcomeAt(transactionId: string, position: number): Promise<OutcomeDocument | null> {
     return this.outcomeCollection.findOne({ _id: `${transactionId}:${position}` });
   }
+}
+
+/** Each leg once: the outcomes of one transaction repeat the forward legs they both saw. */
+function uniqueLegs(legs: RecordedLeg[]): RecordedLeg[] {
+  return [...new Map(legs.map((leg) => [`${leg.userId}:${leg.version}`, leg])).values()];
 }
