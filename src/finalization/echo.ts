@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { TransactionFinalized } from '../../workflows/contract';
 import type { Logger } from '../logger';
 import type { BrokerConnection } from '../messaging/broker-connection';
 import { publishConfirmed } from '../messaging/publish-confirmed';
@@ -39,14 +40,8 @@ export class FinalizationEcho {
       });
       await channel.prefetch(PREFETCH);
       this.channel = channel;
-      let recording = Promise.resolve();
-      await channel.consume(
-        FINALIZATION_ECHO.queue,
-        (message) => {
-          if (message) recording = recording.then(() => this.record(channel, message));
-        },
-        { noAck: false },
-      );
+      const recorder = new BatchRecorder((batch) => this.record(channel, batch));
+      await channel.consume(FINALIZATION_ECHO.queue, (message) => message && recorder.add(message), { noAck: false });
     });
   }
 
@@ -81,26 +76,69 @@ export class FinalizationEcho {
     return false;
   }
 
-  /** Records one copy, retrying the database with backoff; on a lost channel the broker redelivers it. */
-  private async record(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
+  /**
+   * Records a batch of copies, in one write for the announcements, retrying the database with
+   * backoff; on a lost channel the broker redelivers them. A fence is reached once everything before
+   * it in its batch is recorded.
+   */
+  private async record(channel: ConfirmChannel, batch: ConsumeMessage[]): Promise<void> {
+    const fences = batch.map(fenceOf).filter((fence) => fence !== undefined);
+    const announcements = batch.filter((message) => fenceOf(message) === undefined).flatMap((message) => this.decoded(message));
     for (let attempt = 1; this.channel === channel; attempt++) {
       try {
-        const headers = message.properties.headers ?? {};
-        const fenceId: unknown = headers[FINALIZATION_ECHO.fenceHeader];
-        if (typeof fenceId === 'string') {
-          if (headers[FINALIZATION_ECHO.fenceOriginHeader] !== this.origin) await this.log.recordFence(fenceId);
-          else this.fenceWaiters.get(fenceId)?.();
-        } else {
-          const finalized = decodeFinalization(message.content);
-          if (finalized) await this.log.recordDelivered(finalized);
-          else this.logger.warn({ body: message.content.toString('utf8', 0, 200) }, 'finalization echo: not an announcement; dropped');
+        await this.log.recordDelivered(announcements);
+        for (const fence of fences) {
+          if (fence.origin !== this.origin) await this.log.recordFence(fence.id);
+          else this.fenceWaiters.get(fence.id)?.();
         }
-        channel.ack(message);
+        channel.ack(batch[batch.length - 1], true);
         return;
       } catch (error) {
         this.logger.warn({ err: error, attempt }, 'finalization echo not recorded; retrying');
         await sleep(backoffDelayMs(RECORD_BACKOFF, attempt));
       }
+    }
+  }
+
+  private decoded(message: ConsumeMessage): TransactionFinalized[] {
+    const finalized = decodeFinalization(message.content);
+    if (finalized) return [finalized];
+    this.logger.warn({ body: message.content.toString('utf8', 0, 200) }, 'finalization echo: not an announcement; dropped');
+    return [];
+  }
+}
+
+function fenceOf(message: ConsumeMessage): { id: string; origin: unknown } | undefined {
+  const headers = message.properties.headers ?? {};
+  const id: unknown = headers[FINALIZATION_ECHO.fenceHeader];
+  return typeof id === 'string' ? { id, origin: headers[FINALIZATION_ECHO.fenceOriginHeader] } : undefined;
+}
+
+/**
+ * Hands messages, in order, to `record` in batches of whatever arrived while the previous batch was
+ * being recorded (at most the channel's prefetch), one batch at a time.
+ */
+class BatchRecorder {
+  private waiting: ConsumeMessage[] = [];
+  private recording = false;
+
+  constructor(private readonly record: (batch: ConsumeMessage[]) => Promise<void>) {}
+
+  add(message: ConsumeMessage): void {
+    this.waiting.push(message);
+    if (!this.recording) void this.recordWaiting();
+  }
+
+  private async recordWaiting(): Promise<void> {
+    this.recording = true;
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.waiting;
+        this.waiting = [];
+        await this.record(batch);
+      }
+    } finally {
+      this.recording = false;
     }
   }
 }

@@ -54,16 +54,23 @@ export class FinalizationLog {
     if (this.recent.size > MAX_REMEMBERED) this.recent.delete(this.recent.values().next().value!);
   }
 
-  /** Records that the announcement is in the broker's queues (idempotent). */
-  async recordDelivered(finalized: TransactionFinalized): Promise<void> {
-    const { transactionId, status } = finalized;
-    await insertOnce(this.deliveries, {
+  /** Records that these announcements are in the broker's queues, in one write (idempotent). */
+  async recordDelivered(announcements: readonly TransactionFinalized[]): Promise<void> {
+    if (announcements.length === 0) return;
+    const at = new Date();
+    const documents = announcements.map((finalized) => ({
       _id: announcementKey(finalized),
-      transactionId,
-      status,
+      transactionId: finalized.transactionId,
+      status: finalized.status,
       reason: finalized.reason ?? null,
-      at: new Date(),
-    });
+      at,
+    }));
+    try {
+      await this.deliveries.insertMany(documents, { ordered: false });
+    } catch (error) {
+      // A redelivered copy finds its announcement recorded already; the others were inserted.
+      if (!onlyDuplicateKeys(error)) throw error;
+    }
   }
 
   async wasDelivered(finalized: TransactionFinalized): Promise<boolean> {
@@ -87,4 +94,12 @@ async function insertOnce<T extends { _id: string }>(collection: mongo.Collectio
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }
+}
+
+/** A bulk write refused only for keys already held (the driver reports one such error or several). */
+function onlyDuplicateKeys(error: unknown): boolean {
+  const writeErrors = (error as { writeErrors?: unknown } | null)?.writeErrors;
+  if (writeErrors === undefined) return isDuplicateKey(error);
+  const all: unknown[] = Array.isArray(writeErrors) ? writeErrors : [writeErrors];
+  return all.length > 0 && all.every(isDuplicateKey);
 }

@@ -139,6 +139,16 @@ describe('announcing an outcome', () => {
     expect(platform.finalizationsOf(completed.transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
   });
 
+  it('learns from the echo of a burst of announcements, some of them recorded before, that each went out', async () => {
+    const burst: TransactionFinalized[] = Array.from({ length: 50 }, () => ({ transactionId: objectId(), status: 'Completed' }));
+    // A copy the echo recorded before its ack was lost comes again, in a batch with new ones.
+    await db.finalizations.recordDelivered(burst.slice(0, 5));
+    for (const finalized of burst) platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, finalized);
+    await echo.catchUp();
+    const delivered = await Promise.all(burst.map((finalized) => db.finalizations.wasDelivered(finalized)));
+    expect(delivered.filter(Boolean)).toHaveLength(burst.length);
+  });
+
   it('announces on a retry whose earlier attempt never reached the broker', async () => {
     const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
     await db.records.recordOutcome(completed, []);
