@@ -4,10 +4,13 @@
 # folders. Usage: scripts/stack.sh install|up|down|status [--record FILE]
 #   up      starts whatever is not already reachable; with --record, appends what it started to FILE
 #   down    stops what this script started (by pid file); with --record, only the services in FILE
+#   stop    stops one server this script started: stop NAME
 #   kill    SIGKILLs a server this script started (a crash, for fault-injection tests): kill NAME
 # STACK_SERVICES picks the servers (default "rabbitmq ferretdb temporal"). A DATABASE_URL or
 # RABBITMQ_URL naming another host means that server is someone else's: it is not started here.
 # STACK_NAME runs a separate stack (own ports from STACK_*_PORT, own .run/NAME and .data/NAME).
+# STACK_TEMPORAL=postgres runs the real Temporal server on PostgreSQL instead of the dev server
+# (scripts/stack/temporal-postgres.sh); the default, STACK_TEMPORAL=dev, builds no Go code for it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,11 +27,19 @@ TEMPORAL_PORT="${STACK_TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${STACK_TEMPORAL_UI_PORT:-8233}"
 MONGO_PORT="${STACK_MONGO_PORT:-27017}"
 AMQP_PORT="${STACK_AMQP_PORT:-5672}"
+POSTGRES_PORT="${STACK_POSTGRES_PORT:-5433}"   # STACK_TEMPORAL=postgres only
 RABBITMQ_NODE="wallet-${STACK_NAME:-stack}@localhost"
 RABBITMQ_HOME_BIN="/usr/lib/rabbitmq/bin"
+TEMPORAL_PROFILE="${STACK_TEMPORAL:-dev}"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
+
+case "$TEMPORAL_PROFILE" in
+  dev) ;;
+  postgres) source "$ROOT/scripts/stack/temporal-postgres.sh" ;;
+  *) die "unknown STACK_TEMPORAL=$TEMPORAL_PROFILE (dev or postgres)" ;;
+esac
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -115,6 +126,7 @@ install_rabbitmq() {
 install_all() {
   mkdir -p "$TOOLS" "$RUN" "$DATA"
   install_temporal
+  if [ "$TEMPORAL_PROFILE" = postgres ]; then install_temporal_postgres; fi
   install_ferretdb
   install_rabbitmq
 }
@@ -153,8 +165,24 @@ start_ferretdb() {
   log "FerretDB started (pid $(cat "$RUN/ferretdb.pid"))"
 }
 
+# The profile of the Temporal server this script runs (servers from before profiles are dev ones).
+running_temporal_profile() { if pid_alive temporal; then cat "$RUN/temporal.profile" 2>/dev/null || echo dev; fi; }
+
 start_temporal() {
-  if port_open "$TEMPORAL_PORT"; then log "Temporal already reachable on $TEMPORAL_PORT"; return; fi
+  if port_open "$TEMPORAL_PORT"; then
+    local running; running="$(running_temporal_profile)"
+    # Measuring one profile on the other would go unnoticed: refuse instead.
+    if [ -n "$running" ] && [ "$running" != "$TEMPORAL_PROFILE" ]; then
+      die "Temporal on $TEMPORAL_PORT runs the $running profile, not STACK_TEMPORAL=$TEMPORAL_PROFILE: stop it (scripts/stack.sh stop temporal) or use another STACK_TEMPORAL_PORT"
+    fi
+    log "Temporal already reachable on $TEMPORAL_PORT${running:+ ($running profile)}"; return
+  fi
+  if [ "$TEMPORAL_PROFILE" = postgres ]; then start_temporal_postgres; else start_temporal_dev; fi
+  echo "$TEMPORAL_PROFILE" > "$RUN/temporal.profile"
+  log "Temporal ($TEMPORAL_PROFILE profile) started (pid $(cat "$RUN/temporal.pid"))"
+}
+
+start_temporal_dev() {
   local cli; cli="$(temporal_cli)"
   mkdir -p "$DATA/temporal"
   # WAL with synchronous=normal: a commit survives a killed server (the log is synced at checkpoints;
@@ -167,7 +195,6 @@ start_temporal() {
   echo $! > "$RUN/temporal.pid"
   wait_ready temporal "$cli" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT"
   record temporal
-  log "Temporal started (pid $(cat "$RUN/temporal.pid"))"
 }
 
 start_rabbitmq() {
@@ -188,12 +215,14 @@ start_rabbitmq() {
 }
 
 stop_one() {
-  local name="$1" pid
+  local name="$1" pid signal=TERM
+  # PostgreSQL's SIGTERM waits for every client to disconnect; SIGINT (fast shutdown) does not.
+  [ "$name" = postgres ] && signal=INT
   [ -f "$RUN/$name.pid" ] || return 0
   pid="$(cat "$RUN/$name.pid")"
   if kill -0 "$pid" 2>/dev/null; then
     log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
+    kill -"$signal" "$pid" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
@@ -214,10 +243,13 @@ kill_one() {
 }
 
 status() {
-  for entry in "temporal:$TEMPORAL_PORT" "ferretdb:$MONGO_PORT" "rabbitmq:$AMQP_PORT"; do
+  local entries=("temporal:$TEMPORAL_PORT" "ferretdb:$MONGO_PORT" "rabbitmq:$AMQP_PORT")
+  if [ "$TEMPORAL_PROFILE" = postgres ] || pid_alive postgres; then entries+=("postgres:$POSTGRES_PORT"); fi
+  for entry in "${entries[@]}"; do
     local name="${entry%%:*}" port="${entry##*:}" state="down" owner=""
     port_open "$port" && state="up"
     pid_alive "$name" && owner=" (started here, pid $(cat "$RUN/$name.pid"))"
+    if [ "$name" = temporal ] && pid_alive temporal; then owner="${owner%)}, $(running_temporal_profile) profile)"; fi
     printf '%-9s port %-5s %s%s\n' "$name" "$port" "$state" "$owner"
   done
 }
@@ -241,15 +273,16 @@ case "$command" in
     done
     ;;
   down)
-    if [ -n "$RECORD_FILE" ]; then
-      [ -f "$RECORD_FILE" ] && while read -r name; do stop_one "$name"; done < "$RECORD_FILE"
+    if [ -n "$RECORD_FILE" ]; then # last started, first stopped: Temporal before its PostgreSQL
+      [ -f "$RECORD_FILE" ] && tac "$RECORD_FILE" | while read -r name; do stop_one "$name"; done
     else
-      for name in temporal ferretdb rabbitmq; do stop_one "$name"; done
+      for name in temporal postgres ferretdb rabbitmq; do stop_one "$name"; done
     fi
     ;;
   status) status ;;
+  stop) stop_one "${1:?usage: scripts/stack.sh stop NAME}" ;;
   kill) kill_one "${1:?usage: scripts/stack.sh kill NAME}" ;;
   temporal-cli) install_temporal; temporal_cli ;;
   apt-install) apt_install "$@" ;;
-  *) die "usage: scripts/stack.sh install|up|down|status|temporal-cli|apt-install [--record FILE]" ;;
+  *) die "usage: scripts/stack.sh install|up|down|stop|kill|status|temporal-cli|apt-install [--record FILE]" ;;
 esac

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../../../workflows/contract';
 import { eventually } from '../../support/eventually';
@@ -10,24 +11,37 @@ import { REPO_ROOT, temporalCliPath } from '../../support/tools';
 
 const run = promisify(execFile);
 
-const PORTS = { amqp: 5673, mongo: 27018, temporal: 7243, http: 4013 };
+const PORTS = { amqp: 5673, mongo: 27018, temporal: 7243, postgres: 5434, http: 4013 };
 const STACK_ENV = {
   STACK_NAME: 'chaos',
   STACK_AMQP_PORT: String(PORTS.amqp),
   STACK_MONGO_PORT: String(PORTS.mongo),
+  STACK_TEMPORAL_PORT: String(PORTS.temporal),
+  STACK_POSTGRES_PORT: String(PORTS.postgres),
   STACK_SERVICES: 'rabbitmq ferretdb',
 };
+
+/** STACK_TEMPORAL=postgres: the real Temporal server on PostgreSQL, run by scripts/stack.sh, instead of the dev server. */
+const TEMPORAL_ON_POSTGRES = process.env.STACK_TEMPORAL === 'postgres';
+
+/** The chaos Temporal server as this suite holds it: a client, and how to let go of the server. */
+interface RunningTemporal {
+  client: Client;
+  /** Tears the dev server down; for the real server, closes the client's connection only. */
+  release(): Promise<void>;
+}
 
 export type ServerName = 'rabbitmq' | 'ferretdb' | 'temporal' | 'service';
 
 /**
  * Servers the fault-injection suites own outright, on ports of their own: RabbitMQ and FerretDB
  * through scripts/stack.sh (STACK_NAME=chaos), a file-backed Temporal dev server through
- * @temporalio/testing, and the wallet service as a child process. Each can be crashed and restarted.
+ * @temporalio/testing (with STACK_TEMPORAL=postgres, the real server through scripts/stack.sh), and
+ * the wallet service as a child process. Each can be crashed and restarted.
  */
 export class ChaosStack {
   readonly runDir = path.join(REPO_ROOT, '.run/chaos');
-  private temporal: TestWorkflowEnvironment | undefined;
+  private temporal: RunningTemporal | undefined;
   private service: ChildProcess | undefined;
   private serviceStarts = 0;
   readonly database = 'mint_wallet_chaos';
@@ -81,7 +95,7 @@ export class ChaosStack {
 
   async crash(server: ServerName): Promise<void> {
     if (server === 'service') await this.stopService('SIGKILL');
-    else if (server === 'temporal') await this.stopTemporal();
+    else if (server === 'temporal') await this.crashTemporal();
     else await this.stack('kill', server);
   }
 
@@ -99,7 +113,28 @@ export class ChaosStack {
 
   async startTemporal(): Promise<void> {
     if (this.temporal) return;
-    this.temporal = await TestWorkflowEnvironment.createLocal({
+    this.temporal = TEMPORAL_ON_POSTGRES ? await this.startPostgresTemporal() : await this.startDevTemporal();
+  }
+
+  async stopTemporal(): Promise<void> {
+    await this.releaseTemporal();
+    if (TEMPORAL_ON_POSTGRES) await this.temporalStack('stop', 'temporal');
+  }
+
+  /** The dev server is torn down; the real server gets SIGKILL. */
+  private async crashTemporal(): Promise<void> {
+    await this.releaseTemporal();
+    if (TEMPORAL_ON_POSTGRES) await this.temporalStack('kill', 'temporal');
+  }
+
+  private async releaseTemporal(): Promise<void> {
+    const temporal = this.temporal;
+    this.temporal = undefined;
+    await temporal?.release();
+  }
+
+  private async startDevTemporal(): Promise<RunningTemporal> {
+    const environment = await TestWorkflowEnvironment.createLocal({
       server: {
         executable: { type: 'existing-path', path: temporalCliPath() },
         ip: '127.0.0.1',
@@ -112,12 +147,14 @@ export class ChaosStack {
         log: { format: 'pretty', level: 'never' },
       },
     });
+    return { client: environment.client, release: () => environment.teardown() };
   }
 
-  async stopTemporal(): Promise<void> {
-    const temporal = this.temporal;
-    this.temporal = undefined;
-    await temporal?.teardown();
+  /** The real server and its PostgreSQL (.data/chaos/postgres), started by scripts/stack.sh. */
+  private async startPostgresTemporal(): Promise<RunningTemporal> {
+    await this.temporalStack('up');
+    const connection = await Connection.connect({ address: this.temporalAddress });
+    return { client: new Client({ connection }), release: () => connection.close() };
   }
 
   /** Starts the service process (src/main.ts) and waits until it answers /ready. */
@@ -185,9 +222,18 @@ export class ChaosStack {
   }
 
   private async stack(...args: string[]): Promise<void> {
-    await run('bash', [path.join(REPO_ROOT, 'scripts/stack.sh'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...STACK_ENV, DATABASE_URL: '', RABBITMQ_URL: '' },
-    });
+    await runStackScript(args, STACK_ENV);
   }
+
+  /** scripts/stack.sh for the Temporal server alone (STACK_TEMPORAL=postgres). */
+  private async temporalStack(...args: string[]): Promise<void> {
+    await runStackScript(args, { ...STACK_ENV, STACK_SERVICES: 'temporal' });
+  }
+}
+
+async function runStackScript(args: string[], env: Record<string, string>): Promise<void> {
+  await run('bash', [path.join(REPO_ROOT, 'scripts/stack.sh'), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env, DATABASE_URL: '', RABBITMQ_URL: '' },
+  });
 }
