@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics';
 import { backoffDelayMs, sleep } from '../support/backoff';
 import { checkSameAmount, findAppliedLeg, isSameLeg, LEG_LOOKBACK, toAppliedLeg } from './applied-legs';
 import { BusinessRuleError, LedgerContentionError } from './errors';
-import { nextLink, type ChainLink, type WalletHead } from './ledger-chain';
+import { nextEntryTime, nextLink, type ChainLink, type WalletHead } from './ledger-chain';
 import type { LedgerEntryDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
 import { ledgerEntryIdOf } from './keys';
@@ -50,7 +50,7 @@ export class LegWriter {
         }
         return this.refuseUnlessApplied(change, head, link);
       }
-      const claim = await this.claim(change, link);
+      const claim = await this.claim(change, link, nextEntryTime(head, new Date()));
       if (claim.kind === 'written') return this.written(change, claim.entry);
       if (claim.kind === 'alreadyApplied') return this.confirm(change, claim.entry);
       // Another writer claimed this version first: find the wallet's real head and try again.
@@ -62,8 +62,8 @@ export class LegWriter {
     throw new LedgerContentionError(change.userId, MAX_VERSION_CLAIMS);
   }
 
-  private async claim(change: LegChange, link: ChainLink): Promise<Claim> {
-    const entry = entryOf(change, link);
+  private async claim(change: LegChange, link: ChainLink, createdAt: Date): Promise<Claim> {
+    const entry = entryOf(change, link, createdAt);
     try {
       await this.store.entryCollection.insertOne(entry);
       return { kind: 'written', entry };
@@ -110,7 +110,7 @@ function linkOrRefusal(head: WalletHead, amount: number): ChainLink | BusinessRu
   }
 }
 
-function entryOf(change: LegChange, link: ChainLink): LedgerEntryDocument {
+function entryOf(change: LegChange, link: ChainLink, createdAt: Date): LedgerEntryDocument {
   return {
     _id: ledgerEntryIdOf(change.userId, link.version),
     userId: new Types.ObjectId(change.userId),
@@ -121,6 +121,6 @@ function entryOf(change: LegChange, link: ChainLink): LedgerEntryDocument {
     amount: link.amount,
     balanceAfter: link.balanceAfter,
     counterpartyUserId: change.counterpartyUserId ? new Types.ObjectId(change.counterpartyUserId) : null,
-    createdAt: new Date(),
+    createdAt,
   };
 }
