@@ -16,6 +16,12 @@ import type { WalletHeads } from './wallet-heads';
 const MAX_VERSION_CLAIMS = 25;
 const CONFLICT_BACKOFF = { initialMs: 2, maxMs: 100 };
 
+/**
+ * Told of each entry as soon as it is written (the live updates' hint). It runs on the money path, so
+ * it must neither wait nor throw: a failure of it is logged by its owner and never fails the leg.
+ */
+export type EntryWrittenListener = (entry: { userId: string; version: number }) => void;
+
 /** What inserting an entry at a version found: the entry written, the leg already there, or the version taken. */
 type Claim = { kind: 'written'; entry: LedgerEntryDocument } | { kind: 'alreadyApplied'; entry: LedgerEntryDocument } | { kind: 'taken' };
 
@@ -30,6 +36,7 @@ export class LegWriter {
     private readonly projection: WalletProjection,
     private readonly heads: WalletHeads,
     private readonly metrics: Metrics,
+    private readonly onEntryWritten: EntryWrittenListener,
   ) {}
 
   async write(change: LegChange, signal: AbortSignal | undefined): Promise<AppliedLeg> {
@@ -80,6 +87,7 @@ export class LegWriter {
 
   private async written(change: LegChange, entry: LedgerEntryDocument): Promise<AppliedLeg> {
     this.metrics.ledgerEntries.inc({ leg: change.leg });
+    this.onEntryWritten({ userId: entry.userId.toHexString(), version: entry.version });
     this.heads.remember(change.userId, entry);
     await this.projection.copy(change.userId, entry);
     return toAppliedLeg(entry);
