@@ -3,7 +3,7 @@ import type { WalletConfig } from '../config';
 import type { HistoryEntry } from '../ledger/history-entry';
 import type { WalletReader } from '../ledger/wallet-reader';
 import type { EntrySink } from '../live-updates/entry-follower';
-import { LiveUpdatesUnavailableError, type LiveEntryHub } from '../live-updates/live-entry-hub';
+import { LiveUpdatesFullError, type LiveEntryHub } from '../live-updates/live-entry-hub';
 import { HttpError } from './http-error';
 import { writeRespectingBackpressure } from './response-stream';
 
@@ -26,23 +26,33 @@ export function registerLiveUpdatesRoute(
 ): void {
   app.get('/api/v1/wallet/user/events', authenticate, async (req, res) => {
     const userId = res.locals.userId!;
+    if (hub.closing) {
+      // A browser gives up for good on an error status: an empty stream makes it reconnect, to another replica.
+      openStream(res, config.retryMs);
+      res.end();
+      return;
+    }
     unavailableAs503(() => hub.checkRoom(userId));
     const after = lastEventIdOf(req);
     const position = await reads.feedPosition(userId, after);
     if (position === undefined) throw new HttpError(404, 'Wallet not found');
     if (position === null) throw new HttpError(400, `Last-Event-ID ${after} is not a version of this wallet's ledger`);
     const follower = unavailableAs503(() => hub.follow(userId, position, new ServerSentEvents(res, config.sendTimeoutSeconds * 1000)));
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      // Proxies that buffer responses (nginx) would hold the events back.
-      'X-Accel-Buffering': 'no',
-    });
-    res.write(`retry: ${config.retryMs}\n\n`);
+    openStream(res, config.retryMs);
     res.on('close', () => follower.stop());
     follower.start();
   });
+}
+
+function openStream(res: Response, retryMs: number): void {
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    // Proxies that buffer responses (nginx) would hold the events back.
+    'X-Accel-Buffering': 'no',
+  });
+  res.write(`retry: ${retryMs}\n\n`);
 }
 
 /** The SSE wire format on an HTTP response, written with backpressure. */
@@ -85,7 +95,7 @@ function unavailableAs503<T>(attempt: () => T): T {
   try {
     return attempt();
   } catch (error) {
-    if (error instanceof LiveUpdatesUnavailableError) throw new HttpError(503, error.message);
+    if (error instanceof LiveUpdatesFullError) throw new HttpError(503, error.message);
     throw error;
   }
 }

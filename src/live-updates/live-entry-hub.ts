@@ -4,11 +4,11 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { EntryFollower, type EntrySink, type FeedReads } from './entry-follower';
 
-/** No room for one more live-update connection, or the process is shutting down: the client retries (elsewhere). */
-export class LiveUpdatesUnavailableError extends Error {
+/** No room for one more live-update connection: the client may retry later. */
+export class LiveUpdatesFullError extends Error {
   constructor(reason: string) {
     super(reason);
-    this.name = 'LiveUpdatesUnavailableError';
+    this.name = 'LiveUpdatesFullError';
   }
 }
 
@@ -28,12 +28,16 @@ export class LiveEntryHub {
     private readonly logger: Logger,
   ) {}
 
-  /** Throws LiveUpdatesUnavailableError when a new connection of this user would be refused. */
+  /** True once the process is shutting down: new streams are ended at once, so that clients reconnect elsewhere. */
+  get closing(): boolean {
+    return this.closed;
+  }
+
+  /** Throws LiveUpdatesFullError when a new connection of this user would be refused. */
   checkRoom(userId: string): void {
-    if (this.closed) throw new LiveUpdatesUnavailableError('Shutting down; reconnect shortly');
-    if (this.count >= this.config.maxConnections) throw new LiveUpdatesUnavailableError('Too many live-update connections; retry shortly');
+    if (this.count >= this.config.maxConnections) throw new LiveUpdatesFullError('Too many live-update connections; retry shortly');
     if ((this.byUser.get(userId)?.size ?? 0) >= this.config.maxConnectionsPerUser) {
-      throw new LiveUpdatesUnavailableError(`At most ${this.config.maxConnectionsPerUser} live-update connections per user`);
+      throw new LiveUpdatesFullError(`At most ${this.config.maxConnectionsPerUser} live-update connections per user`);
     }
   }
 
