@@ -17,13 +17,20 @@ export class ClientGoneError extends Error {
 export async function writeRespectingBackpressure(res: Response, chunk: string, timeoutMs: number): Promise<void> {
   if (res.destroyed || res.writableEnded) throw new ClientGoneError();
   if (res.write(chunk)) return;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  await Promise.race([
-    once(res, 'drain', { signal: timeout }),
-    once(res, 'close', { signal: timeout }).then(() => {
-      throw new ClientGoneError();
-    }),
-  ]).catch((error: unknown) => {
+  // One signal removes both listeners once either fires (or the time is up): a long stream waits often.
+  const waiting = new AbortController();
+  const timer = setTimeout(() => waiting.abort(new Error(`the client did not accept data within ${timeoutMs}ms`)), timeoutMs);
+  try {
+    await Promise.race([
+      once(res, 'drain', { signal: waiting.signal }),
+      once(res, 'close', { signal: waiting.signal }).then(() => {
+        throw new ClientGoneError();
+      }),
+    ]);
+  } catch (error) {
     throw error instanceof ClientGoneError ? error : new Error(`the client did not accept data within ${timeoutMs}ms`, { cause: error });
-  });
+  } finally {
+    clearTimeout(timer);
+    waiting.abort();
+  }
 }
