@@ -73,9 +73,8 @@ export class EntryFollower {
   private async readUntilCurrent(): Promise<void> {
     do {
       this.readAgain = false;
-      let full: boolean;
-      do full = await this.sendNextBatch();
-      while (full && !this.stopped);
+      let more = true;
+      while (more && !this.stopped) more = await this.sendNextBatch();
     } while (this.readAgain && !this.stopped);
   }
 
