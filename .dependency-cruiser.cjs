@@ -38,7 +38,7 @@ module.exports = {
       comment: 'The ledger owns balances: it depends on nothing that calls it.',
       severity: 'error',
       from: { path: '^src/ledger/' },
-      to: { path: '^(src/(messaging|temporal|http|finalization|transaction-record|ops)|activities)/' },
+      to: { path: '^(src/(messaging|temporal|http|finalization|transaction-record|ops|live-updates)|activities)/' },
     },
     {
       name: 'the-record-and-the-announcement-do-not-call-upward',
@@ -51,7 +51,15 @@ module.exports = {
       comment: 'The message router declares the interface Temporal implements (temporal/transaction-workflows).',
       severity: 'error',
       from: { path: '^src/messaging/' },
-      to: { path: '^src/(temporal|http|finalization|ops)/' },
+      to: { path: '^src/(temporal|http|finalization|ops|live-updates)/' },
+    },
+    {
+      name: 'live-updates-only-read-the-ledger',
+      comment:
+        'The live updates follow the ledger by reading it; HTTP serves them and the composition root feeds them hints, so they know neither the transport nor the money path.',
+      severity: 'error',
+      from: { path: '^src/live-updates/' },
+      to: { path: '^(src/(messaging|temporal|http|finalization|transaction-record|ops)|activities)/' },
     },
     {
       name: 'nothing-imports-the-composition-root',

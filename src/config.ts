@@ -130,6 +130,34 @@ const settings = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: integer(0, 100000).default(150),
   /** How long SIGTERM waits for in-flight work before closing connections. */
   SHUTDOWN_GRACE_SECONDS: integer(1, 600).default(20),
+
+  /** The longest range a statement may cover. */
+  STATEMENT_MAX_RANGE_DAYS: integer(1, 3660).default(366),
+  /** Entries a statement reads (by _id) and writes per batch. */
+  STATEMENT_BATCH_SIZE: integer(1, 5000).default(200),
+  /** Reads by _id one statement has in flight at once: statements share the database pool with the ledger's writes. */
+  STATEMENT_READ_CONCURRENCY: integer(1, 64).default(8),
+  /** Statements streamed at once by this process; more are 503. */
+  STATEMENT_MAX_CONCURRENT: integer(1, 1000).default(4),
+  /** A statement still streaming after this is cut off (the client sees the response fail). */
+  STATEMENT_TIMEOUT_SECONDS: integer(1, 3600).default(600),
+
+  /** Live-update (SSE) connections this process holds at once; more are 503. */
+  LIVE_UPDATES_MAX_CONNECTIONS: integer(1, 100_000).default(1000),
+  /** Live-update connections of one user at once in this process; more are 503. */
+  LIVE_UPDATES_MAX_CONNECTIONS_PER_USER: integer(1, 100).default(5),
+  /** Seconds between heartbeat comments on an idle live-update connection. */
+  LIVE_UPDATES_HEARTBEAT_SECONDS: integer(1, 300).default(15),
+  /** Seconds between reads of the ledger per connection without a hint: the safety net for hints lost. */
+  LIVE_UPDATES_CATCH_UP_SECONDS: integer(1, 600).default(5),
+  /** The reconnection delay a live-update client is told (SSE `retry:`), in milliseconds. */
+  LIVE_UPDATES_RETRY_MS: integer(100, 600_000).default(3000),
+  /** A client that takes longer than this to accept an event is disconnected (it resumes by Last-Event-ID). */
+  LIVE_UPDATES_SEND_TIMEOUT_SECONDS: integer(1, 600).default(30),
+  /** Entries read and sent per catch-up round on one connection. */
+  LIVE_UPDATES_BATCH_SIZE: integer(1, 1000).default(100),
+  /** Hints of new entries this process's queue holds at most; the oldest are dropped past it. */
+  LIVE_UPDATES_HINT_QUEUE_MAX_LENGTH: integer(1, 1_000_000).default(10_000),
 });
 
 /** The service verifies tokens; the operators' command line reads no token and needs no key. */
@@ -173,6 +201,17 @@ export interface WalletConfig {
     maxWorkflowBacklog: number;
   };
   wallet: { initialBalance: number; reconciliationIntervalMinutes: number; amountLimits: AmountLimits };
+  statement: { maxRangeDays: number; batchSize: number; readConcurrency: number; maxConcurrent: number; timeoutSeconds: number };
+  liveUpdates: {
+    maxConnections: number;
+    maxConnectionsPerUser: number;
+    heartbeatSeconds: number;
+    catchUpSeconds: number;
+    retryMs: number;
+    sendTimeoutSeconds: number;
+    batchSize: number;
+    hintQueueMaxLength: number;
+  };
   shutdownGraceSeconds: number;
 }
 
@@ -223,6 +262,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
         topUp: { min: e.TOP_UP_MIN_AMOUNT, max: e.TOP_UP_MAX_AMOUNT },
         transfer: { min: e.TRANSFER_MIN_AMOUNT, max: e.TRANSFER_MAX_AMOUNT },
       },
+    },
+    statement: {
+      maxRangeDays: e.STATEMENT_MAX_RANGE_DAYS,
+      batchSize: e.STATEMENT_BATCH_SIZE,
+      readConcurrency: e.STATEMENT_READ_CONCURRENCY,
+      maxConcurrent: e.STATEMENT_MAX_CONCURRENT,
+      timeoutSeconds: e.STATEMENT_TIMEOUT_SECONDS,
+    },
+    liveUpdates: {
+      maxConnections: e.LIVE_UPDATES_MAX_CONNECTIONS,
+      maxConnectionsPerUser: e.LIVE_UPDATES_MAX_CONNECTIONS_PER_USER,
+      heartbeatSeconds: e.LIVE_UPDATES_HEARTBEAT_SECONDS,
+      catchUpSeconds: e.LIVE_UPDATES_CATCH_UP_SECONDS,
+      retryMs: e.LIVE_UPDATES_RETRY_MS,
+      sendTimeoutSeconds: e.LIVE_UPDATES_SEND_TIMEOUT_SECONDS,
+      batchSize: e.LIVE_UPDATES_BATCH_SIZE,
+      hintQueueMaxLength: e.LIVE_UPDATES_HINT_QUEUE_MAX_LENGTH,
     },
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
   };

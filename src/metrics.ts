@@ -46,6 +46,17 @@ export function createMetrics() {
       labelNames: ['status'] as const,
       registers: [registry],
     }),
+    liveUpdateConnections: new Gauge({
+      name: 'wallet_live_update_connections',
+      help: 'Live-update (SSE) connections this process holds',
+      registers: [registry],
+    }),
+    ledgerEntryHints: new Counter({
+      name: 'wallet_ledger_entry_hints_total',
+      help: 'Hints of new ledger entries for the live updates, by outcome: published, dropped (channel not writable), received',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     httpRequestDuration: new Histogram({
       name: 'wallet_http_request_duration_seconds',
       help: 'HTTP request duration by method, route and status',

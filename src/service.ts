@@ -13,9 +13,12 @@ import type { ReadinessCheck } from './http/health';
 import { Ledger } from './ledger/ledger';
 import { reconcile } from './ledger/reconciliation';
 import { WalletReader } from './ledger/wallet-reader';
+import type { FeedReads } from './live-updates/entry-follower';
+import { LiveEntryHub } from './live-updates/live-entry-hub';
 import { createLogger, type Logger } from './logger';
 import { TransactionEventBridge } from './messaging/bridge';
 import { BrokerConnection } from './messaging/broker-connection';
+import { LedgerEntryHints, type LedgerEntryHint } from './messaging/ledger-entry-hints';
 import { MessageRouter } from './messaging/message-router';
 import { createMessageDecoder } from './messaging/messages';
 import { createMetrics, type Metrics } from './metrics';
@@ -77,22 +80,35 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const waitFor = <T>(what: string, attempt: () => Promise<T>) => untilAvailable(what, attempt, logger, options.signal);
 
   let walletReader: WalletReader | undefined;
+  const liveUpdates = new LiveEntryHub(
+    config.liveUpdates,
+    feedReads(() => walletReader),
+    metrics,
+    logger,
+  );
   const server = await listen(
-    createHttpApp({ config, logger, metrics, readinessChecks: readinessChecks(parts), walletReader: () => walletReader }),
+    createHttpApp({ config, logger, metrics, readinessChecks: readinessChecks(parts), walletReader: () => walletReader, liveUpdates }),
     config.http.port,
   );
   const httpPort = (server.address() as AddressInfo).port;
   logger.info({ port: httpPort }, 'HTTP API listening');
 
   const stores = (parts.stores = await waitFor('MongoDB', () => openStores(config.mongo.url)));
-  const ledger = new Ledger(stores.ledger, metrics, config.wallet.initialBalance);
+  const broker = (parts.broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger));
+  const hints = new LedgerEntryHints(
+    broker,
+    config.liveUpdates.hintQueueMaxLength,
+    (hint) => liveUpdates.wake(hint.userId),
+    metrics,
+    logger,
+  );
+  const ledger = new Ledger(stores.ledger, metrics, config.wallet.initialBalance, hintPublisher(hints, logger));
   walletReader = new WalletReader(stores.ledger);
 
   const temporal = (parts.temporal = Connection.lazy({ address: config.temporal.address }));
   const client = new Client({ connection: temporal, namespace: config.temporal.namespace });
   await prepareNamespace(config, client, temporal, logger, waitFor);
 
-  const broker = (parts.broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger));
   const announcer = new Announcer({
     records: stores.records,
     publisher: new FinalizationPublisher(broker, metrics, logger),
@@ -132,6 +148,8 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   await broker.waitUntilConnected(options.signal);
 
   const stop = once(async () => {
+    // Live-update clients reconnect to another replica and resume where they were.
+    liveUpdates.close();
     logger.info('stopping: draining messages in hand');
     await bridge.stop(config.shutdownGraceSeconds * 1000);
     await stopWorker(worker, workerRun);
@@ -141,6 +159,28 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     logger.info('stopped');
   });
   return { config, logger, metrics, stores, ledger, httpPort, stop };
+}
+
+/** The followers' ledger reads, once the database is connected (a follower only exists after a read of its own). */
+function feedReads(reader: () => WalletReader | undefined): FeedReads {
+  return {
+    entriesAfter: async (userId, position, max) => {
+      const connected = reader();
+      if (!connected) throw new Error('the database is not connected yet');
+      return connected.entriesAfter(userId, position, max);
+    },
+  };
+}
+
+/** Each entry written is hinted to every replica; a failure of the hint is logged and never reaches the leg. */
+function hintPublisher(hints: LedgerEntryHints, logger: Logger): (hint: LedgerEntryHint) => void {
+  return (hint) => {
+    try {
+      hints.publish(hint);
+    } catch (error) {
+      logger.warn({ err: error }, 'ledger entry hint failed');
+    }
+  };
 }
 
 /** What the reconciliation asks of the other modules: repair a lagging wallet, and whether a transaction still moves. */

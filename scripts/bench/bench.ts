@@ -1,6 +1,6 @@
 // `npm run bench`: end-to-end throughput, latency and memory of the wallet service on the local stack,
 // against the ceiling of a no-op ledger and the floor of the ledger's own writes. Not a test.
-//   npm run bench -- [--scenario default|full|uniform|hot|rate|noop|bare|floor|long|reconcile] [--n N] [--w W] [--rate R]
+//   npm run bench -- [--scenario default|full|uniform|hot|rate|noop|bare|floor|long|reconcile|statement|live] [--n N] [--w W] [--rate R]
 //                    [--hot-n N] [--floor-n N]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +17,7 @@ import { backoffDelayMs, sleep } from '../../src/support/backoff';
 import { KeyedMutex } from '../../src/support/keyed-mutex';
 import { runBarePhase } from './bare-phase';
 import { reconcileScenario } from './reconcile-scenario';
+import { readSideMain } from './read-side-report';
 import { ServiceProcess, type ServiceEnvironment } from './service-process';
 import { cpuPerTransfer, sampleCpu } from './cpu';
 import { LoadDriver, percentile } from './load';
@@ -465,6 +466,15 @@ function writeResults(content: object): void {
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   if (flags.scenario === 'reconcile') return reconcileMain(flags);
+  if (flags.scenario === 'statement' || flags.scenario === 'live') {
+    return readSideMain(
+      flags.scenario,
+      flags.n,
+      { root: ROOT, rabbitmqUrl: RABBITMQ_URL, temporalAddress: TEMPORAL_ADDRESS, topUpMaxAmount: FUNDING, databaseUrlOf: databaseUrl },
+      progress,
+      writeResults,
+    );
+  }
   // The default run's phases are smaller, so that it fits in 10 minutes here; their rates settle well
   // before (the tenths printed show it).
   const n = flags.n ?? (flags.scenario === 'default' ? DEFAULT_RUN_N : 5_000);

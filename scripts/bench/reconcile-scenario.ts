@@ -71,7 +71,7 @@ export async function reconcileScenario(
 /** A funding top-up per wallet, then transfers between random wallets: `entries` entries in all. */
 async function seedLedger(stores: Stores, entries: number, wallets: number): Promise<string[]> {
   const users = Array.from({ length: wallets }, () => new Types.ObjectId().toHexString());
-  const heads = new Map<string, WalletHead>(users.map((userId) => [userId, { userId, balance: 0, version: 0 }]));
+  const heads = new Map<string, WalletHead>(users.map((userId) => [userId, { userId, balance: 0, version: 0, latestEntryAt: null }]));
   let batch: LedgerEntryDocument[] = [];
   const flush = async () => {
     if (batch.length > 0) await stores.ledger.entryCollection.insertMany(batch, { ordered: false });
@@ -79,7 +79,8 @@ async function seedLedger(stores: Stores, entries: number, wallets: number): Pro
   };
   const write = async (userId: string, leg: 'credit' | 'debit', amount: number, transactionId: string, type: 'TopUp' | 'Transfer') => {
     const link = nextLink(heads.get(userId)!, amount);
-    heads.set(userId, { userId, balance: link.balanceAfter, version: link.version });
+    const createdAt = new Date();
+    heads.set(userId, { userId, balance: link.balanceAfter, version: link.version, latestEntryAt: createdAt });
     batch.push({
       _id: ledgerEntryIdOf(userId, link.version),
       userId: new Types.ObjectId(userId),
@@ -90,7 +91,7 @@ async function seedLedger(stores: Stores, entries: number, wallets: number): Pro
       amount,
       balanceAfter: link.balanceAfter,
       counterpartyUserId: null,
-      createdAt: new Date(),
+      createdAt,
     });
     if (batch.length >= INSERT_BATCH) await flush();
   };

@@ -14,6 +14,8 @@ export interface ServiceEnvironment {
   database: string;
   /** Each wallet is funded by one top-up of this, far over the platform's limit for one. */
   topUpMaxAmount: number;
+  /** Settings a scenario adds or overrides (a real verification key, for one that reads the API). */
+  env?: Record<string, string>;
 }
 
 /** The service under test, its memory sampled from /proc while it runs. */
@@ -46,6 +48,7 @@ export class ServiceProcess {
         TEMPORAL_WORKFLOW_BUNDLE: path.join(root, 'dist/workflow-bundle.js'),
         JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nunused\n-----END PUBLIC KEY-----',
         BENCH_NOOP_LEDGER: noopLedger ? '1' : '0',
+        ...environment.env,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -7,6 +7,7 @@ import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import type { WalletConfig } from '../config';
 import type { WalletReader } from '../ledger/wallet-reader';
+import type { LiveEntryHub } from '../live-updates/live-entry-hub';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { authenticate } from './authentication';
@@ -14,6 +15,8 @@ import { errorHandler, notFound } from './error-handler';
 import { registerHealthRoutes, type ReadinessCheck } from './health';
 import { errorBody, HttpError } from './http-error';
 import { openApiDocument } from './openapi';
+import { registerLiveUpdatesRoute, type LiveUpdateReads } from './live-updates-route';
+import { registerStatementRoute, type StatementReads } from './statement-route';
 import { registerWalletRoutes, type WalletReads } from './wallet-routes';
 
 const MAX_BODY = '16kb';
@@ -26,6 +29,8 @@ export interface HttpDependencies {
   readinessChecks: Record<string, ReadinessCheck>;
   /** The wallet reader once the database is connected; until then reads answer 503. */
   walletReader: () => WalletReader | undefined;
+  /** This process's live-update connections. */
+  liveUpdates: LiveEntryHub;
 }
 
 /** The HTTP API: wallet reads for browsers and API clients, plus health, readiness, metrics and docs. */
@@ -80,7 +85,11 @@ export function createHttpApp(deps: HttpDependencies): Express {
   app.use(cors({ origin: config.http.corsOrigins.length > 0 ? config.http.corsOrigins : false, credentials: true }));
   app.use(express.json({ limit: MAX_BODY }));
 
-  registerWalletRoutes(app, whenConnected(deps.walletReader), authenticate(config.auth));
+  const reads = whenConnected(deps.walletReader);
+  const authenticated = authenticate(config.auth);
+  registerWalletRoutes(app, reads, authenticated);
+  registerStatementRoute(app, reads, authenticated, config.statement);
+  registerLiveUpdatesRoute(app, reads, deps.liveUpdates, authenticated, config.liveUpdates);
 
   app.use(notFound);
   app.use(errorHandler(logger));
@@ -88,7 +97,7 @@ export function createHttpApp(deps: HttpDependencies): Express {
 }
 
 /** Reads answer 503 until the database is connected (the HTTP server starts first). */
-function whenConnected(get: () => WalletReader | undefined): WalletReads {
+function whenConnected(get: () => WalletReader | undefined): WalletReads & StatementReads & LiveUpdateReads {
   const reader = () => {
     const connected = get();
     if (!connected) throw new HttpError(503, 'Service starting; retry shortly');
@@ -97,6 +106,9 @@ function whenConnected(get: () => WalletReader | undefined): WalletReads {
   return {
     walletOf: (userId) => reader().walletOf(userId),
     historyOf: (userId, limit, beforeVersion) => reader().historyOf(userId, limit, beforeVersion),
+    balanceAt: (userId, at) => reader().balanceAt(userId, at),
+    statementOf: (userId, range, reading) => reader().statementOf(userId, range, reading),
+    feedPosition: (userId, afterVersion) => reader().feedPosition(userId, afterVersion),
   };
 }
 

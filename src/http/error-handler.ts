@@ -17,7 +17,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const { status, message } = classify(error);
     if (status >= 500) (req.log ?? logger).error({ err: error }, 'request failed');
-    if (res.headersSent) return;
+    // A stream already under way cannot turn into an error response: cut it off, so that the client
+    // sees it fail rather than take what was sent for the whole.
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
     res.status(status).json(errorBody(status, message));
   };
 }

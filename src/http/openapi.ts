@@ -83,6 +83,50 @@ export const openApiDocument = {
           nextCursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next (older) page; null on the last page' },
         },
       },
+      BalanceAt: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['userId', 'balance', 'version', 'at'],
+        properties: {
+          userId: objectId,
+          balance: { type: 'integer', minimum: 0, description: 'The balanceAfter of the last entry at or before `at`; 0 before the first' },
+          version: { type: 'integer', minimum: 0, description: 'The version of that entry; 0 before the first' },
+          at: timestamp,
+        },
+      },
+      BalancePosition: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['balance', 'version'],
+        properties: { balance: { type: 'integer', minimum: 0 }, version: { type: 'integer', minimum: 0 } },
+      },
+      Statement: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['userId', 'from', 'to', 'opening', 'entries', 'totals', 'closing'],
+        description:
+          'Streamed in this order: what is known first, the entries oldest first, the totals and closing balance last. ' +
+          'opening.balance + totals.credits + totals.debits = closing.balance, checked as it is written; a ledger found ' +
+          'inconsistent while streaming cuts the response off rather than finish it.',
+        properties: {
+          userId: objectId,
+          from: timestamp,
+          to: timestamp,
+          opening: { $ref: '#/components/schemas/BalancePosition', description: 'After the last entry before `from`' },
+          entries: { type: 'array', items: { $ref: '#/components/schemas/LedgerEntry' } },
+          totals: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['credits', 'debits', 'entries'],
+            properties: {
+              credits: { type: 'integer', minimum: 0, description: 'Sum of the positive amounts' },
+              debits: { type: 'integer', maximum: 0, description: 'Sum of the negative amounts (negative)' },
+              entries: { type: 'integer', minimum: 0 },
+            },
+          },
+          closing: { $ref: '#/components/schemas/BalancePosition', description: 'After the last entry before `to`' },
+        },
+      },
       Health: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } },
       Readiness: {
         type: 'object',
@@ -135,6 +179,92 @@ export const openApiDocument = {
           },
           '400': error('Invalid limit or cursor'),
           ...authErrors,
+        },
+      },
+    },
+    '/api/v1/wallet/user/balance': {
+      get: {
+        summary: "The caller's balance at a moment, or now",
+        security: [{ cookieAuth: [] }, { bearerAuth: [] }],
+        parameters: [
+          {
+            name: 'at',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'ISO-8601 date (midnight UTC) or date-time with a zone; without it, the current balance',
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'The balance after the last entry at or before `at`',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/BalanceAt' } } },
+          },
+          '400': error('`at` is not an ISO-8601 date or date-time with a zone'),
+          '404': error('The caller has no wallet'),
+          ...authErrors,
+        },
+      },
+    },
+    '/api/v1/wallet/user/statement': {
+      get: {
+        summary: "The caller's entries with from <= time < to, oldest first, with opening and closing balances and totals",
+        security: [{ cookieAuth: [] }, { bearerAuth: [] }],
+        parameters: [
+          { name: 'from', in: 'query', required: true, schema: { type: 'string' }, description: 'ISO-8601, inclusive' },
+          {
+            name: 'to',
+            in: 'query',
+            required: true,
+            schema: { type: 'string' },
+            description: 'ISO-8601, exclusive; at most 366 days after from',
+          },
+          { name: 'format', in: 'query', schema: { enum: ['json', 'csv'], default: 'json' } },
+        ],
+        responses: {
+          '200': {
+            description:
+              'The statement, streamed. CSV: RFC 4180 with the header row time,transactionId,type,leg,amount,balanceAfter,' +
+              'counterpartyUserId,version, as an attachment named wallet-statement-<from>-<to>.csv',
+            content: {
+              'application/json': { schema: { $ref: '#/components/schemas/Statement' } },
+              'text/csv': { schema: { type: 'string' } },
+            },
+          },
+          '400': error('A malformed date, to not after from, a range over 366 days, or a format other than json or csv'),
+          '404': error('The caller has no wallet'),
+          ...authErrors,
+          '503': error('A dependency is unavailable, or too many statements are streaming; retry later'),
+        },
+      },
+    },
+    '/api/v1/wallet/user/events': {
+      get: {
+        summary: "Live updates: one Server-Sent Event per ledger entry of the caller's wallet",
+        description:
+          'Each entry is sent as `event: entry`, `id: <version>`, `data: <LedgerEntry JSON>`, in version order, once. ' +
+          'A new connection starts with the latest entry; one with `Last-Event-ID` (sent by browsers on reconnect) or ' +
+          '`lastEventId` gets every entry after that version first. A `: heartbeat` comment comes every 15 s.',
+        security: [{ cookieAuth: [] }, { bearerAuth: [] }],
+        parameters: [
+          {
+            name: 'Last-Event-ID',
+            in: 'header',
+            schema: { type: 'string', pattern: '^[0-9]+$' },
+            description: 'Resume after this version',
+          },
+          {
+            name: 'lastEventId',
+            in: 'query',
+            schema: { type: 'string', pattern: '^[0-9]+$' },
+            description: 'The same, for clients that cannot set headers',
+          },
+        ],
+        responses: {
+          '200': { description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          '400': error('Last-Event-ID is not a version of this wallet'),
+          '404': error('The caller has no wallet'),
+          ...authErrors,
+          '503': error('Too many live-update connections (per user or in total), shutting down, or a dependency is unavailable'),
         },
       },
     },

@@ -2,8 +2,9 @@ import type { Express, Request, RequestHandler } from 'express';
 import type { WalletReader } from '../ledger/wallet-reader';
 import { HttpError } from './http-error';
 import { decodeCursor, encodeCursor } from './history-cursor';
+import { momentParameter } from './moments';
 
-export type WalletReads = Pick<WalletReader, 'walletOf' | 'historyOf'>;
+export type WalletReads = Pick<WalletReader, 'walletOf' | 'historyOf' | 'balanceAt'>;
 
 export const HISTORY_PAGE = { defaultLimit: 20, maxLimit: 100 } as const;
 
@@ -13,6 +14,12 @@ export function registerWalletRoutes(app: Express, reader: WalletReads, authenti
     const wallet = await reader.walletOf(res.locals.userId!);
     if (!wallet) throw new HttpError(404, 'Wallet not found');
     res.json(wallet);
+  });
+
+  app.get('/api/v1/wallet/user/balance', authenticate, async (req, res) => {
+    const balance = await reader.balanceAt(res.locals.userId!, momentParameter(req, 'at'));
+    if (!balance) throw new HttpError(404, 'Wallet not found');
+    res.json(balance);
   });
 
   app.get('/api/v1/wallet/user/transactions', authenticate, async (req, res) => {

@@ -7,6 +7,8 @@ export interface WalletHead {
   userId: string;
   balance: number;
   version: number;
+  /** When the wallet's latest entry was stamped; null before its first entry. */
+  latestEntryAt: Date | null;
 }
 
 export interface ChainLink {
@@ -25,6 +27,15 @@ export function nextLink(head: WalletHead, amount: number): ChainLink {
   if (balanceAfter < 0) throw new InsufficientBalanceError(head.userId, head.balance, amount);
   if (!Number.isSafeInteger(balanceAfter)) throw new BalanceLimitExceededError(head.userId);
   return { version: head.version + 1, amount, balanceAfter };
+}
+
+/**
+ * When the next entry of a wallet is stamped: this process's clock, but never earlier than the
+ * wallet's previous entry (another replica's clock may run ahead). Times then never decrease along a
+ * wallet's versions, which is what lets a read find the entries of a moment by binary search.
+ */
+export function nextEntryTime(head: WalletHead, now: Date): Date {
+  return head.latestEntryAt && head.latestEntryAt > now ? new Date(head.latestEntryAt) : now;
 }
 
 function assertHead(head: WalletHead): void {

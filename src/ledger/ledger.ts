@@ -3,7 +3,7 @@ import type { Metrics } from '../metrics';
 import { KeyedMutex } from '../support/keyed-mutex';
 import type { WalletHead } from './ledger-chain';
 import type { LedgerStore } from './ledger-store';
-import { LegWriter } from './leg-writer';
+import { LegWriter, type EntryWrittenListener } from './leg-writer';
 import { WalletProjection } from './projection';
 import { reversalsOf } from './reversals';
 import { WalletHeads } from './wallet-heads';
@@ -24,10 +24,11 @@ export class Ledger {
     private readonly store: LedgerStore,
     metrics: Metrics,
     private readonly initialBalance: number,
+    onEntryWritten: EntryWrittenListener = () => undefined,
   ) {
     const heads = new WalletHeads();
     this.projection = new WalletProjection(store, heads);
-    this.writer = new LegWriter(store, this.projection, heads, metrics);
+    this.writer = new LegWriter(store, this.projection, heads, metrics, onEntryWritten);
   }
 
   openWallet(userId: string): Promise<{ created: boolean }> {

@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics';
 import { backoffDelayMs, sleep } from '../support/backoff';
 import { checkSameAmount, findAppliedLeg, isSameLeg, LEG_LOOKBACK, toAppliedLeg } from './applied-legs';
 import { BusinessRuleError, LedgerContentionError } from './errors';
-import { nextLink, type ChainLink, type WalletHead } from './ledger-chain';
+import { nextEntryTime, nextLink, type ChainLink, type WalletHead } from './ledger-chain';
 import type { LedgerEntryDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
 import { ledgerEntryIdOf } from './keys';
@@ -15,6 +15,12 @@ import type { WalletHeads } from './wallet-heads';
 // Attempts at claiming a wallet's next version before the activity gives up and lets Temporal retry.
 const MAX_VERSION_CLAIMS = 25;
 const CONFLICT_BACKOFF = { initialMs: 2, maxMs: 100 };
+
+/**
+ * Told of each entry as soon as it is written (the live updates' hint). It runs on the money path, so
+ * it must neither wait nor throw: a failure of it is logged by its owner and never fails the leg.
+ */
+export type EntryWrittenListener = (entry: { userId: string; version: number }) => void;
 
 /** What inserting an entry at a version found: the entry written, the leg already there, or the version taken. */
 type Claim = { kind: 'written'; entry: LedgerEntryDocument } | { kind: 'alreadyApplied'; entry: LedgerEntryDocument } | { kind: 'taken' };
@@ -30,6 +36,7 @@ export class LegWriter {
     private readonly projection: WalletProjection,
     private readonly heads: WalletHeads,
     private readonly metrics: Metrics,
+    private readonly onEntryWritten: EntryWrittenListener,
   ) {}
 
   async write(change: LegChange, signal: AbortSignal | undefined): Promise<AppliedLeg> {
@@ -50,7 +57,7 @@ export class LegWriter {
         }
         return this.refuseUnlessApplied(change, head, link);
       }
-      const claim = await this.claim(change, link);
+      const claim = await this.claim(change, link, nextEntryTime(head, new Date()));
       if (claim.kind === 'written') return this.written(change, claim.entry);
       if (claim.kind === 'alreadyApplied') return this.confirm(change, claim.entry);
       // Another writer claimed this version first: find the wallet's real head and try again.
@@ -62,8 +69,8 @@ export class LegWriter {
     throw new LedgerContentionError(change.userId, MAX_VERSION_CLAIMS);
   }
 
-  private async claim(change: LegChange, link: ChainLink): Promise<Claim> {
-    const entry = entryOf(change, link);
+  private async claim(change: LegChange, link: ChainLink, createdAt: Date): Promise<Claim> {
+    const entry = entryOf(change, link, createdAt);
     try {
       await this.store.entryCollection.insertOne(entry);
       return { kind: 'written', entry };
@@ -80,6 +87,7 @@ export class LegWriter {
 
   private async written(change: LegChange, entry: LedgerEntryDocument): Promise<AppliedLeg> {
     this.metrics.ledgerEntries.inc({ leg: change.leg });
+    this.onEntryWritten({ userId: entry.userId.toHexString(), version: entry.version });
     this.heads.remember(change.userId, entry);
     await this.projection.copy(change.userId, entry);
     return toAppliedLeg(entry);
@@ -110,7 +118,7 @@ function linkOrRefusal(head: WalletHead, amount: number): ChainLink | BusinessRu
   }
 }
 
-function entryOf(change: LegChange, link: ChainLink): LedgerEntryDocument {
+function entryOf(change: LegChange, link: ChainLink, createdAt: Date): LedgerEntryDocument {
   return {
     _id: ledgerEntryIdOf(change.userId, link.version),
     userId: new Types.ObjectId(change.userId),
@@ -121,6 +129,6 @@ function entryOf(change: LegChange, link: ChainLink): LedgerEntryDocument {
     amount: link.amount,
     balanceAfter: link.balanceAfter,
     counterpartyUserId: change.counterpartyUserId ? new Types.ObjectId(change.counterpartyUserId) : null,
-    createdAt: new Date(),
+    createdAt,
   };
 }

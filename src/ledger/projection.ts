@@ -47,7 +47,7 @@ export class WalletProjection {
       );
     }
     if (copied) this.heads.remember(userId, copied);
-    return { userId, balance: wallet.balance, version: wallet.version };
+    return { userId, balance: wallet.balance, version: wallet.version, latestEntryAt: copied?.createdAt ?? null };
   }
 
   /**

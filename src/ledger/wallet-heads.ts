@@ -14,9 +14,9 @@ export class WalletHeads {
     return this.heads.get(userId);
   }
 
-  remember(userId: string, entry: { version: number; balanceAfter: number }): void {
+  remember(userId: string, entry: { version: number; balanceAfter: number; createdAt: Date }): void {
     this.heads.delete(userId);
-    this.heads.set(userId, { userId, balance: entry.balanceAfter, version: entry.version });
+    this.heads.set(userId, { userId, balance: entry.balanceAfter, version: entry.version, latestEntryAt: entry.createdAt });
     if (this.heads.size > MAX_REMEMBERED_HEADS) this.heads.delete(this.heads.keys().next().value!);
   }
 

@@ -1,8 +1,12 @@
-import type { Leg, TransactionType } from '../../workflows/contract';
 import { LedgerInvariantError } from './errors';
+import { balanceAt, type BalanceAtMoment } from './balance-at';
+import { entriesAfter, positionAfter, positionBeforeLatest, type FeedPosition } from './entry-feed';
+import { toHistoryEntry, type HistoryEntry } from './history-entry';
 import { verifyChain } from './ledger-chain';
 import type { LedgerEntryDocument } from './ledger-entry.model';
+import { latestEntryFrom } from './ledger-head';
 import type { LedgerStore } from './ledger-store';
+import { openStatement, type StatementRange, type StatementReading, type WalletStatement } from './statement';
 
 export interface WalletView {
   id: string;
@@ -10,17 +14,6 @@ export interface WalletView {
   balance: number;
   createdAt: Date;
   updatedAt: Date;
-}
-
-export interface HistoryEntry {
-  transactionId: string | null;
-  type: TransactionType | null;
-  leg: Leg;
-  amount: number;
-  balanceAfter: number;
-  version: number;
-  counterpartyUserId: string | null;
-  createdAt: Date;
 }
 
 export interface HistoryPage {
@@ -77,23 +70,27 @@ export class WalletReader {
     };
   }
 
-  /** The entry at `version` or the newest beyond it; null for a wallet without entries. */
-  private async latestEntry(userId: string, version: number): Promise<LedgerEntryDocument | null> {
-    const copied = version > 0 ? await this.store.entryAt(userId, version) : null;
-    if (version > 0 && !copied) throw new LedgerInvariantError(`wallet of user ${userId} is at version ${version}, which its ledger lacks`);
-    return (await this.store.newestAfter(userId, version)) ?? copied;
+  /** The balance at a moment (the latest without one); null without a wallet. */
+  balanceAt(userId: string, at?: Date): Promise<BalanceAtMoment | null> {
+    return balanceAt(this.store, userId, at);
   }
-}
 
-function toHistoryEntry(entry: LedgerEntryDocument): HistoryEntry {
-  return {
-    transactionId: entry.transactionId?.toHexString() ?? null,
-    type: entry.transactionType,
-    leg: entry.leg,
-    amount: entry.amount,
-    balanceAfter: entry.balanceAfter,
-    version: entry.version,
-    counterpartyUserId: entry.counterpartyUserId?.toHexString() ?? null,
-    createdAt: entry.createdAt,
-  };
+  /** A statement of the entries in `range`, to be read batch by batch; null without a wallet. */
+  statementOf(userId: string, range: StatementRange, reading: StatementReading): Promise<WalletStatement | null> {
+    return openStatement(this.store, userId, range, reading);
+  }
+
+  /** Where a follower of the wallet's entries resumes after `version`, or starts (just before the latest entry). */
+  feedPosition(userId: string, afterVersion?: number): Promise<FeedPosition | null | undefined> {
+    return afterVersion === undefined ? positionBeforeLatest(this.store, userId) : positionAfter(this.store, userId, afterVersion);
+  }
+
+  /** The entries after a follower's position, up to `max`. */
+  entriesAfter(userId: string, position: FeedPosition, max: number): Promise<{ entries: HistoryEntry[]; position: FeedPosition }> {
+    return entriesAfter(this.store, userId, position, max);
+  }
+
+  private latestEntry(userId: string, version: number): Promise<LedgerEntryDocument | null> {
+    return latestEntryFrom(this.store, userId, version);
+  }
 }

@@ -7,6 +7,7 @@ import { createHttpApp } from '../../src/http/app';
 import type { ReadinessCheck } from '../../src/http/health';
 import { openApiDocument } from '../../src/http/openapi';
 import type { WalletReader } from '../../src/ledger/wallet-reader';
+import { LiveEntryHub } from '../../src/live-updates/live-entry-hub';
 import { createMetrics } from '../../src/metrics';
 import { objectId } from '../support/ids';
 import { TokenIssuer } from '../support/token-issuer';
@@ -29,12 +30,15 @@ function appWith(env: Record<string, string>, reader?: Partial<WalletReader>, re
       },
     }),
   );
+  const config = loadConfig({ NODE_ENV: 'production', ...env });
+  const metrics = createMetrics();
   const app = createHttpApp({
-    config: loadConfig({ NODE_ENV: 'production', ...env }),
+    config,
     logger,
-    metrics: createMetrics(),
+    metrics,
     readinessChecks,
     walletReader: () => reader as WalletReader | undefined,
+    liveUpdates: new LiveEntryHub(config.liveUpdates, reader as WalletReader, metrics, logger),
   });
   return { app, lines };
 }

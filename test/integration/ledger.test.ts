@@ -187,6 +187,19 @@ describe('the ledger on the database', () => {
     await expect(ledgers[0].applyLeg(credit(user, 1))).rejects.toThrow(WalletNotFoundError);
   });
 
+  it("stamps each entry no earlier than its wallet's previous entry, though another process's clock ran ahead", async () => {
+    const user = objectId();
+    await ledgers[0].openWallet(user);
+    await ledgers[1].applyLeg(credit(user, 10));
+    // As a replica whose clock runs an hour ahead stamps it.
+    const ahead = new Date(Date.now() + 3_600_000);
+    await db().ledger.entryCollection.updateOne({ _id: `${user}:1` }, { $set: { createdAt: ahead } });
+    await ledgers[2].applyLeg(credit(user, 5));
+    await ledgers[2].applyLeg(debit(user, 3));
+    const times = (await entriesOf(user)).map((entry) => entry.createdAt.getTime());
+    expect(times).toEqual([ahead.getTime(), ahead.getTime(), ahead.getTime()]);
+  });
+
   it('refuses a change to a wallet that does not exist', async () => {
     await expect(ledgers[0].applyLeg(credit(objectId(), 1))).rejects.toThrow(WalletNotFoundError);
   });

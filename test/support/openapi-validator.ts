@@ -23,7 +23,13 @@ export class OpenApiValidator {
     const documented = operation.responses[String(response.status)] as
       { content?: Record<string, { schema: Record<string, unknown> }> } | undefined;
     if (!documented) throw new Error(`${method.toUpperCase()} ${path} answered ${response.status}, which the document does not list`);
-    const schema = documented.content?.['application/json']?.schema;
+    if (!documented.content) return;
+    const contentType = (response.headers['content-type'] ?? '').split(';')[0].trim();
+    if (!documented.content[contentType]) {
+      throw new Error(`${method.toUpperCase()} ${path} answered ${response.status} as ${contentType}, which the document does not list`);
+    }
+    // JSON bodies are checked against their schema; other media types (CSV, event streams) by the specs that read them.
+    const schema = contentType === 'application/json' ? documented.content[contentType].schema : undefined;
     if (!schema) return;
     const validate = this.ajv.compile(resolveRefs(schema));
     if (!validate(response.body)) {

@@ -13,6 +13,21 @@ describe('configuration', () => {
     expect(config.wallet.initialBalance).toBe(0);
   });
 
+  it('bounds statements and live updates by default', () => {
+    const config = loadConfig({ JWT_PUBLIC_KEY: KEY });
+    expect(config.statement).toEqual({ maxRangeDays: 366, batchSize: 200, readConcurrency: 8, maxConcurrent: 4, timeoutSeconds: 600 });
+    expect(config.liveUpdates).toEqual({
+      maxConnections: 1000,
+      maxConnectionsPerUser: 5,
+      heartbeatSeconds: 15,
+      catchUpSeconds: 5,
+      retryMs: 3000,
+      sendTimeoutSeconds: 30,
+      batchSize: 100,
+      hintQueueMaxLength: 10_000,
+    });
+  });
+
   it('requires JWKS_ENDPOINT unless JWT_PUBLIC_KEY is given', () => {
     expect(() => loadConfig({})).toThrow(/JWKS_ENDPOINT/);
     expect(loadConfig({ JWKS_ENDPOINT: 'http://auth:4001/.well-known/jwks.json' }).auth.jwksEndpoint).toBe(
@@ -29,6 +44,9 @@ describe('configuration', () => {
     ['WALLET_INITIAL_BALANCE', '-1'],
     ['WALLET_INITIAL_BALANCE', '1.5'],
     ['AMQP_PREFETCH', '0'],
+    ['STATEMENT_MAX_RANGE_DAYS', '0'],
+    ['LIVE_UPDATES_HEARTBEAT_SECONDS', '0'],
+    ['LIVE_UPDATES_MAX_CONNECTIONS_PER_USER', 'many'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {
     let error: unknown;
     try {

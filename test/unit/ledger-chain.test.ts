@@ -1,7 +1,7 @@
 import { BalanceLimitExceededError, InsufficientBalanceError, LedgerInvariantError } from '../../src/ledger/errors';
-import { nextLink, verifyChain } from '../../src/ledger/ledger-chain';
+import { nextEntryTime, nextLink, verifyChain } from '../../src/ledger/ledger-chain';
 
-const head = (balance: number, version: number) => ({ userId: 'u1', balance, version });
+const head = (balance: number, version: number, latestEntryAt: Date | null = null) => ({ userId: 'u1', balance, version, latestEntryAt });
 
 describe('the next ledger entry of a wallet', () => {
   it('claims the next version and adds the signed amount to the balance', () => {
@@ -53,5 +53,19 @@ describe('reading a ledger back', () => {
 
   it('rejects a negative balance', () => {
     expect(() => verifyChain('u1', [{ version: 1, amount: -5, balanceAfter: -5 }])).toThrow(LedgerInvariantError);
+  });
+});
+
+describe('the time of the next ledger entry', () => {
+  const now = new Date('2026-03-01T12:00:00.000Z');
+
+  it("is the writer's clock when the wallet's latest entry is older", () => {
+    expect(nextEntryTime(head(10, 3, new Date('2026-03-01T11:59:59.000Z')), now)).toEqual(now);
+    expect(nextEntryTime(head(0, 0), now)).toEqual(now);
+  });
+
+  it("is the latest entry's time when the writer's clock is behind it, so times never decrease along the versions", () => {
+    const ahead = new Date('2026-03-01T12:00:05.000Z');
+    expect(nextEntryTime(head(10, 3, ahead), now)).toEqual(ahead);
   });
 });

@@ -1,0 +1,101 @@
+import type { Express, Request, RequestHandler, Response } from 'express';
+import type { WalletConfig } from '../config';
+import type { HistoryEntry } from '../ledger/history-entry';
+import type { WalletReader } from '../ledger/wallet-reader';
+import type { EntrySink } from '../live-updates/entry-follower';
+import { LiveUpdatesFullError, type LiveEntryHub } from '../live-updates/live-entry-hub';
+import { HttpError } from './http-error';
+import { writeRespectingBackpressure } from './response-stream';
+
+export type LiveUpdateReads = Pick<WalletReader, 'feedPosition'>;
+
+const VERSION = /^\d{1,15}$/;
+
+/**
+ * `GET /api/v1/wallet/user/events`: Server-Sent Events, one `entry` event per ledger entry of the
+ * caller's wallet, its id the entry's version. A new connection starts with the latest entry (the
+ * current balance); one that sends `Last-Event-ID` (browsers do when they reconnect) or
+ * `?lastEventId=` gets every entry after that version first, in order, then the live ones.
+ */
+export function registerLiveUpdatesRoute(
+  app: Express,
+  reads: LiveUpdateReads,
+  hub: LiveEntryHub,
+  authenticate: RequestHandler,
+  config: WalletConfig['liveUpdates'],
+): void {
+  app.get('/api/v1/wallet/user/events', authenticate, async (req, res) => {
+    const userId = res.locals.userId!;
+    if (hub.closing) {
+      // A browser gives up for good on an error status: an empty stream makes it reconnect, to another replica.
+      openStream(res, config.retryMs);
+      res.end();
+      return;
+    }
+    unavailableAs503(() => hub.checkRoom(userId));
+    const after = lastEventIdOf(req);
+    const position = await reads.feedPosition(userId, after);
+    if (position === undefined) throw new HttpError(404, 'Wallet not found');
+    if (position === null) throw new HttpError(400, `Last-Event-ID ${after} is not a version of this wallet's ledger`);
+    const follower = unavailableAs503(() => hub.follow(userId, position, new ServerSentEvents(res, config.sendTimeoutSeconds * 1000)));
+    openStream(res, config.retryMs);
+    res.on('close', () => follower.stop());
+    follower.start();
+  });
+}
+
+function openStream(res: Response, retryMs: number): void {
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    // Proxies that buffer responses (nginx) would hold the events back.
+    'X-Accel-Buffering': 'no',
+  });
+  res.write(`retry: ${retryMs}\n\n`);
+}
+
+/** The SSE wire format on an HTTP response, written with backpressure. */
+class ServerSentEvents implements EntrySink {
+  constructor(
+    private readonly res: Response,
+    private readonly sendTimeoutMs: number,
+  ) {}
+
+  entry(entry: HistoryEntry): Promise<void> {
+    return writeRespectingBackpressure(
+      this.res,
+      `event: entry\nid: ${entry.version}\ndata: ${JSON.stringify(entry)}\n\n`,
+      this.sendTimeoutMs,
+    );
+  }
+
+  heartbeat(): Promise<void> {
+    return writeRespectingBackpressure(this.res, ': heartbeat\n\n', this.sendTimeoutMs);
+  }
+
+  end(): void {
+    if (!this.res.writableEnded) this.res.end();
+  }
+}
+
+/** The version a reconnecting client last received, from the header its browser sends or the query. */
+function lastEventIdOf(req: Request): number | undefined {
+  const header = req.headers['last-event-id'];
+  const query = req.query.lastEventId;
+  const raw = header ?? query;
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !VERSION.test(raw.trim())) {
+    throw new HttpError(400, 'Last-Event-ID (or lastEventId) must be a version of the wallet: a whole number, given once');
+  }
+  return Number(raw.trim());
+}
+
+function unavailableAs503<T>(attempt: () => T): T {
+  try {
+    return attempt();
+  } catch (error) {
+    if (error instanceof LiveUpdatesFullError) throw new HttpError(503, error.message);
+    throw error;
+  }
+}

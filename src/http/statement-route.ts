@@ -1,0 +1,92 @@
+import type { Express, Request, RequestHandler, Response } from 'express';
+import type { WalletConfig } from '../config';
+import type { WalletStatement } from '../ledger/statement';
+import type { WalletReader } from '../ledger/wallet-reader';
+import { HttpError } from './http-error';
+import { statementRange } from './moments';
+import { ClientGoneError, writeRespectingBackpressure } from './response-stream';
+import { CSV_HEADER, csvRows, jsonEntries, jsonStatementHead, jsonStatementTail, statementFileName } from './statement-formats';
+
+export type StatementReads = Pick<WalletReader, 'statementOf'>;
+
+const FORMATS = ['json', 'csv'] as const;
+type StatementFormat = (typeof FORMATS)[number];
+
+/**
+ * `GET /api/v1/wallet/user/statement`: the caller's entries in a range, streamed batch by batch as
+ * JSON or CSV. The first batch is read (and checked) before anything is sent, so a ledger found broken
+ * there is a plain 500; one found broken later cuts the response off, so no wrong total is ever sent.
+ */
+export function registerStatementRoute(
+  app: Express,
+  reads: StatementReads,
+  authenticate: RequestHandler,
+  config: WalletConfig['statement'],
+): void {
+  const streams = new StreamSlots(config.maxConcurrent);
+  app.get('/api/v1/wallet/user/statement', authenticate, async (req, res) => {
+    const range = statementRange(req, config.maxRangeDays);
+    const format = formatOf(req);
+    const release = streams.take();
+    try {
+      const statement = await reads.statementOf(res.locals.userId!, range, config);
+      if (!statement) throw new HttpError(404, 'Wallet not found');
+      await streamStatement(res, statement, format, config.timeoutSeconds * 1000);
+    } catch (error) {
+      if (!(error instanceof ClientGoneError)) throw error;
+    } finally {
+      release();
+    }
+  });
+}
+
+async function streamStatement(res: Response, statement: WalletStatement, format: StatementFormat, timeoutMs: number): Promise<void> {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const batches = statement.batches();
+  let batch = await batches.next();
+  const write = (chunk: string) => writeRespectingBackpressure(res, chunk, timeoutMs);
+  startResponse(res, statement, format);
+  await write(format === 'csv' ? `${CSV_HEADER}\r\n` : jsonStatementHead(statement.userId, statement.range, statement.opening));
+  for (let first = true; !batch.done; first = false) {
+    if (deadline.aborted) throw new Error(`statement still streaming after ${timeoutMs}ms; cut off`);
+    await write(format === 'csv' ? csvRows(batch.value) : jsonEntries(batch.value, first));
+    batch = await batches.next();
+  }
+  const { totals, ...closing } = statement.closing;
+  if (format === 'json') await write(jsonStatementTail(totals, closing));
+  res.end();
+}
+
+function startResponse(res: Response, statement: WalletStatement, format: StatementFormat): void {
+  if (format === 'csv') {
+    res.type('text/csv; charset=utf-8');
+    res.attachment(statementFileName(statement.range));
+  } else {
+    res.type('application/json; charset=utf-8');
+  }
+  res.status(200);
+}
+
+function formatOf(req: Request): StatementFormat {
+  const raw = req.query.format ?? 'json';
+  if (typeof raw !== 'string' || !(FORMATS as readonly string[]).includes(raw)) {
+    throw new HttpError(400, 'format must be json or csv, given once');
+  }
+  return raw as StatementFormat;
+}
+
+/** Statements stream for long: past the limit a new one is 503, so reads cannot crowd out the ledger's writes. */
+class StreamSlots {
+  private taken = 0;
+  constructor(private readonly limit: number) {}
+
+  take(): () => void {
+    if (this.taken >= this.limit) throw new HttpError(503, 'Too many statements are being prepared; retry shortly');
+    this.taken++;
+    let released = false;
+    return () => {
+      if (!released) this.taken--;
+      released = true;
+    };
+  }
+}

@@ -1,0 +1,128 @@
+import { entryAt, firstVersionReaching } from './entry-times';
+import { LedgerInvariantError } from './errors';
+import { toHistoryEntry, type HistoryEntry } from './history-entry';
+import { verifyChain, type ChainLink } from './ledger-chain';
+import type { LedgerEntryDocument } from './ledger-entry.model';
+import { ledgerHeadOf } from './ledger-head';
+import type { LedgerStore } from './ledger-store';
+import { StatementTally, type StatementTotals } from './statement-totals';
+
+/** The entries with `from <= createdAt < to`. */
+export interface StatementRange {
+  from: Date;
+  to: Date;
+}
+
+export interface StatementReading {
+  /** Entries read by _id per batch, and how many of those reads run at once. */
+  batchSize: number;
+  readConcurrency: number;
+}
+
+/** A balance and the version of the entry that set it (0 before the wallet's first entry). */
+export interface BalancePosition {
+  balance: number;
+  version: number;
+}
+
+/**
+ * Finds where a statement starts and ends in a wallet's ledger (binary search over versions, see
+ * entry-times.ts) as the ledger stands when it is opened. Null for a wallet that does not exist.
+ */
+export async function openStatement(
+  store: LedgerStore,
+  userId: string,
+  range: StatementRange,
+  reading: StatementReading,
+): Promise<WalletStatement | null> {
+  const head = await ledgerHeadOf(store, userId);
+  if (head === undefined) return null;
+  const headVersion = head?.version ?? 0;
+  const first = await firstVersionReaching(store, userId, headVersion, (createdAt) => createdAt >= range.from);
+  const end = await firstVersionReaching(store, userId, headVersion, (createdAt) => createdAt >= range.to, first);
+  const opening = first > 1 ? await entryAt(store, userId, first - 1) : undefined;
+  return new WalletStatement(store, userId, range, reading, opening, { first, end });
+}
+
+/**
+ * The entries of one statement, read a batch at a time by _id (the next batch read while the
+ * current one is written), each checked as it is read: versions gapless and each balance the
+ * previous plus its amount, times within the range and never decreasing, and the running totals
+ * explaining every balance. Memory holds two batches, whatever the statement's length.
+ */
+export class WalletStatement {
+  readonly opening: BalancePosition;
+  private closingPosition: (BalancePosition & { totals: StatementTotals }) | undefined;
+
+  constructor(
+    private readonly store: LedgerStore,
+    readonly userId: string,
+    readonly range: StatementRange,
+    private readonly reading: StatementReading,
+    private readonly openingEntry: LedgerEntryDocument | undefined,
+    private readonly versions: { first: number; end: number },
+  ) {
+    this.opening = { balance: openingEntry?.balanceAfter ?? 0, version: openingEntry?.version ?? 0 };
+  }
+
+  async *batches(): AsyncGenerator<HistoryEntry[]> {
+    const { first, end } = this.versions;
+    const tally = new StatementTally(this.userId, this.opening.balance);
+    let previous: ChainLink | undefined = this.openingEntry;
+    let previousTime = this.range.from;
+    let next = first < end ? this.readBatch(first, end) : undefined;
+    for (let start = first; next; start += this.reading.batchSize) {
+      const batch = await next;
+      const following = start + this.reading.batchSize;
+      next = following < end ? this.readBatch(following, end) : undefined;
+      verifyChain(this.userId, batch, previous);
+      for (const entry of batch) {
+        this.checkTime(entry, previousTime);
+        tally.add(entry);
+        previousTime = entry.createdAt;
+      }
+      previous = batch[batch.length - 1];
+      yield batch.map(toHistoryEntry);
+    }
+    const closing = previous ?? { balanceAfter: 0, version: 0 };
+    this.closingPosition = { balance: closing.balanceAfter, version: closing.version, totals: tally.close(closing.balanceAfter) };
+  }
+
+  /** The closing balance and totals, once every batch has been read and checked. */
+  get closing(): BalancePosition & { totals: StatementTotals } {
+    if (!this.closingPosition) throw new Error('the statement is closed only once all its entries are read');
+    return this.closingPosition;
+  }
+
+  private checkTime(entry: LedgerEntryDocument, previousTime: Date): void {
+    const { from, to } = this.range;
+    if (entry.createdAt < previousTime || entry.createdAt < from || entry.createdAt >= to) {
+      throw new LedgerInvariantError(
+        `statement of user ${this.userId}: version ${entry.version} is stamped ${entry.createdAt.toISOString()}, ` +
+          `out of order or outside ${from.toISOString()}..${to.toISOString()}`,
+      );
+    }
+  }
+
+  /** Versions start..min(start + batchSize, end) - 1, each by _id, `readConcurrency` at a time. */
+  private readBatch(start: number, end: number): Promise<LedgerEntryDocument[]> {
+    const versions = Array.from({ length: Math.min(this.reading.batchSize, end - start) }, (_, i) => start + i);
+    const batch = readAll(versions, this.reading.readConcurrency, (version) => entryAt(this.store, this.userId, version));
+    // Read ahead of its writer: a reader that stops early (the client went away) leaves it unawaited.
+    void batch.catch(() => undefined);
+    return batch;
+  }
+}
+
+async function readAll<T>(versions: number[], concurrency: number, read: (version: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(versions.length);
+  let nextIndex = 0;
+  const worker = async () => {
+    while (nextIndex < versions.length) {
+      const index = nextIndex++;
+      results[index] = await read(versions[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, versions.length) }, worker));
+  return results;
+}

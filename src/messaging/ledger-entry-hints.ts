@@ -1,0 +1,99 @@
+import type { Channel } from 'amqplib';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import type { BrokerConnection } from './broker-connection';
+
+/**
+ * The wallet's own exchange for hints that a wallet has a new ledger entry: fanout, not durable, so
+ * every replica's queue gets each hint and none outlives the broker. Apart from the platform's
+ * exchanges and queues, which it leaves untouched.
+ */
+export const LEDGER_ENTRY_HINTS = { exchange: 'wallet.ledger-entries' } as const;
+
+export interface LedgerEntryHint {
+  userId: string;
+  version: number;
+}
+
+const OBJECT_ID = /^[0-9a-f]{24}$/;
+
+/**
+ * Hints of new ledger entries between replicas, so the one holding a user's live-update connection
+ * hears of an entry another one wrote. Off the money path: a hint is published without a confirm,
+ * never awaited, dropped while the channel is down or its buffer full, and its loss only delays an
+ * event until the follower's next catch-up read. Each replica reads them from an exclusive,
+ * auto-deleted queue bounded to `queueMaxLength`, dropping the oldest past it.
+ */
+export class LedgerEntryHints {
+  private channel: Channel | undefined;
+  private writable = false;
+
+  constructor(
+    broker: BrokerConnection,
+    private readonly queueMaxLength: number,
+    private readonly onHint: (hint: LedgerEntryHint) => void,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    broker.onConnected(async (connection) => {
+      const channel = await connection.createChannel();
+      channel.on('error', (error: Error) => this.logger.warn({ err: error }, 'ledger entry hints channel error'));
+      channel.on('close', () => {
+        if (this.channel === channel) this.channel = undefined;
+      });
+      channel.on('drain', () => (this.writable = true));
+      await this.subscribe(channel);
+      this.channel = channel;
+      this.writable = true;
+    });
+  }
+
+  /** Fire and forget: never throws, never waits. */
+  publish(hint: LedgerEntryHint): void {
+    const channel = this.channel;
+    if (!channel || !this.writable) {
+      this.metrics.ledgerEntryHints.inc({ outcome: 'dropped' });
+      return;
+    }
+    try {
+      this.writable = channel.publish(LEDGER_ENTRY_HINTS.exchange, '', Buffer.from(JSON.stringify(hint)), { persistent: false });
+      this.metrics.ledgerEntryHints.inc({ outcome: 'published' });
+    } catch (error) {
+      this.metrics.ledgerEntryHints.inc({ outcome: 'dropped' });
+      this.logger.debug({ err: error }, 'ledger entry hint dropped');
+    }
+  }
+
+  private async subscribe(channel: Channel): Promise<void> {
+    await channel.assertExchange(LEDGER_ENTRY_HINTS.exchange, 'fanout', { durable: false });
+    const { queue } = await channel.assertQueue('', {
+      exclusive: true,
+      autoDelete: true,
+      durable: false,
+      maxLength: this.queueMaxLength,
+      arguments: { 'x-overflow': 'drop-head' },
+    });
+    await channel.bindQueue(queue, LEDGER_ENTRY_HINTS.exchange, '');
+    await channel.consume(
+      queue,
+      (message) => {
+        const hint = message && decodeHint(message.content);
+        if (!hint) return;
+        this.metrics.ledgerEntryHints.inc({ outcome: 'received' });
+        this.onHint(hint);
+      },
+      { noAck: true },
+    );
+  }
+}
+
+function decodeHint(content: Buffer): LedgerEntryHint | undefined {
+  try {
+    const { userId, version } = JSON.parse(content.toString('utf8')) as Partial<LedgerEntryHint>;
+    return typeof userId === 'string' && OBJECT_ID.test(userId) && Number.isSafeInteger(version) && version! > 0
+      ? { userId, version: version! }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
