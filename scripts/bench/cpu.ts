@@ -5,8 +5,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
+// The Temporal dev server, or under STACK_TEMPORAL=postgres the Temporal server and its PostgreSQL
+// (the postmaster by its binary, its backends by the cluster name in their process titles).
 const SERVERS: Record<string, (cmdline: string) => boolean> = {
-  temporal: (cmd) => /temporal/.test(cmd) && cmd.includes('start-dev'),
+  temporal: (cmd) => (/temporal/.test(cmd) && cmd.includes('start-dev')) || /\/temporal-server .*\bstart\b/.test(cmd),
+  postgres: (cmd) => /\/postgresql\/\d+\/bin\/postgres /.test(cmd) || cmd.startsWith('postgres: wallet-'),
   ferretdb: (cmd) => /\/ferretdb\b/.test(cmd),
   rabbitmq: (cmd) => cmd.includes('beam.smp') && cmd.includes('rabbit'),
 };
