@@ -130,16 +130,14 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     }),
   );
   const workerRun = runWorker(worker, logger, options.onFatal);
-  // The bridge's client shares the worker's connection: executions start eagerly on this worker.
-  const workerClient = new Client({ connection: workerConnection, namespace: config.temporal.namespace });
 
   const bridge = new TransactionEventBridge(
     broker,
-    new MessageRouter(ledger, new TransactionWorkflows(workerClient, config.temporal.taskQueue), stores.records),
+    new MessageRouter(ledger, new TransactionWorkflows(client, config.temporal.taskQueue), stores.records),
     {
       prefetch: config.amqp.prefetch,
       decode: createMessageDecoder({ maxMessageBytes: config.amqp.maxMessageBytes, amountLimits: config.wallet.amountLimits }),
-      admission: new WorkflowBacklogGate(workerClient, config.temporal.taskQueue, config.temporal.maxWorkflowBacklog, metrics, logger),
+      admission: new WorkflowBacklogGate(client, config.temporal.taskQueue, config.temporal.maxWorkflowBacklog, metrics, logger),
     },
     metrics,
     logger,

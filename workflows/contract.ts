@@ -213,15 +213,8 @@ export function transactionReversalWorkflowId(transactionId: string): string {
   return `wallet-reversal-${transactionId.toLowerCase()}`;
 }
 
-/**
- * What starts a transaction's execution: its id, and the event that started it (the bridge starts
- * each execution with its first event; a later event comes as a signal).
- */
 export interface TransactionWorkflowInput {
   transactionId: string;
-  completed?: TransactionCompleted;
-  failed?: TransactionFailed;
-  rejected?: TransactionRejected;
 }
 
 export type TransactionReversalInput = TransactionFailed;

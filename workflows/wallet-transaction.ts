@@ -15,9 +15,7 @@ import {
   type RecordedTransaction,
   type TopUpCompleted,
   type TransactionCompleted,
-  type TransactionFailed,
   type TransactionOpening,
-  type TransactionRejected,
   type TransactionState,
   type TransactionWorkflowInput,
   type TransferCompleted,
@@ -35,7 +33,7 @@ const FIRST_EVENT_TIMEOUT = '1 hour';
  * is handled by a `walletReversal` execution.
  */
 export async function walletTransaction(input: TransactionWorkflowInput): Promise<TransactionState> {
-  const run = new TransactionRun(input);
+  const run = new TransactionRun(input.transactionId);
   if (!(await run.firstEvent())) return run.finish('closed without any transaction event');
   // The transaction record outlives any execution: what it holds as final moves no more money,
   // except a Completed transaction that transaction.failed now rolls back.
@@ -56,31 +54,19 @@ class TransactionRun {
   /** Forward legs applied and not yet undone, in the order they were applied. */
   private readonly standing: AppliedLeg[] = [];
 
-  private readonly transactionId: string;
-
-  constructor(input: TransactionWorkflowInput) {
-    this.transactionId = input.transactionId;
-    this.steps = new TransactionSteps(input.transactionId);
+  constructor(private readonly transactionId: string) {
+    this.steps = new TransactionSteps(transactionId);
     this.state.step = 'awaiting transaction event';
-    const own = (event: { transactionId: string }) => event.transactionId === input.transactionId;
-    // The first of each kind counts, whether it came with the start or as a signal.
-    const take = {
-      completed: (event: TransactionCompleted): void => {
-        if (own(event)) this.state.completedEvent ??= event;
-      },
-      failed: (event: TransactionFailed): void => {
-        if (own(event)) this.state.failedEvent ??= event;
-      },
-      rejected: (event: TransactionRejected): void => {
-        if (own(event)) this.state.rejectedEvent ??= event;
-      },
-    };
-    if (input.completed) take.completed(input.completed);
-    if (input.failed) take.failed(input.failed);
-    if (input.rejected) take.rejected(input.rejected);
-    setHandler(transactionCompletedSignal, take.completed);
-    setHandler(transactionFailedSignal, take.failed);
-    setHandler(transactionRejectedSignal, take.rejected);
+    const own = (event: { transactionId: string }) => event.transactionId === transactionId;
+    setHandler(transactionCompletedSignal, (event) => {
+      if (own(event)) this.state.completedEvent ??= event;
+    });
+    setHandler(transactionFailedSignal, (event) => {
+      if (own(event)) this.state.failedEvent ??= event;
+    });
+    setHandler(transactionRejectedSignal, (event) => {
+      if (own(event)) this.state.rejectedEvent ??= event;
+    });
   }
 
   get state(): TransactionState {

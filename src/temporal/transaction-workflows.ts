@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import {
   partiesOf,
   SEARCH_ATTRIBUTES,
@@ -14,7 +14,6 @@ import {
   type TransactionFailed,
   type TransactionRejected,
   type TransactionStatus,
-  type TransactionWorkflowInput,
 } from '../../workflows/contract';
 import type { Submission, TransactionEventSink } from '../messaging/message-router';
 import type { walletReversal } from '../../workflows/wallet-reversal';
@@ -24,12 +23,8 @@ type TransactionEvent = TransactionCompleted | TransactionFailed | TransactionRe
 
 /**
  * Hands transaction events to their workflow. Both events of a transaction go to the one execution
- * whose id derives from its transactionId: the first starts it, a later one is a signal. An
- * execution that has closed is never started again (REJECT_DUPLICATE), so a redelivery after the
- * end cannot apply anything twice.
- *
- * The client must share the worker's NativeConnection: executions are started eagerly, the server
- * handing the first workflow task straight back to this process's worker (no task matching).
+ * whose id derives from its transactionId (signal-with-start). An execution that has closed is never
+ * started again (REJECT_DUPLICATE), so a redelivery after the end cannot apply anything twice.
  */
 export class TransactionWorkflows implements TransactionEventSink {
   constructor(
@@ -38,12 +33,12 @@ export class TransactionWorkflows implements TransactionEventSink {
   ) {}
 
   submitCompleted(event: TransactionCompleted): Promise<Submission> {
-    return this.submit({ transactionId: event.transactionId, completed: event }, transactionCompletedSignal.name, event);
+    return this.submit(event.transactionId, transactionCompletedSignal.name, event);
   }
 
   /** A refused `transaction.completed`: its execution announces Failed, unless it already settled. */
   submitRejected(rejection: TransactionRejected): Promise<Submission> {
-    return this.submit({ transactionId: rejection.transactionId, rejected: rejection }, transactionRejectedSignal.name, rejection);
+    return this.submit(rejection.transactionId, transactionRejectedSignal.name, rejection);
   }
 
   /**
@@ -51,7 +46,7 @@ export class TransactionWorkflows implements TransactionEventSink {
    * reversal execution (one per transaction) undoes it from the ledger.
    */
   async submitFailed(event: TransactionFailed): Promise<Submission> {
-    const submission = await this.submit({ transactionId: event.transactionId, failed: event }, transactionFailedSignal.name, event);
+    const submission = await this.submit(event.transactionId, transactionFailedSignal.name, event);
     if (submission.kind !== 'closed' || submission.status !== 'Completed') return submission;
     try {
       await this.client.workflow.start<typeof walletReversal>(TRANSACTION_REVERSAL_WORKFLOW_TYPE, {
@@ -65,39 +60,22 @@ export class TransactionWorkflows implements TransactionEventSink {
     }
   }
 
-  /**
-   * Starts the transaction's execution with the event, or signals the execution already running.
-   * An execution the server could not start on this worker may be picked up by a worker of an
-   * earlier release, which reads the first event only from a signal: it gets the signal too (the
-   * workflow takes the first event of each kind once).
-   */
-  private async submit(input: TransactionWorkflowInput, signal: string, event: TransactionEvent): Promise<Submission> {
-    const workflowId = transactionWorkflowId(input.transactionId);
+  private async submit(transactionId: string, signal: string, event: TransactionEvent): Promise<Submission> {
+    const workflowId = transactionWorkflowId(transactionId);
     try {
-      const started = await this.client.workflow.start<typeof walletTransaction>(TRANSACTION_WORKFLOW_TYPE, {
+      await this.client.workflow.signalWithStart<typeof walletTransaction, [typeof event]>(TRANSACTION_WORKFLOW_TYPE, {
         ...this.startOptions(workflowId, event),
-        args: [input],
-        requestEagerStart: true,
+        args: [{ transactionId }],
+        signal,
+        signalArgs: [event],
       });
-      if (!started.eagerlyStarted) await started.signal(signal, event).catch(unlessClosedAlready);
       return { kind: 'accepted' };
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      const description = await this.client.workflow.getHandle(workflowId).describe();
+      const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) as TransactionStatus | undefined;
+      return { kind: 'closed', status };
     }
-    return this.signalOrFindClosed(workflowId, signal, event);
-  }
-
-  private async signalOrFindClosed(workflowId: string, signal: string, event: TransactionEvent): Promise<Submission> {
-    const handle = this.client.workflow.getHandle(workflowId);
-    try {
-      await handle.signal(signal, event);
-      return { kind: 'accepted' };
-    } catch (error) {
-      if (!(error instanceof WorkflowNotFoundError)) throw error;
-    }
-    const description = await handle.describe();
-    const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) as TransactionStatus | undefined;
-    return { kind: 'closed', status };
   }
 
   /**
@@ -124,9 +102,4 @@ export class TransactionWorkflows implements TransactionEventSink {
 
 function isCompleted(event: TransactionEvent): event is TransactionCompleted {
   return 'amount' in event;
-}
-
-/** A signal that finds its execution closed came after the execution had already run. */
-function unlessClosedAlready(error: unknown): void {
-  if (!(error instanceof WorkflowNotFoundError)) throw error;
 }

@@ -74,23 +74,6 @@ describe('the transaction workflow', () => {
     expect(announcedFor(transfer.transactionId)).toEqual([{ transactionId: transfer.transactionId, status: 'Completed' }]);
   });
 
-  it('takes its first event from its start, and the same event signalled as well (for a worker of the previous release) once', async () => {
-    const [sender, recipient] = [wallet.open(objectId(), 500), wallet.open(objectId())];
-    const transfer = transferOf(sender, recipient, 120);
-    const handle = await client.workflow.start<typeof walletTransaction>('walletTransaction', {
-      workflowId: transactionWorkflowId(transfer.transactionId),
-      taskQueue,
-      args: [{ transactionId: transfer.transactionId, completed: transfer }],
-    });
-    await handle.signal(transactionCompletedSignal, transfer);
-    await handle.result();
-    expect(wallet.legsOf(transfer.transactionId)).toEqual([
-      ['debit', sender, -120],
-      ['credit', recipient, 120],
-    ]);
-    expect(announcedFor(transfer.transactionId)).toEqual([{ transactionId: transfer.transactionId, status: 'Completed' }]);
-  });
-
   it('refuses a transfer over the balance on its first attempt, applying nothing', async () => {
     const [sender, recipient] = [wallet.open(objectId(), 10), wallet.open(objectId())];
     const transfer = transferOf(sender, recipient, 11);
