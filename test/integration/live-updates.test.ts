@@ -1,7 +1,5 @@
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
 import { Ledger } from '../../src/ledger/ledger';
 import { createLogger } from '../../src/logger';
 import { BrokerConnection } from '../../src/messaging/broker-connection';
@@ -16,23 +14,11 @@ import { TokenIssuer } from '../support/token-issuer';
 import { TEST_RABBITMQ_URL } from '../support/tools';
 import { WalletHarness } from '../support/wallet-harness';
 import { startTestService, testConfig } from '../support/wallet-service';
+import { freePort } from '../support/free-port';
+import { shown } from '../support/shown-entry';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SUITE = 'live-updates';
-
-/** An entry as the history endpoint shows it, from the ledger's own document. */
-function shown(entry: LedgerEntryDocument) {
-  return {
-    transactionId: entry.transactionId?.toHexString() ?? null,
-    type: entry.transactionType,
-    leg: entry.leg,
-    amount: entry.amount,
-    balanceAfter: entry.balanceAfter,
-    version: entry.version,
-    counterpartyUserId: entry.counterpartyUserId?.toHexString() ?? null,
-    createdAt: entry.createdAt.toISOString(),
-  };
-}
 
 describe('live balance updates (Server-Sent Events)', () => {
   let issuer: TokenIssuer;
@@ -254,15 +240,4 @@ class WriterReplica {
     await this.broker.close();
     await this.stores.close();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -4,20 +4,7 @@ import { objectId } from '../support/ids';
 import { OpenApiValidator } from '../support/openapi-validator';
 import { TokenIssuer } from '../support/token-issuer';
 import { WalletHarness } from '../support/wallet-harness';
-
-/** An entry as the API shows it, built from the ledger's own document. */
-function shown(entry: LedgerEntryDocument) {
-  return {
-    transactionId: entry.transactionId?.toHexString() ?? null,
-    type: entry.transactionType,
-    leg: entry.leg,
-    amount: entry.amount,
-    balanceAfter: entry.balanceAfter,
-    version: entry.version,
-    counterpartyUserId: entry.counterpartyUserId?.toHexString() ?? null,
-    createdAt: entry.createdAt.toISOString(),
-  };
-}
+import { shown } from '../support/shown-entry';
 
 describe('statements and balances at a moment', () => {
   let issuer: TokenIssuer;

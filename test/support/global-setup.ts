@@ -1,8 +1,9 @@
-import { connect as connectTcp, createServer, type AddressInfo } from 'node:net';
+import { connect as connectTcp } from 'node:net';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import { TEST_DATABASE_BASE_URL, TEST_RABBITMQ_URL, temporalCliPath } from './tools';
 import { bundleWorkflowsForTests } from './workflow-bundle';
+import { freePort } from './free-port';
 
 declare global {
   var __walletTestTemporal: TestWorkflowEnvironment | undefined;
@@ -39,17 +40,6 @@ export async function startTemporalAndBundle(): Promise<void> {
   process.env.WALLET_TEST_TEMPORAL_UI = `http://127.0.0.1:${uiPort}`;
 
   process.env.WALLET_TEST_WORKFLOW_BUNDLE = await bundleWorkflowsForTests();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function reachable(what: string, url: string, defaultPort: number): Promise<void> {
