@@ -107,6 +107,8 @@ describe('announcing an outcome', () => {
     // What the dead process left: its recorded outcome, and its message in the broker's queues.
     await db.records.recordOutcome(completed, []);
     platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, completed);
+    // Routed to the platform's queue, so to the echo's too, before the successor's fence.
+    await platform.finalizationOf(completed.transactionId);
     await announceInSuccessor(completed);
     await expectAnnouncedOnceThenFailed(completed.transactionId);
   });
@@ -144,6 +146,9 @@ describe('announcing an outcome', () => {
     // A copy the echo recorded before its ack was lost comes again, in a batch with new ones.
     await db.finalizations.recordDelivered(burst.slice(0, 5));
     for (const finalized of burst) platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, finalized);
+    // The burst went out on another connection than the fence: once the platform's queue holds every
+    // copy, the broker has routed each to the echo's queue too, ahead of the fence.
+    for (const finalized of burst) await platform.finalizationOf(finalized.transactionId);
     await echo.catchUp();
     const delivered = await Promise.all(burst.map((finalized) => db.finalizations.wasDelivered(finalized)));
     expect(delivered.filter(Boolean)).toHaveLength(burst.length);
