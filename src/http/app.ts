@@ -13,7 +13,7 @@ import type { Metrics } from '../metrics';
 import { authenticate } from './authentication';
 import { errorHandler, notFound } from './error-handler';
 import { registerHealthRoutes, type ReadinessCheck } from './health';
-import { errorBody, HttpError } from './http-error';
+import { errorBody, ServiceStartingError } from './http-error';
 import { openApiDocument } from './openapi';
 import { registerLiveUpdatesRoute, type LiveUpdateReads } from './live-updates-route';
 import { registerStatementRoute, type StatementReads } from './statement-route';
@@ -100,7 +100,7 @@ export function createHttpApp(deps: HttpDependencies): Express {
 function whenConnected(get: () => WalletReader | undefined): WalletReads & StatementReads & LiveUpdateReads {
   const reader = () => {
     const connected = get();
-    if (!connected) throw new HttpError(503, 'Service starting; retry shortly');
+    if (!connected) throw new ServiceStartingError();
     return connected;
   };
   return {

@@ -9,6 +9,14 @@ export class HttpError extends Error {
   }
 }
 
+/** A read that came before the database was connected: the HTTP server starts first. */
+export class ServiceStartingError extends HttpError {
+  constructor() {
+    super(503, 'Service starting; retry shortly');
+    this.name = 'ServiceStartingError';
+  }
+}
+
 /** The body of every error response: `{"error":{"message","status"}}`. */
 export function errorBody(status: number, message: string) {
   return { error: { message, status } };

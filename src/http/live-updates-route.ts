@@ -4,7 +4,7 @@ import type { HistoryEntry } from '../ledger/history-entry';
 import type { WalletReader } from '../ledger/wallet-reader';
 import type { EntrySink } from '../live-updates/entry-follower';
 import { LiveUpdatesFullError, type LiveEntryHub } from '../live-updates/live-entry-hub';
-import { HttpError } from './http-error';
+import { HttpError, ServiceStartingError } from './http-error';
 import { writeRespectingBackpressure } from './response-stream';
 
 export type LiveUpdateReads = Pick<WalletReader, 'feedPosition'>;
@@ -26,15 +26,11 @@ export function registerLiveUpdatesRoute(
 ): void {
   app.get('/api/v1/wallet/user/events', authenticate, async (req, res) => {
     const userId = res.locals.userId!;
-    if (hub.closing) {
-      // A browser gives up for good on an error status: an empty stream makes it reconnect, to another replica.
-      openStream(res, config.retryMs);
-      res.end();
-      return;
-    }
+    if (hub.closing) return retryLater(res, config.retryMs);
     unavailableAs503(() => hub.checkRoom(userId));
     const after = lastEventIdOf(req);
-    const position = await reads.feedPosition(userId, after);
+    const position = await unlessStarting(() => reads.feedPosition(userId, after));
+    if (position === STARTING) return retryLater(res, config.retryMs);
     if (position === undefined) throw new HttpError(404, 'Wallet not found');
     if (position === null) throw new HttpError(400, `Last-Event-ID ${after} is not a version of this wallet's ledger`);
     const follower = unavailableAs503(() => hub.follow(userId, position, new ServerSentEvents(res, config.sendTimeoutSeconds * 1000)));
@@ -42,6 +38,26 @@ export function registerLiveUpdatesRoute(
     res.on('close', () => follower.stop());
     follower.start();
   });
+}
+
+const STARTING = Symbol('service starting');
+
+/**
+ * A browser's EventSource gives up for good on an error status: a replica shutting down or still
+ * starting answers an empty stream instead, which makes it reconnect after `retry`, to any replica.
+ */
+function retryLater(res: Response, retryMs: number): void {
+  openStream(res, retryMs);
+  res.end();
+}
+
+async function unlessStarting<T>(read: () => Promise<T>): Promise<T | typeof STARTING> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof ServiceStartingError) return STARTING;
+    throw error;
+  }
 }
 
 function openStream(res: Response, retryMs: number): void {

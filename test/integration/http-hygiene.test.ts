@@ -125,6 +125,17 @@ describe('HTTP hygiene', () => {
     expect(response.body).toEqual({ error: { message: 'Service starting; retry shortly', status: 503 } });
   });
 
+  it('answers a live-update stream opened before the database is connected with an empty stream the browser retries', async () => {
+    // An EventSource gives up for good on an error status; a reconnect that lands on a replica still starting must not.
+    const { app } = appWith(env);
+    const response = await request(app)
+      .get('/api/v1/wallet/user/events')
+      .set('Authorization', `Bearer ${await issuer.token(objectId())}`);
+    expect(response.status).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(response.text).toMatch(/^retry: \d+\n\n$/);
+  });
+
   it('sends security headers', async () => {
     const { app } = appWith(env);
     const response = await request(app).get('/health');
