@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TransactionFinalized } from '../../workflows/contract';
 import { TRANSACTION_WORKFLOW_TYPE } from '../../workflows/contract';
-import { EXCHANGES, QUEUES, ROUTING_KEYS } from '../../src/messaging/topology';
+import { CONSUMED_QUEUES, EXCHANGES, QUEUES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { randomInt, seededRandom } from '../support/seeded-random';
@@ -236,6 +236,11 @@ describe('the chaos run', () => {
       console.log(`chaos seed ${SEED}: unsettled ${JSON.stringify(await describeUnsettled(unsettled(), scenario, stack, plan))}`);
       throw error;
     }
+    // Messages that name no transaction (malformed ones, duplicates) are not awaited above.
+    await eventually('the consumed queues to empty', async () => {
+      const depths = await Promise.all(CONSUMED_QUEUES.map((queue) => scenario.platform.messagesIn(queue)));
+      return depths.every((depth) => depth === 0) ? true : undefined;
+    });
     const bridgeRetries = await scrapeCounter(stack.httpUrl, 'wallet_bridge_retries_total');
     expect(await stack.stopService('SIGTERM')).toBe(0);
 

@@ -56,6 +56,18 @@ describe('a worker process killed between the debit and the credit of a transfer
     });
   }
 
+  /** Its log goes to stdout too: waits for the line the child writes once it consumes and works. */
+  function readyLine(doomed: ChildProcess): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let output = '';
+      doomed.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+        if (/^ready$/m.test(output)) resolve();
+      });
+      doomed.once('exit', (code, signal) => reject(new Error(`the doomed service exited before it was ready (${code ?? signal})`)));
+    });
+  }
+
   const entriesOf = (transactionId: string) =>
     db.ledger.entries
       .find({ transactionId: new Types.ObjectId(transactionId) })
@@ -74,7 +86,7 @@ describe('a worker process killed between the debit and the credit of a transfer
     const [sender, recipient, transactionId] = [objectId(), objectId(), objectId()];
     child = startDoomedService(transactionId);
     const exited = once(child, 'exit');
-    await once(child.stdout!, 'data');
+    await readyLine(child);
 
     platform.signup(sender);
     platform.signup(recipient);

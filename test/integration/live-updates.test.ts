@@ -111,7 +111,7 @@ describe('live balance updates (Server-Sent Events)', () => {
           userId: alice,
           amount: 7,
         });
-        const events = await stream.waitForEvents(3, 5_000);
+        const events = await stream.waitForEvents(3);
         expect(events.map((e) => JSON.parse(e.data))).toEqual((await wallet.ledgerOf(alice)).map(shown));
       } finally {
         await otherReplica.stop();
@@ -120,7 +120,7 @@ describe('live balance updates (Server-Sent Events)', () => {
 
     it('sends heartbeat comments while idle', async () => {
       const stream = await open(await wallet.fundedUser(1));
-      await eventually('two heartbeats', () => (stream.comments.filter((c) => c === 'heartbeat').length >= 2 ? true : undefined), 5_000);
+      await eventually('two heartbeats', () => (stream.comments.filter((c) => c === 'heartbeat').length >= 2 ? true : undefined));
     });
 
     it('answers 503 past the connections allowed per user, and has room again once one closes', async () => {
@@ -130,7 +130,7 @@ describe('live balance updates (Server-Sent Events)', () => {
       expect(third.status).toBe(503);
       expect(third.body).toEqual({ error: { message: 'At most 2 live-update connections per user', status: 503 } });
       one.close();
-      await eventually('room for a connection', async () => ((await open(user)).status === 200 ? true : undefined), 5_000);
+      await eventually('room for a connection', async () => ((await open(user)).status === 200 ? true : undefined));
     });
 
     it('answers 400 for a Last-Event-ID that is not a version of the wallet, 401 without a token, 404 without a wallet', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { eventually } from '../support/eventually';
 import { REPO_ROOT } from '../support/tools';
 import { testConfig } from '../support/wallet-service';
+import { freePort } from '../support/free-port';
 
 // The service as its own process (src/main.ts), the way `npm start` runs it.
 function startMain(env: Record<string, string | undefined>): { child: ChildProcess; output: () => string } {
@@ -28,7 +29,7 @@ describe('the service process', () => {
 
   it('drains and exits 0 on SIGTERM, logging JSON lines', async () => {
     const config = testConfig('process');
-    const port = 40000 + Math.floor(Math.random() * 10000);
+    const port = await freePort();
     const { child, output } = startMain({
       NODE_ENV: 'production',
       PORT: String(port),

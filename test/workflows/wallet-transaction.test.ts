@@ -31,7 +31,10 @@ describe('the transaction workflow', () => {
   });
   afterAll(() => specs.stop());
 
-  function start(first: { signal: 'completed'; event: TransactionCompleted } | { signal: 'failed'; event: TransactionFailed }) {
+  function start(
+    first: { signal: 'completed'; event: TransactionCompleted } | { signal: 'failed'; event: TransactionFailed },
+    workflowTaskTimeout = '10s',
+  ) {
     const signal = first.signal === 'completed' ? transactionCompletedSignal : transactionFailedSignal;
     return client.workflow.signalWithStart<typeof walletTransaction, [typeof first.event]>('walletTransaction', {
       workflowId: transactionWorkflowId(first.event.transactionId),
@@ -39,8 +42,7 @@ describe('the transaction workflow', () => {
       args: [{ transactionId: first.event.transactionId }],
       signal,
       signalArgs: [first.event],
-      // A held local activity keeps its workflow task open; a signal is seen at the task's heartbeat.
-      workflowTaskTimeout: '2s',
+      workflowTaskTimeout,
     });
   }
   const completed = (event: TransactionCompleted) => start({ signal: 'completed', event }).then((handle) => handle.result());
@@ -118,7 +120,8 @@ describe('the transaction workflow', () => {
     const [sender, recipient] = [wallet.open(objectId(), 500), wallet.open(objectId())];
     const transfer = transferOf(sender, recipient, 200);
     const debit = wallet.hold(transfer.transactionId, 'debit');
-    const handle = await start({ signal: 'completed', event: transfer });
+    // A held local activity keeps its workflow task open; a signal is seen at the task's heartbeat.
+    const handle = await start({ signal: 'completed', event: transfer }, '2s');
     await debit.reached;
     await handle.signal(transactionFailedSignal, { transactionId: transfer.transactionId, type: 'Transfer', reason: 'Fraud check failed' });
     await eventually('the failure to reach the workflow', async () =>
