@@ -334,6 +334,8 @@ async function databaseFloor(n: number, w: number): Promise<Result> {
     );
     const transfers = planTransfers(users, n, false, n);
     const started = performance.now();
+    // The load generator is the ledger's writer here: its CPU is the driver's share of the writes.
+    const cpuBefore = sampleCpu({});
     await Promise.all(
       transfers.map((t, i) =>
         slots.run(String(i % 64), async () => {
@@ -365,6 +367,7 @@ async function databaseFloor(n: number, w: number): Promise<Result> {
       ),
     );
     const seconds = (performance.now() - started) / 1000;
+    const cpuMsPerTransfer = cpuPerTransfer(cpuBefore, sampleCpu({}), n);
     const correct = retries.count > 0 ? `${retries.count} legs retried after a database error` : undefined;
     return {
       scenario: 'database floor',
@@ -374,6 +377,7 @@ async function databaseFloor(n: number, w: number): Promise<Result> {
       seconds: round(seconds),
       perSecond: round(n / seconds),
       correct,
+      cpuMsPerTransfer,
     };
   } finally {
     await db.connection.dropDatabase().catch(() => undefined);
