@@ -115,6 +115,8 @@ const settings = z.object({
   WALLET_INITIAL_BALANCE: integer(0, Number.MAX_SAFE_INTEGER).default(0),
   /** Minutes between scheduled ledger reconciliations; 0 leaves the schedule alone. */
   RECONCILIATION_INTERVAL_MINUTES: integer(0, 7 * 24 * 60).default(60),
+  /** A transfer half-applied and still Pending this long after it opened is reported stalled by the reconciliation. */
+  RECONCILIATION_STALLED_AFTER_MINUTES: integer(1, 30 * 24 * 60).default(60),
   /** Unacknowledged deliveries per consumer channel. */
   AMQP_PREFETCH: integer(1, 1000).default(32),
   /** Larger message bodies are dead-lettered unread. */
@@ -200,7 +202,12 @@ export interface WalletConfig {
     maxCachedWorkflows: number;
     maxWorkflowBacklog: number;
   };
-  wallet: { initialBalance: number; reconciliationIntervalMinutes: number; amountLimits: AmountLimits };
+  wallet: {
+    initialBalance: number;
+    reconciliationIntervalMinutes: number;
+    reconciliationStalledAfterMinutes: number;
+    amountLimits: AmountLimits;
+  };
   statement: { maxRangeDays: number; batchSize: number; readConcurrency: number; maxConcurrent: number; timeoutSeconds: number };
   liveUpdates: {
     maxConnections: number;
@@ -258,6 +265,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
     wallet: {
       initialBalance: e.WALLET_INITIAL_BALANCE,
       reconciliationIntervalMinutes: e.RECONCILIATION_INTERVAL_MINUTES,
+      reconciliationStalledAfterMinutes: e.RECONCILIATION_STALLED_AFTER_MINUTES,
       amountLimits: {
         topUp: { min: e.TOP_UP_MIN_AMOUNT, max: e.TOP_UP_MAX_AMOUNT },
         transfer: { min: e.TRANSFER_MIN_AMOUNT, max: e.TRANSFER_MAX_AMOUNT },

@@ -119,7 +119,12 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     ledger,
     records: stores.records,
     announcer,
-    reconcile: (pass) => reconcile(stores.ledger, { ...pass, ...reconciliationLookups(ledger, stores) }),
+    reconcile: (pass) =>
+      reconcile(stores.ledger, {
+        ...pass,
+        ...reconciliationLookups(ledger, stores),
+        stalledAfterMs: config.wallet.reconciliationStalledAfterMinutes * 60_000,
+      }),
   });
   const { worker, connection: workerConnection } = await waitFor('Temporal worker', () =>
     createWalletWorker({

@@ -171,6 +171,11 @@ export interface ReconciliationReport {
   inFlight: number;
   /** Transfers whose legs do not sum to zero (money created or destroyed inside the platform). */
   unbalancedTransfers: string[];
+  /**
+   * Transfers half-applied whose record is still Pending longer than the bound: an execution
+   * terminated, or one waiting for an operator. Their money is out of place until someone acts.
+   */
+  stalledTransfers: string[];
   drift: WalletDrift[];
   /** Wallet documents found behind a sound ledger (a crash or a race between writers), rolled forward. */
   repaired: string[];

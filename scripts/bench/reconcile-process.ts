@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     const report = await reconcile(stores.ledger, {
       rollForward: (userId) => ledger.rollProjectionForward(userId),
       transaction: (transactionId) => stores.records.standingOf(transactionId),
+      stalledAfterMs: config.wallet.reconciliationStalledAfterMinutes * 60_000,
     });
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } finally {

@@ -18,6 +18,8 @@ export interface ReconciliationOptions {
   rollForward: (userId: string) => Promise<unknown>;
   /** Where a transaction stands: still being applied (its legs may stand unpaired), final with the legs it recorded, or unknown. */
   transaction: (transactionId: string) => Promise<TransactionStanding>;
+  /** A transaction still being applied this long after it opened is stalled, not in flight. */
+  stalledAfterMs: number;
   /** Called as the pass goes (an activity's heartbeat). */
   heartbeat?: (progress: { wallets: number; entries: number }) => void;
   /** Stops the pass (the activity was cancelled). */
@@ -26,7 +28,7 @@ export interface ReconciliationOptions {
 
 /** What the transaction record says of a transaction, for a transfer found unpaired. */
 export type TransactionStanding =
-  | { kind: 'inFlight' }
+  | { kind: 'inFlight'; openedAt: Date }
   | { kind: 'final'; legs: LegAt[] }
   /** No record: a transaction settled before records existed. */
   | { kind: 'unrecorded' };
@@ -78,7 +80,7 @@ export async function reconcile(store: LedgerStore, options: ReconciliationOptio
     await checkWallet(store, wallet, tally, options);
     options.heartbeat?.({ wallets: tally.wallets, entries: tally.entries });
   }
-  const { unbalanced, excusedNet } = await settleOpenTransfers(store, tally, options);
+  const { unbalanced, stalled, excusedNet } = await settleOpenTransfers(store, tally, options);
   const conserved = tally.totalBalance - tally.toppedUp === excusedNet;
   return {
     checkedAt: new Date().toISOString(),
@@ -88,10 +90,11 @@ export async function reconcile(store: LedgerStore, options: ReconciliationOptio
     toppedUp: tally.toppedUp,
     inFlight: excusedNet,
     unbalancedTransfers: unbalanced.slice(0, MAX_REPORTED),
+    stalledTransfers: stalled.slice(0, MAX_REPORTED),
     drift: tally.drift.slice(0, MAX_REPORTED),
     repaired: tally.repaired.slice(0, MAX_REPORTED),
-    truncated: tally.truncated || tally.drift.length > MAX_REPORTED || unbalanced.length > MAX_REPORTED,
-    ok: tally.drift.length === 0 && unbalanced.length === 0 && conserved,
+    truncated: tally.truncated || [tally.drift, unbalanced, stalled].some((listed) => listed.length > MAX_REPORTED),
+    ok: tally.drift.length === 0 && unbalanced.length === 0 && stalled.length === 0 && conserved,
   };
 }
 
@@ -169,17 +172,19 @@ function count(entry: LedgerEntryDocument, tally: Tally): void {
 }
 
 /**
- * The transfers counted in part, looked at again: one whose record is not final is still moving; one
- * whose legs now add up to zero was moving when its wallets were read; the others are drift. Returns
- * those, and the net of the excused ones, by which the balances counted differ from the money
- * counted in.
+ * The transfers counted in part, looked at again: one whose record is not final is still moving
+ * (stalled, once it has been for longer than the bound); one whose legs now add up to zero was moving
+ * when its wallets were read; the others are drift. Returns those, and the net of the moving ones, by
+ * which the balances counted differ from the money counted in.
  */
 async function settleOpenTransfers(
   store: LedgerStore,
   tally: Tally,
   options: ReconciliationOptions,
-): Promise<{ unbalanced: string[]; excusedNet: number }> {
+): Promise<{ unbalanced: string[]; stalled: string[]; excusedNet: number }> {
   const unbalanced: string[] = [];
+  const stalled: string[] = [];
+  const stalledBefore = Date.now() - options.stalledAfterMs;
   let excusedNet = 0;
   let rechecked = 0;
   for (const [transactionId, open] of tally.openTransfers) {
@@ -190,10 +195,13 @@ async function settleOpenTransfers(
       continue;
     }
     const standing = await options.transaction(transactionId);
-    if (standing.kind === 'inFlight' || (await netNow(store, transactionId, standing, open.legs)) === 0) excusedNet += open.net;
+    if (standing.kind === 'inFlight') {
+      excusedNet += open.net;
+      if (standing.openedAt.getTime() < stalledBefore) stalled.push(transactionId);
+    } else if ((await netNow(store, transactionId, standing, open.legs)) === 0) excusedNet += open.net;
     else unbalanced.push(transactionId);
   }
-  return { unbalanced, excusedNet };
+  return { unbalanced, stalled, excusedNet };
 }
 
 /**

@@ -47,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
     client: new Client({ connection, namespace: config.temporal.namespace }),
     stores: db,
     ledger: new Ledger(db.ledger, createMetrics(), config.wallet.initialBalance),
+    stalledAfterMs: config.wallet.reconciliationStalledAfterMinutes * 60_000,
     channel: amqp ? await amqp.createConfirmChannel() : undefined,
   };
   try {

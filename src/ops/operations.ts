@@ -31,6 +31,8 @@ export interface OperationsContext {
   client: Client;
   stores: Stores;
   ledger: Pick<Ledger, 'rollProjectionForward'>;
+  /** A transfer half-applied and still Pending this long after it opened is reported stalled. */
+  stalledAfterMs: number;
   /** A confirm channel on the broker, for the dead-letter commands. */
   channel?: ConfirmChannel;
 }
@@ -215,6 +217,7 @@ export function reconcileNow(ctx: OperationsContext): Promise<ReconciliationRepo
   return reconcile(ctx.stores.ledger, {
     rollForward: (userId) => ctx.ledger.rollProjectionForward(userId),
     transaction: (transactionId) => ctx.stores.records.standingOf(transactionId),
+    stalledAfterMs: ctx.stalledAfterMs,
   });
 }
 

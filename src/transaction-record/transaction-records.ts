@@ -131,10 +131,12 @@ export class TransactionRecords {
   /** For the reconciliation: still being applied, final with the legs it recorded, or never recorded. */
   async standingOf(
     transactionId: string,
-  ): Promise<{ kind: 'inFlight' } | { kind: 'final'; legs: Array<{ userId: string; version: number }> } | { kind: 'unrecorded' }> {
+  ): Promise<
+    { kind: 'inFlight'; openedAt: Date } | { kind: 'final'; legs: Array<{ userId: string; version: number }> } | { kind: 'unrecorded' }
+  > {
     const record = await this.find(transactionId);
     if (!record) return { kind: 'unrecorded' };
-    if (record.status === 'Pending') return { kind: 'inFlight' };
+    if (record.status === 'Pending') return { kind: 'inFlight', openedAt: record.openedAt };
     return { kind: 'final', legs: record.legs.map(({ userId, version }) => ({ userId, version })) };
   }
 

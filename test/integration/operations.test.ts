@@ -2,6 +2,7 @@ import { connect, type ChannelModel } from 'amqplib';
 import { Types } from 'mongoose';
 import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { walletIdOf } from '../../src/ledger/keys';
+import { transactionWorkflowId } from '../../workflows/contract';
 import { reconcile } from '../../src/ledger/reconciliation';
 import { createLogger } from '../../src/logger';
 import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../../src/temporal/reconciliation-schedule';
@@ -35,6 +36,7 @@ describe('operations', () => {
       client: wallet.temporal,
       stores: wallet.service.stores,
       ledger: wallet.service.ledger,
+      stalledAfterMs: wallet.service.config.wallet.reconciliationStalledAfterMinutes * 60_000,
       channel: await amqp.createConfirmChannel(),
     };
   });
@@ -170,10 +172,46 @@ describe('operations', () => {
     expect(await reconcileNow(ctx)).toMatchObject({ ok: true, inFlight: 0 });
   });
 
+  it('reports a transfer whose execution was terminated half-way as stalled once past the bound, and a reset finishes it once', async () => {
+    const sender = await wallet.fundedUser(80);
+    const [recipient] = await wallet.signedUp(1);
+    // The recipient's wallet document disagrees with its ledger: the credit waits for an operator.
+    await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(recipient) }, { $set: { balance: 5 } }).exec();
+    const transactionId = objectId();
+    wallet.platform.transfer(transactionId, sender, recipient, 30);
+    await eventually('the credit to wait for an operator', async () =>
+      (await listStuck(ctx, 60_000)).some((s) => s.workflowId.endsWith(transactionId) && s.walletStatus === 'NeedsOperator')
+        ? true
+        : undefined,
+    );
+    await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).terminate('operations spec: an operator gave up on it');
+    await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(recipient) }, { $set: { balance: 0 } }).exec();
+    expect(await reconcileNow(ctx)).toMatchObject({ ok: true, stalledTransfers: [], inFlight: -30 });
+
+    // An hour on, nothing has moved: the reconciliation no longer excuses it.
+    const anHourAgo = new Date(Date.now() - 61 * 60 * 1000);
+    await wallet.service.stores.connection
+      .collection('transaction_records')
+      .updateOne({ _id: transactionId as never }, { $set: { openedAt: anHourAgo } });
+    expect(await reconcileNow(ctx)).toMatchObject({ ok: false, stalledTransfers: [transactionId], unbalancedTransfers: [], inFlight: -30 });
+
+    await resetTransaction(ctx, transactionId, 'operations spec: the wallet document was repaired');
+    expect(await wallet.platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Completed' });
+    expect((await wallet.entriesOfTransaction(transactionId)).map((e) => [e.leg, e.amount])).toEqual([
+      ['debit', -30],
+      ['credit', 30],
+    ]);
+    expect(await reconcileNow(ctx)).toMatchObject({ ok: true, stalledTransfers: [], inFlight: 0 });
+  });
+
   it('reconciles in one pass that reports its progress and stops when cancelled', async () => {
     await wallet.fundedUser(10);
     const progress: Array<{ wallets: number }> = [];
-    const lookups = { rollForward: async () => undefined, transaction: async () => ({ kind: 'unrecorded' }) as const };
+    const lookups = {
+      rollForward: async () => undefined,
+      transaction: async () => ({ kind: 'unrecorded' }) as const,
+      stalledAfterMs: 60_000,
+    };
     await reconcile(wallet.service.stores.ledger, { ...lookups, heartbeat: (p) => progress.push(p) });
     expect(progress.length).toBe(await wallet.service.stores.ledger.wallets.countDocuments());
     expect(progress.at(-1)!.wallets).toBe(progress.length);
