@@ -23,8 +23,10 @@ type TransactionEvent = TransactionCompleted | TransactionFailed | TransactionRe
 
 /**
  * Hands transaction events to their workflow. Both events of a transaction go to the one execution
- * whose id derives from its transactionId (signal-with-start). An execution that has closed is never
- * started again (REJECT_DUPLICATE), so a redelivery after the end cannot apply anything twice.
+ * whose id derives from its transactionId (signal-with-start). An execution that completed is never
+ * started again, so a redelivery after the end starts nothing. One that did not complete (an
+ * operator terminated it, say) is started again by the next event: the new run finishes the
+ * transaction from its record and its ledger, where legs already applied are not applied twice.
  */
 export class TransactionWorkflows implements TransactionEventSink {
   constructor(
@@ -79,15 +81,15 @@ export class TransactionWorkflows implements TransactionEventSink {
   }
 
   /**
-   * What every execution about a transaction starts with: never reused, findable while Pending, and
-   * described by the event that started it. Described here rather than by the workflow, the
+   * What every execution about a transaction starts with: its id reused only after a run that did
+   * not complete, findable while Pending, and described by the event that started it. Described here rather than by the workflow, the
    * description costs no history event and no visibility write of its own.
    */
   private startOptions(workflowId: string, event: TransactionEvent) {
     return {
       workflowId,
       taskQueue: this.taskQueue,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
       workflowTaskTimeout: '10s',
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.transactionId, value: event.transactionId },

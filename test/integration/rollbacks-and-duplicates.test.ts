@@ -1,5 +1,6 @@
 import { Types } from 'mongoose';
 import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionReversalWorkflowId, transactionWorkflowId } from '../../workflows/contract';
+import { walletIdOf } from '../../src/ledger/keys';
 import { QUEUES } from '../../src/messaging/topology';
 import { LegGate } from '../support/activity-gate';
 import { eventually } from '../support/eventually';
@@ -53,7 +54,7 @@ describe('duplicates and transaction.failed', () => {
       expect(await wallet.entriesOfTransaction(transactionId)).toHaveLength(2);
     });
 
-    it('never starts a second execution once the first has closed', async () => {
+    it('never starts a second execution once the first has completed', async () => {
       const sender = await wallet.fundedUser(10);
       const [recipient] = await wallet.signedUp(1);
       const { transactionId, finalized } = await wallet.transfer(sender, recipient, 11);
@@ -67,6 +68,27 @@ describe('duplicates and transaction.failed', () => {
         runs.push(run);
       expect(runs).toHaveLength(1);
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
+      expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
+    });
+
+    it('finishes, each leg once, a transaction whose execution was terminated half-way when a copy of its event arrives', async () => {
+      const sender = await wallet.fundedUser(300);
+      const [recipient] = await wallet.signedUp(1);
+      // The recipient's wallet document disagrees with its ledger: the credit waits for an operator.
+      await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(recipient) }, { $set: { balance: 5 } }).exec();
+      const transactionId = objectId();
+      wallet.platform.transfer(transactionId, sender, recipient, 120);
+      const execution = wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
+      await eventually('the credit to wait for an operator', async () =>
+        (await execution.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) === 'NeedsOperator' ? true : undefined,
+      );
+      await execution.terminate('an operator gave up on it');
+      await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(recipient) }, { $set: { balance: 0 } }).exec();
+
+      wallet.platform.transfer(transactionId, sender, recipient, 120);
+      expect(await wallet.platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Completed' });
+      expect((await wallet.entriesOfTransaction(transactionId)).map((e) => e.leg).sort()).toEqual(['credit', 'debit']);
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([180, 120]);
       expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
     });
   });
