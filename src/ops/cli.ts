@@ -21,7 +21,8 @@ import {
 
 const USAGE = `usage: npm run ops -- <command>
   show <transactionId>          the execution, its state and legs, and the ledger entries
-  stuck [minutes]               running transactions Pending longer than minutes (default 5) or NeedsOperator
+  stuck [minutes]               running transactions Pending longer than minutes (default 5) or NeedsOperator,
+                                and executions that closed leaving theirs unsettled (terminated, failed, timed out)
   retry <transactionId>         signal operatorRetry: run the step waiting for an operator again
   reset <transactionId> <why>   rerun the execution from its start (applied legs are not applied twice)
   reconcile                     check every wallet against its ledger and money conservation (exit 1 on drift)

@@ -185,6 +185,11 @@ describe('operations', () => {
         : undefined,
     );
     await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).terminate('operations spec: an operator gave up on it');
+    await eventually('the terminated execution to be listed as stuck', async () =>
+      (await listStuck(ctx, 60_000)).some((s) => s.workflowId.endsWith(transactionId) && s.executionStatus === 'TERMINATED')
+        ? true
+        : undefined,
+    );
     await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(recipient) }, { $set: { balance: 0 } }).exec();
     expect(await reconcileNow(ctx)).toMatchObject({ ok: true, stalledTransfers: [], inFlight: -30 });
 
