@@ -20,6 +20,7 @@ import { reconcileScenario } from './reconcile-scenario';
 import { readSideMain } from './read-side-report';
 import { ServiceProcess, type ServiceEnvironment } from './service-process';
 import { cpuPerTransfer, sampleCpu } from './cpu';
+import { fundedWallets } from './funding';
 import { LoadDriver, percentile } from './load';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -128,25 +129,6 @@ function databaseUrl(database: string): string {
   return MONGO_BASE.replace(/\/[^/?]*(\?|$)/, `/${database}$1`);
 }
 
-/** Creates and funds wallets through the platform's own events. */
-async function fundedWallets(driver: LoadDriver, db: Stores, count: number): Promise<string[]> {
-  const users = Array.from({ length: count }, () => new Types.ObjectId().toHexString());
-  for (const user of users) await driver.signup(user);
-  await driver.flush();
-  for (;;) {
-    if ((await db.ledger.wallets.countDocuments()) === count) break;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  const topUps = users.map((userId) => ({ transactionId: new Types.ObjectId().toHexString(), userId }));
-  for (const t of topUps) await driver.completed(t.transactionId, { type: 'TopUp', userId: t.userId, amount: FUNDING });
-  await driver.flush();
-  await driver.allFinalized(
-    topUps.map((t) => t.transactionId),
-    finalizeTimeoutMs(topUps.length),
-  );
-  return users;
-}
-
 /** Money conserved, nothing negative, ledgers gapless, each transfer finalized once. */
 async function checkCorrectness(db: Stores, driver: LoadDriver, users: string[], transfers: Transfer[], noop: boolean): Promise<string> {
   const repeated = transfers.filter((t) => driver.finalizationsOf(t.transactionId).length !== 1).length;
@@ -200,7 +182,9 @@ async function runSession(
   try {
     // A no-op ledger needs no wallets: the ceiling measures the transfers alone.
     progress(`${session}: ${noop ? 'no wallets to fund' : `funding ${w} wallets`}`);
-    const users = noop ? Array.from({ length: w }, () => new Types.ObjectId().toHexString()) : await fundedWallets(driver, db, w);
+    const users = noop
+      ? Array.from({ length: w }, () => new Types.ObjectId().toHexString())
+      : await fundedWallets(driver, db, { count: w, amount: FUNDING, timeoutMs: finalizeTimeoutMs(w) });
     for (const next of phases) {
       const phase = typeof next === 'function' ? next(results) : next;
       const transfers = planTransfers(users, phase.n, phase.hot ?? false, phase.n + w + results.length);

@@ -3,13 +3,15 @@
 // (stamped when the ledger wrote it) to its event reaching the client, and that each stream got
 // every entry once, in order.
 import { Types } from 'mongoose';
-import { openStores, type Stores } from '../../src/stores';
+import { openStores } from '../../src/stores';
 import { BenchTokens } from './api-client';
+import { fundedWallets } from './funding';
 import { LoadDriver, percentile } from './load';
-import { ServiceProcess, type ServiceEnvironment } from './service-process';
+import { ServiceProcess, type ScenarioEnvironment } from './service-process';
 
 const SERVICE_PORT = 4099;
 const FUNDING = 1_000_000;
+const FUNDING_TIMEOUT_MS = 5 * 60_000;
 
 export interface LiveScenarioResult {
   transfers: number;
@@ -21,7 +23,7 @@ export interface LiveScenarioResult {
 }
 
 export async function liveScenario(
-  environment: Omit<ServiceEnvironment, 'database' | 'databaseUrl'> & { databaseUrlOf: (database: string) => string },
+  environment: ScenarioEnvironment,
   transfers: number,
   wallets: number,
   progress: (message: string) => void,
@@ -38,7 +40,7 @@ export async function liveScenario(
   const followers: LiveFollower[] = [];
   try {
     progress(`live: funding ${wallets} wallets`);
-    const users = await fundedWallets(driver, stores, wallets);
+    const users = await fundedWallets(driver, stores, { count: wallets, amount: FUNDING, timeoutMs: FUNDING_TIMEOUT_MS });
     for (const user of users) followers.push(await LiveFollower.open(user, await tokens.token(user)));
     await Promise.all(followers.map((f) => f.until(1, 30_000)));
     progress(`live: ${transfers} transfers through the broker, each wallet's owner following its live updates`);
@@ -70,21 +72,6 @@ export async function liveScenario(
     await stores.connection.dropDatabase().catch(() => undefined);
     await stores.close();
   }
-}
-
-async function fundedWallets(driver: LoadDriver, stores: Stores, count: number): Promise<string[]> {
-  const users = Array.from({ length: count }, () => new Types.ObjectId().toHexString());
-  for (const user of users) await driver.signup(user);
-  await driver.flush();
-  while ((await stores.ledger.wallets.countDocuments()) < count) await new Promise((resolve) => setTimeout(resolve, 250));
-  const topUps = users.map((userId) => ({ transactionId: new Types.ObjectId().toHexString(), userId }));
-  for (const t of topUps) await driver.completed(t.transactionId, { type: 'TopUp', userId: t.userId, amount: FUNDING });
-  await driver.flush();
-  await driver.allFinalized(
-    topUps.map((t) => t.transactionId),
-    5 * 60_000,
-  );
-  return users;
 }
 
 /** One user's live-update stream: each entry's version, createdAt and when it arrived. */

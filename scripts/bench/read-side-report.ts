@@ -1,17 +1,15 @@
 // The read-side scenarios' reports: `--scenario statement` (a 100,000-entry statement streamed) and
 // `--scenario live` (live-update latency over 1,000 transfers).
 import { liveScenario } from './live-scenario';
-import type { ServiceEnvironment } from './service-process';
+import type { ScenarioEnvironment } from './service-process';
 import { statementScenario } from './statement-scenario';
-
-type Environment = Omit<ServiceEnvironment, 'database' | 'databaseUrl'> & { databaseUrlOf: (database: string) => string };
 
 const LIVE_WALLETS = 10;
 
 export async function readSideMain(
   scenario: 'statement' | 'live',
   n: number | undefined,
-  environment: Environment,
+  environment: ScenarioEnvironment,
   progress: (message: string) => void,
   writeResults: (content: object) => void,
 ): Promise<void> {

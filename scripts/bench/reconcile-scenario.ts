@@ -7,15 +7,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Types } from 'mongoose';
 import type { ReconciliationReport } from '../../workflows/contract';
-import { ledgerEntryIdOf, walletIdOf } from '../../src/ledger/keys';
-import { nextLink, type WalletHead } from '../../src/ledger/ledger-chain';
+import { ledgerEntryIdOf } from '../../src/ledger/keys';
 import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
 import { openStores, type Stores } from '../../src/stores';
+import { LedgerSeeder } from './ledger-seeder';
 import { LoadDriver } from './load';
-import { ServiceProcess, type ServiceEnvironment } from './service-process';
+import { ServiceProcess, type ScenarioEnvironment, type ServiceEnvironment } from './service-process';
 
 const FUNDING = 1_000_000;
-const INSERT_BATCH = 1_000;
 
 export interface ReconcileScenarioResult {
   entries: number;
@@ -33,7 +32,7 @@ interface PassResult {
 }
 
 export async function reconcileScenario(
-  environment: Omit<ServiceEnvironment, 'database' | 'databaseUrl'> & { databaseUrlOf: (database: string) => string },
+  environment: ScenarioEnvironment,
   entries: number,
   wallets: number,
   progress: (message: string) => void,
@@ -71,48 +70,24 @@ export async function reconcileScenario(
 /** A funding top-up per wallet, then transfers between random wallets: `entries` entries in all. */
 async function seedLedger(stores: Stores, entries: number, wallets: number): Promise<string[]> {
   const users = Array.from({ length: wallets }, () => new Types.ObjectId().toHexString());
-  const heads = new Map<string, WalletHead>(users.map((userId) => [userId, { userId, balance: 0, version: 0, latestEntryAt: null }]));
-  let batch: LedgerEntryDocument[] = [];
-  const flush = async () => {
-    if (batch.length > 0) await stores.ledger.entryCollection.insertMany(batch, { ordered: false });
-    batch = [];
-  };
-  const write = async (userId: string, leg: 'credit' | 'debit', amount: number, transactionId: string, type: 'TopUp' | 'Transfer') => {
-    const link = nextLink(heads.get(userId)!, amount);
-    const createdAt = new Date();
-    heads.set(userId, { userId, balance: link.balanceAfter, version: link.version, latestEntryAt: createdAt });
-    batch.push({
-      _id: ledgerEntryIdOf(userId, link.version),
-      userId: new Types.ObjectId(userId),
-      version: link.version,
-      transactionId: new Types.ObjectId(transactionId),
-      transactionType: type,
-      leg,
-      amount,
-      balanceAfter: link.balanceAfter,
-      counterpartyUserId: null,
-      createdAt,
-    });
-    if (batch.length >= INSERT_BATCH) await flush();
-  };
-  for (const userId of users) await write(userId, 'credit', FUNDING, new Types.ObjectId().toHexString(), 'TopUp');
+  const seeder = new LedgerSeeder(stores);
+  const write = (
+    userId: string,
+    leg: 'credit' | 'debit',
+    amount: number,
+    transactionId: Types.ObjectId,
+    transactionType: 'TopUp' | 'Transfer',
+  ) => seeder.write(userId, { amount, leg, transactionId, transactionType, counterpartyUserId: null, createdAt: new Date() });
+  for (const userId of users) await write(userId, 'credit', FUNDING, new Types.ObjectId(), 'TopUp');
   for (let written = wallets; written + 2 <= entries; written += 2) {
     const from = users[Math.floor(Math.random() * wallets)];
     const to = users[(users.indexOf(from) + 1 + Math.floor(Math.random() * (wallets - 1))) % wallets];
-    const transactionId = new Types.ObjectId().toHexString();
+    const transactionId = new Types.ObjectId();
     const amount = 1 + Math.floor(Math.random() * 100);
     await write(from, 'debit', -amount, transactionId, 'Transfer');
     await write(to, 'credit', amount, transactionId, 'Transfer');
   }
-  await flush();
-  await stores.ledger.wallets.insertMany(
-    [...heads.values()].map((head) => ({
-      _id: walletIdOf(head.userId),
-      userId: new Types.ObjectId(head.userId),
-      balance: head.balance,
-      version: head.version,
-    })),
-  );
+  await seeder.finish();
   return users;
 }
 

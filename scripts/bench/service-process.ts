@@ -18,6 +18,9 @@ export interface ServiceEnvironment {
   env?: Record<string, string>;
 }
 
+/** What a scenario is given to start its service: everything but its database, which it names itself. */
+export type ScenarioEnvironment = Omit<ServiceEnvironment, 'database' | 'databaseUrl'> & { databaseUrlOf: (database: string) => string };
+
 /** The service under test, its memory sampled from /proc while it runs. */
 export class ServiceProcess {
   private peakRss = 0;

@@ -2,14 +2,11 @@
 // arithmetic and store (not through Temporal), then its CSV statement streamed through the HTTP
 // endpoint of a service process: time to first byte, total time, rows, and the service's peak RSS.
 import { Types } from 'mongoose';
-import { ledgerEntryIdOf, walletIdOf } from '../../src/ledger/keys';
-import { nextLink, type WalletHead } from '../../src/ledger/ledger-chain';
-import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
 import { openStores, type Stores } from '../../src/stores';
 import { BenchTokens } from './api-client';
-import { ServiceProcess, type ServiceEnvironment } from './service-process';
+import { LedgerSeeder } from './ledger-seeder';
+import { ServiceProcess, type ScenarioEnvironment } from './service-process';
 
-const INSERT_BATCH = 1_000;
 /** One entry a minute: 100,000 entries span 70 days, within a statement's 366. */
 const ENTRY_SPACING_MS = 60_000;
 const SERVICE_PORT = 4099;
@@ -26,7 +23,7 @@ export interface StatementScenarioResult {
 }
 
 export async function statementScenario(
-  environment: Omit<ServiceEnvironment, 'database' | 'databaseUrl'> & { databaseUrlOf: (database: string) => string },
+  environment: ScenarioEnvironment,
   entries: number,
   progress: (message: string) => void,
 ): Promise<StatementScenarioResult> {
@@ -81,36 +78,18 @@ async function seedWallet(stores: Stores, entries: number): Promise<{ userId: st
   const userId = new Types.ObjectId().toHexString();
   const counterparty = new Types.ObjectId();
   const first = new Date(Date.now() - entries * ENTRY_SPACING_MS);
-  let head: WalletHead = { userId, balance: 0, version: 0, latestEntryAt: null };
-  let batch: LedgerEntryDocument[] = [];
+  const seeder = new LedgerSeeder(stores);
   for (let i = 0; i < entries; i++) {
     const amount = i === 0 ? 10_000_000 : i % 2 === 1 ? -(1 + (i % 97)) : 1 + (i % 89);
-    const link = nextLink(head, amount);
-    const createdAt = new Date(first.getTime() + i * ENTRY_SPACING_MS);
-    batch.push({
-      _id: ledgerEntryIdOf(userId, link.version),
-      userId: new Types.ObjectId(userId),
-      version: link.version,
+    await seeder.write(userId, {
+      amount,
+      leg: amount > 0 ? 'credit' : 'debit',
       transactionId: new Types.ObjectId(),
       transactionType: i === 0 ? 'TopUp' : 'Transfer',
-      leg: amount > 0 ? 'credit' : 'debit',
-      amount,
-      balanceAfter: link.balanceAfter,
       counterpartyUserId: i === 0 ? null : counterparty,
-      createdAt,
+      createdAt: new Date(first.getTime() + i * ENTRY_SPACING_MS),
     });
-    head = { userId, balance: link.balanceAfter, version: link.version, latestEntryAt: createdAt };
-    if (batch.length >= INSERT_BATCH) {
-      await stores.ledger.entryCollection.insertMany(batch, { ordered: false });
-      batch = [];
-    }
   }
-  if (batch.length > 0) await stores.ledger.entryCollection.insertMany(batch, { ordered: false });
-  await stores.ledger.wallets.create({
-    _id: walletIdOf(userId),
-    userId: new Types.ObjectId(userId),
-    balance: head.balance,
-    version: head.version,
-  });
+  const [head] = await seeder.finish();
   return { userId, first, last: head.latestEntryAt! };
 }

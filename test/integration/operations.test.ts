@@ -175,22 +175,14 @@ describe('operations', () => {
   it('reports a transfer whose execution was terminated half-way as stalled once past the bound, and a reset finishes it once', async () => {
     const sender = await wallet.fundedUser(80);
     const [recipient] = await wallet.signedUp(1);
-    // The recipient's wallet document disagrees with its ledger: the credit waits for an operator.
-    await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(recipient) }, { $set: { balance: 5 } }).exec();
-    const transactionId = objectId();
-    wallet.platform.transfer(transactionId, sender, recipient, 30);
-    await eventually('the credit to wait for an operator', async () =>
-      (await listStuck(ctx, 60_000)).some((s) => s.workflowId.endsWith(transactionId) && s.walletStatus === 'NeedsOperator')
-        ? true
-        : undefined,
-    );
+    const { transactionId, repair } = await wallet.transferStuckOnCredit(sender, recipient, 30);
     await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).terminate('operations spec: an operator gave up on it');
     await eventually('the terminated execution to be listed as stuck', async () =>
       (await listStuck(ctx, 60_000)).some((s) => s.workflowId.endsWith(transactionId) && s.executionStatus === 'TERMINATED')
         ? true
         : undefined,
     );
-    await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(recipient) }, { $set: { balance: 0 } }).exec();
+    await repair();
     expect(await reconcileNow(ctx)).toMatchObject({ ok: true, stalledTransfers: [], inFlight: -30 });
 
     // An hour on, nothing has moved: the reconciliation no longer excuses it.

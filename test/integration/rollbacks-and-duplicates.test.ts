@@ -1,6 +1,5 @@
 import { Types } from 'mongoose';
 import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionReversalWorkflowId, transactionWorkflowId } from '../../workflows/contract';
-import { walletIdOf } from '../../src/ledger/keys';
 import { QUEUES } from '../../src/messaging/topology';
 import { LegGate } from '../support/activity-gate';
 import { eventually } from '../support/eventually';
@@ -74,16 +73,9 @@ describe('duplicates and transaction.failed', () => {
     it('finishes, each leg once, a transaction whose execution was terminated half-way when a copy of its event arrives', async () => {
       const sender = await wallet.fundedUser(300);
       const [recipient] = await wallet.signedUp(1);
-      // The recipient's wallet document disagrees with its ledger: the credit waits for an operator.
-      await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(recipient) }, { $set: { balance: 5 } }).exec();
-      const transactionId = objectId();
-      wallet.platform.transfer(transactionId, sender, recipient, 120);
-      const execution = wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
-      await eventually('the credit to wait for an operator', async () =>
-        (await execution.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) === 'NeedsOperator' ? true : undefined,
-      );
-      await execution.terminate('an operator gave up on it');
-      await wallet.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(recipient) }, { $set: { balance: 0 } }).exec();
+      const { transactionId, repair } = await wallet.transferStuckOnCredit(sender, recipient, 120);
+      await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).terminate('an operator gave up on it');
+      await repair();
 
       wallet.platform.transfer(transactionId, sender, recipient, 120);
       expect(await wallet.platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Completed' });

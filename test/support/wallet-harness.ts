@@ -5,7 +5,9 @@ import type { TransactionFinalized } from '../../workflows/contract';
 import { verifyChain } from '../../src/ledger/ledger-chain';
 import type { WalletService } from '../../src/service';
 import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
+import { walletIdOf } from '../../src/ledger/keys';
 import {
+  SEARCH_ATTRIBUTES,
   transactionReversalWorkflowId,
   transactionStateQuery,
   transactionWorkflowId,
@@ -77,6 +79,27 @@ export class WalletHarness {
     const transactionId = objectId();
     this.platform.transfer(transactionId, fromUserId, toUserId, amount);
     return { transactionId, finalized: await this.platform.finalizationOf(transactionId) };
+  }
+
+  /**
+   * Publishes a transfer whose credit waits for an operator (the recipient's wallet document is made
+   * to disagree with its ledger) and returns once it does; `repair` puts the document right again.
+   */
+  async transferStuckOnCredit(
+    fromUserId: string,
+    toUserId: string,
+    amount: number,
+  ): Promise<{ transactionId: string; repair: () => Promise<void> }> {
+    const setRecipientBalance = (balance: number) =>
+      this.service.stores.ledger.wallets.updateOne({ _id: walletIdOf(toUserId) }, { $set: { balance } }).exec();
+    await setRecipientBalance(5);
+    const transactionId = objectId();
+    this.platform.transfer(transactionId, fromUserId, toUserId, amount);
+    const execution = this.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
+    await eventually('the credit to wait for an operator', async () =>
+      (await execution.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) === 'NeedsOperator' ? true : undefined,
+    );
+    return { transactionId, repair: async () => void (await setRecipientBalance(0)) };
   }
 
   async balanceOf(userId: string): Promise<number | undefined> {
