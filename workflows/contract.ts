@@ -61,21 +61,59 @@ export interface TransactionFinalized {
   reason?: string;
 }
 
-/** Where a transaction stands in its durable transaction record. */
+/** Where a transaction stands in its durable transaction record: its latest decision, or none yet. */
 export type RecordStatus = 'Pending' | FinalStatus;
 
-/** What the transaction record is opened with: the transaction as its first event describes it. */
-export interface TransactionOpening {
+/**
+ * What a transaction's record is opened with, by whichever run opens it first: the transaction's
+ * terms (from its `transaction.completed`), or, when its first event was a `transaction.failed` or
+ * a rejected copy, no terms and the reason it fails. Runs that come later follow what was recorded.
+ */
+export interface RecordOpening {
   transactionId: string;
   type: TransactionType | null;
-  userIds: string[];
-  amount: number | null;
+  terms: TransactionCompleted | null;
+  reason: string | null;
 }
 
-/** The record's answer to a step that opens or consults it. */
-export interface RecordedTransaction {
-  status: RecordStatus;
-  reason?: string;
+/**
+ * Where a transaction's record stands a decision is recorded at: `first` (Completed, or Failed
+ * before it completed) and `rollback` (the Failed of a Completed transaction that
+ * `transaction.failed` rolled back). Each position is decided once, by a unique key.
+ */
+export type DecisionPosition = 'first' | 'rollback';
+
+export interface CompletedDecision {
+  status: 'Completed';
+}
+
+/** A Failed decision names the undo leg that every run undoing a forward leg of it writes. */
+export interface FailedDecision {
+  status: 'Failed';
+  reason: string;
+  undo: UndoLeg;
+}
+
+export type TransactionDecision = CompletedDecision | FailedDecision;
+
+/**
+ * A rollback moves money back, and announces its Failed, no earlier than `reverseAfter`: by then
+ * a process that was about to announce the Completed it rolls back has done so, or, frozen, has had
+ * its broker connection closed (see the finalization publisher). So that Completed is never
+ * announced over reversed legs, nor after the Failed.
+ */
+export interface RollbackDecision extends FailedDecision {
+  reverseAfter: string;
+}
+
+/** The transaction record as a run reads it. */
+export interface TransactionRecordView {
+  /** The terms the record was opened with; null when its first event was not a `transaction.completed`. */
+  terms: TransactionCompleted | null;
+  /** Why a transaction opened without terms fails (null on records opened before it was kept). */
+  openingReason: string | null;
+  first: TransactionDecision | null;
+  rollback: RollbackDecision | null;
 }
 
 // ---- legs -----------------------------------------------------------------------------------
@@ -144,6 +182,8 @@ export const BUSINESS_FAILURE_TYPES = {
 } as const;
 export type BusinessFailureType = (typeof BUSINESS_FAILURE_TYPES)[keyof typeof BUSINESS_FAILURE_TYPES];
 
+/** A forward leg that a Failed decision voided: it can never be applied (legacy executions only see it). */
+export const LEG_VOIDED_FAILURE_TYPE = 'LegVoided';
 /** A ledger invariant broke: never retried automatically, the workflow waits for an operator. */
 export const LEDGER_INVARIANT_FAILURE_TYPE = 'LedgerInvariantViolation';
 /** The reconciliation found drift: its execution fails with the report in its details. */
@@ -186,20 +226,77 @@ export interface ReconciliationReport {
 
 // ---- the activities the workflows call ------------------------------------------------------
 
-export interface WalletActivities {
-  /** Opens the transaction's record on its first event, or tells where a transaction seen before stands. */
-  openTransaction(opening: TransactionOpening): Promise<RecordedTransaction>;
-  /** Applies one leg of a transaction to a wallet, exactly once. */
-  applyLeg(change: LegChange): Promise<AppliedLeg>;
+/** What applying a leg found: the entry (written now or before), a business refusal, or the leg voided by a Failed decision. */
+export type LegOutcome = { kind: 'applied'; leg: AppliedLeg; predatesRecord: boolean } | { kind: 'refused'; refusal: BusinessFailureType };
+export type ForwardLegOutcome = LegOutcome | { kind: 'voided' };
+/** What voiding a forward leg found: it is void for good, or it stands in the ledger (and must be undone). */
+export type VoidOutcome = { kind: 'voided' } | { kind: 'standing' };
+/** Announced (now or by an earlier attempt), or not announced because another decision superseded it. */
+export type AnnounceOutcome = { kind: 'announced' } | { kind: 'superseded' };
+
+/** The steps of a transaction (see workflows/transaction-machine.ts), each one activity. */
+export interface TransactionActivities {
+  /** Opens the transaction's record on its first event, and returns the record as it stands. */
+  openRecord(opening: RecordOpening): Promise<TransactionRecordView>;
   /**
-   * Records the transaction's outcome (with the legs its execution applied) and announces it on
-   * `transaction.events`, confirmed by the broker.
+   * For a transaction whose legs were applied before records were kept: records the decision its
+   * ledger entries show (undone: Failed; all forward legs standing: Completed), and returns the record.
    */
-  publishFinalization(finalized: TransactionFinalized, legs: AppliedLeg[]): Promise<void>;
-  /** The reversals that would undo what a transaction still has standing, last applied first. */
-  reversalsOf(transactionId: string): Promise<LegChange[]>;
+  adoptLedger(terms: TransactionCompleted): Promise<TransactionRecordView>;
+  /** Applies a forward leg exactly once, unless a Failed decision voided it or a business rule refuses it. */
+  applyForwardLeg(change: LegChange): Promise<ForwardLegOutcome>;
+  /** Records a Failed decision at its position, unless one is there; returns the decision that stands there (with its announcement time at `rollback`). */
+  recordDecision(
+    transactionId: string,
+    position: DecisionPosition,
+    decision: FailedDecision,
+    legs: AppliedLeg[],
+  ): Promise<TransactionDecision | RollbackDecision>;
+  /** Voids a forward leg not applied (it can never be applied after), or finds it standing. */
+  voidLeg(change: LegChange): Promise<VoidOutcome>;
+  /** Applies the undo of a forward leg exactly once (its key is the transaction, the wallet and the decision's undo leg). */
+  undoLeg(change: LegChange): Promise<LegOutcome>;
+  /**
+   * Announces the decision at its position, once however often it runs; a Completed is recorded
+   * here first (with the legs), and is announced only while no rollback follows it.
+   */
+  announceOutcome(
+    transactionId: string,
+    position: DecisionPosition,
+    decision: TransactionDecision,
+    legs: AppliedLeg[],
+  ): Promise<AnnounceOutcome>;
+}
+
+export interface WalletActivities extends TransactionActivities, LegacyTransactionActivities {
   /** Checks every wallet against its ledger and the platform's money against its top-ups. */
   reconcileLedger(): Promise<ReconciliationReport>;
+}
+
+// ---- the activities of executions started before transactions were decided once --------------
+// Executions that began under the previous release replay their history with the steps they
+// started with (workflows/legacy/); these serve them until none is open.
+
+/** The record opening of a legacy execution. */
+export interface TransactionOpening {
+  transactionId: string;
+  type: TransactionType | null;
+  userIds: string[];
+  amount: number | null;
+}
+
+/** The record's answer to a legacy execution that opens or consults it. */
+export interface RecordedTransaction {
+  status: RecordStatus;
+  reason?: string;
+}
+
+export interface LegacyTransactionActivities {
+  openTransaction(opening: TransactionOpening): Promise<RecordedTransaction>;
+  /** Throws a business refusal (or LegVoided) as a non-retryable failure. */
+  applyLeg(change: LegChange): Promise<AppliedLeg>;
+  publishFinalization(finalized: TransactionFinalized, legs: AppliedLeg[]): Promise<void>;
+  reversalsOf(transactionId: string): Promise<LegChange[]>;
 }
 
 // ---- the workflows --------------------------------------------------------------------------
