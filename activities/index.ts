@@ -1,50 +1,170 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { LEDGER_INVARIANT_FAILURE_TYPE, type ReconciliationReport, type WalletActivities } from '../workflows/contract';
+import {
+  FAILURE_REASONS,
+  LEDGER_INVARIANT_FAILURE_TYPE,
+  LEG_VOIDED_FAILURE_TYPE,
+  type LegOutcome,
+  type ReconciliationReport,
+  type TransactionCompleted,
+  type TransactionDecision,
+  type TransactionRecordView,
+  type UndoLeg,
+  type WalletActivities,
+} from '../workflows/contract';
 import type { Announcer } from '../src/finalization/announcer';
-import { BusinessRuleError, LedgerInvariantError } from '../src/ledger/errors';
-import type { Ledger } from '../src/ledger/ledger';
+import { BusinessRuleError, LedgerInvariantError, LegVoidedError } from '../src/ledger/errors';
+import type { Ledger, LedgerLeg } from '../src/ledger/ledger';
+import type { LedgerEntryDocument } from '../src/ledger/ledger-entry.model';
 import type { TransactionRecords } from '../src/transaction-record/transaction-records';
 
-// The activities the workflows call (see WalletActivities in the contract): each hands its step to
-// the module that owns it, and turns that module's failures into what the workflow branches on.
+// The activities the workflows call (see TransactionActivities in the contract): each hands its
+// step to the module that owns it, and turns that module's failures into what the workflow
+// branches on: business answers as values, broken invariants as non-retryable failures, anything
+// else (a database or broker fault) thrown as it is, for Temporal to retry.
 
 export interface ActivityDependencies {
-  ledger: Pick<Ledger, 'applyLeg' | 'reversalsOf'>;
-  records: Pick<TransactionRecords, 'open'>;
+  ledger: Pick<Ledger, 'applyLeg' | 'voidLeg' | 'undoLeg' | 'entriesOfTransaction' | 'reversalsOf'>;
+  records: Pick<TransactionRecords, 'open' | 'view' | 'decideFailed' | 'decideCompleted' | 'decisionAt'>;
   announcer: Pick<Announcer, 'announce'>;
+  /**
+   * How long a rollback waits before it moves money back: by then the broker has closed the
+   * connection of any process that froze about to announce the Completed it rolls back.
+   */
+  rollbackFenceMs: number;
   /** Reconciles the ledger, reporting progress through `heartbeat` and stopping when `signal` aborts. */
   reconcile: (pass: { heartbeat: (progress: unknown) => void; signal: AbortSignal }) => Promise<ReconciliationReport>;
 }
 
-export function createActivities({ ledger, records, announcer, reconcile }: ActivityDependencies): WalletActivities {
+export function createActivities({ ledger, records, announcer, rollbackFenceMs, reconcile }: ActivityDependencies): WalletActivities {
+  const signal = () => Context.current().cancellationSignal;
+  const attempt = () => Context.current();
   return {
-    openTransaction: (opening) => records.open(opening),
-    async applyLeg(change) {
+    openRecord: (opening) => records.open(opening),
+    async adoptLedger(terms) {
+      const decision = decisionShownBy(terms, await ledger.entriesOfTransaction(terms.transactionId));
+      if (decision?.status === 'Completed') await records.decideCompleted(terms.transactionId, []);
+      else if (decision) await records.decideFailed(terms.transactionId, 'first', decision, []);
+      return (await records.view(terms.transactionId)) as TransactionRecordView;
+    },
+    async applyForwardLeg(change) {
       try {
-        return await ledger.applyLeg(change, Context.current().cancellationSignal);
+        return outcomeOf(await ledger.applyLeg(change, signal()));
       } catch (error) {
-        throw asActivityFailure(error);
+        if (error instanceof LegVoidedError) return { kind: 'voided' };
+        return refusalOrThrow(error);
       }
     },
-    publishFinalization: (finalized, legs = []) => announcer.announce(finalized, legs, Context.current()),
-    reversalsOf: (transactionId) => ledger.reversalsOf(transactionId),
+    recordDecision: (transactionId, position, decision, legs) =>
+      records.decideFailed(
+        transactionId,
+        position,
+        decision,
+        legs,
+        position === 'rollback' ? new Date(Date.now() + rollbackFenceMs) : undefined,
+      ),
+    voidLeg: async (change) => ({ kind: await ledger.voidLeg(change) }),
+    async undoLeg(forward, undo) {
+      try {
+        return outcomeOf(await ledger.undoLeg(forward, undo, signal()));
+      } catch (error) {
+        return refusalOrThrow(error);
+      }
+    },
+    announceOutcome: (transactionId, position, decision, legs) => announcer.announce(transactionId, position, decision, legs, attempt()),
     reconcileLedger: () => {
       const context = Context.current();
       return reconcile({ heartbeat: (progress) => context.heartbeat(progress), signal: context.cancellationSignal });
     },
+
+    // Executions started before transactions were decided once (workflows/legacy/).
+    async openTransaction(opening) {
+      const view = await records.open({
+        transactionId: opening.transactionId,
+        type: opening.type,
+        terms: legacyTermsOf(opening),
+        reason: null,
+      });
+      const latest = view.rollback ?? view.first;
+      if (!latest) return { status: 'Pending' };
+      return latest.status === 'Failed' ? { status: 'Failed', reason: latest.reason } : { status: 'Completed' };
+    },
+    async applyLeg(change) {
+      try {
+        return (await ledger.applyLeg(change, signal())).leg;
+      } catch (error) {
+        throw asActivityFailure(error);
+      }
+    },
+    async publishFinalization(finalized, legs = []) {
+      const { transactionId } = finalized;
+      if (finalized.status === 'Completed') {
+        await announcer.announce(transactionId, 'first', { status: 'Completed' }, legs, attempt());
+        return;
+      }
+      const first = await records.decisionAt(transactionId, 'first');
+      const position = first?.status === 'Completed' ? 'rollback' : 'first';
+      const undo: UndoLeg = legs.some((leg) => leg.leg === 'compensation') ? 'compensation' : 'reversal';
+      const reason = finalized.reason ?? '';
+      const standing = await records.decideFailed(transactionId, position, { status: 'Failed', reason, undo }, legs);
+      if (standing.status === 'Failed') await announcer.announce(transactionId, position, standing, legs, attempt());
+    },
+    reversalsOf: (transactionId) => ledger.reversalsOf(transactionId),
   };
 }
 
+function outcomeOf({ leg, predatesRecord }: LedgerLeg): LegOutcome {
+  return { kind: 'applied', leg, predatesRecord };
+}
+
+/** A business refusal is an answer; a broken invariant waits for an operator; anything else is retried. */
+function refusalOrThrow(error: unknown): LegOutcome {
+  if (error instanceof BusinessRuleError) return { kind: 'refused', refusal: error.failureType };
+  throw asActivityFailure(error);
+}
+
 /**
- * Business refusals and ledger invariant violations become non-retryable failures the workflow
- * branches on; anything else (a database or broker fault) stays retryable.
+ * Business refusals, voided legs and ledger invariant violations become non-retryable failures the
+ * workflow branches on; anything else (a database or broker fault) stays retryable.
  */
 function asActivityFailure(error: unknown): unknown {
   if (error instanceof BusinessRuleError) {
     return ApplicationFailure.create({ type: error.failureType, message: error.message, nonRetryable: true });
   }
+  if (error instanceof LegVoidedError) {
+    return ApplicationFailure.create({ type: LEG_VOIDED_FAILURE_TYPE, message: error.message, nonRetryable: true });
+  }
   if (error instanceof LedgerInvariantError) {
     return ApplicationFailure.create({ type: LEDGER_INVARIANT_FAILURE_TYPE, message: error.message, nonRetryable: true });
   }
   return error;
+}
+
+/**
+ * What the entries of a transaction applied before records were kept say of it: undone (its undo
+ * leg kept for every run that follows; its reason was announced then, and not kept), every forward
+ * leg standing (Completed), or nothing yet.
+ */
+function decisionShownBy(terms: TransactionCompleted, entries: LedgerEntryDocument[]): TransactionDecision | undefined {
+  const undo = entries.find((entry) => entry.leg === 'compensation' || entry.leg === 'reversal')?.leg as UndoLeg | undefined;
+  if (undo) return { status: 'Failed', reason: FAILURE_REASONS.transactionFailed, undo };
+  const forward = new Set(entries.filter((entry) => entry.leg === 'debit' || entry.leg === 'credit').map((entry) => entry.leg));
+  const needed = terms.type === 'TopUp' ? ['credit'] : ['debit', 'credit'];
+  return needed.every((leg) => forward.has(leg as LedgerEntryDocument['leg'])) ? { status: 'Completed' } : undefined;
+}
+
+function legacyTermsOf({
+  transactionId,
+  type,
+  userIds,
+  amount,
+}: {
+  transactionId: string;
+  type: string | null;
+  userIds: string[];
+  amount: number | null;
+}): TransactionCompleted | null {
+  if (amount === null) return null;
+  if (type === 'TopUp' && userIds.length === 1) return { transactionId, type, userId: userIds[0], amount };
+  if (type === 'Transfer' && userIds.length === 2) return { transactionId, type, fromUserId: userIds[0], toUserId: userIds[1], amount };
+  return null;
 }

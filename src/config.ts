@@ -16,7 +16,20 @@ const integer = (min: number, max: number) => z.coerce.number().int().min(min).m
 
 const mongoUrl = z.string().regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// URL');
 
-const amqpUrl = z.string().regex(/^amqps?:\/\/.+/, 'must be an amqp:// or amqps:// URL');
+const MAX_AMQP_HEARTBEAT_SECONDS = 60;
+
+// A heartbeat is what lets the broker close the connection of a frozen process, which a rollback
+// waits for (see RollbackDecision): it may be shortened in the URL, not turned off.
+const amqpUrl = z
+  .string()
+  .regex(/^amqps?:\/\/.+/, 'must be an amqp:// or amqps:// URL')
+  .refine(
+    (url) => {
+      const heartbeat = URL.canParse(url) ? new URL(url).searchParams.get('heartbeat') : null;
+      return heartbeat === null || (/^\d+$/.test(heartbeat) && Number(heartbeat) >= 1 && Number(heartbeat) <= MAX_AMQP_HEARTBEAT_SECONDS);
+    },
+    { message: `its heartbeat parameter must be 1-${MAX_AMQP_HEARTBEAT_SECONDS} seconds (it cannot be turned off)` },
+  );
 
 const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port');
 

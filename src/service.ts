@@ -17,7 +17,7 @@ import type { FeedReads } from './live-updates/entry-follower';
 import { LiveEntryHub } from './live-updates/live-entry-hub';
 import { createLogger, type Logger } from './logger';
 import { TransactionEventBridge } from './messaging/bridge';
-import { BrokerConnection } from './messaging/broker-connection';
+import { BrokerConnection, connectionSilencedWithinMs } from './messaging/broker-connection';
 import { LedgerEntryHints, type LedgerEntryHint } from './messaging/ledger-entry-hints';
 import { MessageRouter } from './messaging/message-router';
 import { createMessageDecoder } from './messaging/messages';
@@ -119,6 +119,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     ledger,
     records: stores.records,
     announcer,
+    rollbackFenceMs: connectionSilencedWithinMs(config.amqp.url),
     reconcile: (pass) =>
       reconcile(stores.ledger, {
         ...pass,
@@ -138,7 +139,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
 
   const bridge = new TransactionEventBridge(
     broker,
-    new MessageRouter(ledger, new TransactionWorkflows(client, config.temporal.taskQueue), stores.records),
+    new MessageRouter(ledger, new TransactionWorkflows(client, config.temporal.taskQueue), stores.records, stores.finalizations),
     {
       prefetch: config.amqp.prefetch,
       decode: createMessageDecoder({ maxMessageBytes: config.amqp.maxMessageBytes, amountLimits: config.wallet.amountLimits }),

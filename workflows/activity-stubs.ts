@@ -2,9 +2,11 @@ import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivit
 import {
   BUSINESS_FAILURE_TYPES,
   LEDGER_INVARIANT_FAILURE_TYPE,
+  LEG_VOIDED_FAILURE_TYPE,
   type AppliedLeg,
   type LegChange,
   type RecordedTransaction,
+  type TransactionActivities,
   type TransactionFinalized,
   type TransactionOpening,
   type WalletActivities,
@@ -12,7 +14,7 @@ import {
 
 // How the transaction workflow calls its activities, with their timeouts and retry policies.
 
-const NOT_RETRYABLE = [...Object.values(BUSINESS_FAILURE_TYPES), LEDGER_INVARIANT_FAILURE_TYPE];
+const NOT_RETRYABLE = [...Object.values(BUSINESS_FAILURE_TYPES), LEG_VOIDED_FAILURE_TYPE, LEDGER_INVARIANT_FAILURE_TYPE];
 
 // Infrastructure failures (database or broker down) are retried with backoff for as long as the
 // schedule-to-close bound allows; business refusals and ledger invariant violations are not.
@@ -40,11 +42,25 @@ const local = proxyLocalActivities<WalletActivities>({
   retry: { ...INFRASTRUCTURE_RETRY, maximumInterval: '5s' },
 });
 
-const ledgerReader = proxyActivities<Pick<WalletActivities, 'reversalsOf'>>({
+// Steps that read a transaction's entries by transactionId (a scan on FerretDB): rare, and slower.
+const ledgerReader = proxyActivities<Pick<WalletActivities, 'reversalsOf' | 'adoptLedger'>>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '7 days',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Number.POSITIVE_INFINITY },
 });
+
+/** The steps of a transaction (see transaction-machine.ts), each tried locally first. */
+export const transactionSteps: TransactionActivities = {
+  openRecord: (opening) => localFirst((activities) => activities.openRecord(opening)),
+  adoptLedger: (terms) => ledgerReader.adoptLedger(terms),
+  applyForwardLeg: (change) => localFirst((activities) => activities.applyForwardLeg(change)),
+  recordDecision: (...args) => localFirst((activities) => activities.recordDecision(...args)),
+  voidLeg: (change) => localFirst((activities) => activities.voidLeg(change)),
+  undoLeg: (forward, undo) => localFirst((activities) => activities.undoLeg(forward, undo)),
+  announceOutcome: (...args) => localFirst((activities) => activities.announceOutcome(...args)),
+};
+
+// The steps of legacy executions (workflows/legacy/), unchanged.
 
 /** What would undo every leg the ledger holds standing for a transaction, last applied first. */
 export function reversalsOf(transactionId: string): Promise<LegChange[]> {
@@ -63,7 +79,7 @@ export function publishFinalization(finalized: TransactionFinalized, legs: Appli
   return localFirst((activities) => activities.publishFinalization(finalized, legs));
 }
 
-/** A refusal is final on its first attempt; any other failure of the local attempt goes to a regular activity. */
+/** A refusal (legacy steps throw theirs) or a broken invariant is final; any other failure of the local attempt goes to a regular activity. */
 async function localFirst<T>(call: (activities: WalletActivities) => Promise<T>): Promise<T> {
   try {
     return await call(local);

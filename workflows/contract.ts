@@ -254,8 +254,11 @@ export interface TransactionActivities {
   ): Promise<TransactionDecision | RollbackDecision>;
   /** Voids a forward leg not applied (it can never be applied after), or finds it standing. */
   voidLeg(change: LegChange): Promise<VoidOutcome>;
-  /** Applies the undo of a forward leg exactly once (its key is the transaction, the wallet and the decision's undo leg). */
-  undoLeg(change: LegChange): Promise<LegOutcome>;
+  /**
+   * Applies the undo of a forward leg exactly once, under the decision's undo leg: its key
+   * (transaction, wallet, undo leg) is the same whichever run undoes it. The forward leg must stand.
+   */
+  undoLeg(forward: LegChange, undo: UndoLeg): Promise<LegOutcome>;
   /**
    * Announces the decision at its position, once however often it runs; a Completed is recorded
    * here first (with the legs), and is announced only while no rollback follows it.

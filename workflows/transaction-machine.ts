@@ -47,7 +47,7 @@ export type TransactionStep =
   | { kind: 'apply'; change: ForwardLegChange }
   | { kind: 'decide'; position: DecisionPosition; decision: FailedDecision }
   | { kind: 'void'; change: ForwardLegChange }
-  | { kind: 'undo'; change: LegChange; of: ForwardLeg }
+  | { kind: 'undo'; forward: ForwardLegChange; undo: UndoLeg }
   | { kind: 'wait'; until: string }
   | { kind: 'announce'; position: DecisionPosition; decision: TransactionDecision }
   | { kind: 'done'; status: FinalStatus };
@@ -61,14 +61,10 @@ export interface TransactionStepExecutor {
   decide(position: DecisionPosition, decision: FailedDecision, legs: AppliedLeg[]): Promise<TransactionDecision | RollbackDecision>;
   void(change: LegChange): Promise<VoidOutcome>;
   /** Resolves once the undo is applied: a refusal waits (for an operator) and tries again. */
-  undo(change: LegChange): Promise<AppliedLeg>;
-  /** Waits until `notBefore`, when given, then announces. */
-  announce(
-    position: DecisionPosition,
-    decision: TransactionDecision,
-    legs: AppliedLeg[],
-    notBefore: string | null,
-  ): Promise<AnnounceOutcome>;
+  undo(forward: ForwardLegChange, undo: UndoLeg): Promise<AppliedLeg>;
+  /** Resolves at `until` (an ISO-8601 instant), not before. */
+  wait(until: string): Promise<void>;
+  announce(position: DecisionPosition, decision: TransactionDecision, legs: AppliedLeg[]): Promise<AnnounceOutcome>;
 }
 
 /** A forward leg, as far as this run knows: applied (standing), void for good, or undone. */
@@ -87,8 +83,8 @@ export class TransactionMachine {
   record: TransactionRecordView | undefined;
   /** Every ledger entry this run's steps wrote or found, in order. */
   readonly legs: AppliedLeg[] = [];
-  /** The statuses this run announced, in order. */
-  readonly announced: FinalStatus[] = [];
+  /** What this run announced, in order. */
+  readonly announced: TransactionDecision[] = [];
   private readonly legStates = new Map<ForwardLeg, LegState>();
   private readonly announcedAt = new Set<DecisionPosition>();
   /** This run waited until its rollback's announcement time before moving money back. */
@@ -198,7 +194,7 @@ export class TransactionMachine {
       return;
     }
     this.announcedAt.add(position);
-    this.announced.push(decision.status);
+    this.announced.push(decision);
     if (position === 'first' && this.record && !this.record.first) this.record = { ...this.record, first: decision };
   }
 
@@ -221,7 +217,7 @@ export class TransactionMachine {
     const unknown = live.find((leg) => this.stateOf(leg) === undefined);
     if (unknown) return { kind: 'void', change: unknown };
     const standing = live.reverse().find((leg) => this.stateOf(leg) === 'applied');
-    if (standing) return { kind: 'undo', change: undoOf(standing, decision.undo), of: standing.leg };
+    if (standing) return { kind: 'undo', forward: standing, undo: decision.undo };
     if (this.announcedAt.has(position)) return { kind: 'done', status: 'Failed' };
     return { kind: 'announce', position, decision };
   }
@@ -270,7 +266,7 @@ export async function runTransaction(
         machine.voidFound(step.change, await executor.void(step.change));
         break;
       case 'undo':
-        machine.undone(step.of, await executor.undo(step.change));
+        machine.undone(step.forward.leg, await executor.undo(step.forward, step.undo));
         break;
       case 'wait':
         await executor.wait(step.until);

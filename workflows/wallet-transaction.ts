@@ -1,195 +1,212 @@
-import { condition, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { openTransaction, reversalsOf } from './activity-stubs';
 import {
-  BUSINESS_FAILURE_TYPES,
-  FAILURE_REASONS,
+  ActivityFailure,
+  condition,
+  log,
+  patched,
+  setHandler,
+  sleep,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { applicationFailureOf, transactionSteps as steps } from './activity-stubs';
+import {
+  operatorRetrySignal,
   partiesOf,
   SEARCH_ATTRIBUTES,
   TRANSACTION_MEMO_KEY,
   transactionCompletedSignal,
   transactionFailedSignal,
   transactionRejectedSignal,
+  transactionStateQuery,
   type AppliedLeg,
-  type BusinessFailureType,
-  type LegChange,
-  type RecordedTransaction,
-  type TopUpCompleted,
   type TransactionCompleted,
-  type TransactionOpening,
+  type TransactionDecision,
   type TransactionState,
+  type TransactionStatus,
   type TransactionWorkflowInput,
-  type TransferCompleted,
 } from './contract';
-import { TransactionSteps, type LegResult } from './transaction-steps';
+import { legacyWalletTransaction } from './legacy/wallet-transaction';
+import { runTransaction, TransactionMachine, type TransactionStep, type TransactionStepExecutor } from './transaction-machine';
 
-/** A workflow started without either event (by hand, say) gives up after this long. */
+/** Executions started before it replay the steps they started with (workflows/legacy/). */
+export const DECIDED_ONCE_PATCH = 'transaction-decided-once';
+/** A workflow started without any event (by hand, say) gives up after this long; the next event starts another. */
 const FIRST_EVENT_TIMEOUT = '1 hour';
+/** How often a step waiting for an operator tries again by itself. */
+const OPERATOR_RECHECK_INTERVAL = '1 hour';
 
 /**
- * One transaction, from its first event to its final announcement. `transaction.completed` applies
- * the legs (a transfer debits the sender, then credits the recipient; a credit that cannot land is
- * compensated). `transaction.failed` before or while the legs run reverses every leg applied, and the
- * transaction ends Failed. Once settled the execution closes; a `transaction.failed` arriving later
- * is handled by a `walletReversal` execution.
+ * One run of one transaction: its events come by signal, and the transaction's state machine
+ * (transaction-machine.ts) says each step, which runs as an activity. Any run, the first or one
+ * started after a crash, a terminate or a reset, follows what the record holds, so every run of a
+ * transaction reaches the same end. A step that cannot be done automatically (a reversal the
+ * recipient cannot pay, a broken ledger invariant, a fault that outlasted its retries) waits as
+ * NeedsOperator for the `operatorRetry` signal and runs again.
  */
 export async function walletTransaction(input: TransactionWorkflowInput): Promise<TransactionState> {
+  if (!patched(DECIDED_ONCE_PATCH)) return legacyWalletTransaction(input);
   const run = new TransactionRun(input.transactionId);
-  if (!(await run.firstEvent())) return run.finish('closed without any transaction event');
-  // The transaction record outlives any execution: what it holds as final moves no more money,
-  // except a Completed transaction that transaction.failed now rolls back.
-  const recorded = await run.openRecord();
-  if (recorded.status === 'Failed' || (recorded.status === 'Completed' && !run.state.failedEvent)) {
-    // An execution that recorded the outcome may have died before announcing it.
-    await run.steps.announceRecorded(recorded);
-    return run.finish(`closed: the transaction record is already ${recorded.status}`);
-  }
-  if (recorded.status === 'Pending') await run.settleFirstEvent();
-  if (run.state.failedEvent) await run.rollBack(run.state.failedEvent.reason);
+  if (!(await condition(() => run.machine.hasEvent, FIRST_EVENT_TIMEOUT))) return run.finish('closed without any transaction event');
+  await runTransaction(run.machine, run.executor, (step) => run.starting(step));
   return run.finish('closed');
 }
 
-/** One execution of a transaction: its events, its steps, and the legs it has standing. */
+/** The Temporal side of a run: signals, the query, the operator's retry, and how each step runs. */
 class TransactionRun {
-  readonly steps: TransactionSteps;
-  /** Forward legs applied and not yet undone, in the order they were applied. */
-  private readonly standing: AppliedLeg[] = [];
+  readonly machine: TransactionMachine;
+  private status: TransactionStatus = 'Pending';
+  private step = 'awaiting transaction event';
+  private attention: string | undefined;
+  private operatorRetryRequested = false;
+  private described = describedAtStart();
 
-  constructor(private readonly transactionId: string) {
-    this.steps = new TransactionSteps(transactionId);
-    this.state.step = 'awaiting transaction event';
-    const own = (event: { transactionId: string }) => event.transactionId === transactionId;
-    setHandler(transactionCompletedSignal, (event) => {
-      if (own(event)) this.state.completedEvent ??= event;
+  constructor(transactionId: string) {
+    const machine = (this.machine = new TransactionMachine(transactionId));
+    setHandler(transactionCompletedSignal, (event) => machine.receive({ kind: 'completed', event }));
+    setHandler(transactionFailedSignal, (event) => machine.receive({ kind: 'failed', event }));
+    setHandler(transactionRejectedSignal, (event) => machine.receive({ kind: 'rejected', event }));
+    setHandler(operatorRetrySignal, () => {
+      this.operatorRetryRequested = true;
     });
-    setHandler(transactionFailedSignal, (event) => {
-      if (own(event)) this.state.failedEvent ??= event;
-    });
-    setHandler(transactionRejectedSignal, (event) => {
-      if (own(event)) this.state.rejectedEvent ??= event;
-    });
+    setHandler(transactionStateQuery, () => this.state());
   }
 
-  get state(): TransactionState {
-    return this.steps.state;
-  }
+  readonly executor: TransactionStepExecutor = {
+    open: (opening) => this.untilDone(() => steps.openRecord(opening)),
+    adopt: (terms) => this.untilDone(() => steps.adoptLedger(terms)),
+    apply: (change) => this.untilDone(() => steps.applyForwardLeg(change)),
+    decide: (position, decision, legs) => this.untilDone(() => steps.recordDecision(this.machine.transactionId, position, decision, legs)),
+    void: (change) => this.untilDone(() => steps.voidLeg(change)),
+    undo: async (forward, undo) => {
+      for (;;) {
+        const outcome = await this.untilDone(() => steps.undoLeg(forward, undo));
+        if (outcome.kind === 'applied') return outcome.leg;
+        // Only the undo of a credit can be refused (the recipient spent the money): a human decides.
+        await this.waitForOperator(`${undo} of the ${forward.leg} of user ${forward.userId} refused (${outcome.refusal})`);
+      }
+    },
+    wait: async (until) => {
+      const left = new Date(until).getTime() - Date.now();
+      if (left > 0) await sleep(left);
+    },
+    announce: async (position, decision, legs) => {
+      const outcome = await this.untilDone(() => steps.announceOutcome(this.machine.transactionId, position, decision, legs));
+      if (outcome.kind === 'announced') this.announced(decision, legs);
+      return outcome;
+    },
+  };
 
-  /** Waits for the transaction's first event; false when none came in time. */
-  firstEvent(): Promise<boolean> {
-    return condition(() => !!this.state.completedEvent || !!this.state.failedEvent || !!this.state.rejectedEvent, FIRST_EVENT_TIMEOUT);
-  }
-
-  async openRecord(): Promise<RecordedTransaction> {
-    const recorded = await openTransaction(openingOf(this.state));
-    this.state.recorded = recorded.status;
-    return recorded;
-  }
-
-  /** Applies a completed transaction, or refuses a rejected one, unless transaction.failed came first. */
-  async settleFirstEvent(): Promise<void> {
-    const { completedEvent, rejectedEvent } = this.state;
-    if (this.state.failedEvent) return;
-    if (completedEvent) {
-      if (!describedAtStart()) describe(completedEvent);
-      const refusal = completedEvent.type === 'TopUp' ? await this.topUp(completedEvent) : await this.transfer(completedEvent);
-      if (!this.state.failedEvent) await this.steps.announce(refusal ? { status: 'Failed', reason: refusal } : { status: 'Completed' });
-    } else if (rejectedEvent) {
-      await this.steps.announce({ status: 'Failed', reason: rejectedEvent.reason });
+  /** Called before each step: what the UI and the query show, and the transaction described once its terms are known. */
+  starting(step: TransactionStep): void {
+    this.step = describeStep(step);
+    const terms = this.machine.record?.terms;
+    if (terms && !this.described) {
+      this.described = true;
+      describe(terms);
     }
-  }
-
-  /**
-   * Reverses what the ledger holds standing for the transaction and announces Failed, unless this
-   * execution already did. Read from the ledger, not from memory: a workflow task the server refused
-   * (a signal arrived while it completed) runs again from its history, without the legs its local
-   * activities applied.
-   */
-  async rollBack(reason: string): Promise<void> {
-    this.steps.setStep('reading the ledger');
-    for (const reversal of await reversalsOf(this.transactionId)) await this.steps.runUndo(reversal, 'a standing leg');
-    this.standing.length = 0;
-    if (this.steps.lastAnnounced() !== 'Failed') await this.steps.announce({ status: 'Failed', reason });
   }
 
   finish(step: string): TransactionState {
-    this.steps.setStep(step);
-    return this.state;
+    this.step = step;
+    return this.state();
   }
 
-  /** Credits the wallet; returns the reason of a business refusal, if any. */
-  private async topUp(event: TopUpCompleted): Promise<string | undefined> {
-    this.steps.setStep('crediting wallet');
-    const credit = await this.forward(legOf(event, 'credit', event.userId, event.amount));
-    return 'refused' in credit ? refusalReason(credit.refused, 'owner') : undefined;
-  }
-
-  /** Debits the sender, then credits the recipient; returns the reason of a business refusal, if any. */
-  private async transfer(event: TransferCompleted): Promise<string | undefined> {
-    this.steps.setStep('debiting sender');
-    const debit = await this.forward(legOf(event, 'debit', event.fromUserId, -event.amount, event.toUserId));
-    if ('refused' in debit) return refusalReason(debit.refused, 'sender');
-    // A transaction.failed that arrived meanwhile stops the transfer here; the rollback follows.
-    if (this.state.failedEvent) return undefined;
-    this.steps.setStep('crediting recipient');
-    const credit = await this.forward(legOf(event, 'credit', event.toUserId, event.amount, event.fromUserId));
-    if (!('refused' in credit)) return undefined;
-    await this.compensate(event);
-    return refusalReason(credit.refused, 'recipient');
-  }
-
-  private async forward(change: LegChange): Promise<LegResult> {
-    const result = await this.steps.runLeg(change);
-    if ('applied' in result) this.standing.push(result.applied);
-    return result;
-  }
-
-  /** Undoes every standing forward leg, last applied first: the saga's compensation. */
-  private async compensate(event: TransferCompleted): Promise<void> {
-    for (let leg = this.standing.pop(); leg; leg = this.standing.pop()) {
-      const counterparty = leg.userId === event.fromUserId ? event.toUserId : event.fromUserId;
-      const undo = legOf(event, 'compensation', leg.userId, -leg.amount, counterparty);
-      await this.steps.runUndo(undo, leg.leg);
+  /** Runs a step until it answers; a failure no retry can mend waits for an operator, then the step runs again. */
+  private async untilDone<T>(attempt: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof ActivityFailure) && !applicationFailureOf(error)) throw error;
+        await this.waitForOperator(`${this.step} failed: ${messageOf(error)}`);
+      }
     }
+  }
+
+  private async waitForOperator(attention: string): Promise<void> {
+    const previous = this.status;
+    this.attention = attention;
+    this.setStatus('NeedsOperator');
+    log.warn('transaction needs an operator', { transactionId: this.machine.transactionId, attention });
+    this.operatorRetryRequested = false;
+    await condition(() => this.operatorRetryRequested, OPERATOR_RECHECK_INTERVAL);
+    this.attention = undefined;
+    this.setStatus(previous);
+  }
+
+  private announced(decision: TransactionDecision, legs: AppliedLeg[]): void {
+    this.setStatus(decision.status);
+    // The outcome and the legs, at a glance in the Temporal UI's memo.
+    upsertMemo({ outcome: decision, legs: legs.map((leg) => `${leg.leg} ${leg.amount} user ${leg.userId} (v${leg.version})`) });
+  }
+
+  private setStatus(status: TransactionStatus): void {
+    this.status = status;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: status }]);
+  }
+
+  private state(): TransactionState {
+    const { record, events, legs, announced } = this.machine;
+    const latest = record?.rollback ?? record?.first;
+    return {
+      transactionId: this.machine.transactionId,
+      status: this.status,
+      step: this.step,
+      completedEvent: events.completed,
+      failedEvent: events.failed,
+      rejectedEvent: events.rejected,
+      recorded: record ? (latest?.status ?? 'Pending') : undefined,
+      legs: [...legs],
+      finalizations: announced.map((decision) => (decision.status === 'Failed' ? { status: 'Failed', reason: decision.reason } : decision)),
+      attention: this.attention,
+    };
   }
 }
 
-function legOf(event: TransactionCompleted, leg: LegChange['leg'], userId: string, amount: number, counterpartyUserId?: string): LegChange {
-  return { transactionId: event.transactionId, transactionType: event.type, leg, userId, amount, counterpartyUserId };
+function describeStep(step: TransactionStep): string {
+  switch (step.kind) {
+    case 'open':
+      return 'opening the transaction record';
+    case 'adopt':
+      return 'reading a ledger older than the record';
+    case 'apply':
+      return `${step.change.leg === 'debit' ? 'debiting sender' : 'crediting'} user ${step.change.userId}`;
+    case 'decide':
+      return `deciding Failed (${step.decision.reason})`;
+    case 'void':
+      return `voiding the ${step.change.leg} of user ${step.change.userId}`;
+    case 'undo':
+      return `${step.undo} of the ${step.forward.leg} of user ${step.forward.userId}`;
+    case 'wait':
+      return `waiting until ${step.until} to roll back`;
+    case 'announce':
+      return `announcing ${step.decision.status}`;
+    case 'done':
+      return 'closing';
+  }
 }
 
 /**
  * Whether the execution was started described by its `transaction.completed` (the bridge sets the
- * search attributes and memo of the event it starts with). One started otherwise (by an older bridge,
- * by hand, by another event) describes itself: deterministic either way, the start is in the history.
+ * search attributes and memo of the event it starts with). One started otherwise describes itself
+ * from its record's terms: deterministic either way, the start is in the history.
  */
 function describedAtStart(): boolean {
   const started = workflowInfo().memo?.[TRANSACTION_MEMO_KEY];
   return typeof started === 'object' && started !== null && 'amount' in started;
 }
 
-/** The transaction's parties and event, for the Temporal UI. */
-function describe(event: TransactionCompleted): void {
+/** The transaction's parties and terms, for the Temporal UI. */
+function describe(terms: TransactionCompleted): void {
   upsertSearchAttributes([
-    { key: SEARCH_ATTRIBUTES.transactionType, value: event.type },
-    { key: SEARCH_ATTRIBUTES.userIds, value: partiesOf(event) },
+    { key: SEARCH_ATTRIBUTES.transactionType, value: terms.type },
+    { key: SEARCH_ATTRIBUTES.userIds, value: partiesOf(terms) },
   ]);
-  upsertMemo({ [TRANSACTION_MEMO_KEY]: event });
+  upsertMemo({ [TRANSACTION_MEMO_KEY]: terms });
 }
 
-/** The transaction as its first event describes it, for the transaction record. */
-function openingOf(state: TransactionState): TransactionOpening {
-  const { completedEvent: completed, transactionId } = state;
-  if (!completed) return { transactionId, type: state.failedEvent?.type ?? null, userIds: [], amount: null };
-  return { transactionId, type: completed.type, userIds: partiesOf(completed), amount: completed.amount };
-}
-
-function refusalReason(refused: BusinessFailureType, party: 'owner' | 'sender' | 'recipient'): string {
-  switch (refused) {
-    case BUSINESS_FAILURE_TYPES.insufficientBalance:
-      return FAILURE_REASONS.insufficientBalance;
-    case BUSINESS_FAILURE_TYPES.balanceLimitExceeded:
-      return FAILURE_REASONS.balanceLimitExceeded;
-    case BUSINESS_FAILURE_TYPES.walletNotFound:
-      if (party === 'owner') return FAILURE_REASONS.walletNotFound;
-      return party === 'sender' ? FAILURE_REASONS.senderWalletNotFound : FAILURE_REASONS.recipientWalletNotFound;
-  }
+function messageOf(error: unknown): string {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof Error ? cause.message : String(cause);
 }

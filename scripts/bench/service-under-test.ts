@@ -1,26 +1,24 @@
 // The wallet service as the benchmark runs it, in a process of its own (so its memory is its own).
 // With BENCH_NOOP_LEDGER=1 the ledger activity does nothing: the same bridge, Temporal server,
 // worker, workflow and finalization, without the database writes: the ceiling to compare with.
+import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
-import type { AppliedLeg, LegChange } from '../../workflows/contract';
+import type { ForwardLegOutcome, LegChange } from '../../workflows/contract';
 import { createLogger } from '../../src/logger';
 import { startWalletService } from '../../src/service';
 
 const noopLedger: ActivityInterceptorsFactory = () => ({
   inbound: {
     async execute(input, next) {
-      const change = input.args[0] as Partial<LegChange> | undefined;
-      if (!change?.leg || !change.transactionId || !change.userId || change.amount === undefined) return next(input);
-      const leg: AppliedLeg = {
-        transactionId: change.transactionId,
-        leg: change.leg,
-        userId: change.userId,
-        amount: change.amount,
-        balanceAfter: 0,
-        version: 0,
+      if (Context.current().info.activityType !== 'applyForwardLeg') return next(input);
+      const { transactionId, leg, userId, amount } = input.args[0] as LegChange;
+      const applied: ForwardLegOutcome = {
+        kind: 'applied',
+        leg: { transactionId, leg, userId, amount, balanceAfter: 0, version: 0 },
+        predatesRecord: false,
       };
-      return leg;
+      return applied;
     },
   },
 });

@@ -1,4 +1,4 @@
-import type { AppliedLeg, TransactionFinalized } from '../../workflows/contract';
+import type { AnnounceOutcome, AppliedLeg, DecisionPosition, TransactionDecision, TransactionFinalized } from '../../workflows/contract';
 import { KeyedMutex } from '../support/keyed-mutex';
 import type { TransactionRecords } from '../transaction-record/transaction-records';
 import { announcementKey, toAnnouncement } from './announcement';
@@ -7,11 +7,14 @@ import type { FinalizationLog } from './finalization-log';
 import type { FinalizationPublisher } from './publisher';
 
 export interface AnnouncerDependencies {
-  records: Pick<TransactionRecords, 'recordOutcome' | 'isLatest'>;
+  records: Pick<TransactionRecords, 'decideCompleted' | 'isLatest'>;
   publisher: Pick<FinalizationPublisher, 'publish'>;
   log: Pick<FinalizationLog, 'rememberedAsDelivered' | 'rememberDelivered' | 'wasDelivered'>;
   echo: Pick<FinalizationEcho, 'catchUp'>;
 }
+
+const ANNOUNCED: AnnounceOutcome = { kind: 'announced' };
+const SUPERSEDED: AnnounceOutcome = { kind: 'superseded' };
 
 /** The attempt announcing: cancelled when Temporal gave up on it, and where it logs. */
 export interface AnnouncementAttempt {
@@ -20,11 +23,12 @@ export interface AnnouncementAttempt {
 }
 
 /**
- * Announces each outcome of a transaction exactly once, however often its step runs (a retry, a
+ * Announces each decision of a transaction exactly once, however often its step runs (a retry, a
  * regular activity taking over from a local one, a workflow task re-run after a crash, an attempt
- * that stalled): the outcome is recorded first, a retry asks the broker (through the echo) whether
- * an earlier attempt got through, and an attempt publishes only while its outcome is still the
- * transaction's latest.
+ * that stalled, another run of the transaction): a Completed is recorded here first, and the
+ * insert that records it is its first attempt; any other attempt asks the broker (through the
+ * echo) whether an earlier one got through; and an attempt publishes only while its decision is
+ * still the transaction's latest.
  */
 export class Announcer {
   // Attempts at one announcement in this process take turns; the later one finds it remembered.
@@ -32,17 +36,33 @@ export class Announcer {
 
   constructor(private readonly deps: AnnouncerDependencies) {}
 
-  announce(requested: TransactionFinalized, legs: readonly AppliedLeg[], attempt: AnnouncementAttempt): Promise<void> {
-    const finalized = toAnnouncement(requested);
+  /**
+   * Announces the decision at its position. A Failed must already be on the record (the run read it
+   * there); a Completed is recorded here, unless another decision came first.
+   */
+  announce(
+    transactionId: string,
+    position: DecisionPosition,
+    decision: TransactionDecision,
+    legs: readonly AppliedLeg[],
+    attempt: AnnouncementAttempt,
+  ): Promise<AnnounceOutcome> {
+    const finalized = toAnnouncement({ transactionId, ...decision });
     return this.announcing.run(announcementKey(finalized), async () => {
-      if (this.deps.log.rememberedAsDelivered(finalized)) return;
-      const { recording, firstAttempt } = await this.deps.records.recordOutcome(finalized, legs);
-      if (recording === 'superseded') {
-        attempt.log.warn('the transaction is already final with another outcome; not announcing', { ...finalized });
-        return;
+      if (this.deps.log.rememberedAsDelivered(finalized)) return ANNOUNCED;
+      let firstAttempt = false;
+      if (position === 'first' && decision.status === 'Completed') {
+        const { claimed, standing } = await this.deps.records.decideCompleted(transactionId, legs);
+        if (standing.status !== 'Completed') {
+          attempt.log.warn('the transaction was decided Failed first; not announcing', { ...finalized });
+          return SUPERSEDED;
+        }
+        firstAttempt = claimed;
       }
-      if (!firstAttempt && (await this.announcedEarlier(finalized, attempt))) return;
-      if (await this.publishIfLive(finalized, attempt)) this.deps.log.rememberDelivered(finalized);
+      if (!firstAttempt && (await this.announcedEarlier(finalized, attempt))) return ANNOUNCED;
+      if (!(await this.publishIfLive(finalized, attempt))) return SUPERSEDED;
+      this.deps.log.rememberDelivered(finalized);
+      return ANNOUNCED;
     });
   }
 
@@ -57,7 +77,7 @@ export class Announcer {
 
   /** Publishes unless the transaction moved on to another outcome while this attempt stalled. */
   private async publishIfLive(finalized: TransactionFinalized, attempt: AnnouncementAttempt): Promise<boolean> {
-    const latest = await this.deps.records.isLatest(finalized);
+    const latest = await this.deps.records.isLatest(finalized.transactionId, finalized.status);
     attempt.cancellationSignal.throwIfAborted();
     if (!latest) {
       attempt.log.warn('the transaction moved on to another outcome; this attempt does not announce', { ...finalized });

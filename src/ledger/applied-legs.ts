@@ -1,7 +1,7 @@
 import { Types } from 'mongoose';
 import type { AppliedLeg, LegChange } from '../../workflows/contract';
 import { LedgerInvariantError } from './errors';
-import type { LedgerEntryDocument } from './ledger-entry.model';
+import { ENTRIES_ONLY, type LedgerEntryDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
 
 /**
@@ -29,7 +29,12 @@ export async function findAppliedLeg(
   }
   if (latest <= lookback) return null;
   return store.entries
-    .findOne({ transactionId: new Types.ObjectId(change.transactionId), userId: new Types.ObjectId(change.userId), leg: change.leg })
+    .findOne({
+      transactionId: new Types.ObjectId(change.transactionId),
+      userId: new Types.ObjectId(change.userId),
+      leg: change.leg,
+      ...ENTRIES_ONLY,
+    })
     .lean<LedgerEntryDocument>()
     .exec();
 }

@@ -33,6 +33,18 @@ export class BalanceLimitExceededError extends BusinessRuleError {
   }
 }
 
+/** A Failed decision voided this forward leg before it was applied: it can never be applied now. */
+export class LegVoidedError extends Error {
+  constructor(
+    readonly transactionId: string,
+    readonly userId: string,
+    readonly leg: string,
+  ) {
+    super(`transaction ${transactionId}: the ${leg} of user ${userId} was voided by the transaction's Failed decision`);
+    this.name = 'LegVoidedError';
+  }
+}
+
 /** The ledger contradicts itself: a bug or corruption that needs a human, never an automatic retry. */
 export class LedgerInvariantError extends Error {
   constructor(message: string) {

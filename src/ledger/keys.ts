@@ -15,3 +15,8 @@ export function walletIdOf(userId: string): Types.ObjectId {
 export function ledgerEntryIdOf(userId: string, version: number): string {
   return `${userId.toLowerCase()}:${version}`;
 }
+
+/** The id of a voided forward leg: found by _id whoever asks whether the leg is void. */
+export function voidedLegIdOf(transactionId: string, userId: string, leg: string): string {
+  return `void:${transactionId.toLowerCase()}:${userId.toLowerCase()}:${leg}`;
+}

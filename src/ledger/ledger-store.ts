@@ -1,7 +1,7 @@
 import type { Connection, Model, mongo } from 'mongoose';
 import { createCollection } from '../database/connection';
-import { ledgerEntryIdOf, walletIdOf } from './keys';
-import { ledgerEntrySchema, type LedgerEntryDocument } from './ledger-entry.model';
+import { ledgerEntryIdOf, voidedLegIdOf, walletIdOf } from './keys';
+import { ledgerEntrySchema, REPLACED_INDEXES, type LedgerEntryDocument, type VoidedLegDocument } from './ledger-entry.model';
 import { walletSchema, type WalletDocument } from './wallet.model';
 
 /** Entries read ahead of a wallet document that lags its ledger (each one read by _id), at most. */
@@ -26,6 +26,9 @@ export class LedgerStore {
   /** Creates the collections and their indexes; the unique ones carry the ledger's correctness. */
   async ensureCollections(): Promise<void> {
     await Promise.all([createCollection(this.connection, 'wallets'), createCollection(this.connection, 'ledger_entries')]);
+    // An index replaced on the same keys goes first: MongoDB refuses a second index on equal keys.
+    const existing = new Set((await this.entryCollection.indexes()).map((index) => index.name));
+    for (const name of REPLACED_INDEXES.filter((replaced) => existing.has(replaced))) await this.entryCollection.dropIndex(name);
     await Promise.all([this.wallets.createIndexes(), this.entries.createIndexes()]);
   }
 
@@ -35,6 +38,13 @@ export class LedgerStore {
 
   entryAt(userId: string, version: number): Promise<LedgerEntryDocument | null> {
     return this.entries.findById(ledgerEntryIdOf(userId, version)).lean<LedgerEntryDocument>().exec();
+  }
+
+  /** The void of a forward leg, if a Failed decision voided it. */
+  voidedLeg(transactionId: string, userId: string, leg: string): Promise<VoidedLegDocument | null> {
+    return (this.entryCollection as unknown as mongo.Collection<VoidedLegDocument>).findOne({
+      _id: voidedLegIdOf(transactionId, userId, leg),
+    });
   }
 
   /** The newest entry after `version`, reading ahead one version at a time; null when there is none. */

@@ -1,13 +1,30 @@
-import type { AppliedLeg, LegChange } from '../../workflows/contract';
+import { Types } from 'mongoose';
+import type { AppliedLeg, LegChange, UndoLeg } from '../../workflows/contract';
 import type { Metrics } from '../metrics';
 import { KeyedMutex } from '../support/keyed-mutex';
+import { checkSameAmount, findAppliedLeg, LEG_LOOKBACK, toAppliedLeg } from './applied-legs';
+import { LedgerInvariantError } from './errors';
 import type { WalletHead } from './ledger-chain';
+import { ENTRIES_ONLY, type LedgerEntryDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
-import { LegWriter, type EntryWrittenListener } from './leg-writer';
+import { LegWriter, type EntryWrittenListener, type LegEntry } from './leg-writer';
 import { WalletProjection } from './projection';
-import { reversalsOf } from './reversals';
+import { reversalsFrom } from './reversals';
 import { WalletHeads } from './wallet-heads';
 import { openWallet } from './wallet-opening';
+
+/** A transaction has at most a debit, a credit and an undo of each. */
+const MAX_ENTRIES_PER_TRANSACTION = 16;
+
+/** A leg as the ledger holds it, and whether its entry predates its transaction's record (see LedgerEntryDocument.underRecord). */
+export interface LedgerLeg {
+  leg: AppliedLeg;
+  predatesRecord: boolean;
+}
+
+function ledgerLegOf({ entry, written }: LegEntry): LedgerLeg {
+  return { leg: toAppliedLeg(entry), predatesRecord: !written && !entry.underRecord };
+}
 
 /**
  * The ledger owns every balance change: each is an entry at the wallet's next version (see
@@ -39,14 +56,46 @@ export class Ledger {
    * Applies one leg exactly once: a retry of the same (transactionId, userId, leg) returns the entry
    * the first attempt wrote, whatever happened in between. An attempt whose `signal` aborted (its
    * activity timed out and was retried) writes nothing more: it would only load the database for
-   * an answer nobody waits for, and the retry queues behind it.
+   * an answer nobody waits for, and the retry queues behind it. Throws a BusinessRuleError for a
+   * refusal and a LegVoidedError for a forward leg its transaction's Failed decision voided.
    */
-  applyLeg(change: LegChange, signal?: AbortSignal): Promise<AppliedLeg> {
-    return this.walletWriters.run(change.userId, () => this.writer.write(change, signal), signal);
+  async applyLeg(change: LegChange, signal?: AbortSignal): Promise<LedgerLeg> {
+    return ledgerLegOf(await this.walletWriters.run(change.userId, () => this.writer.write(change, signal), signal));
   }
 
-  reversalsOf(transactionId: string): Promise<LegChange[]> {
-    return reversalsOf(this.store, transactionId);
+  /** Voids a forward leg not applied, for good; 'standing' when it was applied. */
+  voidLeg(change: LegChange): Promise<'voided' | 'standing'> {
+    return this.writer.voidLeg(change);
+  }
+
+  /**
+   * Undoes a forward leg exactly once, under `undo`: the undo's key (transactionId, userId, undo)
+   * is the same whoever undoes it. The forward leg is read back first and must stand as asked.
+   */
+  async undoLeg(forward: LegChange, undo: UndoLeg, signal?: AbortSignal): Promise<LedgerLeg> {
+    const head = await this.projection.projectedHead(forward.userId);
+    const applied = await findAppliedLeg(this.store, forward, head.version, LEG_LOOKBACK.applied);
+    if (!applied) {
+      throw new LedgerInvariantError(
+        `transaction ${forward.transactionId}: undoing the ${forward.leg} of user ${forward.userId}, which the ledger lacks`,
+      );
+    }
+    checkSameAmount(forward, applied);
+    return this.applyLeg({ ...forward, leg: undo, amount: -forward.amount }, signal);
+  }
+
+  /** A transaction's entries (never more than its legs and their undos); a scan on FerretDB, for rare paths only. */
+  entriesOfTransaction(transactionId: string): Promise<LedgerEntryDocument[]> {
+    return this.store.entries
+      .find({ transactionId: new Types.ObjectId(transactionId), ...ENTRIES_ONLY })
+      .limit(MAX_ENTRIES_PER_TRANSACTION)
+      .lean<LedgerEntryDocument[]>()
+      .exec();
+  }
+
+  /** What a legacy execution's rollback undoes (see reversalsFrom). */
+  async reversalsOf(transactionId: string): Promise<LegChange[]> {
+    return reversalsFrom(transactionId, await this.entriesOfTransaction(transactionId));
   }
 
   /** Brings a wallet document that lags its ledger up to the ledger's head, and returns that head. */

@@ -1,14 +1,14 @@
-import { Types } from 'mongoose';
-import type { AppliedLeg, LegChange } from '../../workflows/contract';
+import { Types, type mongo } from 'mongoose';
+import type { LegChange } from '../../workflows/contract';
 import { isDuplicateKey } from '../database/duplicate-key';
 import type { Metrics } from '../metrics';
 import { backoffDelayMs, sleep } from '../support/backoff';
-import { checkSameAmount, findAppliedLeg, isSameLeg, LEG_LOOKBACK, toAppliedLeg } from './applied-legs';
-import { BusinessRuleError, LedgerContentionError } from './errors';
+import { checkSameAmount, findAppliedLeg, isSameLeg, LEG_LOOKBACK } from './applied-legs';
+import { BusinessRuleError, LedgerContentionError, LedgerInvariantError, LegVoidedError } from './errors';
 import { nextEntryTime, nextLink, type ChainLink, type WalletHead } from './ledger-chain';
-import type { LedgerEntryDocument } from './ledger-entry.model';
+import type { LedgerEntryDocument, VoidedLegDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
-import { ledgerEntryIdOf } from './keys';
+import { ledgerEntryIdOf, voidedLegIdOf } from './keys';
 import type { WalletProjection } from './projection';
 import type { WalletHeads } from './wallet-heads';
 
@@ -25,10 +25,17 @@ export type EntryWrittenListener = (entry: { userId: string; version: number }) 
 /** What inserting an entry at a version found: the entry written, the leg already there, or the version taken. */
 type Claim = { kind: 'written'; entry: LedgerEntryDocument } | { kind: 'alreadyApplied'; entry: LedgerEntryDocument } | { kind: 'taken' };
 
+/** A leg's entry, and whether this call wrote it or found it written before. */
+export interface LegEntry {
+  entry: LedgerEntryDocument;
+  written: boolean;
+}
+
 /**
  * Writes a leg as the entry at its wallet's next version. The entry's _id `<userId>:<version>` lets
  * exactly one writer claim a version, and the unique index (transactionId, userId, leg) makes the
- * leg idempotent: a claim that loses either race finds out which, and builds on the real head.
+ * leg idempotent: a claim that loses either race finds out which, and builds on the real head. A
+ * forward leg can also be voided: its key is then held by the void, and no entry can take it.
  */
 export class LegWriter {
   constructor(
@@ -39,7 +46,7 @@ export class LegWriter {
     private readonly onEntryWritten: EntryWrittenListener,
   ) {}
 
-  async write(change: LegChange, signal: AbortSignal | undefined): Promise<AppliedLeg> {
+  async write(change: LegChange, signal: AbortSignal | undefined): Promise<LegEntry> {
     // A remembered head or the wallet document may be behind the ledger: a claim on either then
     // conflicts, and the ledger's head is read.
     let head = this.heads.get(change.userId) ?? (await this.projection.projectedHead(change.userId));
@@ -58,8 +65,8 @@ export class LegWriter {
         return this.refuseUnlessApplied(change, head, link);
       }
       const claim = await this.claim(change, link, nextEntryTime(head, new Date()));
-      if (claim.kind === 'written') return this.written(change, claim.entry);
-      if (claim.kind === 'alreadyApplied') return this.confirm(change, claim.entry);
+      if (claim.kind === 'written') return { entry: await this.written(change, claim.entry), written: true };
+      if (claim.kind === 'alreadyApplied') return { entry: await this.confirm(change, claim.entry), written: false };
       // Another writer claimed this version first: find the wallet's real head and try again.
       this.metrics.ledgerVersionConflicts.inc();
       await sleep(backoffDelayMs(CONFLICT_BACKOFF, attempt));
@@ -80,32 +87,62 @@ export class LegWriter {
     const holder = await this.store.entryAt(change.userId, link.version);
     if (holder && isSameLeg(holder, change)) return { kind: 'alreadyApplied', entry: holder };
     if (holder) return { kind: 'taken' };
-    // The version was free, so the leg's own key was taken: it was applied at an earlier version.
+    // The version was free, so the leg's own key was taken: it was applied at an earlier version, or voided.
+    if (await this.store.voidedLeg(change.transactionId, change.userId, change.leg)) {
+      throw new LegVoidedError(change.transactionId, change.userId, change.leg);
+    }
     const earlier = await findAppliedLeg(this.store, change, link.version - 1, LEG_LOOKBACK.applied);
     return earlier ? { kind: 'alreadyApplied', entry: earlier } : { kind: 'taken' };
   }
 
-  private async written(change: LegChange, entry: LedgerEntryDocument): Promise<AppliedLeg> {
+  /**
+   * Voids a forward leg not applied: the void takes the leg's unique key, so its entry can never be
+   * inserted after. Returns 'standing' when the entry holds the key already.
+   */
+  async voidLeg(change: LegChange): Promise<'voided' | 'standing'> {
+    const voided: VoidedLegDocument = {
+      _id: voidedLegIdOf(change.transactionId, change.userId, change.leg),
+      transactionId: new Types.ObjectId(change.transactionId),
+      userId: new Types.ObjectId(change.userId),
+      leg: forwardLegOf(change),
+      voidedAt: new Date(),
+    };
+    try {
+      await (this.store.entryCollection as unknown as mongo.Collection<VoidedLegDocument>).insertOne(voided);
+      return 'voided';
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+    return (await this.store.voidedLeg(change.transactionId, change.userId, change.leg)) ? 'voided' : 'standing';
+  }
+
+  private async written(change: LegChange, entry: LedgerEntryDocument): Promise<LedgerEntryDocument> {
     this.metrics.ledgerEntries.inc({ leg: change.leg });
     this.onEntryWritten({ userId: entry.userId.toHexString(), version: entry.version });
     this.heads.remember(change.userId, entry);
     await this.projection.copy(change.userId, entry);
-    return toAppliedLeg(entry);
+    return entry;
   }
 
   /** A retried leg may already be applied: its own effect must not refuse it now. */
-  private async refuseUnlessApplied(change: LegChange, head: WalletHead, refusal: BusinessRuleError): Promise<AppliedLeg> {
+  private async refuseUnlessApplied(change: LegChange, head: WalletHead, refusal: BusinessRuleError): Promise<LegEntry> {
     const existing = await findAppliedLeg(this.store, change, head.version, LEG_LOOKBACK.refused);
     if (!existing) throw refusal;
-    return this.confirm(change, existing);
+    return { entry: await this.confirm(change, existing), written: false };
   }
 
-  private async confirm(change: LegChange, existing: LedgerEntryDocument): Promise<AppliedLeg> {
+  private async confirm(change: LegChange, existing: LedgerEntryDocument): Promise<LedgerEntryDocument> {
     checkSameAmount(change, existing);
     // The attempt that wrote it may have died before updating the projection.
     await this.projection.rollForward(change.userId);
-    return toAppliedLeg(existing);
+    return existing;
   }
+}
+
+function forwardLegOf(change: LegChange): 'debit' | 'credit' {
+  if (change.leg !== 'debit' && change.leg !== 'credit')
+    throw new LedgerInvariantError(`only a forward leg can be voided, not a ${change.leg}`);
+  return change.leg;
 }
 
 /** The next link, or the business rule it breaks (a broken invariant is thrown). */
@@ -130,5 +167,6 @@ function entryOf(change: LegChange, link: ChainLink, createdAt: Date): LedgerEnt
     balanceAfter: link.balanceAfter,
     counterpartyUserId: change.counterpartyUserId ? new Types.ObjectId(change.counterpartyUserId) : null,
     createdAt,
+    underRecord: true,
   };
 }

@@ -1,6 +1,6 @@
 import { Types } from 'mongoose';
 import type { ReconciliationReport, WalletDrift } from '../../workflows/contract';
-import type { LedgerEntryDocument } from './ledger-entry.model';
+import { ENTRIES_ONLY, type LedgerEntryDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
 import type { WalletDocument } from './wallet.model';
 
@@ -29,7 +29,8 @@ export interface ReconciliationOptions {
 /** What the transaction record says of a transaction, for a transfer found unpaired. */
 export type TransactionStanding =
   | { kind: 'inFlight'; openedAt: Date }
-  | { kind: 'final'; legs: LegAt[] }
+  /** Decided; a Failed one is undone after it is decided, so its legs may still be moving. */
+  | { kind: 'final'; status: 'Completed' | 'Failed'; decidedAt: Date; legs: LegAt[] }
   /** No record: a transaction settled before records existed. */
   | { kind: 'unrecorded' };
 
@@ -195,31 +196,37 @@ async function settleOpenTransfers(
       continue;
     }
     const standing = await options.transaction(transactionId);
-    if (standing.kind === 'inFlight') {
+    const movingSince = standing.kind === 'inFlight' ? standing.openedAt : undefined;
+    if (movingSince) {
       excusedNet += open.net;
-      if (standing.openedAt.getTime() < stalledBefore) stalled.push(transactionId);
+      if (movingSince.getTime() < stalledBefore) stalled.push(transactionId);
     } else if ((await netNow(store, transactionId, standing, open.legs)) === 0) excusedNet += open.net;
-    else unbalanced.push(transactionId);
+    else if (standing.kind === 'final' && standing.status === 'Failed') {
+      // Decided Failed, and its legs not all undone yet.
+      excusedNet += open.net;
+      if (standing.decidedAt.getTime() < stalledBefore) stalled.push(transactionId);
+    } else unbalanced.push(transactionId);
   }
   return { unbalanced, stalled, excusedNet };
 }
 
 /**
  * What a transaction's entries add up to now: read by _id where the pass counted them and where its
- * record lists them, or, for a transaction without a record, found by transactionId (a scan on
- * FerretDB, an index on MongoDB).
+ * record lists them; when those do not add up (legs written after the decision, or no record),
+ * found by transactionId (a scan on FerretDB, an index on MongoDB).
  */
 async function netNow(store: LedgerStore, transactionId: string, standing: TransactionStanding, counted: LegAt[]): Promise<number> {
-  const legs = standing.kind === 'final' ? uniqueLegs([...counted, ...standing.legs]) : [];
-  const entries =
-    standing.kind === 'final'
-      ? await Promise.all(legs.map((leg) => store.entryAt(leg.userId, leg.version)))
-      : await store.entries
-          .find({ transactionId: new Types.ObjectId(transactionId) }, { amount: 1 })
-          .limit(16)
-          .lean<LedgerEntryDocument[]>()
-          .exec();
-  return entries.reduce((sum, entry) => sum + (entry?.amount ?? Number.NaN), 0);
+  if (standing.kind === 'final') {
+    const entries = await Promise.all(uniqueLegs([...counted, ...standing.legs]).map((leg) => store.entryAt(leg.userId, leg.version)));
+    const net = entries.reduce((sum, entry) => sum + (entry?.amount ?? Number.NaN), 0);
+    if (net === 0) return net;
+  }
+  const entries = await store.entries
+    .find({ transactionId: new Types.ObjectId(transactionId), ...ENTRIES_ONLY }, { amount: 1 })
+    .limit(16)
+    .lean<LedgerEntryDocument[]>()
+    .exec();
+  return entries.reduce((sum, entry) => sum + entry.amount, 0);
 }
 
 function uniqueLegs(legs: LegAt[]): LegAt[] {

@@ -4,7 +4,23 @@ import { backoffDelayMs, sleep } from '../support/backoff';
 
 const RECONNECT_BACKOFF = { initialMs: 250, maxMs: 10_000 };
 const CONNECT_TIMEOUT_MS = 5_000;
-const HEARTBEAT_SECONDS = 10;
+const DEFAULT_HEARTBEAT_SECONDS = 10;
+/** RabbitMQ closes a connection after two missed heartbeats (sent every half heartbeat); three heartbeats leave a margin. */
+const HEARTBEATS_UNTIL_CLOSED = 3;
+
+/** The heartbeat of a connection to `url`: its `heartbeat` parameter, else ten seconds. */
+export function heartbeatSecondsOf(url: string): number {
+  const requested = new URL(url).searchParams.get('heartbeat');
+  return requested === null ? DEFAULT_HEARTBEAT_SECONDS : Number(requested);
+}
+
+/**
+ * How long after a process stops (frozen, or its event loop stalled) the broker has closed its
+ * connection: whatever it had not written by then can never be published on it.
+ */
+export function connectionSilencedWithinMs(url: string): number {
+  return HEARTBEATS_UNTIL_CLOSED * heartbeatSecondsOf(url) * 1000;
+}
 
 export type OnConnected = (connection: ChannelModel) => Promise<void>;
 
@@ -97,6 +113,6 @@ export class BrokerConnection {
 
 function withHeartbeat(url: string): string {
   const parsed = new URL(url);
-  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(HEARTBEAT_SECONDS));
+  parsed.searchParams.set('heartbeat', String(heartbeatSecondsOf(url)));
   return parsed.toString();
 }

@@ -2,27 +2,19 @@ import {
   rejectionReason,
   type TransactionCompleted,
   type TransactionFailed,
+  type TransactionFinalized,
   type TransactionRejected,
-  type TransactionStatus,
 } from '../../workflows/contract';
 import type { Ledger } from '../ledger/ledger';
 import type { TransactionRecords } from '../transaction-record/transaction-records';
 import { eventCanChange, type TransactionEventKind } from '../transaction-record/what-events-change';
 import type { ConsumedMessage } from './messages';
 
-/** What became of an event handed to a transaction's workflow. */
-export type Submission =
-  | { kind: 'accepted' }
-  /** The transaction's execution has already closed; the event was not delivered. */
-  | { kind: 'closed'; status: TransactionStatus | undefined }
-  /** The transaction had closed Completed: a reversal execution was started (or already was). */
-  | { kind: 'reversal'; started: boolean };
-
 /** Where transaction events become durable: the transaction's workflow (see temporal/transaction-workflows). */
 export interface TransactionEventSink {
-  submitCompleted(event: TransactionCompleted): Promise<Submission>;
-  submitFailed(event: TransactionFailed): Promise<Submission>;
-  submitRejected(rejection: TransactionRejected): Promise<Submission>;
+  submitCompleted(event: TransactionCompleted): Promise<void>;
+  submitFailed(event: TransactionFailed): Promise<void>;
+  submitRejected(rejection: TransactionRejected): Promise<void>;
 }
 
 /** What the bridge does with a message once its effect is durable (or refused). */
@@ -38,6 +30,8 @@ export class MessageRouter {
     private readonly ledger: Pick<Ledger, 'openWallet'>,
     private readonly workflows: TransactionEventSink,
     private readonly records: Pick<TransactionRecords, 'statusOf'>,
+    /** Which announcements reached the broker (the finalization log). */
+    private readonly announcements: { wasDelivered(finalized: TransactionFinalized): Promise<boolean> },
   ) {}
 
   async route(message: ConsumedMessage): Promise<Disposition> {
@@ -47,20 +41,19 @@ export class MessageRouter {
         return { outcome: created ? 'accepted' : 'duplicate' };
       }
       case 'transactionCompleted': {
-        if (!(await this.canChange('completed', message.event.transactionId))) return { outcome: 'duplicate' };
-        const submission = await this.workflows.submitCompleted(message.event);
-        return { outcome: submission.kind === 'accepted' ? 'accepted' : 'duplicate' };
+        if (await this.settled('completed', message.event.transactionId)) return { outcome: 'duplicate' };
+        await this.workflows.submitCompleted(message.event);
+        return { outcome: 'accepted' };
       }
       case 'transactionFailed': {
-        if (!(await this.canChange('failed', message.event.transactionId))) return { outcome: 'duplicate' };
-        const submission = await this.workflows.submitFailed(message.event);
-        const accepted = submission.kind === 'accepted' || (submission.kind === 'reversal' && submission.started);
-        return { outcome: accepted ? 'accepted' : 'duplicate' };
+        if (await this.settled('failed', message.event.transactionId)) return { outcome: 'duplicate' };
+        await this.workflows.submitFailed(message.event);
+        return { outcome: 'accepted' };
       }
       case 'transactionRejected': {
         const { transactionId, problem } = message;
-        // Dead-lettered either way; announced Failed only where it is the transaction's first word.
-        if (await this.canChange('rejected', transactionId)) {
+        // Dead-lettered either way; it reaches the transaction unless that is settled.
+        if (!(await this.settled('rejected', transactionId))) {
           await this.workflows.submitRejected({ transactionId, reason: rejectionReason(problem) });
         }
         return { outcome: 'dead_lettered', reason: problem };
@@ -68,8 +61,14 @@ export class MessageRouter {
     }
   }
 
-  /** The transaction record, not Temporal's memory of executions, says whether an event still matters. */
-  private async canChange(event: TransactionEventKind, transactionId: string): Promise<boolean> {
-    return eventCanChange(event, await this.records.statusOf(transactionId));
+  /**
+   * Whether the event can change nothing: the transaction record, not Temporal's memory of
+   * executions, says it is final for this event, and its decision was announced. A decision whose
+   * run died before announcing it is not settled: the event starts a run that announces it.
+   */
+  private async settled(event: TransactionEventKind, transactionId: string): Promise<boolean> {
+    const status = await this.records.statusOf(transactionId);
+    if (status === 'Pending' || eventCanChange(event, status)) return false;
+    return this.announcements.wasDelivered({ transactionId, status });
   }
 }

@@ -1,12 +1,19 @@
 import type { Connection, mongo } from 'mongoose';
-import type {
-  AppliedLeg,
-  FinalStatus,
-  RecordedTransaction,
-  RecordStatus,
-  TransactionFinalized,
-  TransactionOpening,
-  TransactionType,
+import {
+  FAILURE_REASONS,
+  partiesOf,
+  type AppliedLeg,
+  type DecisionPosition,
+  type FailedDecision,
+  type FinalStatus,
+  type RecordOpening,
+  type RecordStatus,
+  type RollbackDecision,
+  type TransactionCompleted,
+  type TransactionDecision,
+  type TransactionRecordView,
+  type TransactionType,
+  type UndoLeg,
 } from '../../workflows/contract';
 import { createCollection } from '../database/connection';
 import { isDuplicateKey } from '../database/duplicate-key';
@@ -26,52 +33,65 @@ export interface TransactionRecordDocument {
   type: TransactionType | null;
   userIds: string[];
   amount: number | null;
+  /** Why a transaction opened without terms fails (its first event's reason). */
+  openingReason: string | null;
   status: RecordStatus;
-  /** The reason of the latest outcome when it is `Failed`. */
+  /** The reason of the latest decision when it is `Failed`. */
   reason: string | null;
-  /** The ledger entries the transaction's executions applied, undo legs included. */
+  /** The ledger entries the deciding runs had applied when they recorded their decisions. */
   legs: RecordedLeg[];
-  /** Every outcome announced, in order: `Completed`, `Failed`, or `Completed` then `Failed`. */
+  /** Every decision, in order: `Completed`, `Failed`, or `Completed` then `Failed`. */
   outcomes: RecordedOutcome[];
   openedAt: Date;
   updatedAt: Date;
 }
 
 /**
- * What is stored of a transaction when it opens: written once, never updated. Its outcomes, with
- * the legs applied, are documents of their own. (Records written before outcomes carried their legs
- * also hold `legs` and copies of the outcomes; they are still read.)
+ * What is stored of a transaction when it opens: written once by the first run, never updated.
+ * Its terms are the type, parties and amount of its `transaction.completed`; a transaction opened
+ * by another event has none, and the reason it fails. (Records from before outcomes carried their
+ * legs also hold `legs`; they are still read.)
  */
-type OpeningDocument = Pick<TransactionRecordDocument, '_id' | 'type' | 'userIds' | 'amount' | 'openedAt'> &
-  Partial<Pick<TransactionRecordDocument, 'legs'>>;
-
-/** The decision of a transaction's first or second outcome; only a Failed can follow a Completed. */
-interface OutcomeDocument extends RecordedOutcome {
-  /** `<transactionId>:<position>`, position 1 or 2: the unique _id lets exactly one decision take each. */
+interface OpeningDocument {
   _id: string;
-  transactionId: string;
-  /** The legs the execution deciding it had applied (absent on outcomes decided before they were kept here). */
+  type: TransactionType | null;
+  userIds: string[];
+  amount: number | null;
+  reason?: string | null;
+  openedAt: Date;
   legs?: RecordedLeg[];
 }
 
-const OUTCOME_POSITIONS = { first: 1, rollback: 2 } as const;
-
-/** What recording an outcome found: whether it stands (or a later outcome does), and whether it is the first attempt at it. */
-export interface OutcomeRecording {
-  recording: 'recorded' | 'superseded';
-  /** No earlier attempt recorded this outcome: it cannot have been announced yet. */
-  firstAttempt: boolean;
+/** The decision at a position of a transaction: `<transactionId>:1` (first) or `:2` (rollback). */
+interface OutcomeDocument extends RecordedOutcome {
+  _id: string;
+  transactionId: string;
+  /** The undo leg of a Failed (absent on decisions recorded before it was kept: see undoOf). */
+  undo?: UndoLeg;
+  /** A rollback's: no money moves back, nor is its Failed announced, before then. */
+  reverseAfter?: Date;
+  /** The legs the deciding run had applied. */
+  legs?: RecordedLeg[];
 }
+
+const POSITION_NUMBERS: Record<DecisionPosition, number> = { first: 1, rollback: 2 };
+
+/** The reasons of the wallet's own refusals: a Failed for one of them undid its legs by compensation. */
+const REFUSAL_REASONS: ReadonlySet<string> = new Set([
+  FAILURE_REASONS.insufficientBalance,
+  FAILURE_REASONS.walletNotFound,
+  FAILURE_REASONS.senderWalletNotFound,
+  FAILURE_REASONS.recipientWalletNotFound,
+  FAILURE_REASONS.balanceLimitExceeded,
+]);
 
 /**
  * The transaction record: one document per transactionId (its `_id`), inserted when the
- * transaction's first event is handled, and one document per outcome, with the legs applied.
- *
- * An outcome is decided by inserting it at its position (`<transactionId>:1`, then `:2` for the
- * Failed of a rollback) into `transaction_outcomes`: the unique `_id` lets exactly one writer decide
- * each, on FerretDB (which reads then rewrites an update) as on MongoDB. Nothing is updated in place,
- * so recording an outcome is one insert. All reads and writes are by `_id`, the only lookup FerretDB
- * serves from an index.
+ * transaction's first event is handled, and one document per decision. A decision is recorded by
+ * inserting it at its position into `transaction_outcomes`: the unique `_id` lets exactly one run
+ * decide each position, on FerretDB (which reads then rewrites an update) as on MongoDB, and every
+ * other run reads it back and follows it. Nothing is updated in place. All reads and writes are by
+ * `_id`, the only lookup FerretDB serves from an index.
  */
 export class TransactionRecords {
   private readonly openings: mongo.Collection<OpeningDocument>;
@@ -89,106 +109,147 @@ export class TransactionRecords {
     ]);
   }
 
-  /** Opens the record of a transaction seen for the first time; for one seen before, returns where it stands. */
-  async open(opening: TransactionOpening): Promise<RecordedTransaction> {
+  /**
+   * Opens the record of a transaction seen for the first time, with what its first event says, and
+   * returns the record as it stands (a record just opened holds no decision: it is not read back).
+   */
+  async open(opening: RecordOpening): Promise<TransactionRecordView> {
+    const { terms } = opening;
     try {
       await this.openings.insertOne({
         _id: opening.transactionId,
-        type: opening.type,
-        userIds: opening.userIds,
-        amount: opening.amount,
+        type: terms?.type ?? opening.type,
+        userIds: terms ? partiesOf(terms) : [],
+        amount: terms?.amount ?? null,
+        reason: terms ? null : opening.reason,
         openedAt: new Date(),
       });
-      return { status: 'Pending' };
+      return { terms, openingReason: terms ? null : opening.reason, first: null, rollback: null };
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }
-    const latest = await this.latest(opening.transactionId);
-    return latest ? { status: latest.status, ...(latest.reason === null ? {} : { reason: latest.reason }) } : { status: 'Pending' };
+    const view = await this.view(opening.transactionId);
+    if (!view) throw new Error(`the record of transaction ${opening.transactionId} vanished after it was found taken`);
+    return view;
+  }
+
+  /** The record as a run follows it; null for a transaction never opened. */
+  async view(transactionId: string): Promise<TransactionRecordView | null> {
+    const [opening, first, rollback] = await Promise.all([
+      this.openings.findOne({ _id: transactionId }),
+      this.outcomeAt(transactionId, 'first'),
+      this.outcomeAt(transactionId, 'rollback'),
+    ]);
+    if (!opening) return null;
+    return {
+      terms: termsOf(opening),
+      openingReason: opening.reason ?? null,
+      first: first && decisionOf(first, 'first'),
+      rollback: rollback && (decisionOf(rollback, 'rollback') as RollbackDecision),
+    };
+  }
+
+  /**
+   * Records a Failed decision at its position unless another is there, and returns the decision
+   * that stands there. A rollback carries the instant before which it moves no money back.
+   */
+  async decideFailed(
+    transactionId: string,
+    position: DecisionPosition,
+    decision: FailedDecision,
+    legs: readonly AppliedLeg[],
+    reverseAfter?: Date,
+  ): Promise<TransactionDecision> {
+    const { outcome } = await this.claim(transactionId, position, decision, legs, reverseAfter);
+    return decisionOf(outcome, position);
+  }
+
+  /** Records the Completed decision unless another is first; `claimed` when this call recorded it. */
+  async decideCompleted(transactionId: string, legs: readonly AppliedLeg[]): Promise<{ claimed: boolean; standing: TransactionDecision }> {
+    const { claimed, outcome } = await this.claim(transactionId, 'first', { status: 'Completed' }, legs);
+    return { claimed, standing: decisionOf(outcome, 'first') };
+  }
+
+  /** The decision at a position, if one was recorded. */
+  async decisionAt(transactionId: string, position: DecisionPosition): Promise<TransactionDecision | null> {
+    const outcome = await this.outcomeAt(transactionId, position);
+    return outcome && decisionOf(outcome, position);
+  }
+
+  /** Whether a Completed still stands: nothing follows a Failed, and only a rollback follows a Completed. */
+  async isLatest(transactionId: string, status: FinalStatus): Promise<boolean> {
+    return status === 'Failed' || (await this.outcomeAt(transactionId, 'rollback')) === null;
   }
 
   /** The record, its status, outcomes and legs as decided; null for a transaction never seen. */
   async find(transactionId: string): Promise<TransactionRecordDocument | null> {
-    const [opening, outcomes] = await Promise.all([this.openings.findOne({ _id: transactionId }), this.outcomesOf(transactionId)]);
-    if (!opening && outcomes.length === 0) return null;
-    const latest = outcomes.at(-1);
-    const openedAt = opening?.openedAt ?? outcomes[0].at;
-    const legs = uniqueLegs([...(opening?.legs ?? []), ...outcomes.flatMap((outcome) => outcome.legs ?? [])]);
+    const [opening, ...outcomes] = await Promise.all([
+      this.openings.findOne({ _id: transactionId }),
+      this.outcomeAt(transactionId, 'first'),
+      this.outcomeAt(transactionId, 'rollback'),
+    ]);
+    const decided = outcomes.filter((outcome): outcome is OutcomeDocument => outcome !== null);
+    if (!opening && decided.length === 0) return null;
+    const latest = decided.at(-1);
+    const openedAt = opening?.openedAt ?? decided[0].at;
+    const legs = uniqueLegs([...(opening?.legs ?? []), ...decided.flatMap((outcome) => outcome.legs ?? [])]);
     return {
       _id: transactionId,
       type: opening?.type ?? null,
       userIds: opening?.userIds ?? [...new Set(legs.map((leg) => leg.userId))],
       amount: opening?.amount ?? null,
+      openingReason: opening?.reason ?? null,
       status: latest?.status ?? 'Pending',
       reason: latest?.reason ?? null,
       legs,
-      outcomes: outcomes.map(({ status, reason, at }) => ({ status, reason, at })),
+      outcomes: decided.map(({ status, reason, at }) => ({ status, reason, at })),
       openedAt,
       updatedAt: latest?.at ?? openedAt,
     };
   }
 
-  /** For the reconciliation: still being applied, final with the legs it recorded, or never recorded. */
+  /** For the reconciliation: undecided (in flight since it opened), decided with the legs it recorded, or never recorded. */
   async standingOf(
     transactionId: string,
   ): Promise<
-    { kind: 'inFlight'; openedAt: Date } | { kind: 'final'; legs: Array<{ userId: string; version: number }> } | { kind: 'unrecorded' }
+    | { kind: 'inFlight'; openedAt: Date }
+    | { kind: 'final'; status: FinalStatus; decidedAt: Date; legs: Array<{ userId: string; version: number }> }
+    | { kind: 'unrecorded' }
   > {
     const record = await this.find(transactionId);
     if (!record) return { kind: 'unrecorded' };
     if (record.status === 'Pending') return { kind: 'inFlight', openedAt: record.openedAt };
-    return { kind: 'final', legs: record.legs.map(({ userId, version }) => ({ userId, version })) };
+    return {
+      kind: 'final',
+      status: record.status,
+      decidedAt: record.updatedAt,
+      legs: record.legs.map(({ userId, version }) => ({ userId, version })),
+    };
   }
 
+  /** The latest decision's status, Pending before any. */
   async statusOf(transactionId: string): Promise<RecordStatus> {
-    return (await this.latest(transactionId))?.status ?? 'Pending';
+    const [first, rollback] = await Promise.all([this.outcomeAt(transactionId, 'first'), this.outcomeAt(transactionId, 'rollback')]);
+    return (rollback ?? first)?.status ?? 'Pending';
   }
 
-  /**
-   * Decides an outcome about to be announced, with the legs applied. Idempotent: the same outcome
-   * again changes nothing. A Completed after a Failed, or after the rollback that followed it, is
-   * superseded.
-   */
-  recordOutcome(finalized: TransactionFinalized, legs: readonly AppliedLeg[]): Promise<OutcomeRecording> {
-    return this.decide(
-      finalized,
-      legs.map(({ leg, userId, amount, version }) => ({ leg, userId, amount, version })),
-    );
-  }
-
-  /** Whether no later outcome followed this one: only a Failed can follow, and nothing follows a Failed. */
-  async isLatest(finalized: TransactionFinalized): Promise<boolean> {
-    if (finalized.status === 'Failed') return true;
-    return (await this.outcomeAt(finalized.transactionId, OUTCOME_POSITIONS.rollback)) === null;
-  }
-
-  private async decide(finalized: TransactionFinalized, legs: RecordedLeg[]): Promise<OutcomeRecording> {
-    const first = await this.claim(OUTCOME_POSITIONS.first, finalized, legs);
-    if (first.claimed) return { recording: 'recorded', firstAttempt: true };
-    if (first.outcome.status === 'Failed') {
-      return { recording: finalized.status === 'Failed' ? 'recorded' : 'superseded', firstAttempt: false };
-    }
-    if (finalized.status === 'Completed') {
-      const rolledBack = await this.outcomeAt(finalized.transactionId, OUTCOME_POSITIONS.rollback);
-      return { recording: rolledBack ? 'superseded' : 'recorded', firstAttempt: false };
-    }
-    const rollback = await this.claim(OUTCOME_POSITIONS.rollback, finalized, legs);
-    return { recording: 'recorded', firstAttempt: rollback.claimed };
-  }
-
-  /** Takes an outcome position; when another decision holds it, returns that one. */
+  /** Takes a position; when another decision holds it, returns that one. */
   private async claim(
-    position: number,
-    finalized: TransactionFinalized,
-    legs: RecordedLeg[],
+    transactionId: string,
+    position: DecisionPosition,
+    decision: TransactionDecision,
+    legs: readonly AppliedLeg[],
+    reverseAfter?: Date,
   ): Promise<{ claimed: boolean; outcome: OutcomeDocument }> {
     const outcome: OutcomeDocument = {
-      _id: `${finalized.transactionId}:${position}`,
-      transactionId: finalized.transactionId,
-      status: finalized.status,
-      reason: finalized.reason ?? null,
+      _id: outcomeIdOf(transactionId, position),
+      transactionId,
+      status: decision.status,
+      reason: decision.status === 'Failed' ? decision.reason : null,
+      ...(decision.status === 'Failed' ? { undo: decision.undo } : {}),
+      ...(reverseAfter ? { reverseAfter } : {}),
       at: new Date(),
-      legs,
+      legs: legs.map(({ leg, userId, amount, version }) => ({ leg, userId, amount, version })),
     };
     try {
       await this.outcomeCollection.insertOne(outcome);
@@ -196,29 +257,50 @@ export class TransactionRecords {
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }
-    const holder = await this.outcomeAt(finalized.transactionId, position);
-    if (!holder) throw new Error(`outcome ${outcome._id} vanished after it was found taken`);
+    const holder = await this.outcomeAt(transactionId, position);
+    if (!holder) throw new Error(`decision ${outcome._id} vanished after it was found taken`);
     return { claimed: false, outcome: holder };
   }
 
-  /** The latest outcome decided, if any: a rollback's Failed is always the second. */
-  private async latest(transactionId: string): Promise<OutcomeDocument | null> {
-    const first = await this.outcomeAt(transactionId, OUTCOME_POSITIONS.first);
-    if (!first || first.status === 'Failed') return first;
-    return (await this.outcomeAt(transactionId, OUTCOME_POSITIONS.rollback)) ?? first;
-  }
-
-  private async outcomesOf(transactionId: string): Promise<OutcomeDocument[]> {
-    const found = await Promise.all(Object.values(OUTCOME_POSITIONS).map((position) => this.outcomeAt(transactionId, position)));
-    return found.filter((outcome): outcome is OutcomeDocument => outcome !== null);
-  }
-
-  private outcomeAt(transactionId: string, position: number): Promise<OutcomeDocument | null> {
-    return this.outcomeCollection.findOne({ _id: `${transactionId}:${position}` });
+  private outcomeAt(transactionId: string, position: DecisionPosition): Promise<OutcomeDocument | null> {
+    return this.outcomeCollection.findOne({ _id: outcomeIdOf(transactionId, position) });
   }
 }
 
-/** Each leg once: the outcomes of one transaction repeat the forward legs they both saw. */
+function outcomeIdOf(transactionId: string, position: DecisionPosition): string {
+  return `${transactionId}:${POSITION_NUMBERS[position]}`;
+}
+
+function decisionOf(outcome: OutcomeDocument, position: DecisionPosition): TransactionDecision | RollbackDecision {
+  if (outcome.status === 'Completed') return { status: 'Completed' };
+  const failed: FailedDecision = {
+    status: 'Failed',
+    reason: outcome.reason ?? FAILURE_REASONS.transactionFailed,
+    undo: undoOf(outcome, position),
+  };
+  // A rollback decided before rollbacks waited may move its money at once.
+  return position === 'rollback' ? { ...failed, reverseAfter: (outcome.reverseAfter ?? outcome.at).toISOString() } : failed;
+}
+
+/**
+ * The undo leg of a Failed decision. Decisions recorded before it was kept are read as the
+ * previous release undid them: a refusal's legs by compensation, anything else by reversal.
+ */
+function undoOf(outcome: OutcomeDocument, position: DecisionPosition): UndoLeg {
+  if (outcome.undo) return outcome.undo;
+  return position === 'first' && outcome.reason !== null && REFUSAL_REASONS.has(outcome.reason) ? 'compensation' : 'reversal';
+}
+
+/** The terms an opening was written with; none for one opened by a `transaction.failed` or a rejected copy. */
+function termsOf(opening: OpeningDocument): TransactionCompleted | null {
+  const { _id: transactionId, type, userIds, amount } = opening;
+  if (amount === null) return null;
+  if (type === 'TopUp' && userIds.length === 1) return { transactionId, type, userId: userIds[0], amount };
+  if (type === 'Transfer' && userIds.length === 2) return { transactionId, type, fromUserId: userIds[0], toUserId: userIds[1], amount };
+  return null;
+}
+
+/** Each leg once: the decisions of one transaction repeat the forward legs they both saw. */
 function uniqueLegs(legs: RecordedLeg[]): RecordedLeg[] {
   return [...new Map(legs.map((leg) => [`${leg.userId}:${leg.version}`, leg])).values()];
 }

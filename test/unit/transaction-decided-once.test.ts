@@ -92,7 +92,7 @@ function play(seed: number): Promise<{ world: TransactionWorld; failedSent: bool
       world.tick++;
       await settleMicrotasks();
     }
-    return { world, failedSent, finalStatus: settler.state === 'done' ? settler.machine.announced.at(-1) : undefined };
+    return { world, failedSent, finalStatus: settler.state === 'done' ? settler.machine.announced.at(-1)?.status : undefined };
   })();
 }
 

@@ -1,25 +1,25 @@
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import {
   operatorRetrySignal,
   transactionCompletedSignal,
   transactionFailedSignal,
   transactionRejectedSignal,
-  transactionReversalWorkflowId,
   transactionStateQuery,
   transactionWorkflowId,
   type TransactionCompleted,
   type TransactionFailed,
+  type TransactionRejected,
   type TransactionState,
 } from '../../workflows/contract';
-import type { walletReversal } from '../../workflows/wallet-reversal';
 import type { walletTransaction } from '../../workflows/wallet-transaction';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { InMemoryWallet } from './support/in-memory-wallet';
 import { WorkflowSpecs } from './support/workflow-specs';
 
-// The transaction workflows' paths on the test run's Temporal server, with in-memory activities:
-// no database, no broker. The integration specs run the same paths on the real servers.
+// The transaction workflow's paths on the test run's Temporal server, with in-memory steps: no
+// database, no broker. The integration specs run the same paths on the real servers; the model
+// (test/unit/transaction-decided-once) interleaves them at random.
 describe('the transaction workflow', () => {
   const wallet = new InMemoryWallet();
   const specs = new WorkflowSpecs(wallet);
@@ -31,21 +31,25 @@ describe('the transaction workflow', () => {
   });
   afterAll(() => specs.stop());
 
-  function start(
-    first: { signal: 'completed'; event: TransactionCompleted } | { signal: 'failed'; event: TransactionFailed },
-    workflowTaskTimeout = '10s',
-  ) {
-    const signal = first.signal === 'completed' ? transactionCompletedSignal : transactionFailedSignal;
+  type FirstEvent =
+    | { signal: 'completed'; event: TransactionCompleted }
+    | { signal: 'failed'; event: TransactionFailed }
+    | { signal: 'rejected'; event: TransactionRejected };
+  const SIGNALS = { completed: transactionCompletedSignal, failed: transactionFailedSignal, rejected: transactionRejectedSignal };
+
+  /** Starts a run of the transaction, under its own id or another (a second run of the same transaction). */
+  function start(first: FirstEvent, { workflowTaskTimeout = '10s', workflowId = transactionWorkflowId(first.event.transactionId) } = {}) {
     return client.workflow.signalWithStart<typeof walletTransaction, [typeof first.event]>('walletTransaction', {
-      workflowId: transactionWorkflowId(first.event.transactionId),
+      workflowId,
       taskQueue,
       args: [{ transactionId: first.event.transactionId }],
-      signal,
+      signal: SIGNALS[first.signal] as never,
       signalArgs: [first.event],
       workflowTaskTimeout,
     });
   }
-  const completed = (event: TransactionCompleted) => start({ signal: 'completed', event }).then((handle) => handle.result());
+  const completed = (event: TransactionCompleted, options?: Parameters<typeof start>[1]) =>
+    start({ signal: 'completed', event }, options).then((handle) => handle.result());
   const transferOf = (fromUserId: string, toUserId: string, amount: number): TransactionCompleted => ({
     transactionId: objectId(),
     type: 'Transfer',
@@ -54,15 +58,21 @@ describe('the transaction workflow', () => {
     amount,
   });
   const announcedFor = (transactionId: string) => wallet.announced.filter((a) => a.transactionId === transactionId);
+  /** The order of a transaction's steps, as the fake saw them called. */
+  const stepsOf = (transactionId: string) =>
+    wallet.calls
+      .filter((call) => call.transactionId === transactionId)
+      .map((call) => `${call.activity}${call.detail ? ` ${call.detail}` : ''}`);
 
-  it('credits a top-up and announces it Completed', async () => {
+  it('credits a top-up and announces it Completed, which it records as it announces', async () => {
     const user = wallet.open(objectId());
     const transactionId = objectId();
     const state = await completed({ transactionId, type: 'TopUp', userId: user, amount: 700 });
     expect(state).toMatchObject({ status: 'Completed', step: 'closed', legs: [{ leg: 'credit', userId: user, amount: 700 }] });
     expect(wallet.balances.get(user)).toBe(700);
+    expect(stepsOf(transactionId)).toEqual(['openRecord', 'applyForwardLeg credit', 'announceOutcome first']);
     expect(announcedFor(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
-    expect(wallet.records.get(transactionId)).toEqual({ status: 'Completed' });
+    expect(wallet.records.get(transactionId)?.first).toEqual({ status: 'Completed' });
   });
 
   it('debits the sender, then credits the recipient', async () => {
@@ -76,15 +86,22 @@ describe('the transaction workflow', () => {
     expect(announcedFor(transfer.transactionId)).toEqual([{ transactionId: transfer.transactionId, status: 'Completed' }]);
   });
 
-  it('refuses a transfer over the balance on its first attempt, applying nothing', async () => {
+  it('refuses a transfer over the balance on its first attempt: decided Failed, the debit voided, nothing applied', async () => {
     const [sender, recipient] = [wallet.open(objectId(), 10), wallet.open(objectId())];
     const transfer = transferOf(sender, recipient, 11);
     await completed(transfer);
+    expect(stepsOf(transfer.transactionId)).toEqual([
+      'openRecord',
+      'applyForwardLeg debit',
+      'recordDecision first',
+      // Legs land in order: once the debit is void, the credit never can.
+      'voidLeg debit',
+      'announceOutcome first',
+    ]);
     expect(announcedFor(transfer.transactionId)).toEqual([
       { transactionId: transfer.transactionId, status: 'Failed', reason: 'Insufficient balance' },
     ]);
     expect(wallet.legsOf(transfer.transactionId)).toEqual([]);
-    expect(wallet.attempts.filter((a) => a.transactionId === transfer.transactionId)).toHaveLength(1);
   });
 
   it('refuses a transfer from a user without a wallet', async () => {
@@ -95,10 +112,19 @@ describe('the transaction workflow', () => {
     ]);
   });
 
-  it('compensates the debit when the credit cannot land', async () => {
+  it('records the Failed before it compensates the debit of a credit that cannot land, and voids the credit', async () => {
     const sender = wallet.open(objectId(), 300);
     const transfer = transferOf(sender, objectId(), 120);
     await completed(transfer);
+    expect(stepsOf(transfer.transactionId)).toEqual([
+      'openRecord',
+      'applyForwardLeg debit',
+      'applyForwardLeg credit',
+      'recordDecision first',
+      'voidLeg credit',
+      'undoLeg debit',
+      'announceOutcome first',
+    ]);
     expect(wallet.legsOf(transfer.transactionId)).toEqual([
       ['debit', sender, -120],
       ['compensation', sender, 120],
@@ -109,19 +135,29 @@ describe('the transaction workflow', () => {
     expect(wallet.balances.get(sender)).toBe(300);
   });
 
-  it("ends Failed with the platform's reason when transaction.failed comes first", async () => {
+  it("ends Failed with the platform's reason when transaction.failed comes first, and a later transaction.completed moves nothing", async () => {
+    const [sender, recipient] = [wallet.open(objectId(), 100), wallet.open(objectId())];
     const transactionId = objectId();
     const handle = await start({ signal: 'failed', event: { transactionId, type: 'Transfer', reason: 'Card declined' } });
     expect(await handle.result()).toMatchObject({ status: 'Failed', legs: [] });
-    expect(announcedFor(transactionId)).toEqual([{ transactionId, status: 'Failed', reason: 'Card declined' }]);
+    const late = await start({
+      signal: 'completed',
+      event: { transactionId, type: 'Transfer', fromUserId: sender, toUserId: recipient, amount: 5 },
+    });
+    expect(await late.result()).toMatchObject({ recorded: 'Failed', legs: [] });
+    expect(wallet.legsOf(transactionId)).toEqual([]);
+    expect(announcedFor(transactionId).map((a) => [a.status, a.reason])).toEqual([
+      ['Failed', 'Card declined'],
+      ['Failed', 'Card declined'],
+    ]);
   });
 
-  it('stops a transfer that transaction.failed reaches mid-way, reverses the debit and announces only Failed', async () => {
+  it('stops a transfer that transaction.failed reaches mid-way: the debit reversed, the credit voided, only Failed announced', async () => {
     const [sender, recipient] = [wallet.open(objectId(), 500), wallet.open(objectId())];
     const transfer = transferOf(sender, recipient, 200);
-    const debit = wallet.hold(transfer.transactionId, 'debit');
+    const debit = wallet.hold(transfer.transactionId, 'applyForwardLeg:debit');
     // A held local activity keeps its workflow task open; a signal is seen at the task's heartbeat.
-    const handle = await start({ signal: 'completed', event: transfer }, '2s');
+    const handle = await start({ signal: 'completed', event: transfer }, { workflowTaskTimeout: '2s' });
     await debit.reached;
     await handle.signal(transactionFailedSignal, { transactionId: transfer.transactionId, type: 'Transfer', reason: 'Fraud check failed' });
     await eventually('the failure to reach the workflow', async () =>
@@ -133,151 +169,166 @@ describe('the transaction workflow', () => {
       ['debit', sender, -200],
       ['reversal', sender, 200],
     ]);
+    expect(wallet.voids.has(`${transfer.transactionId}:${recipient}:credit`)).toBe(true);
     expect(announcedFor(transfer.transactionId)).toEqual([
       { transactionId: transfer.transactionId, status: 'Failed', reason: 'Fraud check failed' },
     ]);
   });
 
-  it('announces Failed for a rejected transaction.completed', async () => {
+  it('announces Failed for a rejected transaction.completed that is its first word', async () => {
     const transactionId = objectId();
-    const handle = await client.workflow.signalWithStart('walletTransaction', {
-      workflowId: transactionWorkflowId(transactionId),
-      taskQueue,
-      args: [{ transactionId }],
-      signal: transactionRejectedSignal,
-      signalArgs: [{ transactionId, reason: 'Rejected by the wallet: amount: must be at least 1' }],
+    const handle = await start({
+      signal: 'rejected',
+      event: { transactionId, reason: 'Rejected by the wallet: amount: must be at least 1' },
     });
     await handle.result();
     expect(announcedFor(transactionId)).toEqual([
       { transactionId, status: 'Failed', reason: 'Rejected by the wallet: amount: must be at least 1' },
     ]);
+    expect(wallet.records.get(transactionId)).toMatchObject({
+      terms: null,
+      openingReason: 'Rejected by the wallet: amount: must be at least 1',
+    });
   });
 
-  describe('on a transaction its record holds as final', () => {
-    it('announces, once, an outcome recorded by an execution that died before announcing it', async () => {
+  it('finishes, from its recorded terms, a transfer that a run holding only a damaged copy reaches', async () => {
+    const [sender, recipient] = [wallet.open(objectId(), 90), wallet.open(objectId())];
+    const transfer = transferOf(sender, recipient, 40);
+    // An earlier run opened the record and applied the debit, then was terminated.
+    await wallet.activities.openRecord({ transactionId: transfer.transactionId, type: 'Transfer', terms: transfer, reason: null });
+    await wallet.activities.applyForwardLeg({
+      transactionId: transfer.transactionId,
+      transactionType: 'Transfer',
+      leg: 'debit',
+      userId: sender,
+      amount: -40,
+      counterpartyUserId: recipient,
+    });
+    const handle = await start({
+      signal: 'rejected',
+      event: { transactionId: transfer.transactionId, reason: 'Rejected by the wallet: amount: must be a number' },
+    });
+    expect(await handle.result()).toMatchObject({ status: 'Completed' });
+    expect(wallet.legsOf(transfer.transactionId)).toEqual([
+      ['debit', sender, -40],
+      ['credit', recipient, 40],
+    ]);
+    expect(announcedFor(transfer.transactionId)).toEqual([{ transactionId: transfer.transactionId, status: 'Completed' }]);
+  });
+
+  describe('on a transaction its record has decided', () => {
+    it('follows a Failed that a dead run recorded before compensating: no credit lands, the debit is compensated', async () => {
+      const sender = wallet.open(objectId(), 100);
+      const recipient = objectId();
+      const transfer = transferOf(sender, recipient, 50);
+      // The dead run: the debit applied, the credit refused (no wallet), Failed recorded, then the crash.
+      await wallet.activities.openRecord({ transactionId: transfer.transactionId, type: 'Transfer', terms: transfer, reason: null });
+      const debit = {
+        transactionId: transfer.transactionId,
+        transactionType: 'Transfer',
+        userId: sender,
+        counterpartyUserId: recipient,
+      } as const;
+      await wallet.activities.applyForwardLeg({ ...debit, leg: 'debit', amount: -50 });
+      wallet.decide(transfer.transactionId, 'first', { status: 'Failed', reason: 'Recipient wallet not found', undo: 'compensation' });
+      // Meanwhile the recipient signed up.
+      wallet.open(recipient);
+      expect(await completed(transfer)).toMatchObject({ status: 'Failed', recorded: 'Failed' });
+      expect(wallet.legsOf(transfer.transactionId)).toEqual([
+        ['debit', sender, -50],
+        ['compensation', sender, 50],
+      ]);
+      expect([wallet.balances.get(sender), wallet.balances.get(recipient)]).toEqual([100, 0]);
+      expect(announcedFor(transfer.transactionId)).toEqual([
+        { transactionId: transfer.transactionId, status: 'Failed', reason: 'Recipient wallet not found' },
+      ]);
+    });
+
+    it('announces a Completed that a dead run recorded, and applies nothing again', async () => {
       const user = wallet.open(objectId());
-      const transactionId = objectId();
-      // What the dead execution left: its leg applied, its outcome recorded, nothing announced.
-      await wallet.activities.applyLeg({ transactionId, transactionType: 'TopUp', leg: 'credit', userId: user, amount: 5 });
-      wallet.records.set(transactionId, { status: 'Completed' });
-      const state = await completed({ transactionId, type: 'TopUp', userId: user, amount: 5 });
-      expect(state).toMatchObject({ recorded: 'Completed', step: 'closed: the transaction record is already Completed' });
-      expect(announcedFor(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
+      const topUp: TransactionCompleted = { transactionId: objectId(), type: 'TopUp', userId: user, amount: 5 };
+      await wallet.activities.openRecord({ transactionId: topUp.transactionId, type: 'TopUp', terms: topUp, reason: null });
+      await wallet.activities.applyForwardLeg({
+        transactionId: topUp.transactionId,
+        transactionType: 'TopUp',
+        leg: 'credit',
+        userId: user,
+        amount: 5,
+      });
+      wallet.decide(topUp.transactionId, 'first', { status: 'Completed' });
+      expect(await completed(topUp)).toMatchObject({ recorded: 'Completed', status: 'Completed' });
       expect(wallet.balances.get(user)).toBe(5);
+      expect(stepsOf(topUp.transactionId)).toEqual(['openRecord', 'applyForwardLeg credit', 'openRecord', 'announceOutcome first']);
     });
 
-    it('closes at its first step, applying nothing and announcing nothing new', async () => {
-      const user = wallet.open(objectId());
-      const transactionId = objectId();
-      await wallet.activities.publishFinalization({ transactionId, status: 'Completed' }, []);
-      const state = await completed({ transactionId, type: 'TopUp', userId: user, amount: 5 });
-      expect(state).toMatchObject({ recorded: 'Completed', step: 'closed: the transaction record is already Completed', legs: [] });
-      expect(announcedFor(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
-      expect(wallet.balances.get(user)).toBe(0);
-    });
-
-    it('rolls a Completed one back from the ledger on transaction.failed', async () => {
+    it('rolls a Completed back in a new run on transaction.failed: after the rollback fence, credit then debit reversed', async () => {
+      wallet.rollbackFenceMs = 1_500;
       const [sender, recipient] = [wallet.open(objectId(), 100), wallet.open(objectId())];
       const transfer = transferOf(sender, recipient, 40);
       await completed(transfer);
-      const rerun = await client.workflow.start<typeof walletTransaction>('walletTransaction', {
-        // Another id stands for the execution that starts once retention deleted the first.
-        workflowId: `${transactionWorkflowId(transfer.transactionId)}-after-retention`,
-        taskQueue,
-        args: [{ transactionId: transfer.transactionId }],
+      // The first run closed; the event starts a new run of the same execution id.
+      const rerun = await start({
+        signal: 'failed',
+        event: { transactionId: transfer.transactionId, type: 'Transfer', reason: 'Chargeback' },
       });
-      await rerun.signal(transactionFailedSignal, { transactionId: transfer.transactionId, type: 'Transfer', reason: 'Chargeback' });
-      expect(await rerun.result()).toMatchObject({ recorded: 'Completed', status: 'Failed' });
+      const decidedAt = await eventually(
+        'the rollback to be decided',
+        async () => wallet.records.get(transfer.transactionId)?.rollback?.reverseAfter,
+      );
+      expect(await rerun.result()).toMatchObject({ recorded: 'Failed', status: 'Failed' });
+      wallet.rollbackFenceMs = 0;
       expect(wallet.legsOf(transfer.transactionId).map(([leg, user]) => [leg, user])).toEqual([
         ['debit', sender],
         ['credit', recipient],
         ['reversal', recipient],
         ['reversal', sender],
       ]);
+      const firstUndo = wallet.calls.find((call) => call.transactionId === transfer.transactionId && call.activity === 'undoLeg');
+      expect(firstUndo?.at).toBeGreaterThanOrEqual(new Date(decidedAt).getTime());
       expect(announcedFor(transfer.transactionId).map((a) => a.status)).toEqual(['Completed', 'Failed']);
     });
-  });
-});
 
-describe('the reversal workflow', () => {
-  const wallet = new InMemoryWallet();
-  const specs = new WorkflowSpecs(wallet);
-  let client: Client;
-  let taskQueue: string;
-
-  beforeAll(async () => {
-    ({ client, taskQueue } = await specs.start());
-  });
-  afterAll(() => specs.stop());
-
-  /** A transfer already applied and announced Completed, as its closed execution left it. */
-  async function settledTransfer(amount: number) {
-    const [sender, recipient] = [wallet.open(objectId(), amount), wallet.open(objectId())];
-    const transactionId = objectId();
-    await wallet.activities.applyLeg({ transactionId, transactionType: 'Transfer', leg: 'debit', userId: sender, amount: -amount });
-    await wallet.activities.applyLeg({ transactionId, transactionType: 'Transfer', leg: 'credit', userId: recipient, amount });
-    await wallet.activities.publishFinalization({ transactionId, status: 'Completed' }, []);
-    return { transactionId, sender, recipient };
-  }
-
-  function reverse(transactionId: string): Promise<WorkflowHandle<typeof walletReversal>> {
-    return client.workflow.start<typeof walletReversal>('walletReversal', {
-      workflowId: transactionReversalWorkflowId(transactionId),
-      taskQueue,
-      args: [{ transactionId, type: 'Transfer', reason: 'Chargeback' }],
+    it('waits for an operator when the recipient spent the credit, reverses nothing before, and finishes on operatorRetry', async () => {
+      const [sender, recipient] = [wallet.open(objectId(), 60), wallet.open(objectId())];
+      const transfer = transferOf(sender, recipient, 60);
+      await completed(transfer);
+      wallet.balances.set(recipient, 10); // spent elsewhere
+      const handle = await start({
+        signal: 'failed',
+        event: { transactionId: transfer.transactionId, type: 'Transfer', reason: 'Chargeback' },
+      });
+      const stuck: TransactionState = await eventually('the rollback to ask for an operator', async () => {
+        const state = await handle.query(transactionStateQuery);
+        return state.status === 'NeedsOperator' ? state : undefined;
+      });
+      expect(stuck.attention).toMatch(/reversal of the credit of user .* refused \(InsufficientBalance\)/);
+      expect(wallet.balances.get(sender)).toBe(0);
+      wallet.balances.set(recipient, 60);
+      await handle.signal(operatorRetrySignal);
+      expect(await handle.result()).toMatchObject({ status: 'Failed' });
+      expect([wallet.balances.get(sender), wallet.balances.get(recipient)]).toEqual([60, 0]);
     });
-  }
-
-  it('reverses the credit before the debit and announces Failed', async () => {
-    const { transactionId, sender, recipient } = await settledTransfer(80);
-    const state: TransactionState = await (await reverse(transactionId)).result();
-    expect(state.legs.map((leg) => [leg.leg, leg.userId])).toEqual([
-      ['reversal', recipient],
-      ['reversal', sender],
-    ]);
-    expect(wallet.announced.filter((a) => a.transactionId === transactionId).map((a) => a.status)).toEqual(['Completed', 'Failed']);
-    expect([wallet.balances.get(sender), wallet.balances.get(recipient)]).toEqual([80, 0]);
   });
 
-  it('waits for an operator when the recipient spent the money, and finishes on operatorRetry', async () => {
-    const { transactionId, sender, recipient } = await settledTransfer(60);
-    wallet.balances.set(recipient, 10); // spent elsewhere
-    const handle = await reverse(transactionId);
-    const stuck = await eventually('the reversal to ask for an operator', async () => {
-      const state = await handle.query(transactionStateQuery);
-      return state.status === 'NeedsOperator' ? state : undefined;
-    });
-    expect(stuck.attention).toMatch(/reversal of a settled leg refused \(InsufficientBalance\)/);
-    expect(wallet.balances.get(sender)).toBe(0);
-    wallet.balances.set(recipient, 60);
-    await handle.signal(operatorRetrySignal);
-    expect(await handle.result()).toMatchObject({ status: 'Failed' });
-    expect([wallet.balances.get(sender), wallet.balances.get(recipient)]).toEqual([60, 0]);
-  });
-
-  it('announces the Failed a reversal recorded before its process died, reversing nothing again', async () => {
-    const { transactionId, sender, recipient } = await settledTransfer(25);
-    await (await reverse(transactionId)).result();
-    // The same reversal run again, as after a crash between recording its outcome and announcing it.
-    wallet.announced.splice(
-      wallet.announced.findIndex((a) => a.transactionId === transactionId && a.status === 'Failed'),
-      1,
+  it('two runs at once: one held before its credit, the other rolls back on transaction.failed; the held credit finds itself void', async () => {
+    const [sender, recipient] = [wallet.open(objectId(), 100), wallet.open(objectId())];
+    const transfer = transferOf(sender, recipient, 50);
+    const credit = wallet.hold(transfer.transactionId, 'applyForwardLeg:credit');
+    const first = await start({ signal: 'completed', event: transfer }, { workflowTaskTimeout: '2s' });
+    await credit.reached;
+    // Another run of the same transaction (as after a terminate, or a task taken over by another replica).
+    const second = await start(
+      { signal: 'failed', event: { transactionId: transfer.transactionId, type: 'Transfer', reason: 'Declined' } },
+      { workflowId: `${transactionWorkflowId(transfer.transactionId)}-second-run` },
     );
-    await client.workflow.execute<typeof walletReversal>('walletReversal', {
-      workflowId: `${transactionReversalWorkflowId(transactionId)}-rerun`,
-      taskQueue,
-      args: [{ transactionId, type: 'Transfer', reason: 'Chargeback' }],
-    });
-    expect(wallet.announced.filter((a) => a.transactionId === transactionId).map((a) => a.status)).toEqual(['Completed', 'Failed']);
-    expect([wallet.balances.get(sender), wallet.balances.get(recipient)]).toEqual([25, 0]);
-  });
-
-  it('reverses nothing for a transaction its record already holds as Failed', async () => {
-    const { transactionId } = await settledTransfer(30);
-    await wallet.activities.publishFinalization({ transactionId, status: 'Failed', reason: 'Chargeback' }, []);
-    expect(await (await reverse(transactionId)).result()).toMatchObject({
-      step: 'closed: the transaction record is already Failed',
-      legs: [],
-    });
+    expect(await second.result()).toMatchObject({ status: 'Failed' });
+    credit.release();
+    expect(await first.result()).toMatchObject({ status: 'Failed', recorded: 'Failed' });
+    expect(wallet.legsOf(transfer.transactionId)).toEqual([
+      ['debit', sender, -50],
+      ['reversal', sender, 50],
+    ]);
+    expect([wallet.balances.get(sender), wallet.balances.get(recipient)]).toEqual([100, 0]);
+    expect(announcedFor(transfer.transactionId).map((a) => a.status)).toEqual(['Failed', 'Failed']);
   });
 });

@@ -2,24 +2,32 @@
 // options (createWalletWorker), activities that do nothing. Prints `ready`, then one line per
 // finished transaction: `finalized <transactionId> <epoch ms>`.
 import { bundleWorkflowCode } from '@temporalio/worker';
-import type { WalletActivities } from '../../../workflows/contract';
+import type { TransactionActivities, WalletActivities } from '../../../workflows/contract';
 import { loadConfig } from '../../../src/config';
 import { createWalletWorker } from '../../../src/temporal/worker';
 
-const activities: WalletActivities = {
-  openTransaction: async () => ({ status: 'Pending' }),
-  applyLeg: async (change) => ({ ...change, balanceAfter: 0, version: 0 }),
-  publishFinalization: async (finalized) => {
-    process.stdout.write(`finalized ${finalized.transactionId} ${Date.now()}\n`);
+const notPartOfIt = () => Promise.reject(new Error('not part of the bare phase'));
+const activities: TransactionActivities = {
+  openRecord: async (opening) => ({ terms: opening.terms, openingReason: null, first: null, rollback: null }),
+  adoptLedger: notPartOfIt,
+  applyForwardLeg: async (change) => ({ kind: 'applied', leg: { ...change, balanceAfter: 0, version: 0 }, predatesRecord: false }),
+  recordDecision: notPartOfIt,
+  voidLeg: notPartOfIt,
+  undoLeg: notPartOfIt,
+  announceOutcome: async (transactionId) => {
+    process.stdout.write(`finalized ${transactionId} ${Date.now()}\n`);
+    return { kind: 'announced' };
   },
-  reversalsOf: async () => [],
-  reconcileLedger: () => Promise.reject(new Error('not part of the bare phase')),
 };
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, { forService: false });
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflow'), logger: silent() });
-  const { worker } = await createWalletWorker({ config: config.temporal, activities, workflowBundle: { code } });
+  const { worker } = await createWalletWorker({
+    config: config.temporal,
+    activities: activities as WalletActivities,
+    workflowBundle: { code },
+  });
   process.once('SIGTERM', () => worker.shutdown());
   const running = worker.run();
   process.stdout.write('ready\n');

@@ -15,7 +15,7 @@ import {
   type TransactionRecordView,
   type VoidOutcome,
 } from '../../../workflows/contract';
-import { runTransaction, TransactionMachine, type TransactionStepExecutor } from '../../../workflows/transaction-machine';
+import { runTransaction, TransactionMachine, undoOf, type TransactionStepExecutor } from '../../../workflows/transaction-machine';
 import { randomInt } from '../../support/seeded-random';
 
 // A model of one transaction's world: its record, the ledger of the wallets it touches, the
@@ -193,7 +193,8 @@ export class TransactionWorld {
       apply: (change) => atomic(() => this.applyForward(change)),
       decide: (position, decision, legs) => atomic(() => this.decide(position, decision, legs)),
       void: (change) => atomic(() => this.voidLeg(change)),
-      undo: async (change) => {
+      undo: async (forward, undo) => {
+        const change = undoOf(forward, undo);
         for (;;) {
           const outcome = await atomic(() => this.applyUndo(change));
           if (outcome.kind === 'applied') return outcome.leg;

@@ -1,5 +1,5 @@
 import { ActivityFailure, condition, log, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
-import { applicationFailureOf, applyLeg, publishFinalization } from './activity-stubs';
+import { applicationFailureOf, applyLeg, publishFinalization } from '../activity-stubs';
 import {
   BUSINESS_FAILURE_TYPES,
   operatorRetrySignal,
@@ -12,7 +12,10 @@ import {
   type RecordedTransaction,
   type TransactionState,
   type TransactionStatus,
-} from './contract';
+} from '../contract';
+
+// Frozen: the steps of the legacy transaction and reversal workflows of executions started before transactions were decided once. No new
+// execution runs it; remove it once none is open (README: "Changing a workflow safely").
 
 /** How often a step waiting for an operator tries again by itself. */
 const OPERATOR_RECHECK_INTERVAL = '1 hour';

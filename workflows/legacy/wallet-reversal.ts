@@ -1,7 +1,10 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
-import { openTransaction, reversalsOf } from './activity-stubs';
-import { SEARCH_ATTRIBUTES, type TransactionReversalInput, type TransactionState } from './contract';
+import { openTransaction, reversalsOf } from '../activity-stubs';
+import { SEARCH_ATTRIBUTES, type TransactionReversalInput, type TransactionState } from '../contract';
 import { TransactionSteps } from './transaction-steps';
+
+// Frozen: the reversal workflow of executions started before transactions were decided once. No new
+// execution runs it; remove it once none is open (README: "Changing a workflow safely").
 
 /**
  * `transaction.failed` for a transaction whose execution already closed as Completed: reverses,
