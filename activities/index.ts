@@ -39,7 +39,15 @@ export function createActivities({ ledger, records, announcer, rollbackFenceMs, 
   const signal = () => Context.current().cancellationSignal;
   const attempt = () => Context.current();
   return {
-    openRecord: (opening) => records.open(opening),
+    async openRecord(opening) {
+      if (opening.terms) return records.open(opening);
+      // A first event without terms (transaction.failed, a rejected copy): unless a record exists,
+      // the ledger may hold legs applied before records were kept, and the record takes their terms.
+      const existing = await records.view(opening.transactionId);
+      if (existing) return existing;
+      const terms = termsShownBy(opening.transactionId, await ledger.entriesOfTransaction(opening.transactionId));
+      return records.open({ ...opening, terms });
+    },
     async adoptLedger(terms) {
       const decision = decisionShownBy(terms, await ledger.entriesOfTransaction(terms.transactionId));
       if (decision?.status === 'Completed') await records.decideCompleted(terms.transactionId, []);
@@ -150,6 +158,24 @@ function decisionShownBy(terms: TransactionCompleted, entries: LedgerEntryDocume
   const forward = new Set(entries.filter((entry) => entry.leg === 'debit' || entry.leg === 'credit').map((entry) => entry.leg));
   const needed = terms.type === 'TopUp' ? ['credit'] : ['debit', 'credit'];
   return needed.every((leg) => forward.has(leg as LedgerEntryDocument['leg'])) ? { status: 'Completed' } : undefined;
+}
+
+/** The terms of a transaction whose forward legs were applied before records were kept, from its entries. */
+function termsShownBy(transactionId: string, entries: LedgerEntryDocument[]): TransactionCompleted | null {
+  const debit = entries.find((entry) => entry.leg === 'debit');
+  const credit = entries.find((entry) => entry.leg === 'credit');
+  if (debit?.counterpartyUserId) {
+    return {
+      transactionId,
+      type: 'Transfer',
+      fromUserId: debit.userId.toHexString(),
+      toUserId: debit.counterpartyUserId.toHexString(),
+      amount: -debit.amount,
+    };
+  }
+  if (credit?.transactionType === 'TopUp')
+    return { transactionId, type: 'TopUp', userId: credit.userId.toHexString(), amount: credit.amount };
+  return null;
 }
 
 function legacyTermsOf({

@@ -12,7 +12,7 @@ import { Ledger } from '../../src/ledger/ledger';
 import { verifyChain } from '../../src/ledger/ledger-chain';
 import { createMetrics } from '../../src/metrics';
 import { openStores, type Stores } from '../../src/stores';
-import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
+import { ENTRIES_ONLY, type LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
 import { backoffDelayMs, sleep } from '../../src/support/backoff';
 import { KeyedMutex } from '../../src/support/keyed-mutex';
 import { runBarePhase } from './bare-phase';
@@ -141,7 +141,7 @@ async function checkCorrectness(db: Stores, driver: LoadDriver, users: string[],
   // Streamed in batches and sorted here: FerretDB sorts in memory, and 110,000 entries sorted there
   // outlasted the socket timeout, which ended the 50,000-transfer run before its check.
   const byUser = new Map<string, LedgerEntryDocument[]>();
-  for await (const e of db.ledger.entries.find().lean<LedgerEntryDocument>().cursor()) {
+  for await (const e of db.ledger.entries.find(ENTRIES_ONLY).lean<LedgerEntryDocument>().cursor()) {
     const userId = e.userId.toHexString();
     const chain = byUser.get(userId) ?? [];
     chain.push(e);

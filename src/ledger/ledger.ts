@@ -81,7 +81,18 @@ export class Ledger {
       );
     }
     checkSameAmount(forward, applied);
-    return this.applyLeg({ ...forward, leg: undo, amount: -forward.amount }, signal);
+    const change: LegChange = { ...forward, leg: undo, amount: -forward.amount };
+    if (!applied.underRecord) {
+      // Applied before records were kept: the previous release may have undone it under the other undo leg.
+      const other = await findAppliedLeg(
+        this.store,
+        { ...change, leg: undo === 'compensation' ? 'reversal' : 'compensation' },
+        head.version,
+        LEG_LOOKBACK.applied,
+      );
+      if (other) return { leg: toAppliedLeg(other), predatesRecord: true };
+    }
+    return this.applyLeg(change, signal);
   }
 
   /** A transaction's entries (never more than its legs and their undos); a scan on FerretDB, for rare paths only. */

@@ -6,7 +6,7 @@ import type { Ledger } from '../ledger/ledger';
 import { publishConfirmed } from '../messaging/publish-confirmed';
 import { DEAD_LETTER } from '../messaging/topology';
 import type { Stores } from '../stores';
-import type { LedgerEntryDocument } from '../ledger/ledger-entry.model';
+import type { LedgerEntryDocument, VoidedLegDocument } from '../ledger/ledger-entry.model';
 import type { TransactionRecordDocument } from '../transaction-record/transaction-records';
 import type { ReconciliationReport, RecordStatus } from '../../workflows/contract';
 import { eventCanChange } from '../transaction-record/what-events-change';
@@ -51,11 +51,13 @@ export interface TransactionReport {
   transactionId: string;
   /** The durable transaction record: its outcomes and legs, whatever Temporal still remembers. */
   record: TransactionRecordDocument | null;
-  /** The transaction's execution (`wallet-transaction-…`). */
+  /** The latest run of the transaction's execution (`wallet-transaction-…`). */
   workflow: ExecutionReport | null;
-  /** The execution that reversed it after it had settled Completed (`wallet-reversal-…`), if any. */
+  /** A `wallet-reversal-…` execution, which rolled transactions back before they were decided once. */
   reversal: ExecutionReport | null;
   ledgerEntries: Array<Pick<LedgerEntryDocument, 'leg' | 'amount' | 'balanceAfter' | 'version'> & { userId: string }>;
+  /** Forward legs its Failed decision voided: they can never be applied. */
+  voidedLegs: Array<{ leg: string; userId: string }>;
 }
 
 /** Everything known of a transaction: its executions, where they stand, its ledger entries. */
@@ -65,17 +67,19 @@ export async function showTransaction(ctx: OperationsContext, transactionId: str
     describeExecution(ctx, transactionReversalWorkflowId(transactionId)),
     ctx.stores.records.find(transactionId),
   ]);
-  const entries = await ctx.stores.ledger.entries
+  const found = await ctx.stores.ledger.entries
     .find({ transactionId: new Types.ObjectId(transactionId) })
     .sort({ createdAt: 1 })
     .limit(16)
-    .lean<LedgerEntryDocument[]>()
+    .lean<Array<LedgerEntryDocument | VoidedLegDocument>>()
     .exec();
+  const entries = found.filter((e): e is LedgerEntryDocument => 'version' in e);
   return {
     transactionId,
     record,
     workflow,
     reversal,
+    voidedLegs: found.filter((e): e is VoidedLegDocument => !('version' in e)).map((e) => ({ leg: e.leg, userId: e.userId.toHexString() })),
     ledgerEntries: entries.map((e) => ({
       leg: e.leg,
       userId: e.userId.toHexString(),

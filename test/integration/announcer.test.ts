@@ -1,4 +1,4 @@
-import type { TransactionFinalized } from '../../workflows/contract';
+import type { AnnounceOutcome, TransactionFinalized } from '../../workflows/contract';
 import { Announcer, type AnnouncementAttempt, type AnnouncerDependencies } from '../../src/finalization/announcer';
 import { createLogger } from '../../src/logger';
 import { BrokerConnection } from '../../src/messaging/broker-connection';
@@ -54,12 +54,21 @@ describe('announcing an outcome', () => {
     await db.close();
   });
 
-  /** Runs the step in this process. */
-  const announce = (finalized: TransactionFinalized) => announcer.announce(finalized, [], attempt());
+  /**
+   * Runs the step in this process (`by`), as a run does: a Completed is decided by the step itself,
+   * a Failed was decided before, at its position (the rollback's, after a Completed).
+   */
+  async function announce(finalized: TransactionFinalized, by: Announcer = announcer): Promise<AnnounceOutcome> {
+    const { transactionId } = finalized;
+    if (finalized.status === 'Completed') return by.announce(transactionId, 'first', { status: 'Completed' }, [], attempt());
+    const position = (await db.records.decisionAt(transactionId, 'first'))?.status === 'Completed' ? 'rollback' : 'first';
+    const decision = { status: 'Failed', reason: finalized.reason ?? 'Transaction failed', undo: 'reversal' } as const;
+    const standing = await db.records.decideFailed(transactionId, position, decision, []);
+    return by.announce(transactionId, position, standing, [], attempt());
+  }
 
   /** Runs the step in a fresh process (no memory of what it announced). */
-  const announceInSuccessor = (finalized: TransactionFinalized) =>
-    announcerOf(new FinalizationLog(db.connection)).announce(finalized, [], attempt());
+  const announceInSuccessor = (finalized: TransactionFinalized) => announce(finalized, announcerOf(new FinalizationLog(db.connection)));
 
   /** Announces a later outcome, then expects the transaction's announcements to be exactly these. */
   async function expectAnnouncedOnceThenFailed(transactionId: string): Promise<void> {
@@ -70,7 +79,7 @@ describe('announcing an outcome', () => {
 
   it('publishes wallet.transactionFinalized exactly in the contract shape', async () => {
     const transactionId = objectId();
-    await announce({ transactionId, status: 'Failed', reason: 'Insufficient balance' });
+    expect(await announce({ transactionId, status: 'Failed', reason: 'Insufficient balance' })).toEqual({ kind: 'announced' });
     expect(await platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Failed', reason: 'Insufficient balance' });
   });
 
@@ -90,7 +99,7 @@ describe('announcing an outcome', () => {
 
   it('announces once when two attempts run at once in one process (a regular activity taking over from a timed-out local one)', async () => {
     const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
-    await db.records.recordOutcome(completed, []); // earlier attempts never reached the broker
+    await db.records.decideCompleted(completed.transactionId, []); // earlier attempts never reached the broker
     await Promise.all([announce(completed), announce(completed)]);
     await expectAnnouncedOnceThenFailed(completed.transactionId);
   });
@@ -105,7 +114,7 @@ describe('announcing an outcome', () => {
   it('does not announce again when the broker routed an attempt whose process died before the confirm', async () => {
     const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
     // What the dead process left: its recorded outcome, and its message in the broker's queues.
-    await db.records.recordOutcome(completed, []);
+    await db.records.decideCompleted(completed.transactionId, []);
     platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, completed);
     // Routed to the platform's queue, so to the echo's too, before the successor's fence.
     await platform.finalizationOf(completed.transactionId);
@@ -121,24 +130,33 @@ describe('announcing an outcome', () => {
     let recorded!: () => void;
     const outcomeRecorded = new Promise<void>((resolve) => (recorded = resolve));
     const stalling: AnnouncerDependencies['records'] = {
-      isLatest: (f) => db.records.isLatest(f),
-      recordOutcome: async (f, legs) => {
-        const recording = await db.records.recordOutcome(f, legs);
+      isLatest: (transactionId, status) => db.records.isLatest(transactionId, status),
+      decideCompleted: async (transactionId, legs) => {
+        const decided = await db.records.decideCompleted(transactionId, legs);
         recorded();
         await thawed;
-        return recording;
+        return decided;
       },
     };
-    const frozen = announcerOf(new FinalizationLog(db.connection), stalling).announce(completed, [], attempt());
+    const frozen = announce(completed, announcerOf(new FinalizationLog(db.connection), stalling));
     // Meanwhile its retry announces Completed, and a rollback of the transaction announces Failed.
     await outcomeRecorded;
     await announceInSuccessor(completed);
     await announce({ transactionId: completed.transactionId, status: 'Failed', reason: 'Chargeback' });
     await platform.finalizationsCount(completed.transactionId, 2);
     thaw();
-    await frozen;
+    expect(await frozen).toEqual({ kind: 'superseded' });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(platform.finalizationsOf(completed.transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
+  });
+
+  it('announces nothing for a Completed when the transaction was decided Failed first', async () => {
+    const transactionId = objectId();
+    await db.records.decideFailed(transactionId, 'first', { status: 'Failed', reason: 'Declined', undo: 'reversal' }, []);
+    expect(await announce({ transactionId, status: 'Completed' })).toEqual({ kind: 'superseded' });
+    await announce({ transactionId, status: 'Failed', reason: 'Declined' });
+    await platform.finalizationOf(transactionId);
+    expect(platform.finalizationsOf(transactionId)).toEqual([{ transactionId, status: 'Failed', reason: 'Declined' }]);
   });
 
   it('learns from the echo of a burst of announcements, some of them recorded before, that each went out', async () => {
@@ -156,7 +174,7 @@ describe('announcing an outcome', () => {
 
   it('announces on a retry whose earlier attempt never reached the broker', async () => {
     const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
-    await db.records.recordOutcome(completed, []);
+    await db.records.decideCompleted(completed.transactionId, []);
     await announceInSuccessor(completed);
     expect(await platform.finalizationOf(completed.transactionId)).toEqual(completed);
   });

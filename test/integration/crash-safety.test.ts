@@ -1,26 +1,29 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { openSync } from 'node:fs';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { Types } from 'mongoose';
-import { openStores, type Stores } from '../../src/stores';
 import type { WalletService } from '../../src/service';
+import { ENTRIES_ONLY } from '../../src/ledger/ledger-entry.model';
+import { Ledger } from '../../src/ledger/ledger';
 import { verifyChain } from '../../src/ledger/ledger-chain';
+import { createMetrics } from '../../src/metrics';
+import { openStores, type Stores } from '../../src/stores';
+import { startDoomedService, type CrashPoint } from '../support/doomed-service';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { PlatformBroker } from '../support/platform-broker';
-import { REPO_ROOT } from '../support/tools';
 import { dropDatabase, startTestService, testConfig } from '../support/wallet-service';
 
 const SUITE = 'crash';
 
-describe('a worker process killed between the debit and the credit of a transfer', () => {
+// A worker process killed right after a step of a transfer did its work and before Temporal learned
+// of it; a new process then runs the transaction again from its history. Whatever the moment, each
+// leg is applied once and the legs standing match the one outcome announced.
+describe('a worker process killed in the middle of a transfer', () => {
   const env = { TEMPORAL_TASK_QUEUE: `wallet-test-crash-${objectId()}` };
   const config = testConfig(SUITE, env);
   let platform: PlatformBroker;
   let db: Stores;
-  let child: ChildProcess | undefined;
   let successor: WalletService | undefined;
+  let doomedChild: ChildProcess | undefined;
 
   beforeAll(async () => {
     platform = await PlatformBroker.connect();
@@ -28,52 +31,24 @@ describe('a worker process killed between the debit and the credit of a transfer
     await dropDatabase(config.mongo.url);
     db = await openStores(config.mongo.url);
   });
-  afterAll(async () => {
-    child?.kill('SIGKILL');
+  afterEach(async () => {
+    doomedChild?.kill('SIGKILL');
     await successor?.stop();
+    successor = undefined;
+  });
+  afterAll(async () => {
     await db.close();
     await platform.close();
   });
 
-  function startDoomedService(transactionId: string): ChildProcess {
-    const log = openSync(path.join(REPO_ROOT, '.run/test/crash-after-leg.log'), 'w');
-    return spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../support/crash-after-leg.ts')], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        PORT: '0',
-        DATABASE_URL: config.mongo.url,
-        RABBITMQ_URL: config.amqp.url,
-        TEMPORAL_ADDRESS: config.temporal.address,
-        TEMPORAL_TASK_QUEUE: config.temporal.taskQueue,
-        JWT_PUBLIC_KEY: config.auth.publicKeyPem,
-        CRASH_TRANSACTION_ID: transactionId,
-        CRASH_AFTER_LEG: 'debit',
-      },
-      stdio: ['ignore', 'pipe', log],
-    });
-  }
-
-  /** Its log goes to stdout too: waits for the line the child writes once it consumes and works. */
-  function readyLine(doomed: ChildProcess): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let output = '';
-      doomed.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString('utf8');
-        if (/^ready$/m.test(output)) resolve();
-      });
-      doomed.once('exit', (code, signal) => reject(new Error(`the doomed service exited before it was ready (${code ?? signal})`)));
-    });
-  }
-
-  const entriesOf = (transactionId: string) =>
-    db.ledger.entries
-      .find({ transactionId: new Types.ObjectId(transactionId) })
-      .sort({ createdAt: 1 })
-      .lean()
-      .exec();
+  const entriesOf = async (transactionId: string) =>
+    (
+      await db.ledger.entries
+        .find({ transactionId: new Types.ObjectId(transactionId), ...ENTRIES_ONLY })
+        .sort({ createdAt: 1 })
+        .lean()
+        .exec()
+    ).map((e) => [e.leg, e.userId.toHexString(), e.amount]);
   const balanceOf = async (userId: string) =>
     (
       await db.ledger.wallets
@@ -81,44 +56,92 @@ describe('a worker process killed between the debit and the credit of a transfer
         .lean()
         .exec()
     )?.balance;
+  const signUp = async (...users: string[]) => {
+    for (const user of users) platform.signup(user);
+    await eventually(`${users.length} wallets`, async () =>
+      (await db.ledger.wallets.countDocuments({ userId: { $in: users.map((u) => new Types.ObjectId(u)) } })) === users.length
+        ? true
+        : undefined,
+    );
+  };
 
-  it('completes after a new worker starts, with each leg applied exactly once', async () => {
+  /** The recipient signs up while no service runs: their wallet is opened as the sign-up's consumer opens it. */
+  const openWallet = async (recipient: string) => void (await new Ledger(db.ledger, createMetrics(), 0).openWallet(recipient));
+
+  /**
+   * Runs a transfer of 250 from a sender holding 1,000 through a service that dies after `crash`,
+   * lets `meanwhile` happen, then starts a successor; returns the transfer's parties once its first
+   * outcome is announced.
+   */
+  async function transferThroughCrash(
+    crashAfter: Omit<CrashPoint, 'transactionId'>,
+    { recipientHasWallet = true, meanwhile = async (_recipient: string) => undefined as void } = {},
+  ): Promise<{ transactionId: string; sender: string; recipient: string }> {
     const [sender, recipient, transactionId] = [objectId(), objectId(), objectId()];
-    child = startDoomedService(transactionId);
-    const exited = once(child, 'exit');
-    await readyLine(child);
-
-    platform.signup(sender);
-    platform.signup(recipient);
-    await eventually('both wallets', async () => ((await db.ledger.wallets.countDocuments()) === 2 ? true : undefined));
+    const doomed = await startDoomedService(config, { transactionId, ...crashAfter });
+    doomedChild = doomed.child;
+    await signUp(...(recipientHasWallet ? [sender, recipient] : [sender]));
     const topUp = objectId();
     platform.topUp(topUp, sender, 1000);
     await platform.finalizationOf(topUp);
-
     platform.transfer(transactionId, sender, recipient, 250);
-    const [code, signal] = await exited;
-    expect({ code, signal }).toEqual({ code: null, signal: 'SIGKILL' });
-    expect((await entriesOf(transactionId)).map((e) => e.leg)).toEqual(['debit']);
+    expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' });
     expect(platform.finalizationsOf(transactionId)).toEqual([]);
-
+    await meanwhile(recipient);
     successor = await startTestService(SUITE, env, undefined, { keepDatabase: true });
-    expect(await platform.finalizationOf(transactionId, 60_000)).toEqual({ transactionId, status: 'Completed' });
-    expect((await entriesOf(transactionId)).map((e) => [e.leg, e.userId.toHexString(), e.amount])).toEqual([
-      ['debit', sender, -250],
-      ['credit', recipient, 250],
-    ]);
-    expect([await balanceOf(sender), await balanceOf(recipient)]).toEqual([750, 250]);
+    await platform.finalizationOf(transactionId, 60_000);
     for (const user of [sender, recipient]) {
       verifyChain(
         user,
         await db.ledger.entries
-          .find({ userId: new Types.ObjectId(user) })
+          .find({ userId: new Types.ObjectId(user), ...ENTRIES_ONLY })
           .sort({ version: 1 })
           .lean()
           .exec(),
       );
     }
+    return { transactionId, sender, recipient };
+  }
+
+  /** No second announcement comes: identical repeats would be the announcer's failure, another status the decision's. */
+  async function announcedOnly(transactionId: string, expected: unknown[]): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(platform.finalizationsOf(transactionId)).toHaveLength(1);
+    expect(platform.finalizationsOf(transactionId)).toEqual(expected);
+  }
+
+  it('after the debit: the successor completes it, each leg once', async () => {
+    const { transactionId, sender, recipient } = await transferThroughCrash({ activity: 'applyForwardLeg', leg: 'debit' });
+    expect(await entriesOf(transactionId)).toEqual([
+      ['debit', sender, -250],
+      ['credit', recipient, 250],
+    ]);
+    expect([await balanceOf(sender), await balanceOf(recipient)]).toEqual([750, 250]);
+    await announcedOnly(transactionId, [{ transactionId, status: 'Completed' }]);
+  }, 120_000);
+
+  it('after compensating the debit of a credit refused for want of a wallet: the recipient signing up meanwhile changes nothing, it ends Failed', async () => {
+    const { transactionId, sender, recipient } = await transferThroughCrash(
+      { activity: 'undoLeg', leg: 'debit' },
+      { recipientHasWallet: false, meanwhile: openWallet },
+    );
+    expect(await entriesOf(transactionId)).toEqual([
+      ['debit', sender, -250],
+      ['compensation', sender, 250],
+    ]);
+    expect([await balanceOf(sender), await balanceOf(recipient)]).toEqual([1000, 0]);
+    await announcedOnly(transactionId, [{ transactionId, status: 'Failed', reason: 'Recipient wallet not found' }]);
+  }, 120_000);
+
+  it('after the credit was refused and before anything was decided: the successor, finding the wallet there now, completes it', async () => {
+    const { transactionId, sender, recipient } = await transferThroughCrash(
+      { activity: 'applyForwardLeg', leg: 'credit' },
+      { recipientHasWallet: false, meanwhile: openWallet },
+    );
+    expect(await entriesOf(transactionId)).toEqual([
+      ['debit', sender, -250],
+      ['credit', recipient, 250],
+    ]);
+    expect([await balanceOf(sender), await balanceOf(recipient)]).toEqual([750, 250]);
+    await announcedOnly(transactionId, [{ transactionId, status: 'Completed' }]);
   }, 120_000);
 });

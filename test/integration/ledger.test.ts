@@ -1,8 +1,9 @@
 import { Types } from 'mongoose';
 import type { LegChange } from '../../workflows/contract';
-import { InsufficientBalanceError, LedgerInvariantError, WalletNotFoundError } from '../../src/ledger/errors';
+import { InsufficientBalanceError, LedgerInvariantError, LegVoidedError, WalletNotFoundError } from '../../src/ledger/errors';
 import { Ledger } from '../../src/ledger/ledger';
 import { verifyChain } from '../../src/ledger/ledger-chain';
+import { ENTRIES_ONLY } from '../../src/ledger/ledger-entry.model';
 import { createMetrics } from '../../src/metrics';
 import { openStores, type Stores } from '../../src/stores';
 import { objectId } from '../support/ids';
@@ -47,7 +48,7 @@ describe('the ledger on the database', () => {
   });
   async function entriesOf(userId: string) {
     return db()
-      .ledger.entries.find({ userId: new Types.ObjectId(userId) })
+      .ledger.entries.find({ userId: new Types.ObjectId(userId), ...ENTRIES_ONLY })
       .sort({ version: 1 })
       .lean()
       .exec();
@@ -88,7 +89,7 @@ describe('the ledger on the database', () => {
     const change = credit(user, 250);
     const attempts = await Promise.all(Array.from({ length: 10 }, (_, i) => ledgers[i % ledgers.length].applyLeg(change)));
     expect(new Set(attempts.map((a) => JSON.stringify(a))).size).toBe(1);
-    expect(attempts[0]).toMatchObject({ leg: 'credit', amount: 250, balanceAfter: 250, version: 1 });
+    expect(attempts[0]).toMatchObject({ leg: { leg: 'credit', amount: 250, balanceAfter: 250, version: 1 }, predatesRecord: false });
     expect(await entriesOf(user)).toHaveLength(1);
   });
 
@@ -139,7 +140,7 @@ describe('the ledger on the database', () => {
       .ledger.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 0, version: 0 } })
       .exec();
     const next = await ledgers[1].applyLeg(credit(user, 5));
-    expect(next).toMatchObject({ version: 2, balanceAfter: 105 });
+    expect(next.leg).toMatchObject({ version: 2, balanceAfter: 105 });
     expect(await walletOf(user)).toMatchObject({ balance: 105, version: 2 });
   });
 
@@ -156,7 +157,7 @@ describe('the ledger on the database', () => {
     await ledgers[0].openWallet(user);
     await ledgers[0].applyLeg(credit(user, 10));
     await ledgers[1].applyLeg(credit(user, 100));
-    await expect(ledgers[0].applyLeg(debit(user, 50))).resolves.toMatchObject({ version: 3, balanceAfter: 60 });
+    await expect(ledgers[0].applyLeg(debit(user, 50))).resolves.toMatchObject({ leg: { version: 3, balanceAfter: 60 } });
     await expect(ledgers[0].applyLeg(debit(user, 61))).rejects.toThrow(InsufficientBalanceError);
     verifyChain(user, await entriesOf(user));
   });
@@ -171,7 +172,7 @@ describe('the ledger on the database', () => {
       .ledger.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 10, version: 1 } })
       .exec();
     const restarted = new Ledger(db().ledger, metrics, 0);
-    await expect(restarted.applyLeg(debit(user, 50))).resolves.toMatchObject({ version: 3, balanceAfter: 50 });
+    await expect(restarted.applyLeg(debit(user, 50))).resolves.toMatchObject({ leg: { version: 3, balanceAfter: 50 } });
     await expect(new Ledger(db().ledger, metrics, 0).applyLeg(debit(user, 51))).rejects.toThrow(/holds 50, cannot take 51/);
     verifyChain(user, await entriesOf(user));
   });
@@ -211,5 +212,85 @@ describe('the ledger on the database', () => {
     expect(opened.filter((o) => o.created)).toHaveLength(1);
     expect(await walletOf(user)).toMatchObject({ balance: 500, version: 1 });
     expect(await entriesOf(user)).toMatchObject([{ leg: 'opening', amount: 500, balanceAfter: 500, version: 1 }]);
+  });
+
+  describe('a forward leg voided by its Failed decision', () => {
+    it("can never be applied after, by any process, and is in no wallet's chain", async () => {
+      const user = objectId();
+      await ledgers[0].openWallet(user);
+      const change = credit(user, 30);
+      await expect(ledgers[0].voidLeg(change)).resolves.toBe('voided');
+      await expect(ledgers[1].voidLeg(change)).resolves.toBe('voided');
+      await expect(ledgers[2].applyLeg(change)).rejects.toThrow(LegVoidedError);
+      expect(await entriesOf(user)).toEqual([]);
+      expect(await walletOf(user)).toMatchObject({ balance: 0, version: 0 });
+    });
+
+    it('is found standing when it was applied first', async () => {
+      const user = objectId();
+      await ledgers[0].openWallet(user);
+      const change = credit(user, 30);
+      await ledgers[0].applyLeg(change);
+      await expect(ledgers[1].voidLeg(change)).resolves.toBe('standing');
+    });
+
+    it('either stands or is void when a process applies it while another voids it, never both', async () => {
+      const user = objectId();
+      await ledgers[0].openWallet(user);
+      const outcomes: string[] = [];
+      for (let round = 0; round < 30; round++) {
+        const change = credit(user, 1);
+        const [applied, voided] = await Promise.allSettled([ledgers[round % 5].applyLeg(change), ledgers[(round + 1) % 5].voidLeg(change)]);
+        const landed = applied.status === 'fulfilled';
+        if (!landed) expect((applied as PromiseRejectedResult).reason).toBeInstanceOf(LegVoidedError);
+        expect(voided).toEqual({ status: 'fulfilled', value: landed ? 'standing' : 'voided' });
+        outcomes.push(landed ? 'applied' : 'voided');
+      }
+      const entries = await entriesOf(user);
+      expect(entries).toHaveLength(outcomes.filter((o) => o === 'applied').length);
+      verifyChain(user, entries);
+    });
+  });
+
+  describe('the undo of a forward leg', () => {
+    it("is applied once under the decision's undo leg, whichever process undoes it", async () => {
+      const user = objectId();
+      await ledgers[0].openWallet(user);
+      await ledgers[0].applyLeg(credit(user, 100));
+      const spend = debit(user, 60);
+      await ledgers[0].applyLeg(spend);
+      const undos = await Promise.all(ledgers.map((ledger) => ledger.undoLeg(spend, 'reversal')));
+      expect(new Set(undos.map((u) => JSON.stringify(u.leg))).size).toBe(1);
+      expect(undos[0].leg).toMatchObject({ leg: 'reversal', amount: 60, balanceAfter: 100 });
+      expect((await entriesOf(user)).map((e) => e.leg)).toEqual(['credit', 'debit', 'reversal']);
+    });
+
+    it('refuses, as a broken invariant, to undo a leg the ledger lacks or holds with another amount', async () => {
+      const user = objectId();
+      await ledgers[0].openWallet(user);
+      await ledgers[0].applyLeg(credit(user, 100));
+      await expect(ledgers[0].undoLeg(debit(user, 10), 'compensation')).rejects.toThrow(/which the ledger lacks/);
+      const spend = debit(user, 10);
+      await ledgers[0].applyLeg(spend);
+      await expect(ledgers[0].undoLeg({ ...spend, amount: -11 }, 'compensation')).rejects.toThrow(LedgerInvariantError);
+    });
+
+    it('of a leg applied before records were kept finds its undo under the other undo leg, and writes none', async () => {
+      const user = objectId();
+      await ledgers[0].openWallet(user);
+      await ledgers[0].applyLeg(credit(user, 100));
+      const spend = debit(user, 40);
+      await ledgers[0].applyLeg(spend);
+      await ledgers[0].applyLeg({ ...spend, leg: 'compensation', amount: 40 });
+      await db().ledger.entryCollection.updateMany(
+        { transactionId: new Types.ObjectId(spend.transactionId) },
+        { $unset: { underRecord: 1 } },
+      );
+      await expect(ledgers[1].undoLeg(spend, 'reversal')).resolves.toMatchObject({
+        leg: { leg: 'compensation', amount: 40 },
+        predatesRecord: true,
+      });
+      expect((await entriesOf(user)).map((e) => e.leg)).toEqual(['credit', 'debit', 'compensation']);
+    });
   });
 });

@@ -89,7 +89,7 @@ describe('operations', () => {
     await wallet.topUp(recipient, 300);
     await retryTransaction(ctx, transactionId);
     await wallet.platform.finalizationsCount(transactionId, 2);
-    expect((await showTransaction(ctx, transactionId)).reversal?.state.status).toBe('Failed');
+    expect((await showTransaction(ctx, transactionId)).workflow?.state.status).toBe('Failed');
   });
 
   it('refuses to reset a transaction its record holds as final, unless forced', async () => {
@@ -161,12 +161,13 @@ describe('operations', () => {
     const transactionId = objectId();
     const debit = { transactionId, transactionType: 'Transfer', userId: sender, amount: -30, counterpartyUserId: recipient } as const;
     // Its debit applied, its credit not yet: the record is still Pending.
-    await wallet.service.stores.records.open({ transactionId, type: 'Transfer', userIds: [sender, recipient], amount: 30 });
+    const terms = { transactionId, type: 'Transfer', fromUserId: sender, toUserId: recipient, amount: 30 } as const;
+    await wallet.service.stores.records.open({ transactionId, type: 'Transfer', terms, reason: null });
     await wallet.service.ledger.applyLeg({ ...debit, leg: 'debit' });
     expect(await reconcileNow(ctx)).toMatchObject({ ok: true, unbalancedTransfers: [], inFlight: -30 });
 
     // Announced as final with its credit missing: money vanished.
-    await wallet.service.stores.records.recordOutcome({ transactionId, status: 'Completed' }, []);
+    await wallet.service.stores.records.decideCompleted(transactionId, []);
     expect(await reconcileNow(ctx)).toMatchObject({ ok: false, unbalancedTransfers: [transactionId] });
     await wallet.service.ledger.applyLeg({ ...debit, leg: 'compensation', amount: 30 });
     expect(await reconcileNow(ctx)).toMatchObject({ ok: true, inFlight: 0 });

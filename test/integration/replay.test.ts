@@ -2,12 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Worker } from '@temporalio/worker';
-import {
-  operatorRetrySignal,
-  transactionCompletedSignal,
-  transactionReversalWorkflowId,
-  transactionWorkflowId,
-} from '../../workflows/contract';
+import { operatorRetrySignal, transactionCompletedSignal, transactionWorkflowId } from '../../workflows/contract';
 import { objectId } from '../support/ids';
 import { eventually } from '../support/eventually';
 import { temporalCliPath } from '../support/tools';
@@ -34,8 +29,8 @@ describe('workflow determinism', () => {
   });
 
   /** Waits for the execution of a transaction to close and keeps its history. */
-  async function recorded(name: string, transactionId: string, workflowId = transactionWorkflowId(transactionId)): Promise<void> {
-    const handle = wallet.temporal.workflow.getHandle(workflowId);
+  async function recorded(name: string, transactionId: string): Promise<void> {
+    const handle = wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
     await eventually(`the execution of ${name}`, () => handle.describe());
     await handle.result();
     // Exported the way an operator would, with the Temporal CLI, in its canonical JSON.
@@ -73,20 +68,23 @@ describe('workflow determinism', () => {
     wallet.platform.transfer(failedFirst, alice, bob, 5);
     await recorded('failed-before-completed', failedFirst);
 
+    // A rollback after the execution closed is a new run of the same execution id.
     const reversed = await wallet.transfer(alice, carol, 100);
     await recorded('settled-before-failure', reversed.transactionId);
     wallet.platform.failed(reversed.transactionId, 'Transfer', 'Chargeback');
-    await recorded('reversal-of-settled-transfer', reversed.transactionId, transactionReversalWorkflowId(reversed.transactionId));
+    await wallet.platform.finalizationsCount(reversed.transactionId, 2);
+    await recorded('rollback-of-settled-transfer', reversed.transactionId);
 
     const spentFirst = await wallet.transfer(alice, carol, 200);
     await wallet.transfer(carol, bob, 200);
     wallet.platform.failed(spentFirst.transactionId, 'Transfer', 'Chargeback');
-    await eventually('the reversal to wait for an operator', async () =>
-      (await wallet.reversalState(spentFirst.transactionId)).status === 'NeedsOperator' ? true : undefined,
+    await eventually('the rollback to wait for an operator', async () =>
+      (await wallet.workflowState(spentFirst.transactionId)).status === 'NeedsOperator' ? true : undefined,
     );
     await wallet.topUp(carol, 200);
-    await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(spentFirst.transactionId)).signal(operatorRetrySignal);
-    await recorded('reversal-after-operator-retry', spentFirst.transactionId, transactionReversalWorkflowId(spentFirst.transactionId));
+    await wallet.temporal.workflow.getHandle(transactionWorkflowId(spentFirst.transactionId)).signal(operatorRetrySignal);
+    await wallet.platform.finalizationsCount(spentFirst.transactionId, 2);
+    await recorded('rollback-after-operator-retry', spentFirst.transactionId);
 
     const rejected = objectId();
     wallet.platform.completed({ transactionId: rejected, type: 'TopUp', userId: alice, amount: 0 });

@@ -1,5 +1,5 @@
 import { Types } from 'mongoose';
-import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionReversalWorkflowId, transactionWorkflowId } from '../../workflows/contract';
+import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionWorkflowId } from '../../workflows/contract';
 import { QUEUES } from '../../src/messaging/topology';
 import { LegGate } from '../support/activity-gate';
 import { eventually } from '../support/eventually';
@@ -17,12 +17,13 @@ describe('duplicates and transaction.failed', () => {
     await wallet.stop();
   });
 
-  /** Waits until the transaction's execution has closed; returns how. */
-  async function settled(transactionId: string) {
-    return eventually(`workflow of ${transactionId} to settle`, async () => {
-      const description = await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).describe();
-      return description.status.name !== 'RUNNING' ? description.status.name : undefined;
-    });
+  const settled = (transactionId: string) => wallet.settled(transactionId);
+  /** Every run the transaction's execution id has had. */
+  async function runsOf(transactionId: string): Promise<string[]> {
+    const runs: string[] = [];
+    for await (const run of wallet.temporal.workflow.list({ query: `WorkflowId = "${transactionWorkflowId(transactionId)}"` }))
+      runs.push(run.runId);
+    return runs;
   }
 
   describe('a redelivered or duplicated transaction.completed', () => {
@@ -53,7 +54,7 @@ describe('duplicates and transaction.failed', () => {
       expect(await wallet.entriesOfTransaction(transactionId)).toHaveLength(2);
     });
 
-    it('never starts a second execution once the first has completed', async () => {
+    it('starts no second run for a transaction its record holds final and announced', async () => {
       const sender = await wallet.fundedUser(10);
       const [recipient] = await wallet.signedUp(1);
       const { transactionId, finalized } = await wallet.transfer(sender, recipient, 11);
@@ -62,10 +63,7 @@ describe('duplicates and transaction.failed', () => {
       const before = await wallet.consumedFrom(QUEUES.transactionCompleted);
       wallet.platform.transfer(transactionId, sender, recipient, 5);
       await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 1);
-      const runs = [];
-      for await (const run of wallet.temporal.workflow.list({ query: `WorkflowId = "${transactionWorkflowId(transactionId)}"` }))
-        runs.push(run);
-      expect(runs).toHaveLength(1);
+      expect(await runsOf(transactionId)).toHaveLength(1);
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
       expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
     });
@@ -188,9 +186,8 @@ describe('duplicates and transaction.failed', () => {
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
     });
 
-    it('reverses a leg the ledger holds that its execution never recorded (a refused workflow task)', async () => {
-      // A local activity applied the credit, then the server refused the workflow task that carried
-      // its result because transaction.failed arrived meanwhile: the execution runs again without it.
+    it('reverses a leg applied before its transaction had a record, when transaction.failed is the first event seen', async () => {
+      // The ledger alone knows the credit: it takes the record's terms from it.
       const [user] = await wallet.signedUp(1);
       const transactionId = objectId();
       await wallet.service.ledger.applyLeg({ transactionId, transactionType: 'TopUp', leg: 'credit', userId: user, amount: 1704 });
@@ -208,7 +205,7 @@ describe('duplicates and transaction.failed', () => {
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
     });
 
-    it('after the transaction settled Completed and closed: a reversal execution undoes it from the ledger', async () => {
+    it('after the transaction settled Completed and its execution closed: a new run of it rolls it back from the record', async () => {
       const [user] = await wallet.signedUp(1);
       const transactionId = objectId();
       wallet.platform.topUp(transactionId, user, 40);
@@ -220,12 +217,11 @@ describe('duplicates and transaction.failed', () => {
         status: 'Failed',
         reason: 'Chargeback',
       });
-      const reversal = await eventually('the reversal execution to close', async () => {
-        const description = await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).describe();
-        return description.status.name === 'COMPLETED' ? description : undefined;
-      });
-      expect(reversal.typedSearchAttributes.get(SEARCH_ATTRIBUTES.transactionId)).toBe(transactionId);
-      expect((await wallet.reversalState(transactionId)).legs).toMatchObject([{ leg: 'reversal', userId: user, amount: -40 }]);
+      expect(await settled(transactionId)).toBe('COMPLETED');
+      expect(await runsOf(transactionId)).toHaveLength(2);
+      const rollback = await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).describe();
+      expect(rollback.typedSearchAttributes.get(SEARCH_ATTRIBUTES.transactionId)).toBe(transactionId);
+      expect((await wallet.workflowState(transactionId)).legs).toMatchObject([{ leg: 'reversal', userId: user, amount: -40 }]);
       expect(await wallet.balanceOf(user)).toBe(0);
       expect(await wallet.platform.drainDeadLetters()).toEqual([]);
     });
@@ -244,17 +240,17 @@ describe('duplicates and transaction.failed', () => {
         )
         .exec();
       wallet.platform.failed(transactionId, 'Transfer', 'Chargeback');
-      await eventually('the reversal to ask for an operator', async () =>
-        (await wallet.reversalState(transactionId)).status === 'NeedsOperator' ? true : undefined,
+      await eventually('the rollback to ask for an operator', async () =>
+        (await wallet.workflowState(transactionId)).status === 'NeedsOperator' ? true : undefined,
       );
       // The recipient cannot pay it back, so the sender must not have been refunded yet.
       expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([0, 50]);
       expect((await wallet.entriesOfTransaction(transactionId)).map((e) => e.leg).sort()).toEqual(['credit', 'debit']);
 
       await wallet.topUp(recipient, 250);
-      await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).signal(operatorRetrySignal);
+      await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).signal(operatorRetrySignal);
       await wallet.platform.finalizationsCount(transactionId, 2);
-      expect((await wallet.reversalState(transactionId)).legs.map((leg) => [leg.leg, leg.userId])).toEqual([
+      expect((await wallet.workflowState(transactionId)).legs.map((leg) => [leg.leg, leg.userId])).toEqual([
         ['reversal', recipient],
         ['reversal', sender],
       ]);
@@ -268,15 +264,15 @@ describe('duplicates and transaction.failed', () => {
       const spent = await wallet.transfer(recipient, third, 250);
       expect(spent.finalized.status).toBe('Completed');
       wallet.platform.failed(transactionId, 'Transfer', 'Chargeback');
-      const stuck = await eventually('the reversal to ask for an operator', async () => {
-        const state = await wallet.reversalState(transactionId);
+      const stuck = await eventually('the rollback to ask for an operator', async () => {
+        const state = await wallet.workflowState(transactionId);
         return state.status === 'NeedsOperator' ? state : undefined;
       });
-      expect(stuck.attention).toMatch(/reversal of a settled leg refused \(InsufficientBalance\)/);
+      expect(stuck.attention).toMatch(/reversal of the credit of user .* refused \(InsufficientBalance\)/);
       expect(wallet.platform.finalizationsOf(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
 
       await wallet.topUp(recipient, 250);
-      await wallet.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).signal(operatorRetrySignal);
+      await wallet.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).signal(operatorRetrySignal);
       const finalizations = await wallet.platform.finalizationsCount(transactionId, 2);
       expect(finalizations[1]).toEqual({ transactionId, status: 'Failed', reason: 'Chargeback' });
       expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient), await wallet.balanceOf(third)]).toEqual([300, 0, 250]);

@@ -162,7 +162,7 @@ describe('the transaction record', () => {
       recorded: 'Completed',
       legs: [],
       finalizations: [{ status: 'Completed' }],
-      step: 'closed: the transaction record is already Completed',
+      step: 'closed',
     });
     expect(await wallet.balanceOf(user)).toBe(70);
     expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);

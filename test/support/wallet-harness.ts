@@ -4,15 +4,9 @@ import { Types } from 'mongoose';
 import type { TransactionFinalized } from '../../workflows/contract';
 import { verifyChain } from '../../src/ledger/ledger-chain';
 import type { WalletService } from '../../src/service';
-import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
+import { ENTRIES_ONLY, type LedgerEntryDocument, type VoidedLegDocument } from '../../src/ledger/ledger-entry.model';
 import { walletIdOf } from '../../src/ledger/keys';
-import {
-  SEARCH_ATTRIBUTES,
-  transactionReversalWorkflowId,
-  transactionStateQuery,
-  transactionWorkflowId,
-  type TransactionState,
-} from '../../workflows/contract';
+import { SEARCH_ATTRIBUTES, transactionStateQuery, transactionWorkflowId, type TransactionState } from '../../workflows/contract';
 import { eventually } from './eventually';
 import { objectId } from './ids';
 import { PlatformBroker } from './platform-broker';
@@ -112,7 +106,7 @@ export class WalletHarness {
 
   async ledgerOf(userId: string): Promise<LedgerEntryDocument[]> {
     return this.service.stores.ledger.entries
-      .find({ userId: new Types.ObjectId(userId) })
+      .find({ userId: new Types.ObjectId(userId), ...ENTRIES_ONLY })
       .sort({ version: 1 })
       .lean<LedgerEntryDocument[]>()
       .exec();
@@ -120,10 +114,19 @@ export class WalletHarness {
 
   async entriesOfTransaction(transactionId: string): Promise<LedgerEntryDocument[]> {
     return this.service.stores.ledger.entries
-      .find({ transactionId: new Types.ObjectId(transactionId) })
+      .find({ transactionId: new Types.ObjectId(transactionId), ...ENTRIES_ONLY })
       .sort({ createdAt: 1, _id: 1 })
       .lean<LedgerEntryDocument[]>()
       .exec();
+  }
+
+  /** The forward legs of a transaction that its Failed decision voided: `<leg> <userId>`. */
+  async voidedLegsOf(transactionId: string): Promise<string[]> {
+    const voided = await this.service.stores.ledger.entries
+      .find({ transactionId: new Types.ObjectId(transactionId), version: { $exists: false } })
+      .lean<VoidedLegDocument[]>()
+      .exec();
+    return voided.map((leg) => `${leg.leg} ${leg.userId.toHexString()}`).sort();
   }
 
   /** Checks a wallet's ledger as read back: gapless, arithmetic right, and the wallet matching its head. */
@@ -142,32 +145,43 @@ export class WalletHarness {
     });
   }
 
-  /** Waits until every execution of the transaction that exists has closed. */
-  async settled(transactionId: string): Promise<void> {
-    for (const workflowId of [transactionWorkflowId(transactionId), transactionReversalWorkflowId(transactionId)]) {
-      await eventually(`${workflowId} to close`, async () => ((await this.executionStatus(workflowId)) === 'RUNNING' ? undefined : true));
-    }
+  /** Waits until the transaction's latest execution has closed; returns how it closed. */
+  async settled(transactionId: string): Promise<string> {
+    const workflowId = transactionWorkflowId(transactionId);
+    return eventually(`${workflowId} to close`, async () => {
+      const status = await this.executionStatus(workflowId);
+      return status === 'RUNNING' ? undefined : status;
+    });
   }
 
   /**
-   * Deletes the transaction's executions through the Temporal API, as the namespace's retention
-   * does once it runs out, and waits until Temporal no longer knows them.
+   * Deletes the transaction's executions (every run of its id) through the Temporal API, as the
+   * namespace's retention does once it runs out, and waits until Temporal no longer knows them.
    */
   async forgetExecutions(transactionId: string): Promise<void> {
     await this.settled(transactionId);
-    for (const workflowId of [transactionWorkflowId(transactionId), transactionReversalWorkflowId(transactionId)]) {
-      if ((await this.executionStatus(workflowId)) === undefined) continue;
+    const workflowId = transactionWorkflowId(transactionId);
+    for (let runId = await this.runIdOf(workflowId); runId !== undefined; runId = await this.runIdOf(workflowId)) {
       await this.temporal.workflowService.deleteWorkflowExecution({
         namespace: this.temporal.options.namespace,
-        workflowExecution: { workflowId },
+        workflowExecution: { workflowId, runId },
       });
       // The dev server takes 20-35 s to carry a deletion out.
       await eventually(
-        `${workflowId} to be deleted`,
-        async () => ((await this.executionStatus(workflowId)) === undefined ? true : undefined),
+        `run ${runId} of ${workflowId} to be deleted`,
+        async () => ((await this.runIdOf(workflowId)) === runId ? undefined : true),
         90_000,
         500,
       );
+    }
+  }
+
+  private async runIdOf(workflowId: string): Promise<string | undefined> {
+    try {
+      return (await this.temporal.workflow.getHandle(workflowId).describe()).runId;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      throw error;
     }
   }
 
@@ -183,11 +197,6 @@ export class WalletHarness {
 
   async workflowState(transactionId: string): Promise<TransactionState> {
     return this.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).query(transactionStateQuery);
-  }
-
-  /** The state of the execution reversing a transaction that had closed as Completed. */
-  async reversalState(transactionId: string): Promise<TransactionState> {
-    return this.temporal.workflow.getHandle(transactionReversalWorkflowId(transactionId)).query(transactionStateQuery);
   }
 
   /** How many messages of a queue the bridge has finished with (acked), whatever the outcome. */

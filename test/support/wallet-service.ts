@@ -18,7 +18,7 @@ export function testConfig(suite: string, env: Record<string, string> = {}): Wal
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',
     DATABASE_URL: databaseUrlFor(`wallet_test_${suite}`),
-    RABBITMQ_URL: TEST_RABBITMQ_URL,
+    RABBITMQ_URL: withShortHeartbeat(TEST_RABBITMQ_URL),
     JWT_PUBLIC_KEY: PLACEHOLDER_PUBLIC_KEY,
     TEMPORAL_ADDRESS: address,
     TEMPORAL_TASK_QUEUE: `wallet-test-${suite}-${randomBytes(4).toString('hex')}`,
@@ -26,6 +26,16 @@ export function testConfig(suite: string, env: Record<string, string> = {}): Wal
     RECONCILIATION_INTERVAL_MINUTES: '0',
     ...env,
   });
+}
+
+/**
+ * A rollback waits three broker heartbeats before it moves money back (RollbackDecision): specs
+ * run with a short heartbeat, unless the URL names one.
+ */
+function withShortHeartbeat(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', '3');
+  return parsed.toString();
 }
 
 /** Drops the suite's database and starts the real service against the real servers. */

@@ -2,7 +2,7 @@ import { Types } from 'mongoose';
 import { EXCHANGES, ROUTING_KEYS } from '../../../src/messaging/topology';
 import { openStores, type Stores } from '../../../src/stores';
 import { verifyChain } from '../../../src/ledger/ledger-chain';
-import type { LedgerEntryDocument } from '../../../src/ledger/ledger-entry.model';
+import { ENTRIES_ONLY, type LedgerEntryDocument } from '../../../src/ledger/ledger-entry.model';
 import { eventually } from '../../support/eventually';
 import { objectId } from '../../support/ids';
 import type { ChaosStack } from './chaos-stack';
@@ -100,7 +100,7 @@ export class Scenario {
   async checkMoney(): Promise<{ wallets: number; total: number; toppedUp: number; netByTransaction: Map<string, number> }> {
     const db = await this.database();
     const wallets = await db.ledger.wallets.find().lean().exec();
-    const entries = await db.ledger.entries.find().sort({ userId: 1, version: 1 }).lean<LedgerEntryDocument[]>().exec();
+    const entries = await db.ledger.entries.find(ENTRIES_ONLY).sort({ userId: 1, version: 1 }).lean<LedgerEntryDocument[]>().exec();
     const byUser = new Map<string, LedgerEntryDocument[]>();
     for (const entry of entries) {
       const key = entry.userId.toHexString();
