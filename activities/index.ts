@@ -15,7 +15,7 @@ import type { Announcer } from '../src/finalization/announcer';
 import { BusinessRuleError, LedgerInvariantError, LegVoidedError } from '../src/ledger/errors';
 import type { Ledger, LedgerLeg } from '../src/ledger/ledger';
 import type { LedgerEntryDocument } from '../src/ledger/ledger-entry.model';
-import type { TransactionRecords } from '../src/transaction-record/transaction-records';
+import { termsFrom, type TransactionRecords } from '../src/transaction-record/transaction-records';
 
 // The activities the workflows call (see TransactionActivities in the contract): each hands its
 // step to the module that owns it, and turns that module's failures into what the workflow
@@ -89,7 +89,7 @@ export function createActivities({ ledger, records, announcer, rollbackFenceMs, 
       const view = await records.open({
         transactionId: opening.transactionId,
         type: opening.type,
-        terms: legacyTermsOf(opening),
+        terms: termsFrom(opening),
         reason: null,
       });
       const latest = view.rollback ?? view.first;
@@ -175,22 +175,5 @@ function termsShownBy(transactionId: string, entries: LedgerEntryDocument[]): Tr
   }
   if (credit?.transactionType === 'TopUp')
     return { transactionId, type: 'TopUp', userId: credit.userId.toHexString(), amount: credit.amount };
-  return null;
-}
-
-function legacyTermsOf({
-  transactionId,
-  type,
-  userIds,
-  amount,
-}: {
-  transactionId: string;
-  type: string | null;
-  userIds: string[];
-  amount: number | null;
-}): TransactionCompleted | null {
-  if (amount === null) return null;
-  if (type === 'TopUp' && userIds.length === 1) return { transactionId, type, userId: userIds[0], amount };
-  if (type === 'Transfer' && userIds.length === 2) return { transactionId, type, fromUserId: userIds[0], toUserId: userIds[1], amount };
   return null;
 }

@@ -173,9 +173,9 @@ function count(entry: LedgerEntryDocument, tally: Tally): void {
 }
 
 /**
- * The transfers counted in part, looked at again: one whose record is not final is still moving
- * (stalled, once it has been for longer than the bound); one whose legs now add up to zero was moving
- * when its wallets were read; the others are drift. Returns those, and the net of the moving ones, by
+ * The transfers counted in part, looked at again: one whose record is undecided, or decided Failed
+ * and not yet undone, is still moving (stalled, once it has been for longer than the bound); one
+ * whose legs now add up to zero was moving when its wallets were read; the others are drift. Returns those, and the net of the moving ones, by
  * which the balances counted differ from the money counted in.
  */
 async function settleOpenTransfers(
@@ -196,10 +196,9 @@ async function settleOpenTransfers(
       continue;
     }
     const standing = await options.transaction(transactionId);
-    const movingSince = standing.kind === 'inFlight' ? standing.openedAt : undefined;
-    if (movingSince) {
+    if (standing.kind === 'inFlight') {
       excusedNet += open.net;
-      if (movingSince.getTime() < stalledBefore) stalled.push(transactionId);
+      if (standing.openedAt.getTime() < stalledBefore) stalled.push(transactionId);
     } else if ((await netNow(store, transactionId, standing, open.legs)) === 0) excusedNet += open.net;
     else if (standing.kind === 'final' && standing.status === 'Failed') {
       // Decided Failed, and its legs not all undone yet.

@@ -1,13 +1,7 @@
-import {
-  rejectionReason,
-  type TransactionCompleted,
-  type TransactionFailed,
-  type TransactionFinalized,
-  type TransactionRejected,
-} from '../../workflows/contract';
+import { rejectionReason, type TransactionCompleted, type TransactionFailed, type TransactionRejected } from '../../workflows/contract';
 import type { Ledger } from '../ledger/ledger';
 import type { TransactionRecords } from '../transaction-record/transaction-records';
-import { eventCanChange, type TransactionEventKind } from '../transaction-record/what-events-change';
+import { settledFor, type TransactionEventKind } from '../transaction-record/what-events-change';
 import type { ConsumedMessage } from './messages';
 
 /** Where transaction events become durable: the transaction's workflow (see temporal/transaction-workflows). */
@@ -31,7 +25,7 @@ export class MessageRouter {
     private readonly workflows: TransactionEventSink,
     private readonly records: Pick<TransactionRecords, 'statusOf'>,
     /** Which announcements reached the broker (the finalization log). */
-    private readonly announcements: { wasDelivered(finalized: TransactionFinalized): Promise<boolean> },
+    private readonly announcements: Parameters<typeof settledFor>[3],
   ) {}
 
   async route(message: ConsumedMessage): Promise<Disposition> {
@@ -61,14 +55,8 @@ export class MessageRouter {
     }
   }
 
-  /**
-   * Whether the event can change nothing: the transaction record, not Temporal's memory of
-   * executions, says it is final for this event, and its decision was announced. A decision whose
-   * run died before announcing it is not settled: the event starts a run that announces it.
-   */
-  private async settled(event: TransactionEventKind, transactionId: string): Promise<boolean> {
-    const status = await this.records.statusOf(transactionId);
-    if (status === 'Pending' || eventCanChange(event, status)) return false;
-    return this.announcements.wasDelivered({ transactionId, status });
+  /** The transaction record and its announcements, not Temporal's memory of executions, say whether an event still matters. */
+  private settled(event: TransactionEventKind, transactionId: string): Promise<boolean> {
+    return settledFor(event, transactionId, this.records, this.announcements);
   }
 }

@@ -8,8 +8,8 @@ import { DEAD_LETTER } from '../messaging/topology';
 import type { Stores } from '../stores';
 import type { LedgerEntryDocument, VoidedLegDocument } from '../ledger/ledger-entry.model';
 import type { TransactionRecordDocument } from '../transaction-record/transaction-records';
-import type { ReconciliationReport, RecordStatus } from '../../workflows/contract';
-import { eventCanChange } from '../transaction-record/what-events-change';
+import type { ReconciliationReport } from '../../workflows/contract';
+import { settledFor } from '../transaction-record/what-events-change';
 import { QUEUES } from '../messaging/topology';
 import {
   operatorRetrySignal,
@@ -160,16 +160,15 @@ export interface OperatorOverride {
 }
 
 /**
- * Asks the transaction's running execution (its reversal, if one runs) to run its stuck step again.
- * A transaction recorded Failed has nothing left to retry: refused unless forced.
+ * Asks the transaction's running execution (a legacy reversal's, if one runs) to run its stuck
+ * step again. A transaction decided Failed and announced has nothing left to retry: refused unless forced.
  */
 export async function retryTransaction(
   ctx: OperationsContext,
   transactionId: string,
   { force = false }: OperatorOverride = {},
 ): Promise<string> {
-  const status = await ctx.stores.records.statusOf(transactionId);
-  if (status === 'Failed' && !force) {
+  if (!force && (await settledFor('failed', transactionId, ctx.stores.records, ctx.stores.finalizations))) {
     throw new FinalTransactionError(
       `transaction ${transactionId} is final (Failed): nothing is left to retry and no money would move; pass --force to signal its execution anyway`,
     );
@@ -192,9 +191,9 @@ export async function retryTransaction(
 }
 
 /**
- * Resets a transaction's execution to its first workflow task: it runs again from the top. Legs
- * already applied are found by their idempotency keys and not applied again. A transaction whose
- * record is final is refused unless forced: the new run would find it final at its first step.
+ * Resets a transaction's execution to its first workflow task: it runs again from the top and
+ * follows the transaction record. A transaction decided and announced is refused unless forced:
+ * the new run would only find it so.
  */
 export async function resetTransaction(
   ctx: OperationsContext,
@@ -203,10 +202,10 @@ export async function resetTransaction(
   { force = false }: OperatorOverride = {},
 ): Promise<string> {
   const status = await ctx.stores.records.statusOf(transactionId);
-  if (status !== undefined && status !== 'Pending' && !force) {
+  if (!force && (await settledFor('completed', transactionId, ctx.stores.records, ctx.stores.finalizations))) {
     throw new FinalTransactionError(
-      `transaction ${transactionId} is final (${status}): a reset reruns an execution whose first step finds it final, so no money ` +
-        'moves and nothing is announced; pass --force to reset it anyway',
+      `transaction ${transactionId} is final (${status}): a reset reruns an execution that finds it decided and announced, so no ` +
+        'money moves and nothing is announced; pass --force to reset it anyway',
     );
   }
   const workflowId = transactionWorkflowId(transactionId);
@@ -303,8 +302,8 @@ async function replayRefusal(ctx: OperationsContext, view: DeadLetterView, force
   const event = EVENT_OF_QUEUE[view.queue];
   const transactionId = event && transactionIdIn(view.body);
   if (!transactionId || force) return undefined;
-  const status: RecordStatus | undefined = await ctx.stores.records.statusOf(transactionId);
-  if (eventCanChange(event, status)) return undefined;
+  if (!(await settledFor(event, transactionId, ctx.stores.records, ctx.stores.finalizations))) return undefined;
+  const status = await ctx.stores.records.statusOf(transactionId);
   return `transaction ${transactionId} is final (${status}): the wallet would ignore it and no money would move; pass --force to publish it anyway`;
 }
 

@@ -11,6 +11,7 @@ import {
   type RollbackDecision,
   type TransactionCompleted,
   type TransactionDecision,
+  type TransactionOpening,
   type TransactionRecordView,
   type TransactionType,
   type UndoLeg,
@@ -293,7 +294,11 @@ function undoOf(outcome: OutcomeDocument, position: DecisionPosition): UndoLeg {
 
 /** The terms an opening was written with; none for one opened by a `transaction.failed` or a rejected copy. */
 function termsOf(opening: OpeningDocument): TransactionCompleted | null {
-  const { _id: transactionId, type, userIds, amount } = opening;
+  return termsFrom({ transactionId: opening._id, type: opening.type, userIds: opening.userIds, amount: opening.amount });
+}
+
+/** A transaction's terms from its type, parties (sender first) and amount, when they make one. */
+export function termsFrom({ transactionId, type, userIds, amount }: TransactionOpening): TransactionCompleted | null {
   if (amount === null) return null;
   if (type === 'TopUp' && userIds.length === 1) return { transactionId, type, userId: userIds[0], amount };
   if (type === 'Transfer' && userIds.length === 2) return { transactionId, type, fromUserId: userIds[0], toUserId: userIds[1], amount };

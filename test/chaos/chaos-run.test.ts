@@ -1,10 +1,14 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TransactionFinalized } from '../../workflows/contract';
-import { TRANSACTION_WORKFLOW_TYPE } from '../../workflows/contract';
+import { TRANSACTION_WORKFLOW_TYPE, transactionWorkflowId } from '../../workflows/contract';
+import { Ledger } from '../../src/ledger/ledger';
 import { CONSUMED_QUEUES, EXCHANGES, QUEUES, ROUTING_KEYS } from '../../src/messaging/topology';
+import { createMetrics } from '../../src/metrics';
+import { resetTransaction, type OperationsContext } from '../../src/ops/operations';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { randomInt, seededRandom } from '../support/seeded-random';
+import type { Stores } from '../../src/stores';
 import { ChaosStack, type ServerName } from './support/chaos-stack';
 import { Scenario } from './support/scenario';
 
@@ -21,13 +25,19 @@ const MALFORMED = 60;
 const FAULTS_PER_SERVER = 2;
 /** Closed executions deleted mid-run (as retention does) before their events are delivered again. */
 const RETENTION_SAMPLE = 40;
+/** Damaged copies of transaction.completed (a garbled amount) around their real event: each is rejected. */
+const DAMAGED_COPIES = 40;
+/** Times the second replica is frozen (SIGSTOP) for longer than a workflow task's timeout, then resumed. */
+const FREEZES = 2;
+/** Operators acting on running executions: terminate one (then reset it, or the platform sends its events again), or reset one. */
+const OPERATOR_ACTIONS = 8;
 const SERVERS: ServerName[] = ['rabbitmq', 'ferretdb', 'temporal', 'service'];
 
 type Planned =
   | { kind: 'signup'; userId: string }
   | { kind: 'completed'; transactionId: string; body: Record<string, unknown> }
   | { kind: 'failed'; transactionId: string; type: 'TopUp' | 'Transfer'; reason: string }
-  | { kind: 'malformed'; routingKey: string; body: unknown };
+  | { kind: 'malformed'; routingKey: string; body: unknown; damagedCopyOf?: string };
 
 interface Plan {
   events: Planned[];
@@ -39,6 +49,8 @@ interface Plan {
   failedTransactions: Set<string>;
   toMissingWallet: Set<string>;
   transactionIds: Set<string>;
+  /** Transactions a damaged copy of whose completed event was sent too. */
+  damaged: Set<string>;
 }
 
 /** The event stream, all drawn from the seed. */
@@ -54,6 +66,7 @@ function planEvents(random: () => number): Plan {
     failedTransactions: new Set(),
     toMissingWallet: new Set(),
     transactionIds: new Set(),
+    damaged: new Set(),
   };
   for (const userId of [...users, ...sinks]) plan.events.push({ kind: 'signup', userId });
   for (let i = 0; i < 5; i++) plan.events.push({ kind: 'signup', userId: pick(users) }); // duplicated sign-ups
@@ -109,6 +122,20 @@ function planEvents(random: () => number): Plan {
     plan.transactionIds.add(transactionId);
     body.splice(randomInt(random, 0, body.length), 0, { kind: 'failed', transactionId, type: 'Transfer', reason: 'Never seen' });
   }
+  // Damaged copies of real transactions' completed events, shortly before or after them, or long after.
+  for (let i = 0; i < DAMAGED_COPIES; i++) {
+    const t = pick(transactions);
+    plan.damaged.add(t.transactionId);
+    const at = body.findIndex((e) => e.kind === 'completed' && e.transactionId === t.transactionId);
+    const index = Math.max(0, Math.min(body.length, at + pick([-3, 0, 1, 5, 300])));
+    const damaged = { ...t.body, amount: `${String(t.body.amount)} #${i}` };
+    body.splice(index, 0, {
+      kind: 'malformed',
+      routingKey: ROUTING_KEYS.transactionCompleted,
+      body: damaged,
+      damagedCopyOf: t.transactionId,
+    });
+  }
   // Each malformed message is unique, so that the dead-letter queue can be matched one to one.
   const malformed = (i: number): [string, unknown] => {
     const nonce = objectId();
@@ -149,6 +176,7 @@ describe('the chaos run', () => {
 
   beforeAll(async () => {
     await stack.start();
+    await stack.startService(2);
     scenario = await Scenario.start(stack);
   });
   afterAll(async () => {
@@ -193,6 +221,22 @@ describe('the chaos run', () => {
       250,
     );
 
+    // Meanwhile the second replica freezes, and operators terminate and reset executions mid-legs.
+    const publishedFailed = new Set<string>();
+    const operatorLog: string[] = [];
+    const freezing = freezeReplica(stack, seededRandom(SEED + 1), (line) => faultLog.push(`${stamp()} ${line}`));
+    const operating = actAsOperators(
+      stack,
+      db,
+      seededRandom(SEED + 2),
+      async (transactionId) => {
+        const completed = plan.completedBodies.get(transactionId);
+        if (completed) await scenario.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, completed);
+        if (publishedFailed.has(transactionId)) await scenario.failed(transactionId, 'Transfer', 'Chaos rollback');
+      },
+      (line) => operatorLog.push(`${stamp()} ${line}`),
+    );
+
     const malformedBodies: string[] = [];
     const injecting = injectFaults();
     for (const event of plan.events.filter((e) => e.kind !== 'signup')) {
@@ -202,6 +246,7 @@ describe('the chaos run', () => {
           break;
         case 'failed':
           await scenario.failed(event.transactionId, event.type, event.reason);
+          publishedFailed.add(event.transactionId);
           break;
         case 'malformed': {
           const exchange = event.routingKey === ROUTING_KEYS.userSignup ? EXCHANGES.auth : EXCHANGES.transactions;
@@ -213,8 +258,9 @@ describe('the chaos run', () => {
       if (random() < 0.02) await new Promise((resolve) => setTimeout(resolve, randomInt(random, 50, 400)));
     }
     const publishedAt = stamp();
-    await injecting;
+    await Promise.all([injecting, freezing, operating]);
     console.log(`chaos seed ${SEED}: faults ${faultLog.join('; ')}`);
+    console.log(`chaos seed ${SEED}: operators ${operatorLog.join('; ')}`);
     // Retention, mid-run: closed executions are deleted and their events delivered once more.
     const forgotten = await forgetClosedExecutions(stack, random, RETENTION_SAMPLE);
     for (const transactionId of forgotten) {
@@ -241,8 +287,8 @@ describe('the chaos run', () => {
       const depths = await Promise.all(CONSUMED_QUEUES.map((queue) => scenario.platform.messagesIn(queue)));
       return depths.every((depth) => depth === 0) ? true : undefined;
     });
-    const bridgeRetries = await scrapeCounter(stack.httpUrl, 'wallet_bridge_retries_total');
-    expect(await stack.stopService('SIGTERM')).toBe(0);
+    const bridgeRetries = await scrapeCounter(stack.httpUrl(), 'wallet_bridge_retries_total');
+    expect([await stack.stopService('SIGTERM', 1), await stack.stopService('SIGTERM', 2)]).toEqual([0, 0]);
 
     // Exactly one announcement per outcome; identical repeats are counted as duplicates.
     let duplicates = 0;
@@ -254,7 +300,7 @@ describe('the chaos run', () => {
       const allowed = plan.failedTransactions.has(id) ? ['Failed', 'Completed,Failed'] : ['Completed', 'Failed'];
       if (!allowed.includes(sequence)) wrongSequences.push(`${id}: ${sequence}`);
       outcome[statuses.at(-1)!.status]++;
-      if (plan.toMissingWallet.has(id) && !plan.failedTransactions.has(id)) {
+      if (plan.toMissingWallet.has(id) && !plan.failedTransactions.has(id) && !plan.damaged.has(id)) {
         expect(statuses).toEqual([
           { transactionId: id, status: 'Failed', reason: expect.stringMatching(/^(Recipient wallet not found|Insufficient balance)$/) },
         ]);
@@ -272,6 +318,16 @@ describe('the chaos run', () => {
     // Money: ledgers consistent, nothing negative, and balances = the top-ups that ended Completed.
     const money = await scenario.checkMoney();
     expect(money.total).toBe(money.toppedUp);
+    // Every transaction: the legs standing match its last announcement (Completed: exactly its
+    // forward legs, nothing undone; Failed: nothing).
+    const ledgerDisagrees = [...plan.transactionIds].flatMap((id) => {
+      const last = scenario.platform.finalizationsOf(id).at(-1)?.status;
+      const { standing, undone } = money.standingByTransaction.get(id) ?? { standing: [], undone: 0 };
+      const forward = plan.completedBodies.get(id)?.type === 'TopUp' ? ['credit'] : ['credit', 'debit'];
+      const agrees = last === 'Completed' ? standing.join() === forward.join() && undone === 0 : standing.length === 0;
+      return agrees ? [] : [`${id}: announced ${last}, standing [${standing.join(', ')}], ${undone} undone`];
+    });
+    expect(ledgerDisagrees).toEqual([]);
     // Each top-up stands in the ledger exactly when its last announcement is Completed.
     const disagreeing = [...plan.topUps]
       .map(([id, topUp]) => ({
@@ -305,13 +361,15 @@ describe('the chaos run', () => {
       `transactions ${plan.transactionIds.size}: finalized Completed ${outcome.Completed}, Failed ${outcome.Failed}`,
       `dead-lettered ${malformedBodies.length} of ${malformedBodies.length} malformed (${repeatedDeadLetters} twice, after a crash before the ack), ${plan.rejected.size} of them announced Failed; duplicate finalizations ${duplicates}`,
       `retention: ${forgotten.length} closed executions deleted mid-run and their events redelivered`,
+      `replica 2 frozen ${FREEZES} times; operators: ${operatorLog.length} actions; ${plan.damaged.size} transactions got damaged copies`,
       `bridge retries (last service process) ${bridgeRetries}; service starts ${stack.serviceStartCount}; wallets ${money.wallets}, money held ${money.total}`,
       `settled in ${stamp()}`,
     ].join('\n');
     console.log(report);
     // A step retried after a crash asks the finalization echo whether its announcement was routed;
-    // a repeat needs a broker crash that kept the platform's copy but lost the echo's: rare.
-    expect(duplicates).toBeLessThanOrEqual(FAULTS_PER_SERVER);
+    // a repeat needs a broker crash that kept the platform's copy but lost the echo's, or two runs
+    // announcing at the same moment (a frozen replica's, a terminated one's): rare.
+    expect(duplicates).toBeLessThanOrEqual(FAULTS_PER_SERVER + FREEZES);
   });
 });
 
@@ -327,26 +385,102 @@ async function forgetClosedExecutions(stack: ChaosStack, random: () => number, c
     closed.push(execution.workflowId);
     if (closed.length >= count * 4) break;
   }
-  const sample = closed.filter(() => random() < 0.25).slice(0, count);
+  const sample = [...new Set(closed)].filter(() => random() < 0.25).slice(0, count);
+  const currentRun = (workflowId: string) =>
+    client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .then(
+        (description) => description.runId,
+        (error: unknown) => {
+          if (error instanceof WorkflowNotFoundError) return undefined;
+          throw error;
+        },
+      );
+  // A rolled-back transaction has two runs: each is deleted, the latest first.
   await Promise.all(
     sample.map(async (workflowId) => {
-      await client.workflowService.deleteWorkflowExecution({ namespace: client.options.namespace, workflowExecution: { workflowId } });
-      await eventually(
-        `${workflowId} to be deleted`,
-        () =>
-          client.workflow
-            .getHandle(workflowId)
-            .describe()
-            .then(
-              () => undefined,
-              (error: unknown) => (error instanceof WorkflowNotFoundError ? true : undefined),
-            ),
-        120_000,
-        1_000,
-      );
+      for (let runId = await currentRun(workflowId); runId !== undefined; runId = await currentRun(workflowId)) {
+        await client.workflowService.deleteWorkflowExecution({
+          namespace: client.options.namespace,
+          workflowExecution: { workflowId, runId },
+        });
+        await eventually(
+          `run ${runId} of ${workflowId} to be deleted`,
+          async () => ((await currentRun(workflowId)) === runId ? undefined : true),
+          120_000,
+          1_000,
+        );
+      }
     }),
   );
   return sample.map((workflowId) => workflowId.replace('wallet-transaction-', ''));
+}
+
+/** Freezes the second replica FREEZES times, each for longer than a workflow task's 10-second timeout. */
+async function freezeReplica(stack: ChaosStack, random: () => number, log: (line: string) => void): Promise<void> {
+  for (let i = 0; i < FREEZES; i++) {
+    await new Promise((resolve) => setTimeout(resolve, randomInt(random, 2_000, 12_000)));
+    const frozenFor = randomInt(random, 12_000, 20_000);
+    log(`replica 2 frozen for ${frozenFor} ms`);
+    stack.freezeService(2);
+    await new Promise((resolve) => setTimeout(resolve, frozenFor));
+    stack.thawService(2);
+    log('replica 2 resumed');
+  }
+}
+
+/**
+ * Operators at work while transactions run: each picks a running execution and terminates it
+ * (then resets it, or the platform sends its events again), or resets it where it stands. An
+ * action that meets a server down is skipped, as an operator would try again later.
+ */
+async function actAsOperators(
+  stack: ChaosStack,
+  db: Stores,
+  random: () => number,
+  sendEventsAgain: (transactionId: string) => Promise<void>,
+  log: (line: string) => void,
+): Promise<void> {
+  for (let i = 0; i < OPERATOR_ACTIONS; i++) {
+    await new Promise((resolve) => setTimeout(resolve, randomInt(random, 1_000, 5_000)));
+    const roll = random();
+    try {
+      const client = stack.temporalClient;
+      const ctx = {
+        client,
+        stores: db,
+        ledger: new Ledger(db.ledger, createMetrics(), 0),
+        stalledAfterMs: 3_600_000,
+      } satisfies OperationsContext;
+      const running: string[] = [];
+      for await (const execution of client.workflow.list({
+        query: `WorkflowType = "${TRANSACTION_WORKFLOW_TYPE}" AND ExecutionStatus = "Running"`,
+        pageSize: 20,
+      })) {
+        running.push(execution.workflowId.replace('wallet-transaction-', ''));
+        if (running.length >= 20) break;
+      }
+      if (running.length === 0) continue;
+      const transactionId = running[randomInt(random, 0, running.length - 1)];
+      if (roll < 0.4) {
+        await resetTransaction(ctx, transactionId, 'chaos: an operator resets it mid-legs', { force: true });
+        log(`reset ${transactionId}`);
+        continue;
+      }
+      await client.workflow.getHandle(transactionWorkflowId(transactionId)).terminate('chaos: an operator terminates it');
+      await new Promise((resolve) => setTimeout(resolve, randomInt(random, 200, 3_000)));
+      if (roll < 0.7) {
+        await resetTransaction(ctx, transactionId, 'chaos: an operator resets what was terminated', { force: true });
+        log(`terminated, then reset ${transactionId}`);
+      } else {
+        await sendEventsAgain(transactionId);
+        log(`terminated ${transactionId}; its events sent again`);
+      }
+    } catch (error) {
+      log(`action ${i} skipped: ${(error as Error).message.slice(0, 120)}`);
+    }
+  }
 }
 
 /** What a failed run needs to tell: each unsettled transaction's announcements, record and executions. */
@@ -368,7 +502,6 @@ async function describeUnsettled(ids: string[], scenario: Scenario, stack: Chaos
       announced: scenario.platform.finalizationsOf(id),
       record: await db.records.find(id),
       execution: await statusOf(`wallet-transaction-${id}`),
-      reversal: await statusOf(`wallet-reversal-${id}`),
     })),
   );
 }

@@ -91,7 +91,7 @@ describe('faults, one at a time', () => {
     await eventually('/ready to report the database down', async () =>
       (await stack.ready()).body.checks?.mongodb?.startsWith('down') ? true : undefined,
     );
-    const read = await fetch(`${stack.httpUrl}/api/v1/wallet/user`, {
+    const read = await fetch(`${stack.httpUrl()}/api/v1/wallet/user`, {
       headers: { authorization: `Bearer ${await issuer.token(users[0])}` },
     });
     expect(read.status).toBe(503);

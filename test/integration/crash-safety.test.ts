@@ -75,7 +75,7 @@ describe('a worker process killed in the middle of a transfer', () => {
    */
   async function transferThroughCrash(
     crashAfter: Omit<CrashPoint, 'transactionId'>,
-    { recipientHasWallet = true, meanwhile = async (_recipient: string) => undefined as void } = {},
+    { recipientHasWallet = true, meanwhile = async (_recipient: string): Promise<void> => undefined } = {},
   ): Promise<{ transactionId: string; sender: string; recipient: string }> {
     const [sender, recipient, transactionId] = [objectId(), objectId(), objectId()];
     const doomed = await startDoomedService(config, { transactionId, ...crashAfter });

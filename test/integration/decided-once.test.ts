@@ -197,9 +197,10 @@ describe('a transaction decided once', () => {
   });
 
   async function runsOf(transactionId: string): Promise<number> {
-    let runs = 0;
-    for await (const _ of wallet.temporal.workflow.list({ query: `WorkflowId = "${transactionWorkflowId(transactionId)}"` })) runs++;
-    return runs;
+    const runs: string[] = [];
+    for await (const run of wallet.temporal.workflow.list({ query: `WorkflowId = "${transactionWorkflowId(transactionId)}"` }))
+      runs.push(run.runId);
+    return runs.length;
   }
 });
 
@@ -227,7 +228,7 @@ class HeldInserts {
       release,
       inserted: new Promise<'written' | 'refused'>((resolve) => (inserted = resolve)),
     };
-    this.collection.insertOne = (async (document: LedgerEntryDocument, ...rest: never[]) => {
+    this.collection.insertOne = async (document: LedgerEntryDocument, ...rest: never[]) => {
       if (document.transactionId?.toHexString() !== transactionId || document.leg !== leg) return insertOne(document, ...rest);
       // Only the first such insert is held; the runs that come after write as usual.
       this.collection.insertOne = insertOne;
@@ -241,7 +242,7 @@ class HeldInserts {
         inserted('refused');
         throw error;
       }
-    }) as typeof insertOne;
+    };
     return holding;
   }
 

@@ -99,8 +99,8 @@ describe('operations', () => {
     await completedExecution(transactionId);
     await expect(resetTransaction(ctx, transactionId, 'operations spec')).rejects.toThrow(
       new FinalTransactionError(
-        `transaction ${transactionId} is final (Completed): a reset reruns an execution whose first step finds it final, so no money ` +
-          'moves and nothing is announced; pass --force to reset it anyway',
+        `transaction ${transactionId} is final (Completed): a reset reruns an execution that finds it decided and announced, so no ` +
+          'money moves and nothing is announced; pass --force to reset it anyway',
       ),
     );
   });
@@ -118,7 +118,7 @@ describe('operations', () => {
       const shown = await showTransaction(ctx, transactionId);
       return shown.workflow?.runId === newRun && shown.workflow.status === 'COMPLETED' ? shown : undefined;
     });
-    expect(report.workflow?.state).toMatchObject({ recorded: 'Completed', step: 'closed: the transaction record is already Completed' });
+    expect(report.workflow?.state).toMatchObject({ recorded: 'Completed', step: 'closed', legs: [] });
     expect(report.record).toMatchObject({ status: 'Completed', outcomes: [{ status: 'Completed' }] });
     expect(await wallet.entriesOfTransaction(transactionId)).toHaveLength(2);
     expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([300, 100]);

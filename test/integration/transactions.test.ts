@@ -81,7 +81,7 @@ describe('transactions from RabbitMQ events to finalization', () => {
       expect(await wallet.entriesOfTransaction(transactionId)).toEqual([]);
     });
 
-    it('refuses a transfer over the balance on its first attempt: one local activity, no regular one', async () => {
+    it('refuses a transfer over the balance on its first attempt: local activities only, the Failed recorded before the debit is voided', async () => {
       const sender = await wallet.fundedUser(20);
       const [recipient] = await wallet.signedUp(1);
       const { transactionId } = await wallet.transfer(sender, recipient, 21);
@@ -92,8 +92,9 @@ describe('transactions from RabbitMQ events to finalization', () => {
         .filter((e) => e.activityTaskScheduledEventAttributes)
         .map((e) => e.activityTaskScheduledEventAttributes!.activityType?.name);
       expect(scheduled).toEqual([]);
-      // Opening the record, the refused debit, the announcement: each one local activity.
-      expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(3);
+      // Opening the record, the refused debit, the decision, the debit's void, the announcement: each one local activity.
+      const steps = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+      expect(steps.map(localActivityType)).toEqual(['openRecord', 'applyForwardLeg', 'recordDecision', 'voidLeg', 'announceOutcome']);
     });
 
     it('describes a transfer when its execution starts and updates the description once, when it is announced', async () => {
@@ -111,7 +112,11 @@ describe('transactions from RabbitMQ events to finalization', () => {
         'WalletUserIds',
       ]);
       expect(Object.keys(started.memo?.fields ?? {})).toEqual(['transaction']);
-      expect(events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes)).toHaveLength(1);
+      // The status once announced, and the decided-once patch's own TemporalChangeVersion.
+      const upserted = events.flatMap((e) =>
+        Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+      );
+      expect(upserted.sort()).toEqual(['TemporalChangeVersion', 'WalletStatus']);
       expect(events.filter((e) => e.workflowPropertiesModifiedEventAttributes)).toHaveLength(1);
     });
 
@@ -178,3 +183,13 @@ describe('transactions from RabbitMQ events to finalization', () => {
     }
   }
 });
+
+/** The activity type a local activity's marker records. */
+function localActivityType(event: {
+  markerRecordedEventAttributes?: {
+    details?: Record<string, { payloads?: Array<{ data?: Uint8Array | null } | null> | null } | null> | null;
+  } | null;
+}): string {
+  const data = event.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type: string }).activity_type : '?';
+}

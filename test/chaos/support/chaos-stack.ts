@@ -32,6 +32,8 @@ interface RunningTemporal {
 }
 
 export type ServerName = 'rabbitmq' | 'ferretdb' | 'temporal' | 'service';
+/** The wallet service runs as one replica, or two sharing the task queue and the broker's queues. */
+export type Replica = 1 | 2;
 
 /**
  * Servers the fault-injection suites own outright, on ports of their own: RabbitMQ and FerretDB
@@ -42,7 +44,7 @@ export type ServerName = 'rabbitmq' | 'ferretdb' | 'temporal' | 'service';
 export class ChaosStack {
   readonly runDir = path.join(REPO_ROOT, '.run/chaos');
   private temporal: RunningTemporal | undefined;
-  private service: ChildProcess | undefined;
+  private readonly services = new Map<Replica, ChildProcess>();
   private serviceStarts = 0;
   readonly database = 'mint_wallet_chaos';
 
@@ -72,8 +74,9 @@ export class ChaosStack {
     return `127.0.0.1:${PORTS.temporal}`;
   }
 
-  get httpUrl(): string {
-    return `http://127.0.0.1:${PORTS.http}`;
+  /** Where a replica's HTTP API listens (the first one's by default). */
+  httpUrl(replica: Replica = 1): string {
+    return `http://127.0.0.1:${PORTS.http + replica - 1}`;
   }
 
   /** Starts everything from empty state. */
@@ -88,7 +91,7 @@ export class ChaosStack {
   }
 
   async down(): Promise<void> {
-    await this.stopService('SIGKILL');
+    await Promise.all([this.stopService('SIGKILL', 1), this.stopService('SIGKILL', 2)]);
     await this.stopTemporal();
     await this.stack('down');
   }
@@ -157,18 +160,18 @@ export class ChaosStack {
     return { client: new Client({ connection }), release: () => connection.close() };
   }
 
-  /** Starts the service process (src/main.ts) and waits until it answers /ready. */
-  async startService(): Promise<void> {
-    if (this.service) return;
+  /** Starts a replica of the service (src/main.ts) and waits until it answers /health. */
+  async startService(replica: Replica = 1): Promise<void> {
+    if (this.services.has(replica)) return;
     this.serviceStarts++;
-    const log = createWriteStream(path.join(this.serviceLogDir, `service-${this.serviceStarts}.log`));
+    const log = createWriteStream(path.join(this.serviceLogDir, `service-${this.serviceStarts}-replica-${replica}.log`));
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts')], {
       cwd: REPO_ROOT,
       env: {
         PATH: process.env.PATH,
         NODE_ENV: 'production',
         LOG_LEVEL: 'info',
-        PORT: String(PORTS.http),
+        PORT: String(PORTS.http + replica - 1),
         DATABASE_URL: this.mongoUrl,
         RABBITMQ_URL: this.rabbitUrl,
         TEMPORAL_ADDRESS: this.temporalAddress,
@@ -181,34 +184,45 @@ export class ChaosStack {
     });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
-    this.service = child;
+    this.services.set(replica, child);
     child.once('exit', () => {
-      if (this.service === child) this.service = undefined;
+      if (this.services.get(replica) === child) this.services.delete(replica);
     });
     await eventually(
-      'the wallet service to answer /health',
+      `replica ${replica} of the wallet service to answer /health`,
       async () => {
         if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}; see ${this.serviceLogDir}`);
-        return (await fetch(`${this.httpUrl}/health`)).ok ? true : undefined;
+        return (await fetch(`${this.httpUrl(replica)}/health`)).ok ? true : undefined;
       },
       60_000,
       200,
     );
   }
 
-  /** Stops the service process; resolves with its exit code (null when killed by a signal). */
-  async stopService(signal: 'SIGTERM' | 'SIGKILL'): Promise<number | null> {
-    const child = this.service;
+  /** Stops a replica; resolves with its exit code (null when killed by a signal). */
+  async stopService(signal: 'SIGTERM' | 'SIGKILL', replica: Replica = 1): Promise<number | null> {
+    const child = this.services.get(replica);
     if (!child || child.exitCode !== null) return child?.exitCode ?? null;
     const exited = once(child, 'exit');
+    // A frozen process takes no signal but SIGKILL until it runs again.
+    child.kill('SIGCONT');
     child.kill(signal);
     const [code] = (await exited) as [number | null];
-    this.service = undefined;
+    this.services.delete(replica);
     return code;
   }
 
+  /** Freezes a replica (SIGSTOP), as a stalled machine or a long pause does: it holds whatever it had in hand. */
+  freezeService(replica: Replica): void {
+    this.services.get(replica)?.kill('SIGSTOP');
+  }
+
+  thawService(replica: Replica): void {
+    this.services.get(replica)?.kill('SIGCONT');
+  }
+
   get serviceRunning(): boolean {
-    return this.service !== undefined;
+    return this.services.has(1);
   }
 
   /** How many times the service process has been started (a restart after a crash counts). */
@@ -217,7 +231,7 @@ export class ChaosStack {
   }
 
   async ready(): Promise<{ status: number; body: { checks?: Record<string, string> } }> {
-    const response = await fetch(`${this.httpUrl}/ready`);
+    const response = await fetch(`${this.httpUrl()}/ready`);
     return { status: response.status, body: (await response.json()) as { checks?: Record<string, string> } };
   }
 

@@ -97,7 +97,13 @@ export class Scenario {
    * wallet, no negative balance, and the sum of balances equal to what top-ups brought in and kept.
    * Also returns what each transaction's entries add up to (a top-up standing: its amount; undone: 0).
    */
-  async checkMoney(): Promise<{ wallets: number; total: number; toppedUp: number; netByTransaction: Map<string, number> }> {
+  async checkMoney(): Promise<{
+    wallets: number;
+    total: number;
+    toppedUp: number;
+    netByTransaction: Map<string, number>;
+    standingByTransaction: Map<string, { standing: string[]; undone: number }>;
+  }> {
     const db = await this.database();
     const wallets = await db.ledger.wallets.find().lean().exec();
     const entries = await db.ledger.entries.find(ENTRIES_ONLY).sort({ userId: 1, version: 1 }).lean<LedgerEntryDocument[]>().exec();
@@ -120,13 +126,25 @@ export class Scenario {
     // Money enters only through top-ups; what stays is their credits net of their reversals.
     const toppedUp = entries.filter((e) => e.transactionType === 'TopUp').reduce((sum, e) => sum + e.amount, 0);
     const netByTransaction = new Map<string, number>();
+    const standingByTransaction = new Map<string, { standing: string[]; undone: number }>();
     for (const [transactionId, legs] of groupByTransaction(entries)) {
       const net = legs.reduce((sum, e) => sum + e.amount, 0);
       if (legs[0].transactionType === 'Transfer' && net !== 0) throw new Error(`transfer ${transactionId} created or destroyed money`);
       netByTransaction.set(transactionId, net);
+      standingByTransaction.set(transactionId, standingOf(legs));
     }
-    return { wallets: wallets.length, total, toppedUp, netByTransaction };
+    return { wallets: wallets.length, total, toppedUp, netByTransaction, standingByTransaction };
   }
+}
+
+/** A transaction's forward legs not undone (`debit`, `credit`), and how many undo legs it has. */
+function standingOf(legs: LedgerEntryDocument[]): { standing: string[]; undone: number } {
+  const undos = legs.filter((e) => e.leg === 'compensation' || e.leg === 'reversal');
+  const undoneUsers = new Set(undos.map((e) => e.userId.toHexString()));
+  const standing = legs
+    .filter((e) => (e.leg === 'debit' || e.leg === 'credit') && !undoneUsers.has(e.userId.toHexString()))
+    .map((e) => e.leg);
+  return { standing: standing.sort(), undone: undos.length };
 }
 
 function groupByTransaction(entries: LedgerEntryDocument[]): Map<string, LedgerEntryDocument[]> {
