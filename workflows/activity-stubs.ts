@@ -102,3 +102,9 @@ export function applicationFailureOf(error: unknown): ApplicationFailure | undef
   const cause = error instanceof ActivityFailure ? error.cause : error;
   return cause instanceof ApplicationFailure ? cause : undefined;
 }
+
+/** What went wrong in a step, for the operator who reads `attention`. */
+export function messageOf(error: unknown): string {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof Error ? cause.message : String(cause);
+}

@@ -56,10 +56,10 @@ export type TransactionStep =
 export interface TransactionStepExecutor {
   open(opening: RecordOpening): Promise<TransactionRecordView>;
   adopt(terms: TransactionCompleted): Promise<TransactionRecordView>;
-  apply(change: LegChange): Promise<ForwardLegOutcome>;
+  apply(change: ForwardLegChange): Promise<ForwardLegOutcome>;
   /** Returns the decision standing at the position (a RollbackDecision at `rollback`). */
   decide(position: DecisionPosition, decision: FailedDecision, legs: AppliedLeg[]): Promise<TransactionDecision | RollbackDecision>;
-  void(change: LegChange): Promise<VoidOutcome>;
+  void(change: ForwardLegChange): Promise<VoidOutcome>;
   /** Resolves once the undo is applied: a refusal waits (for an operator) and tries again. */
   undo(forward: ForwardLegChange, undo: UndoLeg): Promise<AppliedLeg>;
   /** Resolves at `until` (an ISO-8601 instant), not before. */
@@ -87,7 +87,7 @@ export class TransactionMachine {
   readonly announced: TransactionDecision[] = [];
   private readonly legStates = new Map<ForwardLeg, LegState>();
   private readonly announcedAt = new Set<DecisionPosition>();
-  /** This run waited until its rollback's announcement time before moving money back. */
+  /** This run waited until its rollback's `reverseAfter` before moving money back. */
   private rollbackFenceWaited = false;
   private refusal: string | undefined;
   /** A forward leg was found applied before the transaction had a record: its ledger is read once. */

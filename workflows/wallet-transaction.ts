@@ -1,26 +1,14 @@
-import {
-  ActivityFailure,
-  condition,
-  log,
-  patched,
-  setHandler,
-  sleep,
-  upsertMemo,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
-import { applicationFailureOf, transactionSteps as steps } from './activity-stubs';
+import { ActivityFailure, condition, log, patched, setHandler, sleep, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { applicationFailureOf, messageOf, transactionSteps as steps } from './activity-stubs';
+import { describe, describedAtStart } from './transaction-description';
 import {
   operatorRetrySignal,
-  partiesOf,
   SEARCH_ATTRIBUTES,
-  TRANSACTION_MEMO_KEY,
   transactionCompletedSignal,
   transactionFailedSignal,
   transactionRejectedSignal,
   transactionStateQuery,
   type AppliedLeg,
-  type TransactionCompleted,
   type TransactionDecision,
   type TransactionState,
   type TransactionStatus,
@@ -185,28 +173,4 @@ function describeStep(step: TransactionStep): string {
     case 'done':
       return 'closing';
   }
-}
-
-/**
- * Whether the execution was started described by its `transaction.completed` (the bridge sets the
- * search attributes and memo of the event it starts with). One started otherwise describes itself
- * from its record's terms: deterministic either way, the start is in the history.
- */
-function describedAtStart(): boolean {
-  const started = workflowInfo().memo?.[TRANSACTION_MEMO_KEY];
-  return typeof started === 'object' && started !== null && 'amount' in started;
-}
-
-/** The transaction's parties and terms, for the Temporal UI. */
-function describe(terms: TransactionCompleted): void {
-  upsertSearchAttributes([
-    { key: SEARCH_ATTRIBUTES.transactionType, value: terms.type },
-    { key: SEARCH_ATTRIBUTES.userIds, value: partiesOf(terms) },
-  ]);
-  upsertMemo({ [TRANSACTION_MEMO_KEY]: terms });
-}
-
-function messageOf(error: unknown): string {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof Error ? cause.message : String(cause);
 }

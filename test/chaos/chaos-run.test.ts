@@ -203,10 +203,12 @@ describe('the chaos run', () => {
       for (const [i, server] of faults.entries()) {
         await new Promise((resolve) => setTimeout(resolve, pauses[i].before));
         faultLog.push(`${stamp()} crash ${server}`);
+        process.stderr.write(`[chaos ${stamp()}] crash ${server}\n`);
         await stack.crash(server);
         await new Promise((resolve) => setTimeout(resolve, pauses[i].down));
         await stack.restart(server);
         faultLog.push(`${stamp()} ${server} back`);
+        process.stderr.write(`[chaos ${stamp()}] ${server} back\n`);
       }
     };
 
@@ -224,7 +226,12 @@ describe('the chaos run', () => {
     // Meanwhile the second replica freezes, and operators terminate and reset executions mid-legs.
     const publishedFailed = new Set<string>();
     const operatorLog: string[] = [];
-    const freezing = freezeReplica(stack, seededRandom(SEED + 1), (line) => faultLog.push(`${stamp()} ${line}`));
+    // Also written as they happen: a run that hangs still tells what it was doing.
+    const live = (line: string) => process.stderr.write(`[chaos ${stamp()}] ${line}\n`);
+    const freezing = freezeReplica(stack, seededRandom(SEED + 1), (line) => {
+      faultLog.push(`${stamp()} ${line}`);
+      live(line);
+    });
     const operating = actAsOperators(
       stack,
       db,
@@ -234,7 +241,10 @@ describe('the chaos run', () => {
         if (completed) await scenario.platform.publish(EXCHANGES.transactions, ROUTING_KEYS.transactionCompleted, completed);
         if (publishedFailed.has(transactionId)) await scenario.failed(transactionId, 'Transfer', 'Chaos rollback');
       },
-      (line) => operatorLog.push(`${stamp()} ${line}`),
+      (line) => {
+        operatorLog.push(`${stamp()} ${line}`);
+        live(line);
+      },
     );
 
     const malformedBodies: string[] = [];
@@ -258,6 +268,7 @@ describe('the chaos run', () => {
       if (random() < 0.02) await new Promise((resolve) => setTimeout(resolve, randomInt(random, 50, 400)));
     }
     const publishedAt = stamp();
+    process.stderr.write(`[chaos ${publishedAt}] every event published\n`);
     await Promise.all([injecting, freezing, operating]);
     console.log(`chaos seed ${SEED}: faults ${faultLog.join('; ')}`);
     console.log(`chaos seed ${SEED}: operators ${operatorLog.join('; ')}`);
@@ -424,8 +435,11 @@ async function freezeReplica(stack: ChaosStack, random: () => number, log: (line
     const frozenFor = randomInt(random, 12_000, 20_000);
     log(`replica 2 frozen for ${frozenFor} ms`);
     stack.freezeService(2);
-    await new Promise((resolve) => setTimeout(resolve, frozenFor));
-    stack.thawService(2);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, frozenFor));
+    } finally {
+      stack.thawService(2);
+    }
     log('replica 2 resumed');
   }
 }
@@ -445,40 +459,49 @@ async function actAsOperators(
   for (let i = 0; i < OPERATOR_ACTIONS; i++) {
     await new Promise((resolve) => setTimeout(resolve, randomInt(random, 1_000, 5_000)));
     const roll = random();
-    try {
-      const client = stack.temporalClient;
-      const ctx = {
-        client,
-        stores: db,
-        ledger: new Ledger(db.ledger, createMetrics(), 0),
-        stalledAfterMs: 3_600_000,
-      } satisfies OperationsContext;
-      const running: string[] = [];
-      for await (const execution of client.workflow.list({
-        query: `WorkflowType = "${TRANSACTION_WORKFLOW_TYPE}" AND ExecutionStatus = "Running"`,
-        pageSize: 20,
-      })) {
-        running.push(execution.workflowId.replace('wallet-transaction-', ''));
-        if (running.length >= 20) break;
-      }
-      if (running.length === 0) continue;
-      const transactionId = running[randomInt(random, 0, running.length - 1)];
-      if (roll < 0.4) {
-        await resetTransaction(ctx, transactionId, 'chaos: an operator resets it mid-legs', { force: true });
-        log(`reset ${transactionId}`);
-        continue;
-      }
-      await client.workflow.getHandle(transactionWorkflowId(transactionId)).terminate('chaos: an operator terminates it');
-      await new Promise((resolve) => setTimeout(resolve, randomInt(random, 200, 3_000)));
-      if (roll < 0.7) {
-        await resetTransaction(ctx, transactionId, 'chaos: an operator resets what was terminated', { force: true });
-        log(`terminated, then reset ${transactionId}`);
-      } else {
-        await sendEventsAgain(transactionId);
-        log(`terminated ${transactionId}; its events sent again`);
-      }
-    } catch (error) {
-      log(`action ${i} skipped: ${(error as Error).message.slice(0, 120)}`);
+    const pick = random();
+    const pause = randomInt(random, 200, 3_000);
+    // A call on a Temporal server that is being killed may never answer: the operator gives up on it.
+    const gaveUp = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 60 s')), 60_000).unref());
+    const action = { terminated: undefined as string | undefined };
+    await Promise.race([operate(i, roll, pick, pause, action), gaveUp]).catch(async (error: unknown) => {
+      log(`action ${i} cut short: ${(error as Error).message.slice(0, 120)}`);
+      // What it terminated is continued as the platform would: its events come again.
+      if (action.terminated) await sendEventsAgain(action.terminated);
+    });
+  }
+
+  async function operate(i: number, roll: number, pick: number, pause: number, action: { terminated?: string }): Promise<void> {
+    const client = stack.temporalClient;
+    const ctx = {
+      client,
+      stores: db,
+      ledger: new Ledger(db.ledger, createMetrics(), 0),
+      stalledAfterMs: 3_600_000,
+    } satisfies OperationsContext;
+    const running: string[] = [];
+    for await (const execution of client.workflow.list({
+      query: `WorkflowType = "${TRANSACTION_WORKFLOW_TYPE}" AND ExecutionStatus = "Running"`,
+      pageSize: 20,
+    })) {
+      running.push(execution.workflowId.replace('wallet-transaction-', ''));
+      if (running.length >= 20) break;
+    }
+    if (running.length === 0) return log(`action ${i}: nothing running`);
+    const transactionId = running[Math.floor(pick * running.length)];
+    if (roll < 0.4) {
+      await resetTransaction(ctx, transactionId, 'chaos: an operator resets it mid-legs', { force: true });
+      return log(`reset ${transactionId}`);
+    }
+    await client.workflow.getHandle(transactionWorkflowId(transactionId)).terminate('chaos: an operator terminates it');
+    action.terminated = transactionId;
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    if (roll < 0.7) {
+      await resetTransaction(ctx, transactionId, 'chaos: an operator resets what was terminated', { force: true });
+      log(`terminated, then reset ${transactionId}`);
+    } else {
+      await sendEventsAgain(transactionId);
+      log(`terminated ${transactionId}; its events sent again`);
     }
   }
 }

@@ -1,5 +1,5 @@
-import { ActivityFailure, condition, log, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
-import { applicationFailureOf, applyLeg, publishFinalization } from '../activity-stubs';
+import { condition, log, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { applicationFailureOf, applyLeg, messageOf, publishFinalization } from '../activity-stubs';
 import {
   BUSINESS_FAILURE_TYPES,
   operatorRetrySignal,
@@ -111,9 +111,4 @@ export class TransactionSteps {
 function businessFailureOf(error: unknown): BusinessFailureType | undefined {
   const type = applicationFailureOf(error)?.type;
   return Object.values(BUSINESS_FAILURE_TYPES).find((known) => known === type);
-}
-
-function messageOf(error: unknown): string {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof Error ? cause.message : String(cause);
 }

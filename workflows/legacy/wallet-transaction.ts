@@ -1,11 +1,9 @@
-import { condition, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, setHandler } from '@temporalio/workflow';
 import { openTransaction, reversalsOf } from '../activity-stubs';
 import {
   BUSINESS_FAILURE_TYPES,
   FAILURE_REASONS,
   partiesOf,
-  SEARCH_ATTRIBUTES,
-  TRANSACTION_MEMO_KEY,
   transactionCompletedSignal,
   transactionFailedSignal,
   transactionRejectedSignal,
@@ -20,6 +18,7 @@ import {
   type TransactionWorkflowInput,
   type TransferCompleted,
 } from '../contract';
+import { describe, describedAtStart } from '../transaction-description';
 import { TransactionSteps, type LegResult } from './transaction-steps';
 
 /** A workflow started without either event (by hand, say) gives up after this long. */
@@ -158,25 +157,6 @@ class TransactionRun {
 
 function legOf(event: TransactionCompleted, leg: LegChange['leg'], userId: string, amount: number, counterpartyUserId?: string): LegChange {
   return { transactionId: event.transactionId, transactionType: event.type, leg, userId, amount, counterpartyUserId };
-}
-
-/**
- * Whether the execution was started described by its `transaction.completed` (the bridge sets the
- * search attributes and memo of the event it starts with). One started otherwise (by an older bridge,
- * by hand, by another event) describes itself: deterministic either way, the start is in the history.
- */
-function describedAtStart(): boolean {
-  const started = workflowInfo().memo?.[TRANSACTION_MEMO_KEY];
-  return typeof started === 'object' && started !== null && 'amount' in started;
-}
-
-/** The transaction's parties and event, for the Temporal UI. */
-function describe(event: TransactionCompleted): void {
-  upsertSearchAttributes([
-    { key: SEARCH_ATTRIBUTES.transactionType, value: event.type },
-    { key: SEARCH_ATTRIBUTES.userIds, value: partiesOf(event) },
-  ]);
-  upsertMemo({ [TRANSACTION_MEMO_KEY]: event });
 }
 
 /** The transaction as its first event describes it, for the transaction record. */
