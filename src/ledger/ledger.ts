@@ -73,7 +73,8 @@ export class Ledger {
    * is the same whoever undoes it. The forward leg is read back first and must stand as asked.
    */
   async undoLeg(forward: LegChange, undo: UndoLeg, signal?: AbortSignal): Promise<LedgerLeg> {
-    const head = await this.projection.projectedHead(forward.userId);
+    // The ledger's own head: the wallet document may lag the very leg undone (its writer died before copying it).
+    const head = await this.projection.rollForward(forward.userId);
     const applied = await findAppliedLeg(this.store, forward, head.version, LEG_LOOKBACK.applied);
     if (!applied) {
       throw new LedgerInvariantError(

@@ -373,7 +373,7 @@ describe('the chaos run', () => {
       `dead-lettered ${malformedBodies.length} of ${malformedBodies.length} malformed (${repeatedDeadLetters} twice, after a crash before the ack), ${plan.rejected.size} of them announced Failed; duplicate finalizations ${duplicates}`,
       `retention: ${forgotten.length} closed executions deleted mid-run and their events redelivered`,
       `replica 2 frozen ${FREEZES} times; operators: ${operatorLog.length} actions; ${plan.damaged.size} transactions got damaged copies`,
-      `bridge retries (last service process) ${bridgeRetries}; service starts ${stack.serviceStartCount}; wallets ${money.wallets}, money held ${money.total}`,
+      `bridge retries (last service process) ${bridgeRetries}; service starts ${stack.serviceStartCount}; wallets ${money.wallets} (${money.laggingDocuments} documents behind their ledger), money held ${money.total}`,
       `settled in ${stamp()}`,
     ].join('\n');
     console.log(report);

@@ -265,6 +265,21 @@ describe('the ledger on the database', () => {
       expect((await entriesOf(user)).map((e) => e.leg)).toEqual(['credit', 'debit', 'reversal']);
     });
 
+    it('finds the leg it undoes though the wallet document lags behind it (its writer died before the projection)', async () => {
+      const user = objectId();
+      await ledgers[0].openWallet(user);
+      await ledgers[0].applyLeg(credit(user, 100));
+      const spend = debit(user, 30);
+      await ledgers[0].applyLeg(spend);
+      await db()
+        .ledger.wallets.updateOne({ userId: new Types.ObjectId(user) }, { $set: { balance: 100, version: 1 } })
+        .exec();
+      await expect(new Ledger(db().ledger, metrics, 0).undoLeg(spend, 'compensation')).resolves.toMatchObject({
+        leg: { leg: 'compensation', amount: 30, balanceAfter: 100, version: 3 },
+      });
+      verifyChain(user, await entriesOf(user));
+    });
+
     it('refuses, as a broken invariant, to undo a leg the ledger lacks or holds with another amount', async () => {
       const user = objectId();
       await ledgers[0].openWallet(user);
