@@ -45,6 +45,9 @@ export class ChaosStack {
   readonly runDir = path.join(REPO_ROOT, '.run/chaos');
   private temporal: RunningTemporal | undefined;
   private readonly services = new Map<Replica, ChildProcess>();
+  private readonly stopping = new Set<ChildProcess>();
+  /** Replicas that exited without being told to, with how. */
+  readonly unexpectedExits: string[] = [];
   private serviceStarts = 0;
   readonly database = 'mint_wallet_chaos';
 
@@ -185,7 +188,9 @@ export class ChaosStack {
     child.stdout.pipe(log);
     child.stderr.pipe(log);
     this.services.set(replica, child);
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
+      if (!this.stopping.has(child))
+        this.unexpectedExits.push(`replica ${replica} (start ${this.serviceStarts}) exited with ${code ?? signal}`);
       if (this.services.get(replica) === child) this.services.delete(replica);
     });
     await eventually(
@@ -204,6 +209,7 @@ export class ChaosStack {
     const child = this.services.get(replica);
     if (!child || child.exitCode !== null) return child?.exitCode ?? null;
     const exited = once(child, 'exit');
+    this.stopping.add(child);
     // A frozen process takes no signal but SIGKILL until it runs again.
     child.kill('SIGCONT');
     child.kill(signal);
