@@ -10,7 +10,7 @@ import { WalletHarness } from '../support/wallet-harness';
 
 // Determinism: histories recorded from every path of the transaction workflows must replay against
 // the current workflow code. The committed ones (test/replay/histories) are what catch a change that
-// breaks running executions: v1-* are the first release's. A change to the workflows records the
+// breaks running executions: v1-* are the first release's, v2-* those of transactions decided once. A change to the workflows records the
 // next set beside them (see "Changing a workflow safely" in the README); every set must replay.
 // RECORD_REPLAY_HISTORIES=<tag> writes <tag>-<path>.json from the scenarios below.
 const HISTORIES_DIR = path.join(__dirname, '../replay/histories');
@@ -116,7 +116,9 @@ describe('workflow determinism', () => {
 
   it('replays every committed history against the current workflow code', async () => {
     const files = existsSync(HISTORIES_DIR) ? readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')) : [];
+    // v1: the first release's (workflows/legacy/ replays them); v2: transactions decided once.
     expect(files.filter((f) => f.startsWith('v1-'))).toHaveLength(11);
+    expect(files.filter((f) => f.startsWith('v2-'))).toHaveLength(11);
     for (const file of files) {
       const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
       await expect(Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, file)).resolves.toBeUndefined();
