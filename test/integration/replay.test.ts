@@ -10,8 +10,9 @@ import { WalletHarness } from '../support/wallet-harness';
 
 // Determinism: histories recorded from every path of the transaction workflows must replay against
 // the current workflow code. The committed ones (test/replay/histories) are what catch a change that
-// breaks running executions: v1-* are the first release's, v2-* those of transactions decided once. A change to the workflows records the
-// next set beside them (see "Changing a workflow safely" in the README); every set must replay.
+// breaks running executions: v1-* are the first release's, v2-* those of transactions decided once.
+// A change to the workflows records the next set beside them (see "Changing a workflow safely" in
+// the README); every set must replay.
 // RECORD_REPLAY_HISTORIES=<tag> writes <tag>-<path>.json from the scenarios below.
 const HISTORIES_DIR = path.join(__dirname, '../replay/histories');
 const RECORD_TAG = process.env.RECORD_REPLAY_HISTORIES;
