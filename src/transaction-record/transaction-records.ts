@@ -228,10 +228,11 @@ export class TransactionRecords {
     };
   }
 
-  /** The latest decision's status, Pending before any. */
+  /** The latest decision's status, Pending before any (only a Completed can be followed by a rollback). */
   async statusOf(transactionId: string): Promise<RecordStatus> {
-    const [first, rollback] = await Promise.all([this.outcomeAt(transactionId, 'first'), this.outcomeAt(transactionId, 'rollback')]);
-    return (rollback ?? first)?.status ?? 'Pending';
+    const first = await this.outcomeAt(transactionId, 'first');
+    if (first?.status !== 'Completed') return first?.status ?? 'Pending';
+    return (await this.outcomeAt(transactionId, 'rollback'))?.status ?? 'Completed';
   }
 
   /** Takes a position; when another decision holds it, returns that one. */
