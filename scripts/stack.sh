@@ -11,6 +11,8 @@
 # STACK_NAME runs a separate stack (own ports from STACK_*_PORT, own .run/NAME and .data/NAME).
 # STACK_TEMPORAL=postgres runs the real Temporal server on PostgreSQL instead of the dev server
 # (scripts/stack/temporal-postgres.sh); the default, STACK_TEMPORAL=dev, builds no Go code for it.
+# STACK_RABBITMQ_CONSUMER_TIMEOUT_MS sets RabbitMQ's consumer_timeout (checked every second) for a
+# broker it starts, restarts included (the chaos run keeps it shorter than its outages).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -207,6 +209,7 @@ start_rabbitmq() {
   RABBITMQ_DIST_PORT=$((AMQP_PORT + 20007)) RABBITMQ_MNESIA_BASE="$DATA/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$RUN" \
   RABBITMQ_LOGS=- RABBITMQ_ENABLED_PLUGINS_FILE="$DATA/rabbitmq/enabled_plugins" \
   RABBITMQ_PID_FILE="$RUN/rabbitmq.beam.pid" \
+  RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="${STACK_RABBITMQ_CONSUMER_TIMEOUT_MS:+-rabbit consumer_timeout $STACK_RABBITMQ_CONSUMER_TIMEOUT_MS -rabbit channel_tick_interval 1000}" \
     nohup "$RABBITMQ_HOME_BIN/rabbitmq-server" > "$RUN/rabbitmq.log" 2>&1 &
   echo $! > "$RUN/rabbitmq.pid"
   wait_ready rabbitmq port_open "$AMQP_PORT"

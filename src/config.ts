@@ -130,8 +130,21 @@ const settings = z.object({
   RECONCILIATION_INTERVAL_MINUTES: integer(0, 7 * 24 * 60).default(60),
   /** A transfer half-applied and still Pending this long after it opened is reported stalled by the reconciliation. */
   RECONCILIATION_STALLED_AFTER_MINUTES: integer(1, 30 * 24 * 60).default(60),
+  /**
+   * How long one step of a transaction (a leg, its record, the announcement) retries an
+   * infrastructure failure by itself before the transaction waits for an operator (NeedsOperator).
+   */
+  TRANSACTION_STEP_TIMEOUT_SECONDS: integer(10, 30 * 24 * 60 * 60).default(7 * 24 * 60 * 60),
   /** Unacknowledged deliveries per consumer channel. */
   AMQP_PREFETCH: integer(1, 1000).default(32),
+  /**
+   * How long a message may stay unacknowledged (Temporal or the database down, the backlog full):
+   * past it, it goes back to its queue and is delivered again. Keep it well below the broker's
+   * `consumer_timeout` (30 minutes by default), past which RabbitMQ closes the consumer's channel.
+   */
+  AMQP_MAX_HOLD_SECONDS: integer(5, 24 * 60 * 60).default(15 * 60),
+  /** Tries of a message that fails for a permanent reason (not an outage) before it is dead-lettered. */
+  AMQP_MAX_PERMANENT_FAILURES: integer(1, 100).default(5),
   /** Larger message bodies are dead-lettered unread. */
   AMQP_MAX_MESSAGE_BYTES: integer(256, 16 * 1024 * 1024).default(64 * 1024),
   /**
@@ -195,7 +208,7 @@ export interface WalletConfig {
   nodeEnv: 'development' | 'production' | 'test';
   logLevel: string;
   mongo: { url: string };
-  amqp: { url: string; prefetch: number; maxMessageBytes: number };
+  amqp: { url: string; prefetch: number; maxMessageBytes: number; maxHoldSeconds: number; maxPermanentFailures: number };
   auth: {
     jwksEndpoint?: string;
     publicKeyPem?: string;
@@ -214,6 +227,7 @@ export interface WalletConfig {
     maxConcurrentActivities: number;
     maxCachedWorkflows: number;
     maxWorkflowBacklog: number;
+    stepTimeoutSeconds: number;
   };
   wallet: {
     initialBalance: number;
@@ -256,7 +270,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
     logLevel: e.LOG_LEVEL,
     http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE, trustProxy: e.TRUST_PROXY },
     mongo: { url: e.DATABASE_URL },
-    amqp: { url: e.RABBITMQ_URL, prefetch: e.AMQP_PREFETCH, maxMessageBytes: e.AMQP_MAX_MESSAGE_BYTES },
+    amqp: {
+      url: e.RABBITMQ_URL,
+      prefetch: e.AMQP_PREFETCH,
+      maxMessageBytes: e.AMQP_MAX_MESSAGE_BYTES,
+      maxHoldSeconds: e.AMQP_MAX_HOLD_SECONDS,
+      maxPermanentFailures: e.AMQP_MAX_PERMANENT_FAILURES,
+    },
     auth: {
       jwksEndpoint: e.JWKS_ENDPOINT,
       publicKeyPem: e.JWT_PUBLIC_KEY,
@@ -274,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       maxWorkflowBacklog: e.BRIDGE_MAX_WORKFLOW_BACKLOG,
+      stepTimeoutSeconds: e.TRANSACTION_STEP_TIMEOUT_SECONDS,
     },
     wallet: {
       initialBalance: e.WALLET_INITIAL_BALANCE,

@@ -8,7 +8,7 @@ export function createMetrics() {
     registry,
     messagesConsumed: new Counter({
       name: 'wallet_messages_consumed_total',
-      help: 'RabbitMQ messages handled, by queue and outcome (accepted, duplicate, dead_lettered, requeued)',
+      help: 'RabbitMQ messages handled, by queue and outcome (accepted, duplicate, dead_lettered, requeued: held past AMQP_MAX_HOLD_SECONDS)',
       labelNames: ['queue', 'outcome'] as const,
       registers: [registry],
     }),
@@ -16,6 +16,18 @@ export function createMetrics() {
       name: 'wallet_dead_lettered_total',
       help: 'Messages moved to the dead-letter queue, by original queue',
       labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    deadLettersRefused: new Counter({
+      name: 'wallet_dead_letters_refused_total',
+      help: 'Messages the dead-letter queue refused (wallet.dlq full, most likely); each stays in its queue and is tried again',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    channelReopens: new Counter({
+      name: 'wallet_amqp_channel_reopens_total',
+      help: 'RabbitMQ channels reopened after the broker closed them on a live connection, by channel',
+      labelNames: ['channel'] as const,
       registers: [registry],
     }),
     bridgeRetries: new Counter({

@@ -18,9 +18,10 @@ import { LiveEntryHub } from './live-updates/live-entry-hub';
 import { createLogger, type Logger } from './logger';
 import { TransactionEventBridge } from './messaging/bridge';
 import { BrokerConnection, connectionSilencedWithinMs } from './messaging/broker-connection';
-import { LedgerEntryHints, type LedgerEntryHint } from './messaging/ledger-entry-hints';
+import { LEDGER_ENTRY_HINTS, LedgerEntryHints, type LedgerEntryHint } from './messaging/ledger-entry-hints';
 import { MessageRouter } from './messaging/message-router';
 import { createMessageDecoder } from './messaging/messages';
+import { CONSUMED_QUEUES, FINALIZATION_ECHO } from './messaging/topology';
 import { createMetrics, type Metrics } from './metrics';
 import { openStores, type Stores } from './stores';
 import { untilAvailable } from './support/until-available';
@@ -35,6 +36,8 @@ import { WorkflowBacklogGate } from './temporal/workflow-backlog-gate';
 // in order. Nothing else constructs the service's parts.
 
 const TEMPORAL_CHECK_TIMEOUT_MS = 2_000;
+/** A consumer may be missing this long (a channel reopening, a reconnection) before /ready reports it. */
+const CONSUMER_GRACE_MS = 10_000;
 const HTTP_CLOSE_GRACE_MS = 2_000;
 
 export interface WalletServiceOptions {
@@ -94,7 +97,10 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   logger.info({ port: httpPort }, 'HTTP API listening');
 
   const stores = (parts.stores = await waitFor('MongoDB', () => openStores(config.mongo.url)));
-  const broker = (parts.broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger));
+  const broker = (parts.broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger, {
+    reopened: (channel) => metrics.channelReopens.inc({ channel }),
+  }));
+  const maxHoldMs = config.amqp.maxHoldSeconds * 1000;
   const hints = new LedgerEntryHints(
     broker,
     config.liveUpdates.hintQueueMaxLength,
@@ -113,7 +119,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     records: stores.records,
     publisher: new FinalizationPublisher(broker, metrics, logger),
     log: stores.finalizations,
-    echo: new FinalizationEcho(broker, stores.finalizations, logger),
+    echo: new FinalizationEcho(broker, stores.finalizations, maxHoldMs, logger),
   });
   const activities = createActivities({
     ledger,
@@ -139,9 +145,16 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
 
   const bridge = new TransactionEventBridge(
     broker,
-    new MessageRouter(ledger, new TransactionWorkflows(client, config.temporal.taskQueue), stores.records, stores.finalizations),
+    new MessageRouter(
+      ledger,
+      new TransactionWorkflows(client, config.temporal.taskQueue, config.temporal.stepTimeoutSeconds * 1000),
+      stores.records,
+      stores.finalizations,
+    ),
     {
       prefetch: config.amqp.prefetch,
+      maxHoldMs,
+      maxPermanentFailures: config.amqp.maxPermanentFailures,
       decode: createMessageDecoder({ maxMessageBytes: config.amqp.maxMessageBytes, amountLimits: config.wallet.amountLimits }),
       admission: new WorkflowBacklogGate(client, config.temporal.taskQueue, config.temporal.maxWorkflowBacklog, metrics, logger),
     },
@@ -204,11 +217,24 @@ function readinessChecks(parts: Parts): Record<string, ReadinessCheck> {
     rabbitmq: async () => {
       if (!parts.broker?.isConnected) throw new Error('not connected');
     },
+    ...Object.fromEntries(EXPECTED_CONSUMERS.map((consumer) => [`consumer ${consumer}`, consumerCheck(parts, consumer)])),
     temporal: async () => {
       const connection = parts.temporal;
       if (!connection) throw new Error('not connected yet');
       await connection.withDeadline(Date.now() + TEMPORAL_CHECK_TIMEOUT_MS, () => connection.workflowService.getSystemInfo({}));
     },
+  };
+}
+
+/** Every queue the service consumes: readiness names each one missing. */
+const EXPECTED_CONSUMERS = [...CONSUMED_QUEUES, FINALIZATION_ECHO.queue, LEDGER_ENTRY_HINTS.consumer];
+
+function consumerCheck(parts: Parts, consumer: string): ReadinessCheck {
+  return async () => {
+    if (!parts.broker) throw new Error('not connected yet');
+    if (parts.broker.missingConsumers(CONSUMER_GRACE_MS).includes(consumer)) {
+      throw new Error(`no consumer for over ${CONSUMER_GRACE_MS / 1000}s`);
+    }
   };
 }
 

@@ -320,6 +320,20 @@ export function transactionReversalWorkflowId(transactionId: string): string {
 
 export interface TransactionWorkflowInput {
   transactionId: string;
+  /**
+   * How long one step retries an infrastructure failure before the transaction waits for an
+   * operator (TRANSACTION_STEP_TIMEOUT_SECONDS); seven days for executions started without it.
+   */
+  stepTimeoutMs?: number;
+  /** The events an earlier run of this execution had received, when it continued as new. */
+  received?: ReceivedEvents;
+}
+
+/** The events a run received: the first of each kind counts. */
+export interface ReceivedEvents {
+  completed?: TransactionCompleted;
+  failed?: TransactionFailed;
+  rejected?: TransactionRejected;
 }
 
 export type TransactionReversalInput = TransactionFailed;

@@ -10,6 +10,7 @@ import {
   type ForwardLeg,
   type ForwardLegOutcome,
   type LegChange,
+  type ReceivedEvents,
   type RecordOpening,
   type TransactionCompleted,
   type TransactionDecision,
@@ -69,13 +70,6 @@ export interface TransactionStepExecutor {
 
 /** A forward leg, as far as this run knows: applied (standing), void for good, or undone. */
 type LegState = 'applied' | 'voided' | 'undone';
-
-/** The events a run received: the first of each kind counts. */
-export interface ReceivedEvents {
-  completed?: TransactionCompleted;
-  failed?: TransactionFailed;
-  rejected?: TransactionRejected;
-}
 
 export class TransactionMachine {
   readonly events: ReceivedEvents = {};

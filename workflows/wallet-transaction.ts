@@ -1,5 +1,16 @@
-import { ActivityFailure, condition, log, patched, setHandler, sleep, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
-import { applicationFailureOf, messageOf, transactionSteps as steps } from './activity-stubs';
+import {
+  ActivityFailure,
+  condition,
+  continueAsNew,
+  log,
+  patched,
+  setHandler,
+  sleep,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { applicationFailureOf, messageOf, transactionStepsWithin } from './activity-stubs';
 import { describe, describedAtStart } from './transaction-description';
 import {
   operatorRetrySignal,
@@ -9,6 +20,7 @@ import {
   transactionRejectedSignal,
   transactionStateQuery,
   type AppliedLeg,
+  type TransactionActivities,
   type TransactionDecision,
   type TransactionState,
   type TransactionStatus,
@@ -23,6 +35,11 @@ export const DECIDED_ONCE_PATCH = 'transaction-decided-once';
 const FIRST_EVENT_TIMEOUT = '1 hour';
 /** How often a step waiting for an operator tries again by itself. */
 const OPERATOR_RECHECK_INTERVAL = '1 hour';
+/**
+ * A wait for an operator continues as new past this many history events (about ten days of hourly
+ * rechecks), far below Temporal's limit of 51,200, past which it would terminate the execution.
+ */
+export const OPERATOR_WAIT_HISTORY_LIMIT = 2_000;
 
 /**
  * One run of one transaction: its events come by signal, and the transaction's state machine
@@ -34,7 +51,7 @@ const OPERATOR_RECHECK_INTERVAL = '1 hour';
  */
 export async function walletTransaction(input: TransactionWorkflowInput): Promise<TransactionState> {
   if (!patched(DECIDED_ONCE_PATCH)) return legacyWalletTransaction(input);
-  const run = new TransactionRun(input.transactionId);
+  const run = new TransactionRun(input);
   if (!(await condition(() => run.machine.hasEvent, FIRST_EVENT_TIMEOUT))) return run.finish('closed without any transaction event');
   await runTransaction(run.machine, run.executor, (step) => run.starting(step));
   return run.finish('closed');
@@ -49,8 +66,15 @@ class TransactionRun {
   private operatorRetryRequested = false;
   private described = describedAtStart();
 
-  constructor(transactionId: string) {
-    const machine = (this.machine = new TransactionMachine(transactionId));
+  private readonly steps: TransactionActivities;
+
+  constructor(private readonly input: TransactionWorkflowInput) {
+    const machine = (this.machine = new TransactionMachine(input.transactionId));
+    const { completed, failed, rejected } = input.received ?? {};
+    if (completed) machine.receive({ kind: 'completed', event: completed });
+    if (failed) machine.receive({ kind: 'failed', event: failed });
+    if (rejected) machine.receive({ kind: 'rejected', event: rejected });
+    this.steps = transactionStepsWithin(input.stepTimeoutMs);
     setHandler(transactionCompletedSignal, (event) => machine.receive({ kind: 'completed', event }));
     setHandler(transactionFailedSignal, (event) => machine.receive({ kind: 'failed', event }));
     setHandler(transactionRejectedSignal, (event) => machine.receive({ kind: 'rejected', event }));
@@ -61,14 +85,15 @@ class TransactionRun {
   }
 
   readonly executor: TransactionStepExecutor = {
-    open: (opening) => this.untilDone(() => steps.openRecord(opening)),
-    adopt: (terms) => this.untilDone(() => steps.adoptLedger(terms)),
-    apply: (change) => this.untilDone(() => steps.applyForwardLeg(change)),
-    decide: (position, decision, legs) => this.untilDone(() => steps.recordDecision(this.machine.transactionId, position, decision, legs)),
-    void: (change) => this.untilDone(() => steps.voidLeg(change)),
+    open: (opening) => this.untilDone(() => this.steps.openRecord(opening)),
+    adopt: (terms) => this.untilDone(() => this.steps.adoptLedger(terms)),
+    apply: (change) => this.untilDone(() => this.steps.applyForwardLeg(change)),
+    decide: (position, decision, legs) =>
+      this.untilDone(() => this.steps.recordDecision(this.machine.transactionId, position, decision, legs)),
+    void: (change) => this.untilDone(() => this.steps.voidLeg(change)),
     undo: async (forward, undo) => {
       for (;;) {
-        const outcome = await this.untilDone(() => steps.undoLeg(forward, undo));
+        const outcome = await this.untilDone(() => this.steps.undoLeg(forward, undo));
         if (outcome.kind === 'applied') return outcome.leg;
         // Only the undo of a credit can be refused (the recipient spent the money): a human decides.
         await this.waitForOperator(`${undo} of the ${forward.leg} of user ${forward.userId} refused (${outcome.refusal})`);
@@ -79,7 +104,7 @@ class TransactionRun {
       if (left > 0) await sleep(left);
     },
     announce: async (position, decision, legs) => {
-      const outcome = await this.untilDone(() => steps.announceOutcome(this.machine.transactionId, position, decision, legs));
+      const outcome = await this.untilDone(() => this.steps.announceOutcome(this.machine.transactionId, position, decision, legs));
       if (outcome.kind === 'announced') this.announced(decision, legs);
       return outcome;
     },
@@ -119,6 +144,11 @@ class TransactionRun {
     log.warn('transaction needs an operator', { transactionId: this.machine.transactionId, attention });
     this.operatorRetryRequested = false;
     await condition(() => this.operatorRetryRequested, OPERATOR_RECHECK_INTERVAL);
+    const { historyLength, continueAsNewSuggested } = workflowInfo();
+    if (historyLength >= OPERATOR_WAIT_HISTORY_LIMIT || continueAsNewSuggested) {
+      // Nothing is in flight while waiting: the next run opens the record and meets this step again.
+      await continueAsNew<typeof walletTransaction>({ ...this.input, received: this.machine.events });
+    }
     this.attention = undefined;
     this.setStatus(previous);
   }

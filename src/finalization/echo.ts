@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { TransactionFinalized } from '../../workflows/contract';
 import type { Logger } from '../logger';
+import type { BrokerChannel } from '../messaging/broker-channel';
 import type { BrokerConnection } from '../messaging/broker-connection';
 import { publishConfirmed } from '../messaging/publish-confirmed';
-import { FINALIZATION_ECHO, openTopologyChannel } from '../messaging/topology';
+import { FINALIZATION_ECHO, topologyChannel } from '../messaging/topology';
 import { backoffDelayMs, sleep } from '../support/backoff';
 import { decodeFinalization } from './announcement';
 import type { FinalizationLog } from './finalization-log';
@@ -25,29 +26,33 @@ const RECORD_BACKOFF = { initialMs: 200, maxMs: 10_000 };
  * once the consumer has reached the fence, the log answers.
  */
 export class FinalizationEcho {
-  private channel: ConfirmChannel | undefined;
+  private readonly channel: BrokerChannel;
   private readonly origin = randomUUID();
   private readonly fenceWaiters = new Map<string, () => void>();
 
+  /** `maxHoldMs` bounds how long copies stay unacked while the log cannot be written (see bridge's). */
   constructor(
     broker: BrokerConnection,
     private readonly log: Pick<FinalizationLog, 'recordDelivered' | 'recordFence' | 'takeFence'>,
+    private readonly maxHoldMs: number,
     private readonly logger: Logger,
   ) {
-    broker.onConnected(async (connection) => {
-      const channel = await openTopologyChannel(connection, this.logger, 'finalization echo', (closed) => {
-        if (this.channel === closed) this.channel = undefined;
-      });
-      await channel.prefetch(PREFETCH);
-      this.channel = channel;
-      const recorder = new BatchRecorder((batch) => this.record(channel, batch));
-      await channel.consume(FINALIZATION_ECHO.queue, (message) => message && recorder.add(message), { noAck: false });
-    });
+    this.channel = broker.channel(
+      topologyChannel(
+        'finalization echo',
+        async (channel, consume) => {
+          await channel.prefetch(PREFETCH);
+          const recorder = new BatchRecorder((batch, heldSince) => this.record(channel, batch, heldSince));
+          await consume(FINALIZATION_ECHO.queue, (message) => recorder.add(message));
+        },
+        [FINALIZATION_ECHO.queue],
+      ),
+    );
   }
 
   /** Resolves once every announcement routed before this call is in the finalization log. */
   async catchUp(): Promise<void> {
-    const channel = this.channel;
+    const channel = this.channel.current;
     if (!channel) throw new Error('RabbitMQ is not connected; the finalization step will be retried');
     const fenceId = randomUUID();
     const reachedHere = new Promise<void>((resolve) => this.fenceWaiters.set(fenceId, resolve));
@@ -79,12 +84,13 @@ export class FinalizationEcho {
   /**
    * Records a batch of copies, in one write for the announcements, retrying the database with
    * backoff; on a lost channel the broker redelivers them. A fence is reached once everything before
-   * it in its batch is recorded.
+   * it in its batch is recorded. Copies held past the bound go back to the queue, in order, with the
+   * channel, which opens again.
    */
-  private async record(channel: ConfirmChannel, batch: ConsumeMessage[]): Promise<void> {
+  private async record(channel: ConfirmChannel, batch: ConsumeMessage[], heldSince: number): Promise<void> {
     const fences = batch.map(fenceOf).filter((fence) => fence !== undefined);
     const announcements = batch.filter((message) => fenceOf(message) === undefined).flatMap((message) => this.decoded(message));
-    for (let attempt = 1; this.channel === channel; attempt++) {
+    for (let attempt = 1; this.channel.current === channel; attempt++) {
       try {
         await this.log.recordDelivered(announcements);
         for (const fence of fences) {
@@ -95,7 +101,12 @@ export class FinalizationEcho {
         return;
       } catch (error) {
         this.logger.warn({ err: error, attempt }, 'finalization echo not recorded; retrying');
-        await sleep(backoffDelayMs(RECORD_BACKOFF, attempt));
+        const left = heldSince + this.maxHoldMs - Date.now();
+        if (left <= 0) {
+          this.channel.recycle(channel, `finalization echo copies held unrecorded for ${this.maxHoldMs}ms`);
+          return;
+        }
+        await sleep(Math.min(left, backoffDelayMs(RECORD_BACKOFF, attempt)));
       }
     }
   }
@@ -120,11 +131,13 @@ function fenceOf(message: ConsumeMessage): { id: string; origin: unknown } | und
  */
 class BatchRecorder {
   private waiting: ConsumeMessage[] = [];
+  private oldestWaitingSince = 0;
   private recording = false;
 
-  constructor(private readonly record: (batch: ConsumeMessage[]) => Promise<void>) {}
+  constructor(private readonly record: (batch: ConsumeMessage[], heldSince: number) => Promise<void>) {}
 
   add(message: ConsumeMessage): void {
+    if (this.waiting.length === 0) this.oldestWaitingSince = Date.now();
     this.waiting.push(message);
     if (!this.recording) void this.recordWaiting();
   }
@@ -135,7 +148,7 @@ class BatchRecorder {
       while (this.waiting.length > 0) {
         const batch = this.waiting;
         this.waiting = [];
-        await this.record(batch);
+        await this.record(batch, this.oldestWaitingSince);
       }
     } finally {
       this.recording = false;

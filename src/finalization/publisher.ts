@@ -1,30 +1,26 @@
-import type { ConfirmChannel } from 'amqplib';
+import type { BrokerChannel } from '../messaging/broker-channel';
 import type { TransactionFinalized } from '../../workflows/contract';
 import type { Logger } from '../logger';
 import type { BrokerConnection } from '../messaging/broker-connection';
 import { publishConfirmed } from '../messaging/publish-confirmed';
-import { EXCHANGES, ROUTING_KEYS, openTopologyChannel } from '../messaging/topology';
+import { EXCHANGES, ROUTING_KEYS, topologyChannel } from '../messaging/topology';
 import type { Metrics } from '../metrics';
 import { toAnnouncement } from './announcement';
 
 /** Announces outcomes as `wallet.transactionFinalized`, returning only once the broker confirmed. */
 export class FinalizationPublisher {
-  private channel: ConfirmChannel | undefined;
+  private readonly channel: BrokerChannel;
 
   constructor(
     broker: BrokerConnection,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
-    broker.onConnected(async (connection) => {
-      this.channel = await openTopologyChannel(connection, this.logger, 'finalization', (closed) => {
-        if (this.channel === closed) this.channel = undefined;
-      });
-    });
+    this.channel = broker.channel(topologyChannel('finalization', async () => undefined));
   }
 
   async publish(requested: TransactionFinalized): Promise<void> {
-    const channel = this.channel;
+    const channel = this.channel.current;
     if (!channel) throw new Error('RabbitMQ is not connected; finalization will be retried');
     // The platform's wire format: a JSON body, persistent, no other properties; a Failed with a reason.
     const finalized = toAnnouncement(requested);

@@ -143,6 +143,8 @@ export const openApiDocument = {
               rabbitmq: { type: 'string' },
               temporal: { type: 'string' },
             },
+            // One per consumer of the wallet's queues, `consumer <queue>`: down once missing for 10 s.
+            patternProperties: { '^consumer ': { enum: ['up', 'down'] } },
           },
         },
       },

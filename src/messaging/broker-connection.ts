@@ -1,6 +1,7 @@
-import { connect, type ChannelModel } from 'amqplib';
+import { connect, type Channel, type ChannelModel } from 'amqplib';
 import type { Logger } from '../logger';
 import { backoffDelayMs, sleep } from '../support/backoff';
+import { BrokerChannel, type BrokerChannelOptions, type ChannelEvents } from './broker-channel';
 
 const RECONNECT_BACKOFF = { initialMs: 250, maxMs: 10_000 };
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -22,15 +23,15 @@ export function connectionSilencedWithinMs(url: string): number {
   return HEARTBEATS_UNTIL_CLOSED * heartbeatSecondsOf(url) * 1000;
 }
 
-export type OnConnected = (connection: ChannelModel) => Promise<void>;
-
 /**
  * One AMQP connection that comes back by itself: after a broker restart or a network fault it
- * reconnects with backoff and runs every registered setup again (channels, topology, consumers).
+ * reconnects with backoff and opens every channel again, each with its set-up (topology, consumers).
  */
 export class BrokerConnection {
   private connection: ChannelModel | undefined;
-  private readonly setups: OnConnected[] = [];
+  /** Connected, and every channel opened with its set-up. */
+  private ready = false;
+  private readonly channels: Array<Pick<BrokerChannel<Channel>, 'attach' | 'missingConsumers'>> = [];
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   private connectedWaiters: Array<() => void> = [];
@@ -39,11 +40,19 @@ export class BrokerConnection {
     private readonly url: string,
     private readonly name: string,
     private readonly logger: Logger,
+    private readonly events: ChannelEvents = { reopened: () => undefined },
   ) {}
 
-  /** Registers work to run on every (re)connection, in registration order. */
-  onConnected(setup: OnConnected): void {
-    this.setups.push(setup);
+  /** A channel opened on every (re)connection, in registration order, and reopened whenever the broker closes it. */
+  channel<C extends Channel>(options: BrokerChannelOptions<C>): BrokerChannel<C> {
+    const channel = new BrokerChannel(options, (connection) => connection === this.connection, this.events, this.logger);
+    this.channels.push(channel);
+    return channel;
+  }
+
+  /** Consumers of every channel missing for longer than `graceMs`. */
+  missingConsumers(graceMs: number): string[] {
+    return this.channels.flatMap((channel) => channel.missingConsumers(graceMs));
   }
 
   start(): void {
@@ -51,7 +60,7 @@ export class BrokerConnection {
   }
 
   get isConnected(): boolean {
-    return this.connection !== undefined;
+    return this.ready;
   }
 
   /** Resolves once connected and set up; rejects if `signal` aborts first. */
@@ -70,6 +79,7 @@ export class BrokerConnection {
   async close(): Promise<void> {
     this.stopping.abort();
     const connection = this.connection;
+    this.ready = false;
     this.connection = undefined;
     await connection?.close().catch(() => undefined);
     await this.loop;
@@ -86,20 +96,24 @@ export class BrokerConnection {
         });
         const closed = new Promise<void>((resolve) => connection!.once('close', () => resolve()));
         connection.on('error', (error: Error) => this.logger.warn({ err: error }, 'RabbitMQ connection error'));
-        for (const setup of this.setups) await setup(connection);
+        this.connection = connection;
+        for (const channel of this.channels) await channel.attach(connection);
         if (this.stopping.signal.aborted) {
+          this.connection = undefined;
           await connection.close().catch(() => undefined);
           return;
         }
-        this.connection = connection;
+        this.ready = true;
         failures = 0;
         this.logger.info({ connection: this.name }, 'RabbitMQ connected');
         this.connectedWaiters.splice(0).forEach((resolve) => resolve());
         await closed;
+        this.ready = false;
         this.connection = undefined;
         if (this.stopping.signal.aborted) return;
         this.logger.warn({ connection: this.name }, 'RabbitMQ connection lost; reconnecting');
       } catch (error) {
+        this.ready = false;
         this.connection = undefined;
         await connection?.close().catch(() => undefined);
         if (this.stopping.signal.aborted) return;

@@ -1,6 +1,7 @@
 import type { Channel } from 'amqplib';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import type { BrokerChannel, Consume } from './broker-channel';
 import type { BrokerConnection } from './broker-connection';
 
 /**
@@ -8,7 +9,7 @@ import type { BrokerConnection } from './broker-connection';
  * every replica's queue gets each hint and none outlives the broker. Apart from the platform's
  * exchanges and queues, which it leaves untouched.
  */
-export const LEDGER_ENTRY_HINTS = { exchange: 'wallet.ledger-entries' } as const;
+export const LEDGER_ENTRY_HINTS = { exchange: 'wallet.ledger-entries', consumer: 'ledger entry hints' } as const;
 
 export interface LedgerEntryHint {
   userId: string;
@@ -25,7 +26,7 @@ const OBJECT_ID = /^[0-9a-f]{24}$/;
  * auto-deleted queue bounded to `queueMaxLength`, dropping the oldest past it.
  */
 export class LedgerEntryHints {
-  private channel: Channel | undefined;
+  private readonly channel: BrokerChannel<Channel>;
   private writable = false;
 
   constructor(
@@ -35,22 +36,21 @@ export class LedgerEntryHints {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
-    broker.onConnected(async (connection) => {
-      const channel = await connection.createChannel();
-      channel.on('error', (error: Error) => this.logger.warn({ err: error }, 'ledger entry hints channel error'));
-      channel.on('close', () => {
-        if (this.channel === channel) this.channel = undefined;
-      });
-      channel.on('drain', () => (this.writable = true));
-      await this.subscribe(channel);
-      this.channel = channel;
-      this.writable = true;
+    this.channel = broker.channel({
+      purpose: 'ledger entry hints',
+      create: (connection) => connection.createChannel(),
+      consumes: [LEDGER_ENTRY_HINTS.consumer],
+      setUp: async (channel, consume) => {
+        channel.on('drain', () => (this.writable = true));
+        await this.subscribe(channel, consume);
+        this.writable = true;
+      },
     });
   }
 
   /** Fire and forget: never throws, never waits. */
   publish(hint: LedgerEntryHint): void {
-    const channel = this.channel;
+    const channel = this.channel.current;
     if (!channel || !this.writable) {
       this.metrics.ledgerEntryHints.inc({ outcome: 'dropped' });
       return;
@@ -64,7 +64,7 @@ export class LedgerEntryHints {
     }
   }
 
-  private async subscribe(channel: Channel): Promise<void> {
+  private async subscribe(channel: Channel, consume: Consume): Promise<void> {
     await channel.assertExchange(LEDGER_ENTRY_HINTS.exchange, 'fanout', { durable: false });
     const { queue } = await channel.assertQueue('', {
       exclusive: true,
@@ -74,15 +74,15 @@ export class LedgerEntryHints {
       arguments: { 'x-overflow': 'drop-head' },
     });
     await channel.bindQueue(queue, LEDGER_ENTRY_HINTS.exchange, '');
-    await channel.consume(
+    await consume(
       queue,
       (message) => {
-        const hint = message && decodeHint(message.content);
+        const hint = decodeHint(message.content);
         if (!hint) return;
         this.metrics.ledgerEntryHints.inc({ outcome: 'received' });
         this.onHint(hint);
       },
-      { noAck: true },
+      { noAck: true, as: LEDGER_ENTRY_HINTS.consumer },
     );
   }
 }

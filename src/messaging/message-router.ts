@@ -55,6 +55,16 @@ export class MessageRouter {
     }
   }
 
+  /**
+   * A message that kept failing for a permanent reason: dead-lettered with `problem`; a
+   * `transaction.completed` is refused as one that fails validation is, so its transaction ends
+   * Failed unless it has terms already.
+   */
+  giveUp(message: ConsumedMessage, problem: string): Promise<Disposition> {
+    if (message.kind !== 'transactionCompleted') return Promise.resolve({ outcome: 'dead_lettered', reason: problem });
+    return this.route({ kind: 'transactionRejected', transactionId: message.event.transactionId, problem });
+  }
+
   /** The transaction record and its announcements, not Temporal's memory of executions, say whether an event still matters. */
   private settled(event: TransactionEventKind, transactionId: string): Promise<boolean> {
     return settledFor(event, transactionId, this.records, this.announcements);

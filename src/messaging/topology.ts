@@ -1,5 +1,5 @@
-import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
-import type { Logger } from '../logger';
+import type { Channel, ConfirmChannel } from 'amqplib';
+import type { BrokerChannelOptions } from './broker-channel';
 
 // The platform's RabbitMQ topology (../shared/CONTRACT.md), declared exactly as every other service
 // declares it: direct durable exchanges, durable queues without arguments.
@@ -88,18 +88,20 @@ export async function declareTopology(channel: Channel): Promise<void> {
 }
 
 /**
- * A confirm channel on which the topology is declared; its errors are logged (the connection
- * reconnects by itself), and `onClose` lets its owner forget it.
+ * A confirm channel on which the topology is declared before `setUp` runs (see BrokerConnection.channel).
  */
-export async function openTopologyChannel(
-  connection: ChannelModel,
-  logger: Logger,
+export function topologyChannel(
   purpose: string,
-  onClose: (channel: ConfirmChannel) => void,
-): Promise<ConfirmChannel> {
-  const channel = await connection.createConfirmChannel();
-  channel.on('error', (error: Error) => logger.warn({ err: error }, `${purpose} channel error`));
-  channel.on('close', () => onClose(channel));
-  await declareTopology(channel);
-  return channel;
+  setUp: BrokerChannelOptions<ConfirmChannel>['setUp'],
+  consumes: readonly string[] = [],
+): BrokerChannelOptions<ConfirmChannel> {
+  return {
+    purpose,
+    consumes,
+    create: (connection) => connection.createConfirmChannel(),
+    setUp: async (channel, consume) => {
+      await declareTopology(channel);
+      await setUp(channel, consume);
+    },
+  };
 }

@@ -29,6 +29,8 @@ export class TransactionWorkflows implements TransactionEventSink {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
+    /** How long each step of a transaction started here retries by itself (see TransactionWorkflowInput). */
+    private readonly stepTimeoutMs: number,
   ) {}
 
   submitCompleted(event: TransactionCompleted): Promise<void> {
@@ -62,7 +64,7 @@ export class TransactionWorkflows implements TransactionEventSink {
         { key: SEARCH_ATTRIBUTES.status, value: 'Pending' },
       ],
       memo: { [TRANSACTION_MEMO_KEY]: event },
-      args: [{ transactionId }],
+      args: [{ transactionId, stepTimeoutMs: this.stepTimeoutMs }],
       signal,
       signalArgs: [event],
     });

@@ -31,6 +31,14 @@ const DAMAGED_COPIES = 40;
 const FREEZES = 2;
 /** Operators acting on running executions: terminate one (then reset it, or the platform sends its events again), or reset one. */
 const OPERATOR_ACTIONS = 8;
+/** Times the broker closes the wallet's channels (a channel-level error), keeping their connections. */
+const CHANNEL_CLOSES = 4;
+/**
+ * RabbitMQ's consumer_timeout, shorter than a freeze: the broker closes a frozen replica's consumer
+ * channel, which opens again when it resumes. Replicas give a message back after HOLD_SECONDS.
+ */
+const CONSUMER_TIMEOUT_MS = 8_000;
+const HOLD_SECONDS = 5;
 const SERVERS: ServerName[] = ['rabbitmq', 'ferretdb', 'temporal', 'service'];
 
 type Planned =
@@ -171,10 +179,11 @@ function planEvents(random: () => number): Plan {
 }
 
 describe('the chaos run', () => {
-  const stack = new ChaosStack('chaos-run');
+  const stack = new ChaosStack('chaos-run', undefined, CONSUMER_TIMEOUT_MS);
   let scenario: Scenario;
 
   beforeAll(async () => {
+    stack.serviceEnv = { AMQP_MAX_HOLD_SECONDS: String(HOLD_SECONDS) };
     await stack.start();
     await stack.startService(2);
     scenario = await Scenario.start(stack);
@@ -247,6 +256,12 @@ describe('the chaos run', () => {
       },
     );
 
+    const channelLog: string[] = [];
+    const closingChannels = closeChannelsNowAndThen(stack, seededRandom(SEED + 3), (line) => {
+      channelLog.push(`${stamp()} ${line}`);
+      live(line);
+    });
+
     const malformedBodies: string[] = [];
     const injecting = injectFaults();
     for (const event of plan.events.filter((e) => e.kind !== 'signup')) {
@@ -269,7 +284,7 @@ describe('the chaos run', () => {
     }
     const publishedAt = stamp();
     process.stderr.write(`[chaos ${publishedAt}] every event published\n`);
-    await Promise.all([injecting, freezing, operating]);
+    await Promise.all([injecting, freezing, operating, closingChannels]);
     console.log(`chaos seed ${SEED}: faults ${faultLog.join('; ')}`);
     console.log(`chaos seed ${SEED}: operators ${operatorLog.join('; ')}`);
     // Retention, mid-run: closed executions are deleted and their events delivered once more.
@@ -377,6 +392,7 @@ describe('the chaos run', () => {
       `transactions ${plan.transactionIds.size}: finalized Completed ${outcome.Completed}, Failed ${outcome.Failed}`,
       `dead-lettered ${malformedBodies.length} of ${malformedBodies.length} malformed (${repeatedDeadLetters} twice, after a crash before the ack), ${plan.rejected.size} of them announced Failed; duplicate finalizations ${duplicates}`,
       `retention: ${forgotten.length} closed executions deleted mid-run and their events redelivered`,
+      `the broker closed the wallet's channels: ${channelLog.join('; ')}; consumer_timeout ${CONSUMER_TIMEOUT_MS} ms`,
       `replica 2 frozen ${FREEZES} times${replica2Died ? ` and died by itself (${stack.unexpectedExits.join('; ')}; see ${stack.serviceLogDir})` : ''}; operators: ${operatorLog.length} actions; ${plan.damaged.size} transactions got damaged copies`,
       `bridge retries (last service process) ${bridgeRetries}; service starts ${stack.serviceStartCount}; wallets ${money.wallets} (${money.laggingDocuments} documents behind their ledger), money held ${money.total}`,
       `settled in ${stamp()}`,
@@ -431,6 +447,18 @@ async function forgetClosedExecutions(stack: ChaosStack, random: () => number, c
     }),
   );
   return sample.map((workflowId) => workflowId.replace('wallet-transaction-', ''));
+}
+
+/** Makes the broker close every channel of both replicas CHANNEL_CLOSES times; skipped while the broker is down. */
+async function closeChannelsNowAndThen(stack: ChaosStack, random: () => number, log: (line: string) => void): Promise<void> {
+  for (let i = 0; i < CHANNEL_CLOSES; i++) {
+    await new Promise((resolve) => setTimeout(resolve, randomInt(random, 3_000, 15_000)));
+    try {
+      log(`${await stack.broker.closeChannelsOf('wallet-service')} channels closed`);
+    } catch {
+      log('channels not closed: the broker is down');
+    }
+  }
 }
 
 /** Freezes the second replica FREEZES times, each for longer than a workflow task's 10-second timeout. */

@@ -115,4 +115,44 @@ describe('faults, one at a time', () => {
     await stack.restart('service');
     await expectSettledOnce(ids);
   });
+  it("Temporal stops for longer than the broker's consumer_timeout: held messages go back in time, the consumers stay, everything completes", async () => {
+    // The broker closes a consumer's channel whose delivery stays unacked for 10 s; the service gives
+    // a message back after 5 s. Held three times over (30 requeues of 10 messages), past the 10 s.
+    await stack.broker.setConsumerTimeout(10_000, 1_000);
+    stack.serviceEnv = { AMQP_MAX_HOLD_SECONDS: '5' };
+    await stack.crash('service');
+    await stack.restart('service');
+    try {
+      await eventually('the service to be ready', async () => ((await stack.ready()).status === 200 ? true : undefined), 60_000);
+      await stack.crash('temporal');
+      const held = await transfers(10);
+      await eventually(
+        "the held messages to go back to their queue, past the broker's consumer_timeout",
+        async () => ((await stack.metric('wallet_messages_consumed_total', { outcome: 'requeued' })) >= 30 ? true : undefined),
+        60_000,
+        500,
+      );
+      expect(await stack.metric('wallet_amqp_channel_reopens_total')).toBe(0);
+      await stack.restart('temporal');
+      const after = await transfers(10);
+      await expectSettledOnce([...held, ...after]);
+      const consumers = await stack.broker.consumersByQueue();
+      for (const queue of [QUEUES.userSignup, QUEUES.transactionCompleted, QUEUES.transactionFailed]) expect(consumers.get(queue)).toBe(1);
+    } finally {
+      await stack.restart('temporal');
+      stack.serviceEnv = {};
+      await stack.broker.setConsumerTimeout();
+    }
+  });
+
+  it("the broker closes the wallet's channels while events flow: they reopen within seconds, nothing lost, nothing applied twice", async () => {
+    const ids: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      ids.push(...(await transfers(15)));
+      expect(await stack.broker.closeChannelsOf('wallet-service')).toBeGreaterThanOrEqual(4);
+    }
+    await expectSettledOnce(ids);
+    expect(await stack.metric('wallet_amqp_channel_reopens_total', { channel: 'consumer' })).toBeGreaterThanOrEqual(4);
+    await eventually('/ready with every consumer back', async () => ((await stack.ready()).status === 200 ? true : undefined), 20_000);
+  });
 });

@@ -32,7 +32,7 @@ describe('announcing an outcome', () => {
     const logger = createLogger('silent');
     broker = new BrokerConnection(TEST_RABBITMQ_URL, 'finalization-test', logger);
     publisher = new FinalizationPublisher(broker, createMetrics(), logger);
-    echo = new FinalizationEcho(broker, db.finalizations, logger);
+    echo = new FinalizationEcho(broker, db.finalizations, 60_000, logger);
     broker.start();
     await broker.waitUntilConnected();
     announcer = announcerOf(db.finalizations);

@@ -1,4 +1,3 @@
-import { connect, type ChannelModel } from 'amqplib';
 import { Types } from 'mongoose';
 import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { walletIdOf } from '../../src/ledger/keys';
@@ -19,29 +18,21 @@ import {
 } from '../../src/ops/operations';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
-import { TEST_RABBITMQ_URL } from '../support/tools';
 import { WalletHarness } from '../support/wallet-harness';
 
 describe('operations', () => {
   let wallet: WalletHarness;
-  let amqp: ChannelModel;
+  let closeOperator: () => Promise<void>;
   let ctx: OperationsContext;
 
   beforeAll(async () => {
     wallet = await WalletHarness.start('operations', { env: { RECONCILIATION_INTERVAL_MINUTES: '60' } });
     // The hourly run must not repair what a spec left behind on purpose.
     await wallet.temporal.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).pause('paused by the operations specs');
-    amqp = await connect(TEST_RABBITMQ_URL);
-    ctx = {
-      client: wallet.temporal,
-      stores: wallet.service.stores,
-      ledger: wallet.service.ledger,
-      stalledAfterMs: wallet.service.config.wallet.reconciliationStalledAfterMinutes * 60_000,
-      channel: await amqp.createConfirmChannel(),
-    };
+    ({ ctx, close: closeOperator } = await wallet.operatorContext());
   });
   afterAll(async () => {
-    await amqp.close();
+    await closeOperator();
     await wallet.stop();
   });
 

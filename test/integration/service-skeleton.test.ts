@@ -24,9 +24,21 @@ describe('the running service', () => {
     expect(await response.json()).toEqual({ status: 'ok' });
   });
 
-  it('answers /ready with 200 once MongoDB, RabbitMQ and Temporal all answer', async () => {
+  it('answers /ready with 200 once MongoDB, RabbitMQ and Temporal all answer and each queue has its consumer', async () => {
     const response = await fetch(url('/ready'));
-    expect(await response.json()).toEqual({ status: 'ready', checks: { mongodb: 'up', rabbitmq: 'up', temporal: 'up' } });
+    expect(await response.json()).toEqual({
+      status: 'ready',
+      checks: {
+        mongodb: 'up',
+        rabbitmq: 'up',
+        temporal: 'up',
+        'consumer wallet.user.q': 'up',
+        'consumer wallet.update.q': 'up',
+        'consumer wallet.revert.q': 'up',
+        'consumer wallet.finalization.echo': 'up',
+        'consumer ledger entry hints': 'up',
+      },
+    });
     expect(response.status).toBe(200);
   });
 

@@ -1,8 +1,10 @@
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { connect } from 'amqplib';
 import type { WorkerOptions } from '@temporalio/worker';
 import { Types } from 'mongoose';
 import type { TransactionFinalized } from '../../workflows/contract';
 import { verifyChain } from '../../src/ledger/ledger-chain';
+import type { OperationsContext } from '../../src/ops/operations';
 import type { WalletService } from '../../src/service';
 import { ENTRIES_ONLY, type LedgerEntryDocument, type VoidedLegDocument } from '../../src/ledger/ledger-entry.model';
 import { walletIdOf } from '../../src/ledger/keys';
@@ -10,6 +12,7 @@ import { SEARCH_ATTRIBUTES, transactionStateQuery, transactionWorkflowId, type T
 import { eventually } from './eventually';
 import { objectId } from './ids';
 import { PlatformBroker } from './platform-broker';
+import { TEST_RABBITMQ_URL } from './tools';
 import { startTestService } from './wallet-service';
 
 /**
@@ -32,6 +35,19 @@ export class WalletHarness {
     const service = await startTestService(suite, options.env, options.workerInterceptors);
     const connection = await Connection.connect({ address: process.env.WALLET_TEST_TEMPORAL_ADDRESS! });
     return new WalletHarness(service, platform, new Client({ connection }));
+  }
+
+  /** What `npm run ops` works with, on this service's stores and a broker connection of the operator's own (closed by `close`). */
+  async operatorContext(): Promise<{ ctx: OperationsContext; close: () => Promise<void> }> {
+    const amqp = await connect(TEST_RABBITMQ_URL);
+    const ctx: OperationsContext = {
+      client: this.temporal,
+      stores: this.service.stores,
+      ledger: this.service.ledger,
+      stalledAfterMs: this.service.config.wallet.reconciliationStalledAfterMinutes * 60_000,
+      channel: await amqp.createConfirmChannel(),
+    };
+    return { ctx, close: () => amqp.close() };
   }
 
   async stop(): Promise<void> {

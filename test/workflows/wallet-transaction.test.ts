@@ -11,7 +11,7 @@ import {
   type TransactionRejected,
   type TransactionState,
 } from '../../workflows/contract';
-import type { walletTransaction } from '../../workflows/wallet-transaction';
+import { OPERATOR_WAIT_HISTORY_LIMIT, type walletTransaction } from '../../workflows/wallet-transaction';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { InMemoryWallet } from './support/in-memory-wallet';
@@ -308,6 +308,56 @@ describe('the transaction workflow', () => {
       expect(await handle.result()).toMatchObject({ status: 'Failed' });
       expect([wallet.balances.get(sender), wallet.balances.get(recipient)]).toEqual([60, 0]);
     });
+  });
+
+  it('continues a long wait for an operator as new, well before the history limit, and the next run waits for the same step', async () => {
+    const [sender, recipient] = [wallet.open(objectId(), 60), wallet.open(objectId())];
+    const transfer = transferOf(sender, recipient, 60);
+    await completed(transfer);
+    wallet.balances.set(recipient, 10); // spent elsewhere: the reversal of the credit is refused until an operator acts
+    const handle = await start({
+      signal: 'failed',
+      event: { transactionId: transfer.transactionId, type: 'Transfer', reason: 'Chargeback' },
+    });
+    const firstRunId = (await handle.describe()).runId;
+    const undoTries = () => wallet.callsOf(transfer.transactionId, 'undoLeg');
+    await eventually('the first wait for an operator', async () =>
+      (await handle.query(transactionStateQuery)).status === 'NeedsOperator' ? true : undefined,
+    );
+    // Each operatorRetry is one more try, refused again: about ten history events a round.
+    let rounds = 0;
+    for (;;) {
+      const { runId, historyLength } = await client.workflow.getHandle(handle.workflowId).describe();
+      if (runId !== firstRunId) break;
+      expect(historyLength).toBeLessThan(OPERATOR_WAIT_HISTORY_LIMIT + 50);
+      const tries = undoTries();
+      await handle.signal(operatorRetrySignal);
+      await eventually('the retry to be tried', () => (undoTries() > tries ? true : undefined), 10_000, 5);
+      await eventually(
+        'the wait again',
+        async () => {
+          const state = await client.workflow.getHandle(handle.workflowId).query(transactionStateQuery);
+          return state.status === 'NeedsOperator' ? true : undefined;
+        },
+        10_000,
+        5,
+      );
+      rounds++;
+    }
+    expect(rounds).toBeGreaterThan(50);
+    const next = client.workflow.getHandle(handle.workflowId);
+    const waiting = await eventually('the next run to wait for the same step', async () => {
+      const state = await next.query(transactionStateQuery);
+      return state.status === 'NeedsOperator' ? state : undefined;
+    });
+    expect(waiting.attention).toMatch(/reversal of the credit of user .* refused \(InsufficientBalance\)/);
+    expect(waiting.failedEvent).toEqual({ transactionId: transfer.transactionId, type: 'Transfer', reason: 'Chargeback' });
+
+    wallet.balances.set(recipient, 60);
+    await next.signal(operatorRetrySignal);
+    expect(await next.result()).toMatchObject({ status: 'Failed' });
+    expect([wallet.balances.get(sender), wallet.balances.get(recipient)]).toEqual([60, 0]);
+    expect(announcedFor(transfer.transactionId).map((a) => a.status)).toEqual(['Completed', 'Failed']);
   });
 
   it('two runs at once: one held before its credit, the other rolls back on transaction.failed; the held credit finds itself void', async () => {

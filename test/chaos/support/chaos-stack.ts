@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../../../workflows/contract';
+import { BrokerControl } from '../../support/broker-control';
 import { eventually } from '../../support/eventually';
 import { REPO_ROOT, temporalCliPath } from '../../support/tools';
 
@@ -50,6 +51,10 @@ export class ChaosStack {
   readonly unexpectedExits: string[] = [];
   private serviceStarts = 0;
   readonly database = 'mint_wallet_chaos';
+  /** The broker's operator, on this stack's RabbitMQ. */
+  readonly broker = new BrokerControl(STACK_ENV.STACK_NAME);
+  /** Settings of replicas started from now on, over the defaults below. */
+  serviceEnv: Record<string, string> = {};
 
   /** Where this suite's service processes log, kept after the run (the next suite clears only its own). */
   readonly serviceLogDir: string;
@@ -61,6 +66,8 @@ export class ChaosStack {
   constructor(
     suite: string,
     private readonly jwtPublicKey = '-----BEGIN PUBLIC KEY-----\nunused\n-----END PUBLIC KEY-----',
+    /** RabbitMQ's consumer_timeout, kept across the broker's restarts (scripts/stack.sh). */
+    private readonly rabbitmqConsumerTimeoutMs?: number,
   ) {
     this.serviceLogDir = path.join(REPO_ROOT, '.run/chaos-services', suite);
   }
@@ -182,6 +189,7 @@ export class ChaosStack {
         TEMPORAL_WORKFLOW_BUNDLE: process.env.WALLET_TEST_WORKFLOW_BUNDLE,
         JWT_PUBLIC_KEY: this.jwtPublicKey,
         SHUTDOWN_GRACE_SECONDS: '10',
+        ...this.serviceEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -236,13 +244,25 @@ export class ChaosStack {
     return this.serviceStarts;
   }
 
+  /** A counter of a replica's /metrics, summed over the series whose labels include `labels`. */
+  async metric(name: string, labels: Record<string, string> = {}, replica: Replica = 1): Promise<number> {
+    const text = await (await fetch(`${this.httpUrl(replica)}/metrics`)).text();
+    const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .filter((line) => wanted.every((label) => line.includes(label)))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  }
+
   async ready(): Promise<{ status: number; body: { checks?: Record<string, string> } }> {
     const response = await fetch(`${this.httpUrl()}/ready`);
     return { status: response.status, body: (await response.json()) as { checks?: Record<string, string> } };
   }
 
   private async stack(...args: string[]): Promise<void> {
-    await runStackScript(args, STACK_ENV);
+    const consumerTimeout = this.rabbitmqConsumerTimeoutMs;
+    await runStackScript(args, consumerTimeout ? { ...STACK_ENV, STACK_RABBITMQ_CONSUMER_TIMEOUT_MS: String(consumerTimeout) } : STACK_ENV);
   }
 
   /** scripts/stack.sh for the Temporal server alone (STACK_TEMPORAL=postgres). */
