@@ -17,6 +17,7 @@ import { backoffDelayMs, sleep } from '../../src/support/backoff';
 import { KeyedMutex } from '../../src/support/keyed-mutex';
 import { runBarePhase } from './bare-phase';
 import { reconcileScenario } from './reconcile-scenario';
+import { growthPerTransfer, snapshotStores } from './store-growth';
 import { readSideMain } from './read-side-report';
 import { ServiceProcess, type ServiceEnvironment } from './service-process';
 import { cpuPerTransfer, sampleCpu } from './cpu';
@@ -65,6 +66,8 @@ interface Result {
   perSecondByTenth?: number[];
   /** CPU-milliseconds per transfer of each process over the phase, from /proc. */
   cpuMsPerTransfer?: Record<string, number>;
+  /** What each collection grew by per transfer over the phase (see store-growth.ts). */
+  storeGrowth?: Record<string, { documents: number; bytes: number }>;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -190,6 +193,7 @@ async function runSession(
       const transfers = planTransfers(users, phase.n, phase.hot ?? false, phase.n + w + results.length);
       allTransfers.push(...transfers);
       progress(`${phase.name}: ${phase.n} transfers${phase.rate ? ` offered at ${phase.rate}/s` : ' as fast as the broker takes them'}`);
+      const storesBefore = await snapshotStores(db.connection);
       service.resetPeak();
       const cpuBefore = sampleCpu({ service: service.pid });
       const started = performance.now();
@@ -228,6 +232,7 @@ async function runSession(
         perSecondByTenth: driver.throughputByTenth(transfers.map((t) => t.transactionId)),
         cpuMsPerTransfer: cpuPerTransfer(cpuBefore, cpuAfter, phase.n),
         correct: await checkCorrectness(db, driver, users, allTransfers, noop),
+        storeGrowth: growthPerTransfer(storesBefore, await snapshotStores(db.connection), phase.n),
       };
       results.push(result);
       process.stderr.write(`${table([result])}\n`);
@@ -408,6 +413,17 @@ function cpuTable(results: Result[]): string {
   return [header, `|---|${names.map(() => '---|').join('')}`, ...rows].join('\n');
 }
 
+/** Documents and BSON bytes each collection grew by per transfer, one row per phase. */
+function storeTable(results: Result[]): string {
+  const measured = results.filter((r) => r.storeGrowth);
+  const names = [...new Set(measured.flatMap((r) => Object.keys(r.storeGrowth!)))].sort();
+  const header = `| per transfer: documents / bytes | ${names.join(' | ')} |`;
+  const cell = (growth: Result['storeGrowth'], name: string) =>
+    growth![name] ? `${growth![name].documents} / ${growth![name].bytes}` : '';
+  const rows = measured.map((r) => `| ${r.scenario} | ${names.map((name) => cell(r.storeGrowth, name)).join(' | ')} |`);
+  return [header, `|---|${names.map(() => '---|').join('')}`, ...rows].join('\n');
+}
+
 /** The reconciliation scenario: its own report, not a transfer rate. */
 async function reconcileMain(flags: Flags): Promise<void> {
   const result = await reconcileScenario(
@@ -524,7 +540,7 @@ async function main(): Promise<void> {
   const runSeconds = elapsedSeconds();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const report =
-    `${table(results)}\n\n${cpuTable(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; wallet/bare ${ratios.walletToBare ?? 'n/a'}; ` +
+    `${table(results)}\n\n${cpuTable(results)}\n\n${storeTable(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; wallet/bare ${ratios.walletToBare ?? 'n/a'}; ` +
     `no-op/bare ${ratios.noopToBare ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}` +
     `; long/uniform peak RSS ${ratios.longToUniformPeakRss ?? 'n/a'}\nwhole run ${formatDuration(runSeconds)}; machine: ${machine}\n`;
   const tenths = results
