@@ -1,6 +1,6 @@
-import type { BrokerChannel } from '../messaging/broker-channel';
 import type { TransactionFinalized } from '../../workflows/contract';
 import type { Logger } from '../logger';
+import type { BrokerChannel } from '../messaging/broker-channel';
 import type { BrokerConnection } from '../messaging/broker-connection';
 import { publishConfirmed } from '../messaging/publish-confirmed';
 import { EXCHANGES, ROUTING_KEYS, topologyChannel } from '../messaging/topology';
@@ -16,7 +16,7 @@ export class FinalizationPublisher {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
-    this.channel = broker.channel(topologyChannel('finalization', async () => undefined));
+    this.channel = broker.channel(topologyChannel('finalization'));
   }
 
   async publish(requested: TransactionFinalized): Promise<void> {

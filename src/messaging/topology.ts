@@ -88,11 +88,11 @@ export async function declareTopology(channel: Channel): Promise<void> {
 }
 
 /**
- * A confirm channel on which the topology is declared before `setUp` runs (see BrokerConnection.channel).
+ * A confirm channel on which the topology is declared before `setUp`, if any, runs (see BrokerConnection.channel).
  */
 export function topologyChannel(
   purpose: string,
-  setUp: BrokerChannelOptions<ConfirmChannel>['setUp'],
+  setUp: BrokerChannelOptions<ConfirmChannel>['setUp'] = async () => undefined,
   consumes: readonly string[] = [],
 ): BrokerChannelOptions<ConfirmChannel> {
   return {
