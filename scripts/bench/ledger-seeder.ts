@@ -3,7 +3,7 @@
 import { Types } from 'mongoose';
 import type { Leg, TransactionType } from '../../workflows/contract';
 import { ledgerEntryIdOf, walletIdOf } from '../../src/ledger/keys';
-import { nextLink, type WalletHead } from '../../src/ledger/ledger-chain';
+import { entryHash, GENESIS_HASH, nextLink, type WalletHead } from '../../src/ledger/ledger-chain';
 import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
 import type { Stores } from '../../src/stores';
 
@@ -26,16 +26,24 @@ export class LedgerSeeder {
   constructor(private readonly stores: Stores) {}
 
   async write(userId: string, entry: SeededEntry): Promise<void> {
-    const head = this.heads.get(userId) ?? { userId, balance: 0, version: 0, latestEntryAt: null };
+    const head = this.heads.get(userId) ?? { userId, balance: 0, version: 0, latestEntryAt: null, hash: GENESIS_HASH };
     const link = nextLink(head, entry.amount);
-    this.heads.set(userId, { userId, balance: link.balanceAfter, version: link.version, latestEntryAt: entry.createdAt });
-    this.batch.push({
+    const document: LedgerEntryDocument = {
       ...entry,
       _id: ledgerEntryIdOf(userId, link.version),
       userId: new Types.ObjectId(userId),
       version: link.version,
       balanceAfter: link.balanceAfter,
+    };
+    document.hash = entryHash(document, head.hash!);
+    this.heads.set(userId, {
+      userId,
+      balance: link.balanceAfter,
+      version: link.version,
+      latestEntryAt: entry.createdAt,
+      hash: document.hash,
     });
+    this.batch.push(document);
     if (this.batch.length >= INSERT_BATCH) await this.flush();
   }
 
@@ -55,7 +63,10 @@ export class LedgerSeeder {
   }
 
   private async flush(): Promise<void> {
-    if (this.batch.length > 0) await this.stores.ledger.entryCollection.insertMany(this.batch, { ordered: false });
+    if (this.batch.length > 0) {
+      await this.stores.ledger.entryCollection.insertMany(this.batch, { ordered: false });
+      await this.stores.ledger.recordLegLocations(this.batch);
+    }
     this.batch = [];
   }
 }

@@ -1,7 +1,7 @@
 import type { Connection, mongo } from 'mongoose';
 import type { FinalStatus, TransactionFinalized } from '../../workflows/contract';
 import { createCollection } from '../database/connection';
-import { isDuplicateKey } from '../database/duplicate-key';
+import { isDuplicateKey, onlyDuplicateKeys } from '../database/duplicate-key';
 import { announcementKey } from './announcement';
 
 /** An announcement the broker routed, as its echo showed it: one per (transaction, status). */
@@ -94,12 +94,4 @@ async function insertOnce<T extends { _id: string }>(collection: mongo.Collectio
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }
-}
-
-/** A bulk write refused only for keys already held (the driver reports one such error or several). */
-function onlyDuplicateKeys(error: unknown): boolean {
-  const writeErrors = (error as { writeErrors?: unknown } | null)?.writeErrors;
-  if (writeErrors === undefined) return isDuplicateKey(error);
-  const all: unknown[] = Array.isArray(writeErrors) ? writeErrors : [writeErrors];
-  return all.length > 0 && all.every(isDuplicateKey);
 }

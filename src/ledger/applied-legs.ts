@@ -1,21 +1,21 @@
-import { Types } from 'mongoose';
 import type { AppliedLeg, LegChange } from '../../workflows/contract';
 import { LedgerInvariantError } from './errors';
-import { ENTRIES_ONLY, type LedgerEntryDocument } from './ledger-entry.model';
+import type { LedgerEntryDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
 
 /**
- * Latest entries of a wallet read by _id before the leg's idempotency key is asked: for a leg known
- * to be applied, and for a leg refused (most refusals are real: there the key has to answer anyway).
+ * Entries of a wallet read back from its head, by _id, for a leg whose location was not recorded
+ * (its writer died between the entry and the location): for a leg known to be applied (its key is
+ * taken), and for a leg refused (only a retry of a leg that took the balance it now lacks).
  */
-export const LEG_LOOKBACK = { applied: 32, refused: 2 } as const;
+export const LEG_LOOKBACK = { applied: 2_000, refused: 2 } as const;
+/** Entries read back at once. */
+const LOOKBACK_BATCH = 16;
 
 /**
- * The entry of a leg applied at version `latest` or before. A leg applied again is nearly always one
- * of its wallet's latest entries (a retry, or a workflow task run again soon after its first run),
- * so the `lookback` latest are read first, by _id. Only then is the leg looked up by its idempotency
- * key: an index on MongoDB but a scan on FerretDB, which, run by hundreds of legs at once after a
- * stall, kept FerretDB saturated for good.
+ * The entry of a leg applied at version `latest` or before: where its location says, or else among
+ * the `lookback` latest entries of its wallet (the location is then recorded). Every read is by _id,
+ * so finding a leg costs the same however long the ledger grows; null when it is not found.
  */
 export async function findAppliedLeg(
   store: LedgerStore,
@@ -23,20 +23,19 @@ export async function findAppliedLeg(
   latest: number,
   lookback: number,
 ): Promise<LedgerEntryDocument | null> {
-  for (let version = latest; version >= 1 && version > latest - lookback; version--) {
-    const entry = await store.entryAt(change.userId, version);
-    if (entry && isSameLeg(entry, change)) return entry;
+  const located = await store.legEntry(change);
+  if (located) return located;
+  const lowest = Math.max(1, latest - lookback + 1);
+  for (let to = latest; to >= lowest; to -= LOOKBACK_BATCH) {
+    const versions = Array.from({ length: Math.min(LOOKBACK_BATCH, to - lowest + 1) }, (_, i) => to - i);
+    const entries = await Promise.all(versions.map((version) => store.entryAt(change.userId, version)));
+    const found = entries.find((entry) => entry && isSameLeg(entry, change));
+    if (found) {
+      await store.recordLegLocations([found]);
+      return found;
+    }
   }
-  if (latest <= lookback) return null;
-  return store.entries
-    .findOne({
-      transactionId: new Types.ObjectId(change.transactionId),
-      userId: new Types.ObjectId(change.userId),
-      leg: change.leg,
-      ...ENTRIES_ONLY,
-    })
-    .lean<LedgerEntryDocument>()
-    .exec();
+  return null;
 }
 
 export function isSameLeg(entry: LedgerEntryDocument, change: LegChange): boolean {

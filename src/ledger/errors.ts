@@ -63,3 +63,19 @@ export class LedgerContentionError extends Error {
     this.name = 'LedgerContentionError';
   }
 }
+
+/**
+ * A leg known to be applied was not found where its location or the lookback says: its writer died
+ * before recording its location and the wallet moved on. Retried: the reconciliation records the
+ * locations of the entries it walks.
+ */
+export class LegNotLocatedError extends Error {
+  constructor(
+    readonly transactionId: string,
+    readonly userId: string,
+    readonly leg: string,
+  ) {
+    super(`transaction ${transactionId}: the ${leg} of user ${userId} is applied but its location is not recorded yet`);
+    this.name = 'LegNotLocatedError';
+  }
+}

@@ -20,3 +20,23 @@ export function ledgerEntryIdOf(userId: string, version: number): string {
 export function voidedLegIdOf(transactionId: string, userId: string, leg: string): string {
   return `void:${transactionId.toLowerCase()}:${userId.toLowerCase()}:${leg}`;
 }
+
+/**
+ * Where a leg of a transaction is found: `<transactionId>:<leg>:<in|out>`. A transaction moves money
+ * out of one wallet and into one other, so its leg and direction name one wallet: every leg of a
+ * transaction is found by _id without knowing its parties (debit:out, credit:in, and an undo of
+ * either in the opposite direction).
+ */
+export function legIdOf(transactionId: string, leg: string, amount: number): string {
+  return `${transactionId.toLowerCase()}:${leg}:${amount < 0 ? 'out' : 'in'}`;
+}
+
+/** Every place a leg of one transaction can be found (see legIdOf). */
+export function legIdsOfTransaction(transactionId: string): string[] {
+  const id = transactionId.toLowerCase();
+  return [
+    `${id}:debit:out`,
+    `${id}:credit:in`,
+    ...['compensation', 'reversal'].flatMap((undo) => [`${id}:${undo}:in`, `${id}:${undo}:out`]),
+  ];
+}

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { BalanceLimitExceededError, InsufficientBalanceError, LedgerInvariantError } from './errors';
 
 // The arithmetic of a wallet's ledger, free of I/O: how the next entry follows from the wallet's
-// head, and how a stretch of entries is checked when it is read back.
+// head, how each entry seals the one before it, and how a stretch of entries is checked when it is
+// read back.
 
 export interface WalletHead {
   userId: string;
@@ -9,6 +11,51 @@ export interface WalletHead {
   version: number;
   /** When the wallet's latest entry was stamped; null before its first entry. */
   latestEntryAt: Date | null;
+  /**
+   * The chain hash of the wallet's latest entry (GENESIS_HASH before its first); null when that
+   * entry was written before entries were chained and has not been sealed yet (see sealChain).
+   */
+  hash: string | null;
+}
+
+/** The hash a wallet's first entry links to. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The fields of an entry its hash covers: all of them but its own id, which they determine. */
+export interface HashedFields {
+  userId: { toHexString(): string };
+  version: number;
+  transactionId: { toHexString(): string } | null;
+  transactionType: string | null;
+  leg: string;
+  amount: number;
+  balanceAfter: number;
+  counterpartyUserId: { toHexString(): string } | null;
+  createdAt: Date;
+  underRecord?: boolean;
+}
+
+/**
+ * An entry's link in its wallet's chain: SHA-256 over the previous entry's hash and every field of
+ * this one. Changing any field of any entry, or removing or reordering entries, changes every hash
+ * after it, so a chain head kept elsewhere (a checkpoint, a customer's statement) proves the ledger
+ * it covers was not rewritten.
+ */
+export function entryHash(fields: HashedFields, previousHash: string): string {
+  const canonical = JSON.stringify([
+    previousHash,
+    fields.userId.toHexString(),
+    fields.version,
+    fields.transactionId?.toHexString() ?? null,
+    fields.transactionType,
+    fields.leg,
+    fields.amount,
+    fields.balanceAfter,
+    fields.counterpartyUserId?.toHexString() ?? null,
+    fields.createdAt.getTime(),
+    fields.underRecord === true,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
 }
 
 export interface ChainLink {

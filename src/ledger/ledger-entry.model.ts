@@ -20,6 +20,11 @@ export interface LedgerEntryDocument {
    * opened, knows nothing of it (see adoptLedger).
    */
   underRecord?: boolean;
+  /**
+   * The entry's link in its wallet's chain (see entryHash). Absent only on entries written before
+   * entries were chained, until the chain is sealed over them (see sealChain).
+   */
+  hash?: string;
 }
 
 /**
@@ -52,6 +57,7 @@ export const ledgerEntrySchema = new Schema<LedgerEntryDocument>(
     counterpartyUserId: { type: Schema.Types.ObjectId, default: null },
     createdAt: { type: Date, required: true },
     underRecord: { type: Boolean },
+    hash: { type: String },
   },
   { versionKey: false, strict: 'throw' },
 );

@@ -3,7 +3,7 @@ import type { AppliedLeg, LegChange, UndoLeg } from '../../workflows/contract';
 import type { Metrics } from '../metrics';
 import { KeyedMutex } from '../support/keyed-mutex';
 import { checkSameAmount, findAppliedLeg, LEG_LOOKBACK, toAppliedLeg } from './applied-legs';
-import { LedgerInvariantError } from './errors';
+import { LegNotLocatedError } from './errors';
 import type { WalletHead } from './ledger-chain';
 import { ENTRIES_ONLY, type LedgerEntryDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
@@ -76,11 +76,8 @@ export class Ledger {
     // The ledger's own head: the wallet document may lag the very leg undone (its writer died before copying it).
     const head = await this.projection.rollForward(forward.userId);
     const applied = await findAppliedLeg(this.store, forward, head.version, LEG_LOOKBACK.applied);
-    if (!applied) {
-      throw new LedgerInvariantError(
-        `transaction ${forward.transactionId}: undoing the ${forward.leg} of user ${forward.userId}, which the ledger lacks`,
-      );
-    }
+    // Only a leg applied is undone: its location was lost with its writer, and lies deeper than the lookback.
+    if (!applied) throw new LegNotLocatedError(forward.transactionId, forward.userId, forward.leg);
     checkSameAmount(forward, applied);
     const change: LegChange = { ...forward, leg: undo, amount: -forward.amount };
     if (!applied.underRecord) {
@@ -96,8 +93,14 @@ export class Ledger {
     return this.applyLeg(change, signal);
   }
 
-  /** A transaction's entries (never more than its legs and their undos); a scan on FerretDB, for rare paths only. */
-  entriesOfTransaction(transactionId: string): Promise<LedgerEntryDocument[]> {
+  /**
+   * A transaction's entries, found where their locations say (reads by _id). Entries written before
+   * locations were kept are found by transactionId (a scan on FerretDB) until the ledger's first full
+   * reconciliation has recorded their locations.
+   */
+  async entriesOfTransaction(transactionId: string): Promise<LedgerEntryDocument[]> {
+    const located = await this.store.entriesLocatedFor(transactionId);
+    if (located.length > 0 || (await this.store.locationsComplete())) return located;
     return this.store.entries
       .find({ transactionId: new Types.ObjectId(transactionId), ...ENTRIES_ONLY })
       .limit(MAX_ENTRIES_PER_TRANSACTION)

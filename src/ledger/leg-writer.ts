@@ -5,7 +5,8 @@ import type { Metrics } from '../metrics';
 import { backoffDelayMs, sleep } from '../support/backoff';
 import { checkSameAmount, findAppliedLeg, isSameLeg, LEG_LOOKBACK } from './applied-legs';
 import { BusinessRuleError, LedgerContentionError, LedgerInvariantError, LegVoidedError } from './errors';
-import { nextEntryTime, nextLink, type ChainLink, type WalletHead } from './ledger-chain';
+import { sealChain } from './chain-seal';
+import { entryHash, nextEntryTime, nextLink, type ChainLink, type WalletHead } from './ledger-chain';
 import type { LedgerEntryDocument, VoidedLegDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
 import { ledgerEntryIdOf, voidedLegIdOf } from './keys';
@@ -24,6 +25,9 @@ export type EntryWrittenListener = (entry: { userId: string; version: number }) 
 
 /** What inserting an entry at a version found: the entry written, the leg already there, or the version taken. */
 type Claim = { kind: 'written'; entry: LedgerEntryDocument } | { kind: 'alreadyApplied'; entry: LedgerEntryDocument } | { kind: 'taken' };
+
+/** A head whose chain hash is known. */
+type ChainedHead = WalletHead & { hash: string };
 
 /** A leg's entry, and whether this call wrote it or found it written before. */
 export interface LegEntry {
@@ -49,7 +53,7 @@ export class LegWriter {
   async write(change: LegChange, signal: AbortSignal | undefined): Promise<LegEntry> {
     // A remembered head or the wallet document may be behind the ledger: a claim on either then
     // conflicts, and the ledger's head is read.
-    let head = this.heads.get(change.userId) ?? (await this.projection.projectedHead(change.userId));
+    let head = await this.sealed(this.heads.get(change.userId) ?? (await this.projection.projectedHead(change.userId)));
     // Whether `head` was just read from the ledger itself, not from memory or the wallet document.
     let atLedgerHead = false;
     for (let attempt = 1; attempt <= MAX_VERSION_CLAIMS; attempt++) {
@@ -59,25 +63,31 @@ export class LegWriter {
         // A refusal is final: it must rest on the ledger's head, never on a cache of it.
         if (!atLedgerHead) {
           atLedgerHead = true;
-          head = await this.projection.rollForward(change.userId);
+          head = await this.sealed(await this.projection.rollForward(change.userId));
           continue;
         }
         return this.refuseUnlessApplied(change, head, link);
       }
-      const claim = await this.claim(change, link, nextEntryTime(head, new Date()));
+      const claim = await this.claim(change, link, head);
       if (claim.kind === 'written') return { entry: await this.written(change, claim.entry), written: true };
       if (claim.kind === 'alreadyApplied') return { entry: await this.confirm(change, claim.entry), written: false };
       // Another writer claimed this version first: find the wallet's real head and try again.
       this.metrics.ledgerVersionConflicts.inc();
       await sleep(backoffDelayMs(CONFLICT_BACKOFF, attempt));
-      head = await this.projection.rollForward(change.userId);
+      head = await this.sealed(await this.projection.rollForward(change.userId));
       atLedgerHead = true;
     }
     throw new LedgerContentionError(change.userId, MAX_VERSION_CLAIMS);
   }
 
-  private async claim(change: LegChange, link: ChainLink, createdAt: Date): Promise<Claim> {
-    const entry = entryOf(change, link, createdAt);
+  /** The head with its chain hash: a head written before entries were chained is sealed first. */
+  private async sealed(head: WalletHead): Promise<ChainedHead> {
+    if (head.hash !== null) return head as ChainedHead;
+    return { ...head, hash: await sealChain(this.store, head.userId, head.version) };
+  }
+
+  private async claim(change: LegChange, link: ChainLink, head: ChainedHead): Promise<Claim> {
+    const entry = entryOf(change, link, nextEntryTime(head, new Date()), head.hash);
     try {
       await this.store.entryCollection.insertOne(entry);
       return { kind: 'written', entry };
@@ -120,12 +130,12 @@ export class LegWriter {
     this.metrics.ledgerEntries.inc({ leg: change.leg });
     this.onEntryWritten({ userId: entry.userId.toHexString(), version: entry.version });
     this.heads.remember(change.userId, entry);
-    await this.projection.copy(change.userId, entry);
+    await Promise.all([this.projection.copy(change.userId, entry), this.store.recordLegLocations([entry])]);
     return entry;
   }
 
   /** A retried leg may already be applied: its own effect must not refuse it now. */
-  private async refuseUnlessApplied(change: LegChange, head: WalletHead, refusal: BusinessRuleError): Promise<LegEntry> {
+  private async refuseUnlessApplied(change: LegChange, head: ChainedHead, refusal: BusinessRuleError): Promise<LegEntry> {
     const existing = await findAppliedLeg(this.store, change, head.version, LEG_LOOKBACK.refused);
     if (!existing) throw refusal;
     return { entry: await this.confirm(change, existing), written: false };
@@ -133,8 +143,8 @@ export class LegWriter {
 
   private async confirm(change: LegChange, existing: LedgerEntryDocument): Promise<LedgerEntryDocument> {
     checkSameAmount(change, existing);
-    // The attempt that wrote it may have died before updating the projection.
-    await this.projection.rollForward(change.userId);
+    // The attempt that wrote it may have died before updating the projection or recording where the leg is.
+    await Promise.all([this.projection.rollForward(change.userId), this.store.recordLegLocations([existing])]);
     return existing;
   }
 }
@@ -155,8 +165,8 @@ function linkOrRefusal(head: WalletHead, amount: number): ChainLink | BusinessRu
   }
 }
 
-function entryOf(change: LegChange, link: ChainLink, createdAt: Date): LedgerEntryDocument {
-  return {
+function entryOf(change: LegChange, link: ChainLink, createdAt: Date, previousHash: string): LedgerEntryDocument {
+  const entry: LedgerEntryDocument = {
     _id: ledgerEntryIdOf(change.userId, link.version),
     userId: new Types.ObjectId(change.userId),
     version: link.version,
@@ -169,4 +179,6 @@ function entryOf(change: LegChange, link: ChainLink, createdAt: Date): LedgerEnt
     createdAt,
     underRecord: true,
   };
+  entry.hash = entryHash(entry, previousHash);
+  return entry;
 }

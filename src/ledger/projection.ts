@@ -1,5 +1,5 @@
 import { LedgerInvariantError, WalletNotFoundError } from './errors';
-import type { WalletHead } from './ledger-chain';
+import { GENESIS_HASH, type WalletHead } from './ledger-chain';
 import type { LedgerEntryDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
 import { walletIdOf } from './keys';
@@ -47,7 +47,13 @@ export class WalletProjection {
       );
     }
     if (copied) this.heads.remember(userId, copied);
-    return { userId, balance: wallet.balance, version: wallet.version, latestEntryAt: copied?.createdAt ?? null };
+    return {
+      userId,
+      balance: wallet.balance,
+      version: wallet.version,
+      latestEntryAt: copied?.createdAt ?? null,
+      hash: copied ? (copied.hash ?? null) : GENESIS_HASH,
+    };
   }
 
   /**

@@ -14,9 +14,15 @@ export class WalletHeads {
     return this.heads.get(userId);
   }
 
-  remember(userId: string, entry: { version: number; balanceAfter: number; createdAt: Date }): void {
+  remember(userId: string, entry: { version: number; balanceAfter: number; createdAt: Date; hash?: string }): void {
     this.heads.delete(userId);
-    this.heads.set(userId, { userId, balance: entry.balanceAfter, version: entry.version, latestEntryAt: entry.createdAt });
+    this.heads.set(userId, {
+      userId,
+      balance: entry.balanceAfter,
+      version: entry.version,
+      latestEntryAt: entry.createdAt,
+      hash: entry.hash ?? null,
+    });
     if (this.heads.size > MAX_REMEMBERED_HEADS) this.heads.delete(this.heads.keys().next().value!);
   }
 

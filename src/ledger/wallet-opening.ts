@@ -1,5 +1,7 @@
 import { Types } from 'mongoose';
 import { isDuplicateKey } from '../database/duplicate-key';
+import { entryHash, GENESIS_HASH } from './ledger-chain';
+import type { LedgerEntryDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';
 import { ledgerEntryIdOf, walletIdOf } from './keys';
 import type { WalletProjection } from './projection';
@@ -27,19 +29,21 @@ export async function openWallet(
 }
 
 async function insertOpeningEntry(store: LedgerStore, user: Types.ObjectId, userId: string, amount: number): Promise<void> {
+  const entry: LedgerEntryDocument = {
+    _id: ledgerEntryIdOf(userId, 1),
+    userId: user,
+    version: 1,
+    transactionId: null,
+    transactionType: null,
+    leg: 'opening',
+    amount,
+    balanceAfter: amount,
+    counterpartyUserId: null,
+    createdAt: new Date(),
+  };
+  entry.hash = entryHash(entry, GENESIS_HASH);
   try {
-    await store.entryCollection.insertOne({
-      _id: ledgerEntryIdOf(userId, 1),
-      userId: user,
-      version: 1,
-      transactionId: null,
-      transactionType: null,
-      leg: 'opening',
-      amount,
-      balanceAfter: amount,
-      counterpartyUserId: null,
-      createdAt: new Date(),
-    });
+    await store.entryCollection.insertOne(entry);
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }

@@ -1,8 +1,15 @@
-import { Types } from 'mongoose';
+import mongoose, { Types } from 'mongoose';
 import type { LegChange } from '../../workflows/contract';
-import { InsufficientBalanceError, LedgerInvariantError, LegVoidedError, WalletNotFoundError } from '../../src/ledger/errors';
+import {
+  InsufficientBalanceError,
+  LedgerInvariantError,
+  LegNotLocatedError,
+  LegVoidedError,
+  WalletNotFoundError,
+} from '../../src/ledger/errors';
 import { Ledger } from '../../src/ledger/ledger';
-import { verifyChain } from '../../src/ledger/ledger-chain';
+import { entryHash, GENESIS_HASH, verifyChain } from '../../src/ledger/ledger-chain';
+import { LedgerStore } from '../../src/ledger/ledger-store';
 import { ENTRIES_ONLY } from '../../src/ledger/ledger-entry.model';
 import { createMetrics } from '../../src/metrics';
 import { openStores, type Stores } from '../../src/stores';
@@ -280,11 +287,11 @@ describe('the ledger on the database', () => {
       verifyChain(user, await entriesOf(user));
     });
 
-    it('refuses, as a broken invariant, to undo a leg the ledger lacks or holds with another amount', async () => {
+    it('refuses to undo a leg not found applied (retried), and one held with another amount (a broken invariant)', async () => {
       const user = objectId();
       await ledgers[0].openWallet(user);
       await ledgers[0].applyLeg(credit(user, 100));
-      await expect(ledgers[0].undoLeg(debit(user, 10), 'compensation')).rejects.toThrow(/which the ledger lacks/);
+      await expect(ledgers[0].undoLeg(debit(user, 10), 'compensation')).rejects.toThrow(LegNotLocatedError);
       const spend = debit(user, 10);
       await ledgers[0].applyLeg(spend);
       await expect(ledgers[0].undoLeg({ ...spend, amount: -11 }, 'compensation')).rejects.toThrow(LedgerInvariantError);
@@ -306,6 +313,101 @@ describe('the ledger on the database', () => {
         predatesRecord: true,
       });
       expect((await entriesOf(user)).map((e) => e.leg)).toEqual(['credit', 'debit', 'compensation']);
+    });
+  });
+
+  describe("a wallet's chain", () => {
+    /** Recomputes every hash from the genesis: the chain as the entries' fields say it must be. */
+    async function chainHolds(userId: string): Promise<boolean> {
+      let previous = GENESIS_HASH;
+      for (const entry of await entriesOf(userId)) {
+        if (entry.hash !== entryHash(entry, previous)) return false;
+        previous = entry.hash;
+      }
+      return true;
+    }
+
+    it('links every entry to the one before it by a hash over its fields', async () => {
+      const user = objectId();
+      await ledgers[0].openWallet(user);
+      await ledgers[0].applyLeg(credit(user, 100));
+      await ledgers[1].applyLeg(debit(user, 30));
+      await ledgers[2].applyLeg(credit(user, 5));
+      expect(await chainHolds(user)).toBe(true);
+
+      await db()
+        .ledger.entries.updateOne({ _id: `${user}:2` }, { $set: { amount: -31, balanceAfter: 69 } })
+        .exec();
+      expect(await chainHolds(user)).toBe(false);
+    });
+
+    it('seals a wallet written before entries were chained before it builds on it', async () => {
+      const user = objectId();
+      await new Ledger(db().ledger, metrics, 50).openWallet(user);
+      for (let i = 0; i < 20; i++) await ledgers[0].applyLeg(credit(user, 1));
+      await db()
+        .ledger.entries.updateMany({ userId: new Types.ObjectId(user) }, { $unset: { hash: 1 } })
+        .exec();
+
+      await new Ledger(db().ledger, metrics, 0).applyLeg(credit(user, 7));
+      const entries = await entriesOf(user);
+      expect(entries).toHaveLength(22);
+      expect(entries.every((entry) => typeof entry.hash === 'string')).toBe(true);
+      expect(await chainHolds(user)).toBe(true);
+    });
+  });
+
+  describe('finding a leg', () => {
+    /** A ledger whose store reports every query it sends, as the database receives it. */
+    async function monitoredLedger(): Promise<{
+      ledger: Ledger;
+      queries: Array<{ collection: string; filter: unknown }>;
+      close: () => Promise<void>;
+    }> {
+      const connection = await mongoose.createConnection(url, { monitorCommands: true, autoIndex: false, autoCreate: false }).asPromise();
+      const queries: Array<{ collection: string; filter: unknown }> = [];
+      connection.getClient().on('commandStarted', (event) => {
+        if (event.commandName === 'find') queries.push({ collection: event.command.find, filter: event.command.filter });
+      });
+      return { ledger: new Ledger(new LedgerStore(connection), metrics, 0), queries, close: () => connection.close() };
+    }
+
+    it('of a long ledger reads by _id alone, when the leg is applied again and when it is undone', async () => {
+      const user = objectId();
+      await ledgers[0].openWallet(user);
+      await ledgers[0].applyLeg(credit(user, 1_000));
+      const spend = debit(user, 100);
+      const first = await ledgers[0].applyLeg(spend);
+      for (let i = 0; i < 40; i++) await ledgers[0].applyLeg(credit(user, 1));
+      const monitored = await monitoredLedger();
+      try {
+        await expect(monitored.ledger.applyLeg(spend)).resolves.toEqual(first);
+        await expect(monitored.ledger.undoLeg(spend, 'compensation')).resolves.toMatchObject({ leg: { leg: 'compensation', amount: 100 } });
+      } finally {
+        await monitored.close();
+      }
+      expect(monitored.queries.length).toBeGreaterThan(0);
+      const notById = monitored.queries.filter(
+        ({ filter }) => !(typeof filter === 'object' && filter !== null && Object.keys(filter).join() === '_id'),
+      );
+      expect(notById).toEqual([]);
+    });
+
+    it('whose writer died before recording its location finds it among the latest entries, and records it', async () => {
+      const user = objectId();
+      await ledgers[0].openWallet(user);
+      const topUp = credit(user, 100);
+      const first = await ledgers[0].applyLeg(topUp);
+      for (let i = 0; i < 5; i++) await ledgers[0].applyLeg(credit(user, 1));
+      await db().ledger.legLocations.deleteOne({ _id: `${topUp.transactionId}:credit:in` });
+
+      await expect(ledgers[1].applyLeg(topUp)).resolves.toEqual(first);
+      expect(await db().ledger.legLocations.findOne({ _id: `${topUp.transactionId}:credit:in` })).toEqual({
+        _id: `${topUp.transactionId}:credit:in`,
+        userId: user,
+        version: first.leg.version,
+      });
+      expect(await entriesOf(user)).toHaveLength(6);
     });
   });
 });

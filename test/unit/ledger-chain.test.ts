@@ -1,7 +1,13 @@
 import { BalanceLimitExceededError, InsufficientBalanceError, LedgerInvariantError } from '../../src/ledger/errors';
-import { nextEntryTime, nextLink, verifyChain } from '../../src/ledger/ledger-chain';
+import { GENESIS_HASH, nextEntryTime, nextLink, verifyChain } from '../../src/ledger/ledger-chain';
 
-const head = (balance: number, version: number, latestEntryAt: Date | null = null) => ({ userId: 'u1', balance, version, latestEntryAt });
+const head = (balance: number, version: number, latestEntryAt: Date | null = null) => ({
+  userId: 'u1',
+  balance,
+  version,
+  latestEntryAt,
+  hash: GENESIS_HASH,
+});
 
 describe('the next ledger entry of a wallet', () => {
   it('claims the next version and adds the signed amount to the balance', () => {
