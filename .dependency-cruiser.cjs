@@ -38,13 +38,20 @@ module.exports = {
       comment: 'The ledger owns balances: it depends on nothing that calls it.',
       severity: 'error',
       from: { path: '^src/ledger/' },
-      to: { path: '^(src/(messaging|temporal|http|finalization|transaction-record|ops|live-updates)|activities)/' },
+      to: { path: '^(src/(messaging|temporal|http|finalization|transaction-record|reconciliation|ops|live-updates)|activities)/' },
     },
     {
       name: 'the-record-and-the-announcement-do-not-call-upward',
       severity: 'error',
       from: { path: '^src/(transaction-record|finalization)/' },
-      to: { path: '^(src/(temporal|http|ops|ledger)|activities)/' },
+      to: { path: '^(src/(temporal|http|ops|ledger|reconciliation)|activities)/' },
+    },
+    {
+      name: 'the-reconciliation-reads-the-ledger-and-the-record',
+      comment: 'The reconciliation checks the ledger against the transaction records; it knows no transport, workflow or announcement.',
+      severity: 'error',
+      from: { path: '^src/reconciliation/' },
+      to: { path: '^(src/(messaging|temporal|http|finalization|ops|live-updates)|activities)/' },
     },
     {
       name: 'the-bridge-does-not-know-temporal',

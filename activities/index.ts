@@ -31,8 +31,8 @@ export interface ActivityDependencies {
    * connection of any process that froze about to announce the Completed it rolls back.
    */
   rollbackFenceMs: number;
-  /** Reconciles the ledger, reporting progress through `heartbeat` and stopping when `signal` aborts. */
-  reconcile: (pass: { heartbeat: (progress: unknown) => void; signal: AbortSignal }) => Promise<ReconciliationReport>;
+  /** Runs a reconciliation pass as `owner`, reporting progress through `heartbeat` and stopping when `signal` aborts. */
+  reconcile: (pass: { owner: string; heartbeat: (progress: unknown) => void; signal: AbortSignal }) => Promise<ReconciliationReport>;
 }
 
 export function createActivities({ ledger, records, announcer, rollbackFenceMs, reconcile }: ActivityDependencies): WalletActivities {
@@ -81,7 +81,9 @@ export function createActivities({ ledger, records, announcer, rollbackFenceMs, 
     announceOutcome: (transactionId, position, decision, legs) => announcer.announce(transactionId, position, decision, legs, attempt()),
     reconcileLedger: () => {
       const context = Context.current();
-      return reconcile({ heartbeat: (progress) => context.heartbeat(progress), signal: context.cancellationSignal });
+      // Every attempt of one scheduled run is the same owner: a retry resumes the pass its first attempt began.
+      const owner = `${context.info.workflowExecution?.workflowId ?? context.info.workflowType}/${context.info.activityId}`;
+      return reconcile({ owner, heartbeat: (progress) => context.heartbeat(progress), signal: context.cancellationSignal });
     },
 
     // Executions started before transactions were decided once (workflows/legacy/).

@@ -11,7 +11,7 @@ import { FinalizationPublisher } from './finalization/publisher';
 import { createHttpApp } from './http/app';
 import type { ReadinessCheck } from './http/health';
 import { Ledger } from './ledger/ledger';
-import { reconcile } from './ledger/reconciliation';
+import { reconcile, reconciliationOver } from './reconciliation/reconciliation';
 import { WalletReader } from './ledger/wallet-reader';
 import type { FeedReads } from './live-updates/entry-follower';
 import { LiveEntryHub } from './live-updates/live-entry-hub';
@@ -127,9 +127,8 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     announcer,
     rollbackFenceMs: connectionSilencedWithinMs(config.amqp.url),
     reconcile: (pass) =>
-      reconcile(stores.ledger, {
+      reconcile(reconciliationOver(stores, ledger), {
         ...pass,
-        ...reconciliationLookups(ledger, stores),
         stalledAfterMs: config.wallet.reconciliationStalledAfterMinutes * 60_000,
       }),
   });
@@ -197,14 +196,6 @@ function hintPublisher(hints: LedgerEntryHints, logger: Logger): (hint: LedgerEn
     } catch (error) {
       logger.warn({ err: error }, 'ledger entry hint failed');
     }
-  };
-}
-
-/** What the reconciliation asks of the other modules: repair a lagging wallet, and whether a transaction still moves. */
-function reconciliationLookups(ledger: Ledger, stores: Stores) {
-  return {
-    rollForward: (userId: string) => ledger.rollProjectionForward(userId),
-    transaction: (transactionId: string) => stores.records.standingOf(transactionId),
   };
 }
 

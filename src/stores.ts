@@ -2,6 +2,7 @@ import type { Connection } from 'mongoose';
 import { openConnection } from './database/connection';
 import { FinalizationLog } from './finalization/finalization-log';
 import { LedgerStore } from './ledger/ledger-store';
+import { ReconciliationStore } from './reconciliation/reconciliation-store';
 import { TransactionRecords } from './transaction-record/transaction-records';
 
 /** The service's collections on one connection, each owned by its module. */
@@ -10,6 +11,7 @@ export interface Stores {
   ledger: LedgerStore;
   records: TransactionRecords;
   finalizations: FinalizationLog;
+  reconciliation: ReconciliationStore;
   close(): Promise<void>;
 }
 
@@ -21,8 +23,14 @@ export async function openStores(url: string): Promise<Stores> {
     ledger: new LedgerStore(connection),
     records: new TransactionRecords(connection),
     finalizations: new FinalizationLog(connection),
+    reconciliation: new ReconciliationStore(connection),
     close: () => connection.close(),
   };
-  await Promise.all([stores.ledger.ensureCollections(), stores.records.ensureCollections(), stores.finalizations.ensureCollections()]);
+  await Promise.all([
+    stores.ledger.ensureCollections(),
+    stores.records.ensureCollections(),
+    stores.finalizations.ensureCollections(),
+    stores.reconciliation.ensureCollections(),
+  ]);
   return stores;
 }

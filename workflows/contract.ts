@@ -196,30 +196,58 @@ export interface WalletDrift {
   problem: string;
 }
 
+/** A leg as it stands in the ledger. */
+export interface StandingLeg {
+  leg: Leg;
+  userId: string;
+  amount: number;
+  version: number;
+}
+
+/** A transaction the reconciliation reports: its record's status and what stands of it in the ledger. */
+export interface ReportedTransaction {
+  transactionId: string;
+  type: TransactionType | null;
+  /** `Unrecorded`: legs applied before records were kept, and no record since. */
+  status: RecordStatus | 'Unrecorded';
+  openedAt: string | null;
+  standing: StandingLeg[];
+}
+
 export interface ReconciliationReport {
+  /** The pass's number: each pass checks what changed since the one before. */
+  pass: number;
+  /** `full` walks every wallet from its first entry (the first pass, or on demand); `incremental` what changed. */
+  mode: 'full' | 'incremental';
   checkedAt: string;
+  /** Wallets walked by this pass, and the entries it verified. */
   wallets: number;
   entries: number;
-  /** Sum of every wallet's balance. */
+  /** Transactions looked at: those opened or rolled back since the reconciliation last saw them settled. */
+  transactions: number;
+  /** Sum of every wallet's balance at its checkpoint. */
   totalBalance: number;
   /** Money the platform brought in: opening balances and top-ups, net of their reversals. */
   toppedUp: number;
   /**
-   * What transfers still moving while their wallets were read add to the balances counted (one leg
-   * counted, its pair not yet): the balances equal toppedUp plus this.
+   * What transfers still moving add to the balances counted (one leg counted, its pair not yet):
+   * the balances equal toppedUp plus this.
    */
   inFlight: number;
-  /** Transfers whose legs do not sum to zero (money created or destroyed inside the platform). */
-  unbalancedTransfers: string[];
+  /** Whether the balances equal the money brought in plus what is in flight; null when not judged (`truncated`). */
+  conserved: boolean | null;
+  /** Final transactions whose standing legs do not match their status (money created or destroyed). */
+  unbalanced: ReportedTransaction[];
   /**
-   * Transfers half-applied whose record is still Pending longer than the bound: an execution
-   * terminated, or one waiting for an operator. Their money is out of place until someone acts.
+   * Transactions not final, or final and not yet undone, longer than the bound after they opened or
+   * were decided: an execution terminated or deleted, or one waiting for an operator.
    */
-  stalledTransfers: string[];
+  stalled: ReportedTransaction[];
+  /** Wallets whose ledger or document is wrong, with the first problem found (an entry changed names its version). */
   drift: WalletDrift[];
   /** Wallet documents found behind a sound ledger (a crash or a race between writers), rolled forward. */
   repaired: string[];
-  /** More offending wallets than reported. */
+  /** More to report or check than one pass holds: the rest is in the next pass. */
   truncated: boolean;
   ok: boolean;
 }

@@ -18,7 +18,7 @@ export async function ledgerReconciliation(): Promise<ReconciliationReport> {
   if (!report.ok) {
     throw ApplicationFailure.create({
       type: LEDGER_DRIFT_FAILURE_TYPE,
-      message: `ledger drift: ${report.drift.length} wallet(s), ${report.unbalancedTransfers.length} unbalanced transfer(s), ${report.stalledTransfers.length} stalled transfer(s), balances ${report.totalBalance} vs topped up ${report.toppedUp}`,
+      message: `ledger drift: ${report.drift.length} wallet(s), ${report.unbalanced.length} unbalanced and ${report.stalled.length} stalled transaction(s), balances ${report.totalBalance} vs topped up ${report.toppedUp} (${report.conserved ? '' : 'not '}conserved)`,
       nonRetryable: true,
       details: [report],
     });

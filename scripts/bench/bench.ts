@@ -434,10 +434,10 @@ async function reconcileMain(flags: Flags): Promise<void> {
   );
   const row = (
     name: string,
-    pass: { seconds: number; peakRssMb: number; report: { ok: boolean; drift: unknown[]; unbalancedTransfers: unknown[] } },
+    pass: { seconds: number; peakRssMb: number; report: { ok: boolean; drift: unknown[]; unbalanced: unknown[] } },
     verdict: string,
   ) =>
-    `| ${name} | ${round(pass.seconds)} | ${round(pass.peakRssMb)} | ${pass.report.ok ? 'ok' : `drift in ${pass.report.drift.length} wallet(s), ${pass.report.unbalancedTransfers.length} transfer(s)`} | ${verdict} |`;
+    `| ${name} | ${round(pass.seconds)} | ${round(pass.peakRssMb)} | ${pass.report.ok ? 'ok' : `drift in ${pass.report.drift.length} wallet(s), ${pass.report.unbalanced.length} transaction(s)`} | ${verdict} |`;
   const report = [
     `ledger: ${result.entries} entries over ${result.wallets} wallets, written in ${round(result.seedSeconds)} s`,
     '',

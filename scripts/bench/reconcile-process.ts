@@ -3,7 +3,7 @@
 // Prints the report as one JSON line.
 import { loadConfig } from '../../src/config';
 import { Ledger } from '../../src/ledger/ledger';
-import { reconcile } from '../../src/ledger/reconciliation';
+import { reconcile, reconciliationOver } from '../../src/reconciliation/reconciliation';
 import { createMetrics } from '../../src/metrics';
 import { openStores } from '../../src/stores';
 
@@ -12,9 +12,9 @@ async function main(): Promise<void> {
   const stores = await openStores(config.mongo.url);
   try {
     const ledger = new Ledger(stores.ledger, createMetrics(), 0);
-    const report = await reconcile(stores.ledger, {
-      rollForward: (userId) => ledger.rollProjectionForward(userId),
-      transaction: (transactionId) => stores.records.standingOf(transactionId),
+    const report = await reconcile(reconciliationOver(stores, ledger), {
+      owner: `bench:${process.pid}`,
+      mode: process.argv.includes('--full') ? 'full' : 'incremental',
       stalledAfterMs: config.wallet.reconciliationStalledAfterMinutes * 60_000,
     });
     process.stdout.write(`${JSON.stringify(report)}\n`);

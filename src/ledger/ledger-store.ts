@@ -1,6 +1,7 @@
 import type { Connection, Model, mongo } from 'mongoose';
 import { createCollection } from '../database/connection';
 import { onlyDuplicateKeys } from '../database/duplicate-key';
+import { MarkSet } from '../database/mark-set';
 import { ledgerEntryIdOf, legIdOf, legIdsOfTransaction, voidedLegIdOf, walletIdOf } from './keys';
 import { ledgerEntrySchema, REPLACED_INDEXES, type LedgerEntryDocument, type VoidedLegDocument } from './ledger-entry.model';
 import { walletSchema, type WalletDocument } from './wallet.model';
@@ -30,17 +31,23 @@ export class LedgerStore {
   /** Where each leg of each transaction landed, so that finding a leg is a read by _id. */
   readonly legLocations: mongo.Collection<LegLocationDocument>;
   private allLocated = false;
+  /** Wallets the reconciliation has to look at though no marked transaction touches them: new ones, and ones it found in doubt. */
+  readonly walletsToReconcile: MarkSet;
 
   constructor(private readonly connection: Connection) {
     this.wallets = connection.model<WalletDocument>('Wallet', walletSchema, 'wallets');
     this.entries = connection.model<LedgerEntryDocument>('LedgerEntry', ledgerEntrySchema, 'ledger_entries');
     this.entryCollection = this.entries.collection as unknown as mongo.Collection<LedgerEntryDocument>;
     this.legLocations = connection.collection<LegLocationDocument>('ledger_legs');
+    this.walletsToReconcile = new MarkSet(connection, 'wallets_to_reconcile');
   }
 
   /** Creates the collections and their indexes; the unique ones carry the ledger's correctness. */
   async ensureCollections(): Promise<void> {
-    await Promise.all(['wallets', 'ledger_entries', 'ledger_legs'].map((name) => createCollection(this.connection, name)));
+    await Promise.all([
+      ...['wallets', 'ledger_entries', 'ledger_legs'].map((name) => createCollection(this.connection, name)),
+      this.walletsToReconcile.ensureCollection(),
+    ]);
     // An index replaced on the same keys goes first: MongoDB refuses a second index on equal keys.
     const existing = new Set((await this.entryCollection.indexes()).map((index) => index.name));
     for (const name of REPLACED_INDEXES.filter((replaced) => existing.has(replaced))) await this.entryCollection.dropIndex(name);

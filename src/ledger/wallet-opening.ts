@@ -15,6 +15,8 @@ export async function openWallet(
 ): Promise<{ created: boolean }> {
   const user = new Types.ObjectId(userId);
   const opening = initialBalance > 0;
+  // Marked first: the reconciliation must see the opening entry, which no transaction marks.
+  await store.walletsToReconcile.mark([userId.toLowerCase()]);
   // The initial balance is an entry like any other, so the ledger alone explains every balance.
   if (opening) await insertOpeningEntry(store, user, userId, initialBalance);
   try {

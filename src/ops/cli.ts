@@ -25,7 +25,8 @@ const USAGE = `usage: npm run ops -- <command>
                                 and executions that closed leaving theirs unsettled (terminated, failed, timed out)
   retry <transactionId>         signal operatorRetry: run the step waiting for an operator again
   reset <transactionId> <why>   rerun the execution from its start (applied legs are not applied twice)
-  reconcile                     check every wallet against its ledger and money conservation (exit 1 on drift)
+  reconcile [--full]            check what changed since the last pass (--full: every wallet from its first entry)
+                                against the ledger, its chain and money conservation (exit 1 on drift)
   dlq list [n]                  the first n dead letters with their reasons (default 20)
   dlq replay [n]                publish the first n dead letters again to their origin (default 1);
                                 exit 1 when some were kept in the queue (the output says why)
@@ -84,7 +85,7 @@ async function run(ctx: OperationsContext, command: string, args: string[], over
       return 0;
     }
     case 'reconcile': {
-      const report = await reconcileNow(ctx);
+      const report = await reconcileNow(ctx, { full: args.includes('--full') });
       print(report);
       return report.ok ? 0 : 1;
     }

@@ -1,7 +1,8 @@
+import { hostname } from 'node:os';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { ConfirmChannel, GetMessage } from 'amqplib';
 import { Types } from 'mongoose';
-import { reconcile } from '../ledger/reconciliation';
+import { reconcile, reconciliationOver } from '../reconciliation/reconciliation';
 import type { Ledger } from '../ledger/ledger';
 import { publishConfirmed } from '../messaging/publish-confirmed';
 import { DEAD_LETTER } from '../messaging/topology';
@@ -224,10 +225,11 @@ export async function resetTransaction(
   return response.runId ?? '';
 }
 
-export function reconcileNow(ctx: OperationsContext): Promise<ReconciliationReport> {
-  return reconcile(ctx.stores.ledger, {
-    rollForward: (userId) => ctx.ledger.rollProjectionForward(userId),
-    transaction: (transactionId) => ctx.stores.records.standingOf(transactionId),
+/** Runs a reconciliation pass here (incremental unless `full`); refused while another is running. */
+export function reconcileNow(ctx: OperationsContext, { full = false } = {}): Promise<ReconciliationReport> {
+  return reconcile(reconciliationOver(ctx.stores, ctx.ledger), {
+    owner: `ops:${hostname()}:${process.pid}:${Date.now()}`,
+    mode: full ? 'full' : 'incremental',
     stalledAfterMs: ctx.stalledAfterMs,
   });
 }

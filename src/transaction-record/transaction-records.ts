@@ -18,6 +18,7 @@ import {
 } from '../../workflows/contract';
 import { createCollection } from '../database/connection';
 import { isDuplicateKey } from '../database/duplicate-key';
+import { MarkSet } from '../database/mark-set';
 
 export interface RecordedOutcome {
   status: FinalStatus;
@@ -97,17 +98,36 @@ const REFUSAL_REASONS: ReadonlySet<string> = new Set([
 export class TransactionRecords {
   private readonly openings: mongo.Collection<OpeningDocument>;
   private readonly outcomeCollection: mongo.Collection<OutcomeDocument>;
+  /**
+   * The transactions the reconciliation has not yet seen settled: each is marked when it opens and
+   * when a rollback is decided, and stays marked until the reconciliation finds its legs matching its
+   * final status.
+   */
+  readonly toReconcile: MarkSet;
 
   constructor(private readonly connection: Connection) {
     this.openings = connection.collection<OpeningDocument>('transaction_records');
     this.outcomeCollection = connection.collection<OutcomeDocument>('transaction_outcomes');
+    this.toReconcile = new MarkSet(connection, 'transactions_to_reconcile');
   }
 
   async ensureCollections(): Promise<void> {
     await Promise.all([
       createCollection(this.connection, 'transaction_records'),
       createCollection(this.connection, 'transaction_outcomes'),
+      this.toReconcile.ensureCollection(),
     ]);
+  }
+
+  /**
+   * Every transaction whose record holds no Completed decision, in pages (a scan of every record:
+   * run once, when the reconciliation first takes the ledger over).
+   */
+  async *withoutCompleted(): AsyncGenerator<string> {
+    for await (const opening of this.openings.find({}, { projection: { _id: 1 } })) {
+      const first = await this.outcomeAt(opening._id, 'first');
+      if (first?.status !== 'Completed' || (await this.outcomeAt(opening._id, 'rollback'))) yield opening._id;
+    }
   }
 
   /**
@@ -116,19 +136,18 @@ export class TransactionRecords {
    */
   async open(opening: RecordOpening): Promise<TransactionRecordView> {
     const { terms } = opening;
-    try {
-      await this.openings.insertOne({
+    const [opened] = await Promise.all([
+      insertOnce(this.openings, {
         _id: opening.transactionId,
         type: terms?.type ?? opening.type,
         userIds: terms ? partiesOf(terms) : [],
         amount: terms?.amount ?? null,
         reason: terms ? null : opening.reason,
         openedAt: new Date(),
-      });
-      return { terms, openingReason: terms ? null : opening.reason, first: null, rollback: null };
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-    }
+      }),
+      this.toReconcile.mark([opening.transactionId]),
+    ]);
+    if (opened) return { terms, openingReason: terms ? null : opening.reason, first: null, rollback: null };
     const view = await this.view(opening.transactionId);
     if (!view) throw new Error(`the record of transaction ${opening.transactionId} vanished after it was found taken`);
     return view;
@@ -209,25 +228,6 @@ export class TransactionRecords {
     };
   }
 
-  /** For the reconciliation: undecided (in flight since it opened), decided with the legs it recorded, or never recorded. */
-  async standingOf(
-    transactionId: string,
-  ): Promise<
-    | { kind: 'inFlight'; openedAt: Date }
-    | { kind: 'final'; status: FinalStatus; decidedAt: Date; legs: Array<{ userId: string; version: number }> }
-    | { kind: 'unrecorded' }
-  > {
-    const record = await this.find(transactionId);
-    if (!record) return { kind: 'unrecorded' };
-    if (record.status === 'Pending') return { kind: 'inFlight', openedAt: record.openedAt };
-    return {
-      kind: 'final',
-      status: record.status,
-      decidedAt: record.updatedAt,
-      legs: record.legs.map(({ userId, version }) => ({ userId, version })),
-    };
-  }
-
   /** The latest decision's status, Pending before any (only a Completed can be followed by a rollback). */
   async statusOf(transactionId: string): Promise<RecordStatus> {
     const first = await this.outcomeAt(transactionId, 'first');
@@ -253,12 +253,12 @@ export class TransactionRecords {
       at: new Date(),
       legs: legs.map(({ leg, userId, amount, version }) => ({ leg, userId, amount, version })),
     };
-    try {
-      await this.outcomeCollection.insertOne(outcome);
-      return { claimed: true, outcome };
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-    }
+    // A rollback moves money again after the reconciliation may have seen the transaction settled.
+    const [claimed] = await Promise.all([
+      insertOnce(this.outcomeCollection, outcome),
+      position === 'rollback' ? this.toReconcile.mark([transactionId]) : undefined,
+    ]);
+    if (claimed) return { claimed: true, outcome };
     const holder = await this.outcomeAt(transactionId, position);
     if (!holder) throw new Error(`decision ${outcome._id} vanished after it was found taken`);
     return { claimed: false, outcome: holder };
@@ -266,6 +266,17 @@ export class TransactionRecords {
 
   private outcomeAt(transactionId: string, position: DecisionPosition): Promise<OutcomeDocument | null> {
     return this.outcomeCollection.findOne({ _id: outcomeIdOf(transactionId, position) });
+  }
+}
+
+/** Inserts a document unless its _id is taken; whether it did. */
+async function insertOnce<T extends { _id: string }>(collection: mongo.Collection<T>, document: T): Promise<boolean> {
+  try {
+    await collection.insertOne(document as mongo.OptionalUnlessRequiredId<T>);
+    return true;
+  } catch (error) {
+    if (isDuplicateKey(error)) return false;
+    throw error;
   }
 }
 

@@ -1,0 +1,60 @@
+import type { Connection, mongo } from 'mongoose';
+import { createCollection } from './connection';
+import { onlyDuplicateKeys } from './duplicate-key';
+
+interface Mark {
+  _id: string;
+  at: Date;
+}
+
+/** Marks removed in one request. */
+const UNMARK_BATCH = 1_000;
+
+/**
+ * A set of ids kept in its own collection, one document per id: marking is an insert (idempotent,
+ * atomic on FerretDB as on MongoDB), and the set stays as small as what is marked, so listing it is
+ * cheap even where a query scans the collection.
+ */
+export class MarkSet {
+  private readonly marks: mongo.Collection<Mark>;
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly name: string,
+  ) {
+    this.marks = connection.collection<Mark>(name);
+  }
+
+  ensureCollection(): Promise<void> {
+    return createCollection(this.connection, this.name);
+  }
+
+  async mark(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const at = new Date();
+    try {
+      await this.marks.insertMany(
+        ids.map((_id) => ({ _id, at })),
+        { ordered: false },
+      );
+    } catch (error) {
+      if (!onlyDuplicateKeys(error)) throw error;
+    }
+  }
+
+  /** Marked ids in order, after `after`, at most `limit`. */
+  async list(after: string | null, limit: number): Promise<string[]> {
+    const marks = await this.marks
+      .find(after === null ? {} : { _id: { $gt: after } }, { projection: { _id: 1 } })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .toArray();
+    return marks.map((mark) => mark._id);
+  }
+
+  async unmark(ids: readonly string[]): Promise<void> {
+    for (let from = 0; from < ids.length; from += UNMARK_BATCH) {
+      await this.marks.deleteMany({ _id: { $in: ids.slice(from, from + UNMARK_BATCH) } });
+    }
+  }
+}

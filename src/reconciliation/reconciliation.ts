@@ -1,0 +1,376 @@
+import { Types } from 'mongoose';
+import type { ReconciliationReport, ReportedTransaction, WalletDrift } from '../../workflows/contract';
+import type { LedgerEntryDocument } from '../ledger/ledger-entry.model';
+import type { Ledger } from '../ledger/ledger';
+import type { LedgerStore } from '../ledger/ledger-store';
+import type { Stores } from '../stores';
+import type { WalletDocument } from '../ledger/wallet.model';
+import type { TransactionRecordDocument, TransactionRecords } from '../transaction-record/transaction-records';
+import {
+  WALLET_START,
+  type FullPassProgress,
+  type PassLease,
+  type PassMode,
+  type ReconciliationStore,
+  type Totals,
+  type WalletCheckpoint,
+} from './reconciliation-store';
+import { judgeTransaction } from './transaction-check';
+import { walkWallet } from './wallet-walk';
+
+/** Offenders reported at most, so a report stays readable (and fits a workflow failure). */
+const MAX_REPORTED = 50;
+/** Wallets one incremental pass walks at most; the rest wait for the next. */
+const MAX_WALLETS_PER_PASS = 50_000;
+/** Marked transactions one pass looks at, at most. */
+const MAX_TRANSACTIONS_PER_PASS = 100_000;
+/** Transfers a full pass holds counted in part (one leg seen, its pair not yet), at most. */
+const MAX_OPEN_TRANSFERS = 200_000;
+/** Records and legs read at once. */
+const READ_BATCH = 16;
+/** How often a full pass saves where it is, so that a retried activity resumes there. */
+const SAVE_EVERY_MS = 20_000;
+
+export interface ReconciliationDependencies {
+  ledger: LedgerStore;
+  records: Pick<TransactionRecords, 'find' | 'toReconcile' | 'withoutCompleted'>;
+  store: ReconciliationStore;
+  /** Brings a wallet document that lags its sound ledger up to date. */
+  rollForward: (userId: string) => Promise<unknown>;
+}
+
+/** The reconciliation over the service's stores, repairing lagging wallet documents through `ledger`. */
+export function reconciliationOver(stores: Stores, ledger: Pick<Ledger, 'rollProjectionForward'>): ReconciliationDependencies {
+  return {
+    ledger: stores.ledger,
+    records: stores.records,
+    store: stores.reconciliation,
+    rollForward: (userId) => ledger.rollProjectionForward(userId),
+  };
+}
+
+export interface PassOptions {
+  /** Who runs the pass: stable across retries of one run (an activity's id), distinct between runs. */
+  owner: string;
+  /** A full pass walks every wallet from its first entry; the first pass always is one. */
+  mode?: PassMode;
+  /** A transaction not final this long after it opened (or not undone this long after it was decided) is stalled. */
+  stalledAfterMs: number;
+  /** Called as the pass goes (an activity's heartbeat). */
+  heartbeat?: (progress: { pass: number; wallets: number; entries: number; userId?: string; version?: number }) => void;
+  /** Stops the pass (the activity was cancelled); what it verified stays saved for the next attempt. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One reconciliation pass. Each wallet has a checkpoint, the version and chain hash up to which it was
+ * verified, and the platform's totals are the sum of the checkpoints. An incremental pass walks only
+ * the wallets touched since their checkpoints (those of the transactions marked since they were last
+ * seen settled, and the wallets marked themselves), verifies their new entries, and judges each of
+ * those transactions by its record and its legs (read by _id). Its cost is in proportion to what
+ * changed, not to the ledger. A full pass walks every wallet from its first entry.
+ *
+ * Money is conserved when the balances counted equal the money brought in plus the transfer legs
+ * counted of transactions not yet settled: every leg is counted against its wallet's checkpoint, so
+ * transfers still moving during a long pass are never mistaken for drift.
+ */
+export async function reconcile(deps: ReconciliationDependencies, options: PassOptions): Promise<ReconciliationReport> {
+  const latest = await deps.store.latestCommitted();
+  const requested = latest.mode === null ? 'full' : (options.mode ?? 'incremental');
+  const lease = await deps.store.lease(latest.pass + 1, options.owner, requested);
+  const pass = new Pass(deps, options, lease, latest.pass);
+  return lease.mode === 'full' ? pass.runFull() : pass.runIncremental(latest.totals);
+}
+
+/** A transaction looked at by the pass, and its record (read once). */
+interface Looked {
+  transactionId: string;
+  record: TransactionRecordDocument | null;
+}
+
+class Pass {
+  private readonly reached = new Map<string, WalletCheckpoint>();
+  private readonly drift: WalletDrift[] = [];
+  private readonly repaired: string[] = [];
+  private entries = 0;
+  private truncated = false;
+  /** Transactions whose transfer legs the walk counted, beyond the marked ones. */
+  private readonly seenTransactions = new Set<string>();
+  private lastSave = Date.now();
+
+  constructor(
+    private readonly deps: ReconciliationDependencies,
+    private readonly options: PassOptions,
+    private readonly lease: PassLease,
+    private readonly committedPass: number,
+  ) {}
+
+  private get number(): number {
+    return this.lease.pass;
+  }
+
+  async runIncremental(committed: Totals): Promise<ReconciliationReport> {
+    const marked = this.bounded(await this.deps.records.toReconcile.list(null, MAX_TRANSACTIONS_PER_PASS + 1), MAX_TRANSACTIONS_PER_PASS);
+    const markedWallets = this.bounded(
+      await this.deps.ledger.walletsToReconcile.list(null, MAX_WALLETS_PER_PASS + 1),
+      MAX_WALLETS_PER_PASS,
+    );
+    const looked = await this.recordsOf(marked);
+    const touched = new Set([...markedWallets, ...(await this.partiesOf(looked))]);
+    const wallets = this.bounded([...touched].sort(), MAX_WALLETS_PER_PASS);
+
+    const totals = { ...committed };
+    const seen = (entry: LedgerEntryDocument) => {
+      if (entry.transactionId && entry.transactionType !== 'TopUp') this.seenTransactions.add(entry.transactionId.toHexString());
+    };
+    for (const userId of wallets) {
+      const { committed: base, inPass } = await this.deps.store.checkpointOf(userId, this.committedPass, this.number);
+      const reached = await this.walk(userId, inPass ?? base, base, seen);
+      totals.totalBalance += reached.balance - base.balance;
+      totals.brought += reached.brought - base.brought;
+    }
+    const judged = await this.judge(looked, marked);
+    const conserved = this.truncated ? null : totals.totalBalance - totals.brought === judged.inFlight;
+    await this.commit(totals);
+    await this.settleMarks(judged, markedWallets);
+    return this.report(totals, judged, conserved);
+  }
+
+  async runFull(): Promise<ReconciliationReport> {
+    const progress: FullPassProgress = (await this.deps.store.progressOf(this.number)) ?? {
+      after: null,
+      totals: { totalBalance: 0, brought: 0 },
+      wallets: 0,
+      entries: 0,
+    };
+    const entriesBefore = progress.entries;
+    const openTransfers = new Map<string, number>();
+    const markedWallets = await this.deps.ledger.walletsToReconcile.list(null, MAX_WALLETS_PER_PASS);
+    const tally = (entry: LedgerEntryDocument) => countTransferLeg(entry, openTransfers, () => (this.truncated = true));
+    const after = progress.after;
+    const wallets = this.deps.ledger.wallets
+      .find(after === null ? {} : { _id: { $gt: new Types.ObjectId(after) } }, { _id: 1, userId: 1 })
+      .sort({ _id: 1 })
+      .lean<WalletDocument>()
+      .cursor();
+    for await (const wallet of wallets) {
+      const userId = wallet.userId.toHexString();
+      const { inPass } = await this.deps.store.checkpointOf(userId, this.committedPass, this.number);
+      const reached = await this.walk(userId, inPass ?? WALLET_START, WALLET_START, tally);
+      progress.after = wallet._id.toHexString();
+      progress.totals.totalBalance += reached.balance;
+      progress.totals.brought += reached.brought;
+      progress.wallets++;
+      if (Date.now() - this.lastSave > SAVE_EVERY_MS) await this.saveProgress(progress);
+    }
+    await this.saveProgress(progress);
+    if (this.committedPass === 0) await this.markRecordsNotCompleted();
+    const marked = this.bounded(await this.deps.records.toReconcile.list(null, MAX_TRANSACTIONS_PER_PASS + 1), MAX_TRANSACTIONS_PER_PASS);
+    const looked = await this.recordsOf([...new Set([...marked, ...openTransfers.keys()])]);
+    const judged = await this.judge(looked, marked);
+    const conserved = this.truncated ? null : progress.totals.totalBalance - progress.totals.brought === judged.inFlight;
+    await this.commit(progress.totals);
+    await this.deps.ledger.markLocationsComplete();
+    await this.settleMarks(judged, markedWallets);
+    this.entries += entriesBefore;
+    return this.report(progress.totals, judged, conserved, progress.wallets);
+  }
+
+  /**
+   * After the commit: the settled transactions' marks go, the unsettled ones found by the walk are
+   * marked; marked wallets walked clean lose their mark, wallets in doubt get one.
+   */
+  private async settleMarks(judged: Judged, markedWallets: readonly string[]): Promise<void> {
+    await this.deps.records.toReconcile.unmark(judged.settled);
+    await this.deps.records.toReconcile.mark(judged.kept);
+    const inDoubt = new Set(this.drift.map((wallet) => wallet.userId));
+    await this.deps.ledger.walletsToReconcile.unmark(markedWallets.filter((userId) => this.reached.has(userId) && !inDoubt.has(userId)));
+    await this.deps.ledger.walletsToReconcile.mark([...inDoubt]);
+  }
+
+  /**
+   * Walks a wallet from `from` (its checkpoint, or where this pass got to) and saves how far it
+   * verified it: a wallet whose ledger breaks stays at its last sound entry, and is reported.
+   */
+  private async walk(
+    userId: string,
+    from: WalletCheckpoint,
+    base: WalletCheckpoint,
+    onEntry?: (entry: LedgerEntryDocument) => void,
+  ): Promise<WalletCheckpoint> {
+    const save = (reached: WalletCheckpoint) => this.deps.store.saveCheckpoint(userId, this.number, reached, base);
+    const walked = await walkWallet(this.deps.ledger, userId, from, {
+      onEntry,
+      heartbeat: ({ version }) =>
+        this.options.heartbeat?.({ pass: this.number, wallets: this.reached.size, entries: this.entries, userId, version }),
+      save: async (reached) => {
+        await save(reached);
+        await this.deps.store.renewLease(this.lease);
+      },
+      signal: this.options.signal,
+    });
+    this.entries += walked.entries;
+    await save(walked.reached);
+    this.reached.set(userId, walked.reached);
+    if (walked.problem) this.drift.push({ userId, problem: walked.problem });
+    else await this.checkWalletDocument(userId, walked.reached, walked.headVersion);
+    this.options.heartbeat?.({ pass: this.number, wallets: this.reached.size, entries: this.entries });
+    return walked.reached;
+  }
+
+  /** The wallet document must copy its ledger's head: behind a sound ledger it is rolled forward, wrong it is drift. */
+  private async checkWalletDocument(userId: string, reached: WalletCheckpoint, headVersion: number): Promise<void> {
+    const wallet = await this.deps.ledger.walletOf(userId, { balance: 1, version: 1 });
+    if (!wallet) return;
+    if (wallet.version < headVersion) {
+      await this.deps.rollForward(userId);
+      this.repaired.push(userId);
+    } else if (wallet.version === reached.version && wallet.balance !== reached.balance) {
+      this.drift.push({
+        userId,
+        problem: `wallet says ${wallet.balance} at version ${wallet.version}, its ledger ${reached.balance} at version ${reached.version}`,
+      });
+    }
+  }
+
+  /**
+   * Judges the transactions looked at, and those whose transfer legs the walk counted: which are
+   * settled (their marks go), which are not, and what the legs counted of the unsettled add up to.
+   */
+  private async judge(looked: Looked[], marked: readonly string[]): Promise<Judged> {
+    const lookedIds = new Set(looked.map((transaction) => transaction.transactionId));
+    const counted = await this.recordsOf([...this.seenTransactions].filter((id) => !lookedIds.has(id)));
+    const stalledBefore = new Date(Date.now() - this.options.stalledAfterMs);
+    const isMarked = new Set(marked);
+    const judged: Judged = { settled: [], kept: [], stalled: [], unbalanced: [], inFlight: 0, transactions: 0 };
+    for (const { transactionId, record } of [...looked, ...counted]) {
+      this.options.signal?.throwIfAborted();
+      const legs = await this.deps.ledger.entriesLocatedFor(transactionId);
+      const countedUpTo = await this.countedVersions(legs);
+      const verdict = judgeTransaction(transactionId, record, legs, countedUpTo, stalledBefore);
+      judged.transactions++;
+      if (verdict.verdict === 'settled' && verdict.allCounted) {
+        if (isMarked.has(transactionId)) judged.settled.push(transactionId);
+        continue;
+      }
+      judged.inFlight += verdict.countedNet;
+      if (!isMarked.has(transactionId)) judged.kept.push(transactionId);
+      if (verdict.verdict === 'stalled') judged.stalled.push(verdict.reported);
+      if (verdict.verdict === 'unbalanced') judged.unbalanced.push(verdict.reported);
+    }
+    return judged;
+  }
+
+  /** The version up to which each wallet of these legs is counted: where this pass left it, or its committed checkpoint. */
+  private async countedVersions(legs: readonly LedgerEntryDocument[]): Promise<(userId: string) => number> {
+    for (const entry of legs) {
+      const userId = entry.userId.toHexString();
+      if (this.reached.has(userId)) continue;
+      const { committed } = await this.deps.store.checkpointOf(userId, this.committedPass, this.number);
+      this.reached.set(userId, committed);
+    }
+    return (userId) => this.reached.get(userId)?.version ?? 0;
+  }
+
+  private async recordsOf(transactionIds: readonly string[]): Promise<Looked[]> {
+    const looked: Looked[] = [];
+    for (let from = 0; from < transactionIds.length; from += READ_BATCH) {
+      this.options.signal?.throwIfAborted();
+      const batch = transactionIds.slice(from, from + READ_BATCH);
+      const records = await Promise.all(batch.map((transactionId) => this.deps.records.find(transactionId)));
+      looked.push(...batch.map((transactionId, i) => ({ transactionId, record: records[i] })));
+    }
+    return looked;
+  }
+
+  /** The first full pass marks every transaction whose record is not Completed: those the marks predate. */
+  private async markRecordsNotCompleted(): Promise<void> {
+    let batch: string[] = [];
+    for await (const transactionId of this.deps.records.withoutCompleted()) {
+      batch.push(transactionId);
+      if (batch.length >= 1_000) {
+        await this.deps.records.toReconcile.mark(batch);
+        batch = [];
+      }
+    }
+    await this.deps.records.toReconcile.mark(batch);
+  }
+
+  /** Saves a full pass's progress: `progress.entries` counts what attempts before this one verified. */
+  private async saveProgress(progress: FullPassProgress): Promise<void> {
+    await this.deps.store.saveProgress(this.number, { ...progress, entries: progress.entries + this.entries });
+    await this.deps.store.renewLease(this.lease);
+    this.lastSave = Date.now();
+  }
+
+  /** Commits the pass's totals, once; a pass taken over by another owner is abandoned here. */
+  private async commit(totals: Totals): Promise<void> {
+    this.options.signal?.throwIfAborted();
+    if (!(await this.deps.store.stillHeld(this.lease))) throw new Error(`reconciliation pass ${this.number} was taken over`);
+    await this.deps.store.commit(this.number, this.lease.mode, this.options.owner, totals);
+    await this.deps.store.noteLatest(this.number);
+  }
+
+  /** The first `limit` ids; more leaves the rest to the next pass. */
+  private bounded(ids: string[], limit: number): string[] {
+    if (ids.length <= limit) return ids;
+    this.truncated = true;
+    return ids.slice(0, limit);
+  }
+
+  /** The wallets of the transactions looked at: their record's parties, and where their legs stand. */
+  private async partiesOf(looked: Looked[]): Promise<string[]> {
+    const parties = looked.flatMap(({ record }) => record?.userIds ?? []);
+    for (let from = 0; from < looked.length; from += READ_BATCH) {
+      this.options.signal?.throwIfAborted();
+      const batch = looked.slice(from, from + READ_BATCH);
+      const legs = await Promise.all(batch.map(({ transactionId }) => this.deps.ledger.entriesLocatedFor(transactionId)));
+      parties.push(...legs.flat().map((entry) => entry.userId.toHexString()));
+    }
+    return parties;
+  }
+
+  private report(totals: Totals, judged: Judged, conserved: boolean | null, wallets = this.reached.size): ReconciliationReport {
+    const truncated = this.truncated || [this.drift, judged.unbalanced, judged.stalled].some((listed) => listed.length > MAX_REPORTED);
+    return {
+      pass: this.number,
+      mode: this.lease.mode,
+      checkedAt: new Date().toISOString(),
+      wallets,
+      entries: this.entries,
+      transactions: judged.transactions,
+      totalBalance: totals.totalBalance,
+      toppedUp: totals.brought,
+      inFlight: judged.inFlight,
+      conserved,
+      unbalanced: judged.unbalanced.slice(0, MAX_REPORTED),
+      stalled: judged.stalled.slice(0, MAX_REPORTED),
+      drift: this.drift.slice(0, MAX_REPORTED),
+      repaired: this.repaired.slice(0, MAX_REPORTED),
+      truncated,
+      ok: this.drift.length === 0 && judged.unbalanced.length === 0 && judged.stalled.length === 0 && conserved !== false,
+    };
+  }
+}
+
+interface Judged {
+  /** Marked transactions found settled with every leg counted: their marks go. */
+  settled: string[];
+  /** Transactions not settled and not marked: marked, so the next pass looks at them. */
+  kept: string[];
+  stalled: ReportedTransaction[];
+  unbalanced: ReportedTransaction[];
+  /** What the counted transfer legs of the unsettled transactions add up to. */
+  inFlight: number;
+  transactions: number;
+}
+
+/** Counts a transfer leg into the transfers seen in part; one that nets to zero is dropped. */
+function countTransferLeg(entry: LedgerEntryDocument, open: Map<string, number>, overflow: () => void): void {
+  if (!entry.transactionId || entry.transactionType === 'TopUp' || entry.leg === 'opening') return;
+  const id = entry.transactionId.toHexString();
+  const net = (open.get(id) ?? 0) + entry.amount;
+  if (net === 0) open.delete(id);
+  else if (open.size < MAX_OPEN_TRANSFERS || open.has(id)) open.set(id, net);
+  else overflow();
+}
