@@ -9,6 +9,7 @@ import {
   type TransactionDecision,
   type TransactionRecordView,
   type UndoLeg,
+  type VerificationSlice,
   type WalletActivities,
 } from '../workflows/contract';
 import type { Announcer } from '../src/finalization/announcer';
@@ -33,9 +34,22 @@ export interface ActivityDependencies {
   rollbackFenceMs: number;
   /** Runs a reconciliation pass as `owner`, reporting progress through `heartbeat` and stopping when `signal` aborts. */
   reconcile: (pass: { owner: string; heartbeat: (progress: unknown) => void; signal: AbortSignal }) => Promise<ReconciliationReport>;
+  /** Verifies the chains of a slice of wallets after `after`, reporting progress through `heartbeat`. */
+  verifyChains: (slice: {
+    after: string | null;
+    heartbeat: (progress: unknown) => void;
+    signal: AbortSignal;
+  }) => Promise<VerificationSlice>;
 }
 
-export function createActivities({ ledger, records, announcer, rollbackFenceMs, reconcile }: ActivityDependencies): WalletActivities {
+export function createActivities({
+  ledger,
+  records,
+  announcer,
+  rollbackFenceMs,
+  reconcile,
+  verifyChains,
+}: ActivityDependencies): WalletActivities {
   const signal = () => Context.current().cancellationSignal;
   const attempt = () => Context.current();
   return {
@@ -84,6 +98,10 @@ export function createActivities({ ledger, records, announcer, rollbackFenceMs, 
       // Every attempt of one scheduled run is the same owner: a retry resumes the pass its first attempt began.
       const owner = `${context.info.workflowExecution?.workflowId ?? context.info.workflowType}/${context.info.activityId}`;
       return reconcile({ owner, heartbeat: (progress) => context.heartbeat(progress), signal: context.cancellationSignal });
+    },
+    verifyLedgerSlice: (after) => {
+      const context = Context.current();
+      return verifyChains({ after, heartbeat: (progress) => context.heartbeat(progress), signal: context.cancellationSignal });
     },
 
     // Executions started before transactions were decided once (workflows/legacy/).

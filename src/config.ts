@@ -128,8 +128,13 @@ const settings = z.object({
   WALLET_INITIAL_BALANCE: integer(0, Number.MAX_SAFE_INTEGER).default(0),
   /** Minutes between scheduled ledger reconciliations; 0 leaves the schedule alone. */
   RECONCILIATION_INTERVAL_MINUTES: integer(0, 7 * 24 * 60).default(60),
-  /** A transfer half-applied and still Pending this long after it opened is reported stalled by the reconciliation. */
+  /**
+   * A transaction not final this long after it opened, or Failed and not undone this long after it
+   * was decided, is reported stalled by the reconciliation.
+   */
   RECONCILIATION_STALLED_AFTER_MINUTES: integer(1, 30 * 24 * 60).default(60),
+  /** Hours between scheduled re-walks of every wallet's hash chain; 0 leaves the schedule alone. */
+  VERIFICATION_INTERVAL_HOURS: integer(0, 90 * 24).default(24),
   /**
    * How long one step of a transaction (a leg, its record, the announcement) retries an
    * infrastructure failure by itself before the transaction waits for an operator (NeedsOperator).
@@ -233,6 +238,7 @@ export interface WalletConfig {
     initialBalance: number;
     reconciliationIntervalMinutes: number;
     reconciliationStalledAfterMinutes: number;
+    verificationIntervalHours: number;
     amountLimits: AmountLimits;
   };
   statement: { maxRangeDays: number; batchSize: number; readConcurrency: number; maxConcurrent: number; timeoutSeconds: number };
@@ -300,6 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
       initialBalance: e.WALLET_INITIAL_BALANCE,
       reconciliationIntervalMinutes: e.RECONCILIATION_INTERVAL_MINUTES,
       reconciliationStalledAfterMinutes: e.RECONCILIATION_STALLED_AFTER_MINUTES,
+      verificationIntervalHours: e.VERIFICATION_INTERVAL_HOURS,
       amountLimits: {
         topUp: { min: e.TOP_UP_MIN_AMOUNT, max: e.TOP_UP_MAX_AMOUNT },
         transfer: { min: e.TRANSFER_MIN_AMOUNT, max: e.TRANSFER_MAX_AMOUNT },

@@ -11,6 +11,7 @@ import { FinalizationPublisher } from './finalization/publisher';
 import { createHttpApp } from './http/app';
 import type { ReadinessCheck } from './http/health';
 import { Ledger } from './ledger/ledger';
+import { verifyChains } from './reconciliation/chain-verification';
 import { reconcile, reconciliationOver } from './reconciliation/reconciliation';
 import { WalletReader } from './ledger/wallet-reader';
 import type { FeedReads } from './live-updates/entry-follower';
@@ -25,7 +26,7 @@ import { CONSUMED_QUEUES, FINALIZATION_ECHO } from './messaging/topology';
 import { createMetrics, type Metrics } from './metrics';
 import { openStores, type Stores } from './stores';
 import { untilAvailable } from './support/until-available';
-import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule';
+import { ensureLedgerCheckSchedule, reconciliationSchedule, verificationSchedule } from './temporal/ledger-check-schedules';
 import { installTemporalRuntime } from './temporal/runtime';
 import { ensureSearchAttributes } from './temporal/search-attributes';
 import { TransactionWorkflows } from './temporal/transaction-workflows';
@@ -131,6 +132,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
         ...pass,
         stalledAfterMs: config.wallet.reconciliationStalledAfterMinutes * 60_000,
       }),
+    verifyChains: (slice) => verifyChains(stores.ledger, slice),
   });
   const { worker, connection: workerConnection } = await waitFor('Temporal worker', () =>
     createWalletWorker({
@@ -229,7 +231,7 @@ function consumerCheck(parts: Parts, consumer: string): ReadinessCheck {
   };
 }
 
-/** The namespace's search attributes, and the reconciliation schedule on this service's task queue. */
+/** The namespace's search attributes, and the ledger checks' schedules on this service's task queue. */
 async function prepareNamespace(
   config: WalletConfig,
   client: Client,
@@ -238,9 +240,12 @@ async function prepareNamespace(
   waitFor: <T>(what: string, attempt: () => Promise<T>) => Promise<T>,
 ): Promise<void> {
   await waitFor('Temporal', () => ensureSearchAttributes(temporal, config.temporal.namespace));
-  const interval = config.wallet.reconciliationIntervalMinutes;
-  if (interval > 0) {
-    await waitFor('Temporal schedules', () => ensureReconciliationSchedule(client, config.temporal.taskQueue, interval, logger));
+  const checks = [
+    reconciliationSchedule(config.wallet.reconciliationIntervalMinutes),
+    verificationSchedule(config.wallet.verificationIntervalHours * 60),
+  ].filter((check) => check.intervalMinutes > 0);
+  for (const check of checks) {
+    await waitFor('Temporal schedules', () => ensureLedgerCheckSchedule(client, check, config.temporal.taskQueue, logger));
   }
 }
 

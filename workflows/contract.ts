@@ -196,6 +196,22 @@ export interface WalletDrift {
   problem: string;
 }
 
+/** A wallet whose hash chain breaks, at the first entry whose fields or links do not match. */
+export interface ChainBreak {
+  userId: string;
+  version: number;
+  problem: string;
+}
+
+/** One slice of a verification of the ledger's chains (see src/reconciliation/chain-verification.ts). */
+export interface VerificationSlice {
+  wallets: number;
+  entries: number;
+  broken: ChainBreak[];
+  /** The last wallet verified (its wallet id): the next slice starts after it; null once every wallet is. */
+  next: string | null;
+}
+
 /** A leg as it stands in the ledger. */
 export interface StandingLeg {
   leg: Leg;
@@ -300,8 +316,10 @@ export interface TransactionActivities {
 }
 
 export interface WalletActivities extends TransactionActivities, LegacyTransactionActivities {
-  /** Checks every wallet against its ledger and the platform's money against its top-ups. */
+  /** Runs a reconciliation pass: what changed since the last one (the first is full). */
   reconcileLedger(): Promise<ReconciliationReport>;
+  /** Re-walks the hash chains of a slice of wallets, after the wallet id `after`, reading only. */
+  verifyLedgerSlice(after: string | null): Promise<VerificationSlice>;
 }
 
 // ---- the activities of executions started before transactions were decided once --------------

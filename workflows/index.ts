@@ -2,3 +2,4 @@
 export { ledgerReconciliation } from './ledger-reconciliation';
 export { walletReversal } from './legacy/wallet-reversal';
 export { walletTransaction } from './wallet-transaction';
+export { ledgerVerification } from './ledger-verification';

@@ -47,6 +47,7 @@ export class ServiceProcess {
         TEMPORAL_TASK_QUEUE: `wallet-bench-${database}`,
         // The schedule is shared with `npm run dev` on this Temporal server: leave it on dev's queue.
         RECONCILIATION_INTERVAL_MINUTES: '0',
+        VERIFICATION_INTERVAL_HOURS: '0',
         TOP_UP_MAX_AMOUNT: String(environment.topUpMaxAmount),
         TEMPORAL_WORKFLOW_BUNDLE: path.join(root, 'dist/workflow-bundle.js'),
         JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nunused\n-----END PUBLIC KEY-----',

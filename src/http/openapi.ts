@@ -5,6 +5,18 @@ import { HISTORY_PAGE } from './wallet-routes';
 
 const objectId = { type: 'string', pattern: '^[0-9a-f]{24}$' } as const;
 const timestamp = { type: 'string', format: 'date-time' } as const;
+const chainHash = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+const ledgerEntryFields = ['transactionId', 'type', 'leg', 'amount', 'balanceAfter', 'version', 'counterpartyUserId', 'createdAt'];
+const ledgerEntryProperties = {
+  transactionId: { oneOf: [objectId, { type: 'null' }], description: 'null for the opening balance' },
+  type: { enum: ['TopUp', 'Transfer', null] },
+  leg: { enum: ['opening', 'debit', 'credit', 'compensation', 'reversal'] },
+  amount: { type: 'integer', description: 'Signed: negative takes money out of the wallet' },
+  balanceAfter: { type: 'integer', minimum: 0 },
+  version: { type: 'integer', minimum: 1, description: 'The wallet version this entry produced (1, 2, 3, …)' },
+  counterpartyUserId: { oneOf: [objectId, { type: 'null' }] },
+  createdAt: timestamp,
+};
 
 const error = (description: string) => ({
   description,
@@ -59,21 +71,7 @@ export const openApiDocument = {
           updatedAt: timestamp,
         },
       },
-      LedgerEntry: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['transactionId', 'type', 'leg', 'amount', 'balanceAfter', 'version', 'counterpartyUserId', 'createdAt'],
-        properties: {
-          transactionId: { oneOf: [objectId, { type: 'null' }], description: 'null for the opening balance' },
-          type: { enum: ['TopUp', 'Transfer', null] },
-          leg: { enum: ['opening', 'debit', 'credit', 'compensation', 'reversal'] },
-          amount: { type: 'integer', description: 'Signed: negative takes money out of the wallet' },
-          balanceAfter: { type: 'integer', minimum: 0 },
-          version: { type: 'integer', minimum: 1, description: 'The wallet version this entry produced (1, 2, 3, …)' },
-          counterpartyUserId: { oneOf: [objectId, { type: 'null' }] },
-          createdAt: timestamp,
-        },
-      },
+      LedgerEntry: { type: 'object', additionalProperties: false, required: ledgerEntryFields, properties: ledgerEntryProperties },
       LedgerPage: {
         type: 'object',
         additionalProperties: false,
@@ -97,8 +95,25 @@ export const openApiDocument = {
       BalancePosition: {
         type: 'object',
         additionalProperties: false,
-        required: ['balance', 'version'],
-        properties: { balance: { type: 'integer', minimum: 0 }, version: { type: 'integer', minimum: 0 } },
+        required: ['balance', 'version', 'hash'],
+        properties: {
+          balance: { type: 'integer', minimum: 0 },
+          version: { type: 'integer', minimum: 0 },
+          hash: {
+            oneOf: [chainHash, { type: 'null' }],
+            description:
+              'The chain hash of the entry at `version` (64 zeros before the first). The closing one is the chain head the statement covers: `npm run ops -- verify --user <id> --head <version>:<hash>` checks the ledger still holds it. null for an entry written before entries were chained.',
+          },
+        },
+      },
+      StatementEntry: {
+        type: 'object',
+        additionalProperties: false,
+        required: [...ledgerEntryFields, 'hash'],
+        properties: {
+          ...ledgerEntryProperties,
+          hash: { oneOf: [chainHash, { type: 'null' }], description: "SHA-256 over the entry's fields and the previous entry's hash" },
+        },
       },
       Statement: {
         type: 'object',
@@ -113,7 +128,7 @@ export const openApiDocument = {
           from: timestamp,
           to: timestamp,
           opening: { $ref: '#/components/schemas/BalancePosition', description: 'After the last entry before `from`' },
-          entries: { type: 'array', items: { $ref: '#/components/schemas/LedgerEntry' } },
+          entries: { type: 'array', items: { $ref: '#/components/schemas/StatementEntry' } },
           totals: {
             type: 'object',
             additionalProperties: false,
@@ -226,7 +241,7 @@ export const openApiDocument = {
           '200': {
             description:
               'The statement, streamed. CSV: RFC 4180 with the header row time,transactionId,type,leg,amount,balanceAfter,' +
-              'counterpartyUserId,version, as an attachment named wallet-statement-<from>-<to>.csv',
+              'counterpartyUserId,version,hash, as an attachment named wallet-statement-<from>-<to>.csv',
             content: {
               'application/json': { schema: { $ref: '#/components/schemas/Statement' } },
               'text/csv': { schema: { type: 'string' } },

@@ -1,16 +1,16 @@
-import type { HistoryEntry } from '../ledger/history-entry';
-import type { BalancePosition } from '../ledger/statement';
+import type { BalancePosition, StatementEntry } from '../ledger/statement';
 import type { StatementTotals } from '../ledger/statement-totals';
 
 // How a statement is written, a piece at a time: neither format needs the whole statement in hand.
 
-export const CSV_HEADER = 'time,transactionId,type,leg,amount,balanceAfter,counterpartyUserId,version';
+/** Each row ends with its entry's chain hash: the last row's is the chain head the statement covers. */
+export const CSV_HEADER = 'time,transactionId,type,leg,amount,balanceAfter,counterpartyUserId,version,hash';
 
 /** RFC 4180: CRLF line ends; a field with a comma, quote or line break is quoted, its quotes doubled. */
-export function csvRows(entries: HistoryEntry[]): string {
+export function csvRows(entries: StatementEntry[]): string {
   return entries
     .map((e) =>
-      [e.createdAt.toISOString(), e.transactionId, e.type, e.leg, e.amount, e.balanceAfter, e.counterpartyUserId, e.version]
+      [e.createdAt.toISOString(), e.transactionId, e.type, e.leg, e.amount, e.balanceAfter, e.counterpartyUserId, e.version, e.hash]
         .map(csvField)
         .join(','),
     )
@@ -30,7 +30,7 @@ export function jsonStatementHead(userId: string, range: { from: Date; to: Date 
 }
 
 /** A batch of entries inside the JSON array, `first` telling whether one was written before it. */
-export function jsonEntries(entries: HistoryEntry[], first: boolean): string {
+export function jsonEntries(entries: StatementEntry[], first: boolean): string {
   const items = entries.map((entry) => JSON.stringify(entry)).join(',');
   return first || items === '' ? items : `,${items}`;
 }

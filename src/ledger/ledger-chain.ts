@@ -117,3 +117,27 @@ export function verifyChain(userId: string, entries: readonly ChainLink[], befor
     previous = entry;
   }
 }
+
+/**
+ * Checks that each entry's hash covers its fields and the one before it, from `previousHash` (null
+ * when unknown: entries written before entries were chained, not yet sealed). Returns the hash of the
+ * last entry, or null where the chain cannot be followed.
+ */
+export function verifyHashes(
+  userId: string,
+  entries: ReadonlyArray<HashedFields & { hash?: string }>,
+  previousHash: string | null,
+): string | null {
+  let previous = previousHash;
+  for (const entry of entries) {
+    if (previous === null || entry.hash === undefined) {
+      previous = entry.hash ?? null;
+      continue;
+    }
+    if (entry.hash !== entryHash(entry, previous)) {
+      throw new LedgerInvariantError(`ledger of user ${userId}: version ${entry.version} does not hash to its stored hash`);
+    }
+    previous = entry.hash;
+  }
+  return previous;
+}

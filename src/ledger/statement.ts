@@ -1,7 +1,7 @@
 import { entryAt, firstVersionReaching } from './entry-times';
 import { LedgerInvariantError } from './errors';
 import { toHistoryEntry, type HistoryEntry } from './history-entry';
-import { verifyChain, type ChainLink } from './ledger-chain';
+import { GENESIS_HASH, verifyChain, verifyHashes } from './ledger-chain';
 import type { LedgerEntryDocument } from './ledger-entry.model';
 import { ledgerHeadOf } from './ledger-head';
 import type { LedgerStore } from './ledger-store';
@@ -19,11 +19,19 @@ export interface StatementReading {
   readConcurrency: number;
 }
 
-/** A balance and the version of the entry that set it (0 before the wallet's first entry). */
+/**
+ * A balance, the version of the entry that set it (0 before the wallet's first entry) and that
+ * entry's chain hash: a statement's closing position is the chain head it covers, which the wallet's
+ * ledger can be checked against later (null for an entry written before entries were chained).
+ */
 export interface BalancePosition {
   balance: number;
   version: number;
+  hash: string | null;
 }
+
+/** An entry of a statement: as the history shows it, with its chain hash. */
+export type StatementEntry = HistoryEntry & { hash: string | null };
 
 /**
  * Finds where a statement starts and ends in a wallet's ledger (binary search over versions, see
@@ -62,13 +70,14 @@ export class WalletStatement {
     private readonly openingEntry: LedgerEntryDocument | undefined,
     private readonly versions: { first: number; end: number },
   ) {
-    this.opening = { balance: openingEntry?.balanceAfter ?? 0, version: openingEntry?.version ?? 0 };
+    this.opening = positionOf(openingEntry);
   }
 
-  async *batches(): AsyncGenerator<HistoryEntry[]> {
+  async *batches(): AsyncGenerator<StatementEntry[]> {
     const { first, end } = this.versions;
     const tally = new StatementTally(this.userId, this.opening.balance);
-    let previous: ChainLink | undefined = this.openingEntry;
+    let previous: LedgerEntryDocument | undefined = this.openingEntry;
+    let chainHash = this.opening.hash;
     let previousTime = this.range.from;
     let next = first < end ? this.readBatch(first, end) : undefined;
     for (let start = first; next; start += this.reading.batchSize) {
@@ -76,16 +85,17 @@ export class WalletStatement {
       const following = start + this.reading.batchSize;
       next = following < end ? this.readBatch(following, end) : undefined;
       verifyChain(this.userId, batch, previous);
+      chainHash = verifyHashes(this.userId, batch, chainHash);
       for (const entry of batch) {
         this.checkTime(entry, previousTime);
         tally.add(entry);
         previousTime = entry.createdAt;
       }
       previous = batch[batch.length - 1];
-      yield batch.map(toHistoryEntry);
+      yield batch.map((entry) => ({ ...toHistoryEntry(entry), hash: entry.hash ?? null }));
     }
-    const closing = previous ?? { balanceAfter: 0, version: 0 };
-    this.closingPosition = { balance: closing.balanceAfter, version: closing.version, totals: tally.close(closing.balanceAfter) };
+    const closing = positionOf(previous);
+    this.closingPosition = { ...closing, totals: tally.close(closing.balance) };
   }
 
   /** The closing balance and totals, once every batch has been read and checked. */
@@ -112,6 +122,11 @@ export class WalletStatement {
     void batch.catch(() => undefined);
     return batch;
   }
+}
+
+function positionOf(entry: LedgerEntryDocument | undefined): BalancePosition {
+  if (!entry) return { balance: 0, version: 0, hash: GENESIS_HASH };
+  return { balance: entry.balanceAfter, version: entry.version, hash: entry.hash ?? null };
 }
 
 async function readAll<T>(versions: number[], concurrency: number, read: (version: number) => Promise<T>): Promise<T[]> {

@@ -18,6 +18,7 @@ import {
   type OperationsContext,
   type OperatorOverride,
 } from './operations';
+import { verifyLedger } from './verification';
 
 const USAGE = `usage: npm run ops -- <command>
   show <transactionId>          the execution, its state and legs, and the ledger entries
@@ -25,6 +26,9 @@ const USAGE = `usage: npm run ops -- <command>
                                 and executions that closed leaving theirs unsettled (terminated, failed, timed out)
   retry <transactionId>         signal operatorRetry: run the step waiting for an operator again
   reset <transactionId> <why>   rerun the execution from its start (applied legs are not applied twice)
+  verify [--user ID] [--after WALLET] [--head VERSION:HASH]
+                                re-walk the ledger's hash chains, every wallet (in slices: --after resumes) or one,
+                                naming the first entry changed; --head checks a kept statement's closing (exit 1 if not)
   reconcile [--full]            check what changed since the last pass (--full: every wallet from its first entry)
                                 against the ledger, its chain and money conservation (exit 1 on drift)
   dlq list [n]                  the first n dead letters with their reasons (default 20)
@@ -89,6 +93,26 @@ async function run(ctx: OperationsContext, command: string, args: string[], over
       print(report);
       return report.ok ? 0 : 1;
     }
+    case 'verify': {
+      const userId = optionValue(args, '--user');
+      if (userId !== undefined && !/^[0-9a-fA-F]{24}$/.test(userId)) throw new UsageError('--user takes a 24-hex-digit userId');
+      const head = optionValue(args, '--head');
+      const kept = head === undefined ? undefined : /^(\d+):([0-9a-f]{64})$/.exec(head);
+      if (kept === null) throw new UsageError('--head takes <version>:<hash>, as a statement closes with');
+      if (kept && !userId) throw new UsageError('--head checks one wallet: give its --user');
+      const verification = await verifyLedger(
+        ctx.stores.ledger,
+        {
+          userId: userId?.toLowerCase(),
+          after: optionValue(args, '--after') ?? null,
+          keptHead: kept ? { version: Number(kept[1]), hash: kept[2] } : undefined,
+        },
+        ({ wallets, entries, next }) =>
+          process.stderr.write(`verified ${wallets} wallets, ${entries} entries${next ? `; resume with --after ${next}` : ''}\n`),
+      );
+      print(verification);
+      return verification.ok ? 0 : 1;
+    }
     case 'dlq': {
       const [action, n] = args;
       if (action === 'list') {
@@ -106,6 +130,15 @@ async function run(ctx: OperationsContext, command: string, args: string[], over
 }
 
 class UsageError extends Error {}
+
+/** The value after `--name`, if given. */
+function optionValue(args: string[], name: string): string | undefined {
+  const at = args.indexOf(name);
+  if (at === -1) return undefined;
+  const value = args[at + 1];
+  if (value === undefined || value.startsWith('--')) throw new UsageError(`${name} needs a value`);
+  return value;
+}
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

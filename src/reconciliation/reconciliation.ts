@@ -207,12 +207,13 @@ class Pass {
         await save(reached);
         await this.deps.store.renewLease(this.lease);
       },
+      repair: true,
       signal: this.options.signal,
     });
     this.entries += walked.entries;
     await save(walked.reached);
     this.reached.set(userId, walked.reached);
-    if (walked.problem) this.drift.push({ userId, problem: walked.problem });
+    if (walked.problem) this.drift.push({ userId, problem: walked.problem.problem });
     else await this.checkWalletDocument(userId, walked.reached, walked.headVersion);
     this.options.heartbeat?.({ pass: this.number, wallets: this.reached.size, entries: this.entries });
     return walked.reached;

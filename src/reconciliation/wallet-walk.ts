@@ -16,6 +16,11 @@ export interface WalkOptions {
   heartbeat: (progress: { userId: string; version: number }) => void;
   /** Saves how far the walk got, now and then. */
   save: (reached: WalletCheckpoint) => Promise<void>;
+  /**
+   * Seals entries written before entries were chained, and records where each leg walked is (a leg's
+   * writer may have died before it did). Off, the walk only reads: an unsealed entry is a problem.
+   */
+  repair: boolean;
   signal?: AbortSignal;
 }
 
@@ -24,7 +29,13 @@ export interface Walked {
   reached: WalletCheckpoint;
   headVersion: number;
   entries: number;
-  problem?: string;
+  problem?: WalkProblem;
+}
+
+/** The first thing wrong with a wallet's ledger, and the version it was found at. */
+export interface WalkProblem {
+  version: number;
+  problem: string;
 }
 
 /**
@@ -35,15 +46,21 @@ export interface Walked {
  */
 export async function walkWallet(store: LedgerStore, userId: string, from: WalletCheckpoint, options: WalkOptions): Promise<Walked> {
   const wallet = await store.walletOf(userId, { version: 1 });
-  if (!wallet) return { reached: from, headVersion: from.version, entries: 0, problem: 'wallet document is missing' };
+  if (!wallet)
+    return { reached: from, headVersion: from.version, entries: 0, problem: { version: 0, problem: 'wallet document is missing' } };
   let headVersion: number;
   try {
     headVersion = (await latestEntryFrom(store, userId, wallet.version))?.version ?? 0;
   } catch (error) {
-    return { reached: from, headVersion: from.version, entries: 0, problem: (error as Error).message };
+    return {
+      reached: from,
+      headVersion: from.version,
+      entries: 0,
+      problem: { version: wallet.version, problem: (error as Error).message },
+    };
   }
   const problem = await checkpointProblem(store, userId, from, headVersion);
-  if (problem) return { reached: from, headVersion, entries: 0, problem };
+  if (problem) return { reached: from, headVersion, entries: 0, problem: { version: from.version, problem } };
 
   let reached = from;
   let entries = 0;
@@ -54,26 +71,17 @@ export async function walkWallet(store: LedgerStore, userId: string, from: Walle
     const sound: LedgerEntryDocument[] = [];
     const seals: LedgerEntryDocument[] = [];
     for (const [i, entry] of batch.entries()) {
-      const found = linkProblem(entry, versions[i], reached);
+      const hash = entry && entryHash(entry, reached.hash);
+      const found = linkProblem(entry, versions[i], reached) ?? chainProblem(entry!, hash!, options.repair);
       if (found) {
-        await recordSound(store, sound, seals);
-        return { reached, headVersion, entries, problem: found };
+        if (options.repair) await recordSound(store, sound, seals);
+        return { reached, headVersion, entries, problem: { version: versions[i], problem: found } };
       }
       const sealed = entry!.hash === undefined;
-      const hash = entryHash(entry!, reached.hash);
-      if (!sealed && entry!.hash !== hash) {
-        await recordSound(store, sound, seals);
-        return {
-          reached,
-          headVersion,
-          entries,
-          problem: `version ${versions[i]}: its hash does not match its fields and the chain before it`,
-        };
-      }
-      if (sealed) seals.push({ ...entry!, hash });
+      if (sealed) seals.push({ ...entry!, hash: hash! });
       reached = {
         version: entry!.version,
-        hash,
+        hash: hash!,
         balance: entry!.balanceAfter,
         brought: reached.brought + (bringsMoneyIn(entry!) ? entry!.amount : 0),
       };
@@ -81,7 +89,7 @@ export async function walkWallet(store: LedgerStore, userId: string, from: Walle
       options.onEntry?.(entry!);
       entries++;
     }
-    await recordSound(store, sound, seals);
+    if (options.repair) await recordSound(store, sound, seals);
     options.heartbeat({ userId, version: reached.version });
     if (batches % BATCHES_PER_SAVE === 0) await options.save(reached);
   }
@@ -111,6 +119,11 @@ async function checkpointProblem(
     return `version ${from.version}: changed since it was verified`;
   }
   return undefined;
+}
+
+function chainProblem(entry: LedgerEntryDocument, hash: string, repair: boolean): string | undefined {
+  if (entry.hash === undefined) return repair ? undefined : `version ${entry.version}: not chained yet (a full reconciliation chains it)`;
+  return entry.hash === hash ? undefined : `version ${entry.version}: its hash does not match its fields and the chain before it`;
 }
 
 function linkProblem(entry: LedgerEntryDocument | null, version: number, previous: WalletCheckpoint): string | undefined {

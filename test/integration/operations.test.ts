@@ -2,7 +2,7 @@ import { Types } from 'mongoose';
 import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { transactionWorkflowId } from '../../workflows/contract';
 import { createLogger } from '../../src/logger';
-import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../../src/temporal/reconciliation-schedule';
+import { ensureLedgerCheckSchedule, RECONCILIATION_SCHEDULE_ID, reconciliationSchedule } from '../../src/temporal/ledger-check-schedules';
 import {
   listDeadLetters,
   listStuck,
@@ -163,7 +163,7 @@ describe('operations', () => {
       state: { paused: true, note: 'paused by an operator' },
     }));
     const queue = wallet.service.config.temporal.taskQueue;
-    await ensureReconciliationSchedule(wallet.temporal, queue, 60, createLogger('silent'));
+    await ensureLedgerCheckSchedule(wallet.temporal, reconciliationSchedule(60), queue, createLogger('silent'));
     const moved = await schedule.describe();
     expect(moved.action.taskQueue).toBe(queue);
     expect(moved.spec.intervals).toMatchObject([{ every: 3_600_000 }]);

@@ -6,6 +6,7 @@ import type { OperationsContext } from '../../src/ops/operations';
 import { reconcileNow } from '../../src/ops/operations';
 import { reconcile, reconciliationOver } from '../../src/reconciliation/reconciliation';
 import { LEASE_ABANDONED_AFTER_MS, PassInProgressError } from '../../src/reconciliation/reconciliation-store';
+import { verifyLedger } from '../../src/ops/verification';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';
 
@@ -112,6 +113,68 @@ describe('the reconciliation', () => {
       .exec();
     expect(await reconcileNow(ctx, { full: true })).toMatchObject({ ok: true, mode: 'full' });
     expect(await chainHolds(victim)).toBe(true);
+  });
+
+  it('verifies chains read-only, naming the first entry changed, and checks a head a statement closed with', async () => {
+    const user = await wallet.fundedUser(90);
+    await wallet.topUp(user, 9);
+    await wallet.topUp(user, 1);
+    const [, second, third] = await wallet.ledgerOf(user);
+    const kept = { version: second.version, hash: second.hash! };
+    expect(await verifyLedger(stores().ledger, { userId: user, keptHead: kept })).toMatchObject({
+      ok: true,
+      wallets: 1,
+      entries: 3,
+      broken: [],
+      head: { userId: user, version: 3, hash: third.hash },
+      keptHead: { ...kept, holds: true },
+    });
+    const everyWallet = await verifyLedger(stores().ledger, {});
+    expect(everyWallet).toMatchObject({ ok: true, broken: [] });
+    expect(everyWallet.wallets).toBe(await stores().ledger.wallets.countDocuments());
+
+    await stores()
+      .ledger.entries.updateOne({ _id: second._id }, { $set: { counterpartyUserId: new Types.ObjectId() } })
+      .exec();
+    expect(await verifyLedger(stores().ledger, { userId: user, keptHead: kept })).toMatchObject({
+      ok: false,
+      broken: [{ userId: user, version: 2, problem: 'version 2: its hash does not match its fields and the chain before it' }],
+      keptHead: { holds: false },
+    });
+    expect((await verifyLedger(stores().ledger, {})).broken).toEqual([expect.objectContaining({ userId: user, version: 2 })]);
+    await stores()
+      .ledger.entries.updateOne({ _id: second._id }, { $set: { counterpartyUserId: null } })
+      .exec();
+    expect(await verifyLedger(stores().ledger, { userId: user, keptHead: { version: 2, hash: third.hash! } })).toMatchObject({
+      ok: false,
+      broken: [],
+      keptHead: { holds: false },
+    });
+  });
+
+  it('re-walks every chain as a workflow, slice by slice, failing on a changed entry', async () => {
+    const run = () =>
+      wallet.temporal.workflow.start('ledgerVerification', {
+        taskQueue: wallet.service.config.temporal.taskQueue,
+        workflowId: `verification-spec-${objectId()}`,
+        workflowExecutionTimeout: '5 minutes',
+      });
+    const clean = await (await run()).result();
+    expect(clean).toMatchObject({ after: null, broken: [], wallets: await stores().ledger.wallets.countDocuments() });
+
+    const victim = await wallet.fundedUser(20);
+    const [entry] = await wallet.ledgerOf(victim);
+    await stores()
+      .ledger.entries.updateOne({ _id: entry._id }, { $set: { amount: 21, balanceAfter: 21 } })
+      .exec();
+    const tampered = await run();
+    await expect(tampered.result()).rejects.toThrow(/Workflow execution failed/);
+    const { events } = await tampered.fetchHistory();
+    const failure = events?.find((event) => event.workflowExecutionFailedEventAttributes)?.workflowExecutionFailedEventAttributes?.failure;
+    expect(failure?.message).toBe(`ledger chain broken in 1 wallet(s): ${victim} at version 1`);
+    await stores()
+      .ledger.entries.updateOne({ _id: entry._id }, { $set: { amount: 20, balanceAfter: 20 } })
+      .exec();
   });
 
   it('finds a changed entry at a checkpoint when its wallet next moves', async () => {

@@ -5,6 +5,7 @@ import { OpenApiValidator } from '../support/openapi-validator';
 import { TokenIssuer } from '../support/token-issuer';
 import { WalletHarness } from '../support/wallet-harness';
 import { shown } from '../support/shown-entry';
+import { GENESIS_HASH } from '../../src/ledger/ledger-chain';
 
 describe('statements and balances at a moment', () => {
   let issuer: TokenIssuer;
@@ -36,6 +37,8 @@ describe('statements and balances at a moment', () => {
     openApi.expectResponseMatches('get', path, response);
     return response;
   }
+  /** An entry as a statement shows it: with its chain hash. */
+  const withHash = (entry: LedgerEntryDocument) => ({ ...shown(entry), hash: entry.hash });
   /** A range of 300 days that holds every entry of the suite. */
   const everything = (): [Date, Date] => [new Date(Date.now() - 300 * 86_400_000), new Date(Date.now() + 86_400_000)];
   const statementPath = (from: Date | string, to: Date | string, format?: string) =>
@@ -51,21 +54,21 @@ describe('statements and balances at a moment', () => {
         userId: alice,
         from: second.createdAt.toISOString(),
         to: fourth.createdAt.toISOString(),
-        opening: { balance: first.balanceAfter, version: first.version },
-        entries: [shown(second), shown(third)],
+        opening: { balance: first.balanceAfter, version: first.version, hash: first.hash },
+        entries: [second, third].map(withHash),
         totals: { credits: 0, debits: second.amount + third.amount, entries: 2 },
-        closing: { balance: third.balanceAfter, version: third.version },
+        closing: { balance: third.balanceAfter, version: third.version, hash: third.hash },
       });
     });
 
     it('adds up: opening + credits + debits = closing, over the whole ledger', async () => {
       const response = await get(statementPath(...everything()), alice);
       const { opening, totals, closing, entries } = response.body;
-      expect(entries).toEqual(ledger.map(shown));
-      expect(opening).toEqual({ balance: 0, version: 0 });
+      expect(entries).toEqual(ledger.map(withHash));
+      expect(opening).toEqual({ balance: 0, version: 0, hash: GENESIS_HASH });
       expect(totals).toEqual({ credits: 1000, debits: -600, entries: 4 });
       expect(opening.balance + totals.credits + totals.debits).toBe(closing.balance);
-      expect(closing).toEqual({ balance: ledger[3].balanceAfter, version: 4 });
+      expect(closing).toEqual({ balance: ledger[3].balanceAfter, version: 4, hash: ledger[3].hash });
     });
 
     it('is empty, opening and closing on the same balance, for a range without entries', async () => {
@@ -74,14 +77,14 @@ describe('statements and balances at a moment', () => {
       expect(response.body).toMatchObject({
         entries: [],
         totals: { credits: 0, debits: 0, entries: 0 },
-        opening: { balance: 400, version: 4 },
-        closing: { balance: 400, version: 4 },
+        opening: { balance: 400, version: 4, hash: ledger[3].hash },
+        closing: { balance: 400, version: 4, hash: ledger[3].hash },
       });
     });
 
     it("shows the caller's own side of a transfer only", async () => {
       const response = await get(statementPath(...everything()), bob);
-      expect(response.body.entries).toEqual((await wallet.ledgerOf(bob)).map(shown));
+      expect(response.body.entries).toEqual((await wallet.ledgerOf(bob)).map(withHash));
       expect(JSON.stringify(response.body)).not.toContain('"debit"');
     });
 
@@ -103,9 +106,12 @@ describe('statements and balances at a moment', () => {
           e.balanceAfter,
           e.counterpartyUserId?.toHexString() ?? '',
           e.version,
+          e.hash,
         ].join(','),
       );
-      expect(response.text).toBe(['time,transactionId,type,leg,amount,balanceAfter,counterpartyUserId,version', ...rows, ''].join('\r\n'));
+      expect(response.text).toBe(
+        ['time,transactionId,type,leg,amount,balanceAfter,counterpartyUserId,version,hash', ...rows, ''].join('\r\n'),
+      );
     });
 
     it.each([

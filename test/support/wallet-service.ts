@@ -24,6 +24,7 @@ export function testConfig(suite: string, env: Record<string, string> = {}): Wal
     TEMPORAL_TASK_QUEUE: `wallet-test-${suite}-${randomBytes(4).toString('hex')}`,
     // Suites share one Temporal namespace: the schedule is the operations suite's to create.
     RECONCILIATION_INTERVAL_MINUTES: '0',
+    VERIFICATION_INTERVAL_HOURS: '0',
     ...env,
   });
 }

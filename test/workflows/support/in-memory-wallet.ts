@@ -110,6 +110,7 @@ export class InMemoryWallet {
       return { kind: 'announced' };
     },
     reconcileLedger: () => Promise.reject(new Error('not part of the workflow specs')),
+    verifyLedgerSlice: () => Promise.reject(new Error('not part of the workflow specs')),
     openTransaction: () => Promise.reject(new Error('legacy executions are not part of the workflow specs')),
     applyLeg: () => Promise.reject(new Error('legacy executions are not part of the workflow specs')),
     publishFinalization: () => Promise.reject(new Error('legacy executions are not part of the workflow specs')),
