@@ -12,6 +12,9 @@ export interface AmountLimits {
 /** What the transactions service itself accepts (CONTRACT.md). */
 export const PLATFORM_AMOUNT_LIMITS: AmountLimits = { topUp: { min: 1, max: 100_000 }, transfer: { min: 1, max: 50_000 } };
 
+/** Eight days: a day longer than a transaction's steps retry by default (TRANSACTION_STEP_TIMEOUT_SECONDS). */
+export const DEFAULT_FINALIZATION_LOG_RETENTION_HOURS = 8 * 24;
+
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const mongoUrl = z.string().regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// URL');
@@ -140,6 +143,11 @@ const settings = z.object({
    * infrastructure failure by itself before the transaction waits for an operator (NeedsOperator).
    */
   TRANSACTION_STEP_TIMEOUT_SECONDS: integer(10, 30 * 24 * 60 * 60).default(7 * 24 * 60 * 60),
+  /**
+   * How long the finalization log keeps that an announcement reached the broker: read only while
+   * the announcement may be retried, so it must outlast TRANSACTION_STEP_TIMEOUT_SECONDS.
+   */
+  FINALIZATION_LOG_RETENTION_HOURS: integer(1, 366 * 24).default(DEFAULT_FINALIZATION_LOG_RETENTION_HOURS),
   /** Unacknowledged deliveries per consumer channel. */
   AMQP_PREFETCH: integer(1, 1000).default(32),
   /**
@@ -202,6 +210,10 @@ const consistentSettings = settings
   .refine((env) => env.TRANSFER_MIN_AMOUNT <= env.TRANSFER_MAX_AMOUNT, {
     message: 'must not exceed TRANSFER_MAX_AMOUNT',
     path: ['TRANSFER_MIN_AMOUNT'],
+  })
+  .refine((env) => env.FINALIZATION_LOG_RETENTION_HOURS * 3600 > env.TRANSACTION_STEP_TIMEOUT_SECONDS, {
+    message: 'must outlast TRANSACTION_STEP_TIMEOUT_SECONDS: an announcement is retried that long',
+    path: ['FINALIZATION_LOG_RETENTION_HOURS'],
   });
 
 const serviceSettings = consistentSettings.refine((env) => env.JWKS_ENDPOINT !== undefined || env.JWT_PUBLIC_KEY !== undefined, {
@@ -239,6 +251,7 @@ export interface WalletConfig {
     reconciliationIntervalMinutes: number;
     reconciliationStalledAfterMinutes: number;
     verificationIntervalHours: number;
+    finalizationLogRetentionHours: number;
     amountLimits: AmountLimits;
   };
   statement: { maxRangeDays: number; batchSize: number; readConcurrency: number; maxConcurrent: number; timeoutSeconds: number };
@@ -307,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
       reconciliationIntervalMinutes: e.RECONCILIATION_INTERVAL_MINUTES,
       reconciliationStalledAfterMinutes: e.RECONCILIATION_STALLED_AFTER_MINUTES,
       verificationIntervalHours: e.VERIFICATION_INTERVAL_HOURS,
+      finalizationLogRetentionHours: e.FINALIZATION_LOG_RETENTION_HOURS,
       amountLimits: {
         topUp: { min: e.TOP_UP_MIN_AMOUNT, max: e.TOP_UP_MAX_AMOUNT },
         transfer: { min: e.TRANSFER_MIN_AMOUNT, max: e.TRANSFER_MAX_AMOUNT },

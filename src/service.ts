@@ -97,7 +97,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const httpPort = (server.address() as AddressInfo).port;
   logger.info({ port: httpPort }, 'HTTP API listening');
 
-  const stores = (parts.stores = await waitFor('MongoDB', () => openStores(config.mongo.url)));
+  const stores = (parts.stores = await waitFor('MongoDB', () => openStores(config.mongo.url, config.wallet.finalizationLogRetentionHours)));
   const broker = (parts.broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger, {
     reopened: (channel) => metrics.channelReopens.inc({ channel }),
   }));
@@ -127,11 +127,16 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     records: stores.records,
     announcer,
     rollbackFenceMs: connectionSilencedWithinMs(config.amqp.url),
-    reconcile: (pass) =>
-      reconcile(reconciliationOver(stores, ledger), {
+    reconcile: async (pass) => {
+      const report = await reconcile(reconciliationOver(stores, ledger), {
         ...pass,
         stalledAfterMs: config.wallet.reconciliationStalledAfterMinutes * 60_000,
-      }),
+      });
+      // The scheduled pass is also when what was kept only for retries goes (FerretDB has no TTL index).
+      const pruned = await stores.finalizations.prune();
+      logger.info({ pass: report.pass, pruned }, 'finalization log pruned');
+      return report;
+    },
     verifyChains: (slice) => verifyChains(stores.ledger, slice),
   });
   const { worker, connection: workerConnection } = await waitFor('Temporal worker', () =>

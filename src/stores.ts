@@ -1,4 +1,5 @@
 import type { Connection } from 'mongoose';
+import { DEFAULT_FINALIZATION_LOG_RETENTION_HOURS } from './config';
 import { openConnection } from './database/connection';
 import { FinalizationLog } from './finalization/finalization-log';
 import { LedgerStore } from './ledger/ledger-store';
@@ -15,14 +16,17 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-/** Connects and has each owner create its collections and indexes (the unique ones carry correctness). */
-export async function openStores(url: string): Promise<Stores> {
+/**
+ * Connects and has each owner create its collections and indexes (the unique ones carry correctness).
+ * `finalizationLogRetentionHours` is how long the finalization log keeps a delivery.
+ */
+export async function openStores(url: string, finalizationLogRetentionHours = DEFAULT_FINALIZATION_LOG_RETENTION_HOURS): Promise<Stores> {
   const connection = await openConnection(url);
   const stores = {
     connection,
     ledger: new LedgerStore(connection),
     records: new TransactionRecords(connection),
-    finalizations: new FinalizationLog(connection),
+    finalizations: new FinalizationLog(connection, finalizationLogRetentionHours * 3_600_000),
     reconciliation: new ReconciliationStore(connection),
     close: () => connection.close(),
   };

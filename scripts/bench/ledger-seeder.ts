@@ -50,6 +50,8 @@ export class LedgerSeeder {
   /** Inserts the entries still waiting and a wallet document at each wallet's head; returns the heads. */
   async finish(): Promise<WalletHead[]> {
     await this.flush();
+    // Every leg's location was recorded with its entry, as the ledger's writer records it.
+    await this.stores.ledger.markLocationsComplete();
     const heads = [...this.heads.values()];
     await this.stores.ledger.wallets.insertMany(
       heads.map((head) => ({

@@ -12,13 +12,25 @@ interface DeliveryDocument {
   status: FinalStatus;
   reason: string | null;
   at: Date;
+  /** When nothing retries its announcement any more (see FinalizationLog.prune). */
+  expiresAt: Date;
 }
 
 /** A point the echo's consumer reached in its queue (see FinalizationEcho.catchUp). */
 interface FenceDocument {
   _id: string;
   at: Date;
+  expiresAt: Date;
 }
+
+/** A fence serves one wait of a few seconds; one left by a waiter that died goes after this. */
+const FENCE_RETENTION_MS = 60 * 60_000;
+/** Expired documents deleted per collection by one pruning, at most (a day's deliveries at 1 announcement a second). */
+const PRUNE_BATCH = 100_000;
+/** Deletes by _id in flight at once while pruning. */
+const PRUNE_CONCURRENCY = 8;
+/** FerretDB refuses a TTL index ("not implemented"); MongoDB deletes expired documents by itself. */
+const NOT_IMPLEMENTED = 238;
 
 /** Announcements this process remembers as delivered without asking the database (oldest forgotten). */
 const MAX_REMEMBERED = 10_000;
@@ -34,13 +46,32 @@ export class FinalizationLog {
   private readonly fences: mongo.Collection<FenceDocument>;
   private readonly recent = new Set<string>();
 
-  constructor(private readonly connection: Connection) {
+  /**
+   * @param retentionMs how long a delivery is kept: longer than any retry of its announcement (a
+   * transaction's step bound), after which a repeated event or a reset could announce it again.
+   */
+  constructor(
+    private readonly connection: Connection,
+    private readonly retentionMs: number,
+  ) {
     this.deliveries = connection.collection<DeliveryDocument>('finalizations');
     this.fences = connection.collection<FenceDocument>('finalization_fences');
   }
 
   async ensureCollections(): Promise<void> {
     await Promise.all([createCollection(this.connection, 'finalizations'), createCollection(this.connection, 'finalization_fences')]);
+    await Promise.all([expiring(this.deliveries, 'finalization_expiry'), expiring(this.fences, 'fence_expiry')]);
+  }
+
+  /**
+   * Deletes deliveries and fences past their expiry, at most PRUNE_BATCH of each. MongoDB's TTL
+   * index does it by itself; on FerretDB, which has none, this is what bounds the two collections:
+   * one query finds the expired (a scan there, whose cost follows what the retention keeps, not the
+   * ledger), and each is deleted by _id, the one lookup FerretDB serves from an index.
+   */
+  async prune(now = new Date()): Promise<{ deliveries: number; fences: number }> {
+    const [deliveries, fences] = await Promise.all([pruned(this.deliveries, now), pruned(this.fences, now)]);
+    return { deliveries, fences };
   }
 
   /** Whether this process already saw the broker confirm this announcement. */
@@ -58,12 +89,14 @@ export class FinalizationLog {
   async recordDelivered(announcements: readonly TransactionFinalized[]): Promise<void> {
     if (announcements.length === 0) return;
     const at = new Date();
+    const expiresAt = new Date(at.getTime() + this.retentionMs);
     const documents = announcements.map((finalized) => ({
       _id: announcementKey(finalized),
       transactionId: finalized.transactionId,
       status: finalized.status,
       reason: finalized.reason ?? null,
       at,
+      expiresAt,
     }));
     try {
       await this.deliveries.insertMany(documents, { ordered: false });
@@ -79,7 +112,8 @@ export class FinalizationLog {
 
   /** Records that the echo's consumer reached a fence. */
   async recordFence(fenceId: string): Promise<void> {
-    await insertOnce(this.fences, { _id: fenceId, at: new Date() });
+    const at = new Date();
+    await insertOnce(this.fences, { _id: fenceId, at, expiresAt: new Date(at.getTime() + FENCE_RETENTION_MS) });
   }
 
   /** Whether the fence was reached; a reached fence is removed, it serves one wait. */
@@ -94,4 +128,30 @@ async function insertOnce<T extends { _id: string }>(collection: mongo.Collectio
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }
+}
+
+/** A TTL index on `expiresAt` where the server has them. */
+type Expiring = { _id: string; expiresAt: Date };
+
+async function expiring<T extends Expiring>(collection: mongo.Collection<T>, name: string): Promise<void> {
+  try {
+    await collection.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0, name });
+  } catch (error) {
+    if ((error as { code?: number }).code !== NOT_IMPLEMENTED) throw error;
+  }
+}
+
+async function pruned<T extends Expiring>(collection: mongo.Collection<T>, now: Date): Promise<number> {
+  const expiring = collection as unknown as mongo.Collection<Expiring>;
+  const expired = await expiring
+    .find({ expiresAt: { $lt: now } }, { projection: { _id: 1 } })
+    .limit(PRUNE_BATCH)
+    .toArray();
+  let deleted = 0;
+  let next = 0;
+  const deleter = async () => {
+    while (next < expired.length) deleted += (await expiring.deleteOne({ _id: expired[next++]._id })).deletedCount;
+  };
+  await Promise.all(Array.from({ length: PRUNE_CONCURRENCY }, deleter));
+  return deleted;
 }

@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env, { forService: false });
   const needsBroker = command === 'dlq';
   const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
-  const db = await openStores(config.mongo.url);
+  const db = await openStores(config.mongo.url, config.wallet.finalizationLogRetentionHours);
   const amqp = needsBroker ? await connect(config.amqp.url, { timeout: 5_000 }) : undefined;
   const ctx: OperationsContext = {
     client: new Client({ connection, namespace: config.temporal.namespace }),

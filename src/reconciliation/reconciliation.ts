@@ -15,7 +15,8 @@ import {
   type Totals,
   type WalletCheckpoint,
 } from './reconciliation-store';
-import { judgeTransaction } from './transaction-check';
+import { judgeTransaction, type TransactionJudgement } from './transaction-check';
+import { transactionOfMark } from '../transaction-record/transaction-records';
 import { walkWallet } from './wallet-walk';
 
 /** Offenders reported at most, so a report stays readable (and fits a workflow failure). */
@@ -26,6 +27,8 @@ const MAX_WALLETS_PER_PASS = 50_000;
 const MAX_TRANSACTIONS_PER_PASS = 100_000;
 /** Transfers a full pass holds counted in part (one leg seen, its pair not yet), at most. */
 const MAX_OPEN_TRANSFERS = 200_000;
+/** Legs the walk of one pass keeps for judging their transactions, at most (the rest are read by their locations). */
+const MAX_WALKED_LEGS = 200_000;
 /** Records and legs read at once. */
 const READ_BATCH = 16;
 /** How often a full pass saves where it is, so that a retried activity resumes there. */
@@ -33,7 +36,7 @@ const SAVE_EVERY_MS = 20_000;
 
 export interface ReconciliationDependencies {
   ledger: LedgerStore;
-  records: Pick<TransactionRecords, 'find' | 'toReconcile' | 'withoutCompleted'>;
+  records: Pick<TransactionRecords, 'find' | 'statusOf' | 'toReconcile' | 'withoutCompleted'>;
   store: ReconciliationStore;
   /** Brings a wallet document that lags its sound ledger up to date. */
   rollForward: (userId: string) => Promise<unknown>;
@@ -92,10 +95,15 @@ class Pass {
   private readonly reached = new Map<string, WalletCheckpoint>();
   private readonly drift: WalletDrift[] = [];
   private readonly repaired: string[] = [];
+  /** Wallets without a document: a marked one keeps its mark (it is being opened). */
+  private readonly absent = new Set<string>();
   private entries = 0;
   private truncated = false;
   /** Transactions whose transfer legs the walk counted, beyond the marked ones. */
   private readonly seenTransactions = new Set<string>();
+  /** Legs the walk verified, by transaction (at most MAX_WALKED_LEGS): most transactions are judged from them. */
+  private readonly walkedLegs = new Map<string, LedgerEntryDocument[]>();
+  private walkedLegCount = 0;
   private lastSave = Date.now();
 
   constructor(
@@ -110,18 +118,22 @@ class Pass {
   }
 
   async runIncremental(committed: Totals): Promise<ReconciliationReport> {
-    const marked = this.bounded(await this.deps.records.toReconcile.list(null, MAX_TRANSACTIONS_PER_PASS + 1), MAX_TRANSACTIONS_PER_PASS);
+    const marked = await this.markedTransactions();
     const markedWallets = this.bounded(
       await this.deps.ledger.walletsToReconcile.list(null, MAX_WALLETS_PER_PASS + 1),
       MAX_WALLETS_PER_PASS,
     );
-    const looked = await this.recordsOf(marked);
+    const looked = await this.recordsOf([...marked.keys()]);
     const touched = new Set([...markedWallets, ...(await this.partiesOf(looked))]);
     const wallets = this.bounded([...touched].sort(), MAX_WALLETS_PER_PASS);
 
     const totals = { ...committed };
     const seen = (entry: LedgerEntryDocument) => {
-      if (entry.transactionId && entry.transactionType !== 'TopUp') this.seenTransactions.add(entry.transactionId.toHexString());
+      if (!entry.transactionId) return;
+      const transactionId = entry.transactionId.toHexString();
+      if (entry.transactionType !== 'TopUp') this.seenTransactions.add(transactionId);
+      if (this.walkedLegCount++ < MAX_WALKED_LEGS)
+        this.walkedLegs.set(transactionId, [...(this.walkedLegs.get(transactionId) ?? []), entry]);
     };
     for (const userId of wallets) {
       const { committed: base, inPass } = await this.deps.store.checkpointOf(userId, this.committedPass, this.number);
@@ -145,6 +157,7 @@ class Pass {
     };
     const entriesBefore = progress.entries;
     const openTransfers = new Map<string, number>();
+    const recordLocations = !(await this.deps.ledger.locationsComplete());
     const markedWallets = await this.deps.ledger.walletsToReconcile.list(null, MAX_WALLETS_PER_PASS);
     const tally = (entry: LedgerEntryDocument) => countTransferLeg(entry, openTransfers, () => (this.truncated = true));
     const after = progress.after;
@@ -156,7 +169,7 @@ class Pass {
     for await (const wallet of wallets) {
       const userId = wallet.userId.toHexString();
       const { inPass } = await this.deps.store.checkpointOf(userId, this.committedPass, this.number);
-      const reached = await this.walk(userId, inPass ?? WALLET_START, WALLET_START, tally);
+      const reached = await this.walk(userId, inPass ?? WALLET_START, WALLET_START, tally, recordLocations);
       progress.after = wallet._id.toHexString();
       progress.totals.totalBalance += reached.balance;
       progress.totals.brought += reached.brought;
@@ -165,12 +178,12 @@ class Pass {
     }
     await this.saveProgress(progress);
     if (this.committedPass === 0) await this.markRecordsNotCompleted();
-    const marked = this.bounded(await this.deps.records.toReconcile.list(null, MAX_TRANSACTIONS_PER_PASS + 1), MAX_TRANSACTIONS_PER_PASS);
-    const looked = await this.recordsOf([...new Set([...marked, ...openTransfers.keys()])]);
+    const marked = await this.markedTransactions();
+    const looked = await this.recordsOf([...new Set([...marked.keys(), ...openTransfers.keys()])]);
     const judged = await this.judge(looked, marked);
     const conserved = this.truncated ? null : progress.totals.totalBalance - progress.totals.brought === judged.inFlight;
     await this.commit(progress.totals);
-    await this.deps.ledger.markLocationsComplete();
+    if (recordLocations) await this.deps.ledger.markLocationsComplete();
     await this.settleMarks(judged, markedWallets);
     this.entries += entriesBefore;
     return this.report(progress.totals, judged, conserved, progress.wallets);
@@ -184,7 +197,9 @@ class Pass {
     await this.deps.records.toReconcile.unmark(judged.settled);
     await this.deps.records.toReconcile.mark(judged.kept);
     const inDoubt = new Set(this.drift.map((wallet) => wallet.userId));
-    await this.deps.ledger.walletsToReconcile.unmark(markedWallets.filter((userId) => this.reached.has(userId) && !inDoubt.has(userId)));
+    await this.deps.ledger.walletsToReconcile.unmark(
+      markedWallets.filter((userId) => this.reached.has(userId) && !this.absent.has(userId) && !inDoubt.has(userId)),
+    );
     await this.deps.ledger.walletsToReconcile.mark([...inDoubt]);
   }
 
@@ -197,6 +212,7 @@ class Pass {
     from: WalletCheckpoint,
     base: WalletCheckpoint,
     onEntry?: (entry: LedgerEntryDocument) => void,
+    recordLocations = false,
   ): Promise<WalletCheckpoint> {
     const save = (reached: WalletCheckpoint) => this.deps.store.saveCheckpoint(userId, this.number, reached, base);
     const walked = await walkWallet(this.deps.ledger, userId, from, {
@@ -208,9 +224,14 @@ class Pass {
         await this.deps.store.renewLease(this.lease);
       },
       repair: true,
+      recordLocations,
       signal: this.options.signal,
     });
     this.entries += walked.entries;
+    if (walked.absent) {
+      this.absent.add(userId);
+      return from;
+    }
     await save(walked.reached);
     this.reached.set(userId, walked.reached);
     if (walked.problem) this.drift.push({ userId, problem: walked.problem.problem });
@@ -237,29 +258,54 @@ class Pass {
   /**
    * Judges the transactions looked at, and those whose transfer legs the walk counted: which are
    * settled (their marks go), which are not, and what the legs counted of the unsettled add up to.
+   * Each one's legs are read after its record was, and its status again after them: a transaction
+   * whose status moved in between is still moving, never judged on a record older than its legs.
    */
-  private async judge(looked: Looked[], marked: readonly string[]): Promise<Judged> {
+  private async judge(looked: Looked[], marked: ReadonlyMap<string, string[]>): Promise<Judged> {
     const lookedIds = new Set(looked.map((transaction) => transaction.transactionId));
     const counted = await this.recordsOf([...this.seenTransactions].filter((id) => !lookedIds.has(id)));
     const stalledBefore = new Date(Date.now() - this.options.stalledAfterMs);
-    const isMarked = new Set(marked);
     const judged: Judged = { settled: [], kept: [], stalled: [], unbalanced: [], inFlight: 0, transactions: 0 };
-    for (const { transactionId, record } of [...looked, ...counted]) {
+    const all = [...looked, ...counted];
+    for (let from = 0; from < all.length; from += READ_BATCH) {
       this.options.signal?.throwIfAborted();
-      const legs = await this.deps.ledger.entriesLocatedFor(transactionId);
-      const countedUpTo = await this.countedVersions(legs);
-      const verdict = judgeTransaction(transactionId, record, legs, countedUpTo, stalledBefore);
-      judged.transactions++;
-      if (verdict.verdict === 'settled' && verdict.allCounted) {
-        if (isMarked.has(transactionId)) judged.settled.push(transactionId);
-        continue;
+      const batch = all.slice(from, from + READ_BATCH);
+      const verdicts = await Promise.all(batch.map((transaction) => this.judgeOne(transaction, stalledBefore)));
+      for (const [i, verdict] of verdicts.entries()) {
+        const { transactionId } = batch[i];
+        judged.transactions++;
+        if (verdict.verdict === 'settled' && verdict.allCounted) {
+          judged.settled.push(...(marked.get(transactionId) ?? []));
+          continue;
+        }
+        judged.inFlight += verdict.countedNet;
+        if (!marked.has(transactionId)) judged.kept.push(transactionId);
+        if (verdict.verdict === 'stalled') judged.stalled.push(verdict.reported);
+        if (verdict.verdict === 'unbalanced') judged.unbalanced.push(verdict.reported);
       }
-      judged.inFlight += verdict.countedNet;
-      if (!isMarked.has(transactionId)) judged.kept.push(transactionId);
-      if (verdict.verdict === 'stalled') judged.stalled.push(verdict.reported);
-      if (verdict.verdict === 'unbalanced') judged.unbalanced.push(verdict.reported);
     }
     return judged;
+  }
+
+  private async judgeOne({ transactionId, record }: Looked, stalledBefore: Date): Promise<TransactionJudgement> {
+    const walked = this.walkedLegs.get(transactionId) ?? [];
+    const legs = completedInWalk(record, walked) ? walked : await this.legsOf(transactionId, walked);
+    const [countedUpTo, statusNow] = await Promise.all([this.countedVersions(legs), this.deps.records.statusOf(transactionId)]);
+    const verdict = judgeTransaction(transactionId, record, legs, countedUpTo, stalledBefore);
+    const statusBefore = record?.status ?? 'Pending';
+    return statusNow === statusBefore ? verdict : { ...verdict, verdict: 'moving' };
+  }
+
+  /**
+   * A transaction's legs where their locations say, and those the walk found: a leg walked whose
+   * location is missing (its writer died before recording it) has it recorded now.
+   */
+  private async legsOf(transactionId: string, walked: readonly LedgerEntryDocument[]): Promise<LedgerEntryDocument[]> {
+    const located = await this.deps.ledger.entriesLocatedFor(transactionId);
+    const ids = new Set(located.map((entry) => entry._id));
+    const unlocated = walked.filter((entry) => !ids.has(entry._id));
+    await this.deps.ledger.recordLegLocations(unlocated);
+    return [...located, ...unlocated];
   }
 
   /** The version up to which each wallet of these legs is counted: where this pass left it, or its committed checkpoint. */
@@ -312,6 +358,20 @@ class Pass {
     await this.deps.store.noteLatest(this.number);
   }
 
+  /**
+   * The marked transactions, each with the marks it has: one from its opening, one from its
+   * rollback. A mark is removed only as read, so one put while the pass ran is seen by the next.
+   */
+  private async markedTransactions(): Promise<Map<string, string[]>> {
+    const marks = this.bounded(await this.deps.records.toReconcile.list(null, MAX_TRANSACTIONS_PER_PASS + 1), MAX_TRANSACTIONS_PER_PASS);
+    const byTransaction = new Map<string, string[]>();
+    for (const mark of marks) {
+      const transactionId = transactionOfMark(mark);
+      byTransaction.set(transactionId, [...(byTransaction.get(transactionId) ?? []), mark]);
+    }
+    return byTransaction;
+  }
+
   /** The first `limit` ids; more leaves the rest to the next pass. */
   private bounded(ids: string[], limit: number): string[] {
     if (ids.length <= limit) return ids;
@@ -322,9 +382,10 @@ class Pass {
   /** The wallets of the transactions looked at: their record's parties, and where their legs stand. */
   private async partiesOf(looked: Looked[]): Promise<string[]> {
     const parties = looked.flatMap(({ record }) => record?.userIds ?? []);
-    for (let from = 0; from < looked.length; from += READ_BATCH) {
+    const unknown = looked.filter(({ record }) => !record?.userIds.length);
+    for (let from = 0; from < unknown.length; from += READ_BATCH) {
       this.options.signal?.throwIfAborted();
-      const batch = looked.slice(from, from + READ_BATCH);
+      const batch = unknown.slice(from, from + READ_BATCH);
       const legs = await Promise.all(batch.map(({ transactionId }) => this.deps.ledger.entriesLocatedFor(transactionId)));
       parties.push(...legs.flat().map((entry) => entry.userId.toHexString()));
     }
@@ -364,6 +425,16 @@ interface Judged {
   /** What the counted transfer legs of the unsettled transactions add up to. */
   inFlight: number;
   transactions: number;
+}
+
+/**
+ * A transaction its record holds Completed whose forward legs the walk found, all of them: it has no
+ * other leg (an undo needs a later Failed, which the status read after the legs would show).
+ */
+function completedInWalk(record: TransactionRecordDocument | null, walked: readonly LedgerEntryDocument[]): boolean {
+  if (record?.status !== 'Completed' || record.type === null) return false;
+  const wanted = record.type === 'TopUp' ? ['credit'] : ['debit', 'credit'];
+  return walked.length === wanted.length && wanted.every((leg) => walked.some((entry) => entry.leg === leg));
 }
 
 /** Counts a transfer leg into the transfers seen in part; one that nets to zero is dropped. */

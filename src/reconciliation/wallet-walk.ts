@@ -16,16 +16,17 @@ export interface WalkOptions {
   heartbeat: (progress: { userId: string; version: number }) => void;
   /** Saves how far the walk got, now and then. */
   save: (reached: WalletCheckpoint) => Promise<void>;
-  /**
-   * Seals entries written before entries were chained, and records where each leg walked is (a leg's
-   * writer may have died before it did). Off, the walk only reads: an unsealed entry is a problem.
-   */
+  /** Seals entries written before entries were chained. Off, the walk only reads: an unsealed entry is a problem. */
   repair: boolean;
+  /** Records where each leg walked is (the migration of a ledger from before leg locations). */
+  recordLocations?: boolean;
   signal?: AbortSignal;
 }
 
 /** A walk's end: the last sound entry, the ledger's head when the walk began, and the first problem found. */
 export interface Walked {
+  /** No wallet document: none was opened (a party refused for it), or one is being opened. */
+  absent?: boolean;
   reached: WalletCheckpoint;
   headVersion: number;
   entries: number;
@@ -46,8 +47,7 @@ export interface WalkProblem {
  */
 export async function walkWallet(store: LedgerStore, userId: string, from: WalletCheckpoint, options: WalkOptions): Promise<Walked> {
   const wallet = await store.walletOf(userId, { version: 1 });
-  if (!wallet)
-    return { reached: from, headVersion: from.version, entries: 0, problem: { version: 0, problem: 'wallet document is missing' } };
+  if (!wallet) return { absent: true, reached: from, headVersion: from.version, entries: 0 };
   let headVersion: number;
   try {
     headVersion = (await latestEntryFrom(store, userId, wallet.version))?.version ?? 0;
@@ -74,7 +74,7 @@ export async function walkWallet(store: LedgerStore, userId: string, from: Walle
       const hash = entry && entryHash(entry, reached.hash);
       const found = linkProblem(entry, versions[i], reached) ?? chainProblem(entry!, hash!, options.repair);
       if (found) {
-        if (options.repair) await recordSound(store, sound, seals);
+        if (options.repair) await recordSound(store, sound, seals, options.recordLocations ?? false);
         return { reached, headVersion, entries, problem: { version: versions[i], problem: found } };
       }
       const sealed = entry!.hash === undefined;
@@ -89,7 +89,7 @@ export async function walkWallet(store: LedgerStore, userId: string, from: Walle
       options.onEntry?.(entry!);
       entries++;
     }
-    if (options.repair) await recordSound(store, sound, seals);
+    if (options.repair) await recordSound(store, sound, seals, options.recordLocations ?? false);
     options.heartbeat({ userId, version: reached.version });
     if (batches % BATCHES_PER_SAVE === 0) await options.save(reached);
   }
@@ -135,14 +135,18 @@ function linkProblem(entry: LedgerEntryDocument | null, version: number, previou
   return undefined;
 }
 
-/** Seals the entries written before entries were chained, and records where every leg walked is. */
-async function recordSound(store: LedgerStore, sound: LedgerEntryDocument[], seals: LedgerEntryDocument[]): Promise<void> {
+/** Seals the entries written before entries were chained, and records where every leg walked is if asked. */
+async function recordSound(
+  store: LedgerStore,
+  sound: LedgerEntryDocument[],
+  seals: LedgerEntryDocument[],
+  locations: boolean,
+): Promise<void> {
   if (seals.length > 0) {
     await store.entryCollection.bulkWrite(
       seals.map((entry) => ({ updateOne: { filter: { _id: entry._id }, update: { $set: { hash: entry.hash } } } })),
       { ordered: false },
     );
   }
-  // A leg's writer may have died before it recorded where the leg is.
-  await store.recordLegLocations(sound);
+  if (locations) await store.recordLegLocations(sound);
 }

@@ -253,10 +253,11 @@ export class TransactionRecords {
       at: new Date(),
       legs: legs.map(({ leg, userId, amount, version }) => ({ leg, userId, amount, version })),
     };
-    // A rollback moves money again after the reconciliation may have seen the transaction settled.
+    // A rollback moves money again after the reconciliation may have seen the transaction settled:
+    // its own mark, so that removing the opening's never removes it.
     const [claimed] = await Promise.all([
       insertOnce(this.outcomeCollection, outcome),
-      position === 'rollback' ? this.toReconcile.mark([transactionId]) : undefined,
+      position === 'rollback' ? this.toReconcile.mark([`${transactionId}${ROLLBACK_MARK}`]) : undefined,
     ]);
     if (claimed) return { claimed: true, outcome };
     const holder = await this.outcomeAt(transactionId, position);
@@ -267,6 +268,14 @@ export class TransactionRecords {
   private outcomeAt(transactionId: string, position: DecisionPosition): Promise<OutcomeDocument | null> {
     return this.outcomeCollection.findOne({ _id: outcomeIdOf(transactionId, position) });
   }
+}
+
+/** The suffix of a transaction's mark put by its rollback (see TransactionRecords.toReconcile). */
+const ROLLBACK_MARK = ':rollback';
+
+/** The transaction a mark is for. */
+export function transactionOfMark(mark: string): string {
+  return mark.endsWith(ROLLBACK_MARK) ? mark.slice(0, -ROLLBACK_MARK.length) : mark;
 }
 
 /** Inserts a document unless its _id is taken; whether it did. */

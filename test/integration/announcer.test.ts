@@ -7,6 +7,7 @@ import { FinalizationPublisher } from '../../src/finalization/publisher';
 import { createMetrics } from '../../src/metrics';
 import { openStores, type Stores } from '../../src/stores';
 import { FinalizationLog } from '../../src/finalization/finalization-log';
+import { DEFAULT_FINALIZATION_LOG_RETENTION_HOURS } from '../../src/config';
 import { objectId } from '../support/ids';
 import { PlatformBroker } from '../support/platform-broker';
 import { databaseUrlFor, TEST_RABBITMQ_URL } from '../support/tools';
@@ -15,6 +16,9 @@ import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
 
 // The announcement protocol on the real broker and database, its step run as Temporal runs its
 // attempts: again in the same process, in another process, concurrently, or stalled.
+/** How long the finalization log keeps a delivery here: the service's default. */
+const RETENTION_MS = DEFAULT_FINALIZATION_LOG_RETENTION_HOURS * 3_600_000;
+
 describe('announcing an outcome', () => {
   const url = databaseUrlFor('wallet_test_finalization');
   let db: Stores;
@@ -68,7 +72,8 @@ describe('announcing an outcome', () => {
   }
 
   /** Runs the step in a fresh process (no memory of what it announced). */
-  const announceInSuccessor = (finalized: TransactionFinalized) => announce(finalized, announcerOf(new FinalizationLog(db.connection)));
+  const announceInSuccessor = (finalized: TransactionFinalized) =>
+    announce(finalized, announcerOf(new FinalizationLog(db.connection, RETENTION_MS)));
 
   /** Announces a later outcome, then expects the transaction's announcements to be exactly these. */
   async function expectAnnouncedOnceThenFailed(transactionId: string): Promise<void> {
@@ -138,7 +143,7 @@ describe('announcing an outcome', () => {
         return decided;
       },
     };
-    const frozen = announce(completed, announcerOf(new FinalizationLog(db.connection), stalling));
+    const frozen = announce(completed, announcerOf(new FinalizationLog(db.connection, RETENTION_MS), stalling));
     // Meanwhile its retry announces Completed, and a rollback of the transaction announces Failed.
     await outcomeRecorded;
     await announceInSuccessor(completed);
@@ -177,5 +182,21 @@ describe('announcing an outcome', () => {
     await db.records.decideCompleted(completed.transactionId, []);
     await announceInSuccessor(completed);
     expect(await platform.finalizationOf(completed.transactionId)).toEqual(completed);
+  });
+
+  it('keeps what a retry reads for the retention, then prunes it, and prunes fences no waiter took', async () => {
+    const kept: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
+    await db.finalizations.recordDelivered([kept]);
+    await db.finalizations.recordFence(`orphan-${kept.transactionId}`);
+    const pruneAt = (msFromNow: number) => db.finalizations.prune(new Date(Date.now() + msFromNow));
+
+    expect(await pruneAt(0)).toEqual({ deliveries: 0, fences: 0 });
+    expect(await db.finalizations.wasDelivered(kept)).toBe(true);
+    expect((await pruneAt(2 * 3_600_000)).fences).toBeGreaterThanOrEqual(1);
+    expect(await db.finalizations.takeFence(`orphan-${kept.transactionId}`)).toBe(false);
+    expect(await db.finalizations.wasDelivered(kept)).toBe(true);
+
+    expect((await pruneAt(RETENTION_MS + 60_000)).deliveries).toBeGreaterThanOrEqual(1);
+    expect(await db.finalizations.wasDelivered(kept)).toBe(false);
   });
 });

@@ -5,6 +5,7 @@ import { entryHash, GENESIS_HASH } from '../../src/ledger/ledger-chain';
 import type { OperationsContext } from '../../src/ops/operations';
 import { reconcileNow } from '../../src/ops/operations';
 import { reconcile, reconciliationOver } from '../../src/reconciliation/reconciliation';
+import { openStores } from '../../src/stores';
 import { LEASE_ABANDONED_AFTER_MS, PassInProgressError } from '../../src/reconciliation/reconciliation-store';
 import { verifyLedger } from '../../src/ops/verification';
 import { objectId } from '../support/ids';
@@ -344,17 +345,53 @@ describe('the reconciliation', () => {
     expect(await passAs('second-owner')).toMatchObject({ pass: pass + 1, ok: true });
   });
 
-  it('gives entries written before entries were chained their chain and locations in a full pass', async () => {
+  it('gives a ledger from before chains and leg locations both, in its first full pass', async () => {
     const user = await wallet.fundedUser(30);
     const { transactionId } = await wallet.transfer(user, (await wallet.signedUp(1))[0], 7);
     await stores()
       .ledger.entries.updateMany({ userId: new Types.ObjectId(user) }, { $unset: { hash: 1 } })
       .exec();
-    await stores().ledger.legLocations.deleteMany({ _id: { $regex: `^${transactionId}` } });
-
-    expect(await reconcileNow(ctx, { full: true })).toMatchObject({ ok: true });
+    await stores().ledger.legLocations.deleteMany({});
+    // As a process started on that ledger finds it: no location recorded, not even the marker.
+    const legacy = await openStores(wallet.service.config.mongo.url);
+    try {
+      expect(await legacy.ledger.locationsComplete()).toBe(false);
+      const report = await reconcile(reconciliationOver(legacy, wallet.service.ledger), {
+        owner: 'migration-spec',
+        mode: 'full',
+        stalledAfterMs: ctx.stalledAfterMs,
+      });
+      expect(report).toMatchObject({ ok: true, mode: 'full' });
+      expect(await legacy.ledger.locationsComplete()).toBe(true);
+    } finally {
+      await legacy.close();
+    }
     expect(await chainHolds(user)).toBe(true);
     expect((await stores().ledger.entriesLocatedFor(transactionId)).map((entry) => entry.leg).sort()).toEqual(['credit', 'debit']);
+  });
+
+  it('judges a transaction whose leg lost its location with its writer, and records it', async () => {
+    const [payer, payee] = [await wallet.fundedUser(40), (await wallet.signedUp(1))[0]];
+    await sound();
+    const transactionId = objectId();
+    const terms = { transactionId, type: 'Transfer', fromUserId: payer, toUserId: payee, amount: 5 } as const;
+    await stores().records.open({ transactionId, type: 'Transfer', terms, reason: null });
+    const debit = {
+      transactionId,
+      transactionType: 'Transfer',
+      leg: 'debit',
+      userId: payer,
+      amount: -5,
+      counterpartyUserId: payee,
+    } as const;
+    await wallet.service.ledger.applyLeg(debit);
+    await stores().ledger.legLocations.deleteOne({ _id: `${transactionId}:debit:out` });
+
+    expect(await reconcileNow(ctx)).toMatchObject({ ok: true, inFlight: -5 });
+    expect((await stores().ledger.entriesLocatedFor(transactionId)).map((entry) => entry.leg)).toEqual(['debit']);
+    await wallet.service.ledger.applyLeg({ ...debit, leg: 'credit', userId: payee, amount: 5, counterpartyUserId: payer });
+    await stores().records.decideCompleted(transactionId, []);
+    expect(await sound()).toMatchObject({ inFlight: 0 });
   });
 
   it('runs as a workflow whose drift fails the run', async () => {
