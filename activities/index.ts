@@ -64,8 +64,8 @@ export function createActivities({
     },
     async adoptLedger(terms) {
       const decision = decisionShownBy(terms, await ledger.entriesOfTransaction(terms.transactionId));
-      if (decision?.status === 'Completed') await records.decideCompleted(terms.transactionId, []);
-      else if (decision) await records.decideFailed(terms.transactionId, 'first', decision, []);
+      if (decision?.status === 'Completed') await records.decideCompleted(terms.transactionId);
+      else if (decision) await records.decideFailed(terms.transactionId, 'first', decision);
       return (await records.view(terms.transactionId)) as TransactionRecordView;
     },
     async applyForwardLeg(change) {
@@ -76,14 +76,9 @@ export function createActivities({
         return refusalOrThrow(error);
       }
     },
-    recordDecision: (transactionId, position, decision, legs) =>
-      records.decideFailed(
-        transactionId,
-        position,
-        decision,
-        legs,
-        position === 'rollback' ? new Date(Date.now() + rollbackFenceMs) : undefined,
-      ),
+    // The legs the run had applied are the ledger's to hold: the record keeps only the decision.
+    recordDecision: (transactionId, position, decision) =>
+      records.decideFailed(transactionId, position, decision, position === 'rollback' ? new Date(Date.now() + rollbackFenceMs) : undefined),
     voidLeg: async (change) => ({ kind: await ledger.voidLeg(change) }),
     async undoLeg(forward, undo) {
       try {
@@ -92,7 +87,7 @@ export function createActivities({
         return refusalOrThrow(error);
       }
     },
-    announceOutcome: (transactionId, position, decision, legs) => announcer.announce(transactionId, position, decision, legs, attempt()),
+    announceOutcome: (transactionId, position, decision) => announcer.announce(transactionId, position, decision, attempt()),
     reconcileLedger: () => {
       const context = Context.current();
       // Every attempt of one scheduled run is the same owner: a retry resumes the pass its first attempt began.
@@ -126,15 +121,15 @@ export function createActivities({
     async publishFinalization(finalized, legs = []) {
       const { transactionId } = finalized;
       if (finalized.status === 'Completed') {
-        await announcer.announce(transactionId, 'first', { status: 'Completed' }, legs, attempt());
+        await announcer.announce(transactionId, 'first', { status: 'Completed' }, attempt());
         return;
       }
       const first = await records.decisionAt(transactionId, 'first');
       const position = first?.status === 'Completed' ? 'rollback' : 'first';
       const undo: UndoLeg = legs.some((leg) => leg.leg === 'compensation') ? 'compensation' : 'reversal';
       const reason = finalized.reason ?? '';
-      const standing = await records.decideFailed(transactionId, position, { status: 'Failed', reason, undo }, legs);
-      if (standing.status === 'Failed') await announcer.announce(transactionId, position, standing, legs, attempt());
+      const standing = await records.decideFailed(transactionId, position, { status: 'Failed', reason, undo });
+      if (standing.status === 'Failed') await announcer.announce(transactionId, position, standing, attempt());
     },
     reversalsOf: (transactionId) => ledger.reversalsOf(transactionId),
   };

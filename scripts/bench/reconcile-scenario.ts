@@ -259,28 +259,23 @@ async function transferThroughModules(stores: Stores, ledger: Ledger, users: str
     const [fromUserId, toUserId] = [users[i % users.length], users[(i + 1) % users.length]];
     const terms = { transactionId, type: 'Transfer', fromUserId, toUserId, amount: 1 } as const;
     await stores.records.open({ transactionId, type: 'Transfer', terms, reason: null });
-    const legs = [
-      await ledger.applyLeg({
-        transactionId,
-        transactionType: 'Transfer',
-        leg: 'debit',
-        userId: fromUserId,
-        amount: -1,
-        counterpartyUserId: toUserId,
-      }),
-      await ledger.applyLeg({
-        transactionId,
-        transactionType: 'Transfer',
-        leg: 'credit',
-        userId: toUserId,
-        amount: 1,
-        counterpartyUserId: fromUserId,
-      }),
-    ];
-    await stores.records.decideCompleted(
+    await ledger.applyLeg({
       transactionId,
-      legs.map((leg) => leg.leg),
-    );
+      transactionType: 'Transfer',
+      leg: 'debit',
+      userId: fromUserId,
+      amount: -1,
+      counterpartyUserId: toUserId,
+    });
+    await ledger.applyLeg({
+      transactionId,
+      transactionType: 'Transfer',
+      leg: 'credit',
+      userId: toUserId,
+      amount: 1,
+      counterpartyUserId: fromUserId,
+    });
+    await stores.records.decideCompleted(transactionId);
   };
   const concurrency = Math.min(8, count);
   let next = 0;

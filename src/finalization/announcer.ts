@@ -1,4 +1,4 @@
-import type { AnnounceOutcome, AppliedLeg, DecisionPosition, TransactionDecision, TransactionFinalized } from '../../workflows/contract';
+import type { AnnounceOutcome, DecisionPosition, TransactionDecision, TransactionFinalized } from '../../workflows/contract';
 import { KeyedMutex } from '../support/keyed-mutex';
 import type { TransactionRecords } from '../transaction-record/transaction-records';
 import { announcementKey, toAnnouncement } from './announcement';
@@ -44,7 +44,6 @@ export class Announcer {
     transactionId: string,
     position: DecisionPosition,
     decision: TransactionDecision,
-    legs: readonly AppliedLeg[],
     attempt: AnnouncementAttempt,
   ): Promise<AnnounceOutcome> {
     const finalized = toAnnouncement({ transactionId, ...decision });
@@ -52,7 +51,7 @@ export class Announcer {
       if (this.deps.log.rememberedAsDelivered(finalized)) return ANNOUNCED;
       let firstAttempt = false;
       if (position === 'first' && decision.status === 'Completed') {
-        const { claimed, standing } = await this.deps.records.decideCompleted(transactionId, legs);
+        const { claimed, standing } = await this.deps.records.decideCompleted(transactionId);
         if (standing.status !== 'Completed') {
           attempt.log.warn('the transaction was decided Failed first; not announcing', { ...finalized });
           return SUPERSEDED;

@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { ConfirmChannel, GetMessage } from 'amqplib';
-import { Types } from 'mongoose';
 import { reconcile, reconciliationOver } from '../reconciliation/reconciliation';
 import type { Ledger } from '../ledger/ledger';
 import { publishConfirmed } from '../messaging/publish-confirmed';
@@ -68,19 +67,18 @@ export async function showTransaction(ctx: OperationsContext, transactionId: str
     describeExecution(ctx, transactionReversalWorkflowId(transactionId)),
     ctx.stores.records.find(transactionId),
   ]);
-  const found = await ctx.stores.ledger.entries
-    .find({ transactionId: new Types.ObjectId(transactionId) })
-    .sort({ createdAt: 1 })
-    .limit(16)
-    .lean<Array<LedgerEntryDocument | VoidedLegDocument>>()
-    .exec();
-  const entries = found.filter((e): e is LedgerEntryDocument => 'version' in e);
+  // Read by _id: the legs where their locations say, the voids where the record's parties would have them.
+  const [entries, voided] = await Promise.all([
+    ctx.stores.ledger.entriesLocatedFor(transactionId),
+    Promise.all(forwardLegsOf(record).map(({ userId, leg }) => ctx.stores.ledger.voidedLeg(transactionId, userId, leg))),
+  ]);
+  entries.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   return {
     transactionId,
     record,
     workflow,
     reversal,
-    voidedLegs: found.filter((e): e is VoidedLegDocument => !('version' in e)).map((e) => ({ leg: e.leg, userId: e.userId.toHexString() })),
+    voidedLegs: voided.filter((v): v is VoidedLegDocument => v !== null).map((v) => ({ leg: v.leg, userId: v.userId.toHexString() })),
     ledgerEntries: entries.map((e) => ({
       leg: e.leg,
       userId: e.userId.toHexString(),
@@ -89,6 +87,18 @@ export async function showTransaction(ctx: OperationsContext, transactionId: str
       version: e.version,
     })),
   };
+}
+
+/** Where a transaction's forward legs go, by its record's parties (a transfer's sender first). */
+function forwardLegsOf(record: TransactionRecordDocument | null): Array<{ userId: string; leg: 'debit' | 'credit' }> {
+  if (record?.type === 'TopUp' && record.userIds.length === 1) return [{ userId: record.userIds[0], leg: 'credit' }];
+  if (record?.type === 'Transfer' && record.userIds.length === 2) {
+    return [
+      { userId: record.userIds[0], leg: 'debit' },
+      { userId: record.userIds[1], leg: 'credit' },
+    ];
+  }
+  return [];
 }
 
 async function describeExecution(ctx: OperationsContext, workflowId: string): Promise<ExecutionReport | null> {

@@ -25,13 +25,11 @@ const MAX_REPORTED = 50;
 const MAX_WALLETS_PER_PASS = 50_000;
 /** Marked transactions one pass looks at, at most. */
 const MAX_TRANSACTIONS_PER_PASS = 100_000;
-/** Transfers a full pass holds counted in part (one leg seen, its pair not yet), at most. */
-const MAX_OPEN_TRANSFERS = 200_000;
 /** Legs the walk of one pass keeps for judging their transactions, at most (the rest are read by their locations). */
 const MAX_WALKED_LEGS = 200_000;
 /** Records and legs read at once. */
 const READ_BATCH = 16;
-/** How often a full pass saves where it is, so that a retried activity resumes there. */
+/** How often a pass renews its lease, and a full pass saves where it is (so that a retried activity resumes there). */
 const SAVE_EVERY_MS = 20_000;
 
 export interface ReconciliationDependencies {
@@ -75,7 +73,10 @@ export interface PassOptions {
  *
  * Money is conserved when the balances counted equal the money brought in plus the transfer legs
  * counted of transactions not yet settled: every leg is counted against its wallet's checkpoint, so
- * transfers still moving during a long pass are never mistaken for drift.
+ * transfers still moving during a long pass are never mistaken for drift. The check needs no pairing
+ * of legs in memory: a transaction that breaks it is named by its judgement (unbalanced, stalled)
+ * when it has a record; legs applied before records were kept that do not pair show only as money
+ * not conserved, by the amount they are off.
  */
 export async function reconcile(deps: ReconciliationDependencies, options: PassOptions): Promise<ReconciliationReport> {
   const latest = await deps.store.latestCommitted();
@@ -92,8 +93,12 @@ interface Looked {
 }
 
 class Pass {
+  /** Where this pass left each wallet it walked (an incremental pass only: a full one walks them all). */
   private readonly reached = new Map<string, WalletCheckpoint>();
+  private walkedWallets = 0;
+  /** The first offenders, for the report; every wallet in doubt is marked for the next pass as it is found. */
   private readonly drift: WalletDrift[] = [];
+  private readonly inDoubt = new Set<string>();
   private readonly repaired: string[] = [];
   /** Wallets without a document: a marked one keeps its mark (it is being opened). */
   private readonly absent = new Set<string>();
@@ -140,6 +145,7 @@ class Pass {
       const reached = await this.walk(userId, inPass ?? base, base, seen);
       totals.totalBalance += reached.balance - base.balance;
       totals.brought += reached.brought - base.brought;
+      if (Date.now() - this.lastSave > SAVE_EVERY_MS) await this.renewLease();
     }
     const judged = await this.judge(looked, marked);
     const conserved = this.truncated ? null : totals.totalBalance - totals.brought === judged.inFlight;
@@ -156,10 +162,8 @@ class Pass {
       entries: 0,
     };
     const entriesBefore = progress.entries;
-    const openTransfers = new Map<string, number>();
     const recordLocations = !(await this.deps.ledger.locationsComplete());
     const markedWallets = await this.deps.ledger.walletsToReconcile.list(null, MAX_WALLETS_PER_PASS);
-    const tally = (entry: LedgerEntryDocument) => countTransferLeg(entry, openTransfers, () => (this.truncated = true));
     const after = progress.after;
     const wallets = this.deps.ledger.wallets
       .find(after === null ? {} : { _id: { $gt: new Types.ObjectId(after) } }, { _id: 1, userId: 1 })
@@ -169,7 +173,7 @@ class Pass {
     for await (const wallet of wallets) {
       const userId = wallet.userId.toHexString();
       const { inPass } = await this.deps.store.checkpointOf(userId, this.committedPass, this.number);
-      const reached = await this.walk(userId, inPass ?? WALLET_START, WALLET_START, tally, recordLocations);
+      const reached = await this.walk(userId, inPass ?? WALLET_START, WALLET_START, undefined, recordLocations);
       progress.after = wallet._id.toHexString();
       progress.totals.totalBalance += reached.balance;
       progress.totals.brought += reached.brought;
@@ -179,7 +183,7 @@ class Pass {
     await this.saveProgress(progress);
     if (this.committedPass === 0) await this.markRecordsNotCompleted();
     const marked = await this.markedTransactions();
-    const looked = await this.recordsOf([...new Set([...marked.keys(), ...openTransfers.keys()])]);
+    const looked = await this.recordsOf([...marked.keys()]);
     const judged = await this.judge(looked, marked);
     const conserved = this.truncated ? null : progress.totals.totalBalance - progress.totals.brought === judged.inFlight;
     await this.commit(progress.totals);
@@ -196,11 +200,10 @@ class Pass {
   private async settleMarks(judged: Judged, markedWallets: readonly string[]): Promise<void> {
     await this.deps.records.toReconcile.unmark(judged.settled);
     await this.deps.records.toReconcile.mark(judged.kept);
-    const inDoubt = new Set(this.drift.map((wallet) => wallet.userId));
     await this.deps.ledger.walletsToReconcile.unmark(
-      markedWallets.filter((userId) => this.reached.has(userId) && !this.absent.has(userId) && !inDoubt.has(userId)),
+      markedWallets.filter((userId) => this.walked(userId) && !this.absent.has(userId) && !this.inDoubt.has(userId)),
     );
-    await this.deps.ledger.walletsToReconcile.mark([...inDoubt]);
+    await this.deps.ledger.walletsToReconcile.mark([...this.inDoubt]);
   }
 
   /**
@@ -218,10 +221,10 @@ class Pass {
     const walked = await walkWallet(this.deps.ledger, userId, from, {
       onEntry,
       heartbeat: ({ version }) =>
-        this.options.heartbeat?.({ pass: this.number, wallets: this.reached.size, entries: this.entries, userId, version }),
+        this.options.heartbeat?.({ pass: this.number, wallets: this.walkedWallets, entries: this.entries, userId, version }),
       save: async (reached) => {
         await save(reached);
-        await this.deps.store.renewLease(this.lease);
+        await this.renewLease();
       },
       repair: true,
       recordLocations,
@@ -233,10 +236,11 @@ class Pass {
       return from;
     }
     await save(walked.reached);
-    this.reached.set(userId, walked.reached);
-    if (walked.problem) this.drift.push({ userId, problem: walked.problem.problem });
+    this.walkedWallets++;
+    if (this.lease.mode === 'incremental') this.reached.set(userId, walked.reached);
+    if (walked.problem) this.doubt({ userId, problem: walked.problem.problem });
     else await this.checkWalletDocument(userId, walked.reached, walked.headVersion);
-    this.options.heartbeat?.({ pass: this.number, wallets: this.reached.size, entries: this.entries });
+    this.options.heartbeat?.({ pass: this.number, wallets: this.walkedWallets, entries: this.entries });
     return walked.reached;
   }
 
@@ -246,9 +250,9 @@ class Pass {
     if (!wallet) return;
     if (wallet.version < headVersion) {
       await this.deps.rollForward(userId);
-      this.repaired.push(userId);
+      if (this.repaired.length <= MAX_REPORTED) this.repaired.push(userId);
     } else if (wallet.version === reached.version && wallet.balance !== reached.balance) {
-      this.drift.push({
+      this.doubt({
         userId,
         problem: `wallet says ${wallet.balance} at version ${wallet.version}, its ledger ${reached.balance} at version ${reached.version}`,
       });
@@ -308,15 +312,22 @@ class Pass {
     return [...located, ...unlocated];
   }
 
-  /** The version up to which each wallet of these legs is counted: where this pass left it, or its committed checkpoint. */
+  /**
+   * The version up to which each wallet of these legs is counted into the totals: where this pass
+   * left it (a walked wallet's checkpoint is saved under the pass's number), or its committed checkpoint.
+   */
   private async countedVersions(legs: readonly LedgerEntryDocument[]): Promise<(userId: string) => number> {
-    for (const entry of legs) {
-      const userId = entry.userId.toHexString();
-      if (this.reached.has(userId)) continue;
-      const { committed } = await this.deps.store.checkpointOf(userId, this.committedPass, this.number);
-      this.reached.set(userId, committed);
-    }
-    return (userId) => this.reached.get(userId)?.version ?? 0;
+    const users = [...new Set(legs.map((entry) => entry.userId.toHexString()))];
+    const counted = await Promise.all(
+      users.map(async (userId) => {
+        const known = this.reached.get(userId);
+        if (known) return known.version;
+        const saved = await this.deps.store.checkpointOf(userId, this.committedPass, this.number);
+        return (saved.inPass ?? saved.committed).version;
+      }),
+    );
+    const versions = new Map(users.map((userId, i) => [userId, counted[i]]));
+    return (userId) => versions.get(userId) ?? 0;
   }
 
   private async recordsOf(transactionIds: readonly string[]): Promise<Looked[]> {
@@ -332,20 +343,20 @@ class Pass {
 
   /** The first full pass marks every transaction whose record is not Completed: those the marks predate. */
   private async markRecordsNotCompleted(): Promise<void> {
-    let batch: string[] = [];
-    for await (const transactionId of this.deps.records.withoutCompleted()) {
-      batch.push(transactionId);
-      if (batch.length >= 1_000) {
-        await this.deps.records.toReconcile.mark(batch);
-        batch = [];
-      }
+    for await (const page of this.deps.records.withoutCompleted()) {
+      this.options.signal?.throwIfAborted();
+      await this.deps.records.toReconcile.mark(page);
     }
-    await this.deps.records.toReconcile.mark(batch);
   }
 
   /** Saves a full pass's progress: `progress.entries` counts what attempts before this one verified. */
   private async saveProgress(progress: FullPassProgress): Promise<void> {
     await this.deps.store.saveProgress(this.number, { ...progress, entries: progress.entries + this.entries });
+    await this.renewLease();
+  }
+
+  /** Tells other owners this pass is alive (a lease not renewed for 35 minutes is taken over). */
+  private async renewLease(): Promise<void> {
     await this.deps.store.renewLease(this.lease);
     this.lastSave = Date.now();
   }
@@ -392,7 +403,18 @@ class Pass {
     return parties;
   }
 
-  private report(totals: Totals, judged: Judged, conserved: boolean | null, wallets = this.reached.size): ReconciliationReport {
+  /** A wallet found wrong: reported (the first ones) and marked to be looked at again by the next pass. */
+  private doubt(drift: WalletDrift): void {
+    this.inDoubt.add(drift.userId);
+    if (this.drift.length <= MAX_REPORTED) this.drift.push(drift);
+  }
+
+  /** Whether this pass walked the wallet (a full pass walks every wallet that existed when it began). */
+  private walked(userId: string): boolean {
+    return this.lease.mode === 'full' || this.reached.has(userId);
+  }
+
+  private report(totals: Totals, judged: Judged, conserved: boolean | null, wallets = this.walkedWallets): ReconciliationReport {
     const truncated = this.truncated || [this.drift, judged.unbalanced, judged.stalled].some((listed) => listed.length > MAX_REPORTED);
     return {
       pass: this.number,
@@ -410,7 +432,7 @@ class Pass {
       drift: this.drift.slice(0, MAX_REPORTED),
       repaired: this.repaired.slice(0, MAX_REPORTED),
       truncated,
-      ok: this.drift.length === 0 && judged.unbalanced.length === 0 && judged.stalled.length === 0 && conserved !== false,
+      ok: this.inDoubt.size === 0 && judged.unbalanced.length === 0 && judged.stalled.length === 0 && conserved !== false,
     };
   }
 }
@@ -435,14 +457,4 @@ function completedInWalk(record: TransactionRecordDocument | null, walked: reado
   if (record?.status !== 'Completed' || record.type === null) return false;
   const wanted = record.type === 'TopUp' ? ['credit'] : ['debit', 'credit'];
   return walked.length === wanted.length && wanted.every((leg) => walked.some((entry) => entry.leg === leg));
-}
-
-/** Counts a transfer leg into the transfers seen in part; one that nets to zero is dropped. */
-function countTransferLeg(entry: LedgerEntryDocument, open: Map<string, number>, overflow: () => void): void {
-  if (!entry.transactionId || entry.transactionType === 'TopUp' || entry.leg === 'opening') return;
-  const id = entry.transactionId.toHexString();
-  const net = (open.get(id) ?? 0) + entry.amount;
-  if (net === 0) open.delete(id);
-  else if (open.size < MAX_OPEN_TRANSFERS || open.has(id)) open.set(id, net);
-  else overflow();
 }

@@ -2,7 +2,6 @@ import type { Connection, mongo } from 'mongoose';
 import {
   FAILURE_REASONS,
   partiesOf,
-  type AppliedLeg,
   type DecisionPosition,
   type FailedDecision,
   type FinalStatus,
@@ -26,8 +25,6 @@ export interface RecordedOutcome {
   at: Date;
 }
 
-export type RecordedLeg = Pick<AppliedLeg, 'leg' | 'userId' | 'amount' | 'version'>;
-
 /** One transaction as the wallet handled it, kept as long as the ledger: the wallet's own idempotency key. */
 export interface TransactionRecordDocument {
   /** The transactionId (lower-case hex). */
@@ -40,8 +37,6 @@ export interface TransactionRecordDocument {
   status: RecordStatus;
   /** The reason of the latest decision when it is `Failed`. */
   reason: string | null;
-  /** The ledger entries the deciding runs had applied when they recorded their decisions. */
-  legs: RecordedLeg[];
   /** Every decision, in order: `Completed`, `Failed`, or `Completed` then `Failed`. */
   outcomes: RecordedOutcome[];
   openedAt: Date;
@@ -61,7 +56,6 @@ interface OpeningDocument {
   amount: number | null;
   reason?: string | null;
   openedAt: Date;
-  legs?: RecordedLeg[];
 }
 
 /** The decision at a position of a transaction: `<transactionId>:1` (first) or `:2` (rollback). */
@@ -72,9 +66,10 @@ interface OutcomeDocument extends RecordedOutcome {
   undo?: UndoLeg;
   /** A rollback's: no money moves back, nor is its Failed announced, before then. */
   reverseAfter?: Date;
-  /** The legs the deciding run had applied. */
-  legs?: RecordedLeg[];
 }
+
+/** Records whose status is read at once when every record is looked at. */
+const STATUS_READS_AT_ONCE = 32;
 
 const POSITION_NUMBERS: Record<DecisionPosition, number> = { first: 1, rollback: 2 };
 
@@ -120,14 +115,22 @@ export class TransactionRecords {
   }
 
   /**
-   * Every transaction whose record holds no Completed decision, in pages (a scan of every record:
-   * run once, when the reconciliation first takes the ledger over).
+   * Every transaction whose latest decision is not Completed, a page at a time (a scan of every
+   * record: run once, when the reconciliation first takes the ledger over).
    */
-  async *withoutCompleted(): AsyncGenerator<string> {
+  async *withoutCompleted(): AsyncGenerator<string[]> {
+    let page: string[] = [];
+    const notCompleted = async (ids: string[]) => {
+      const statuses = await Promise.all(ids.map((id) => this.statusOf(id)));
+      return ids.filter((_, i) => statuses[i] !== 'Completed');
+    };
     for await (const opening of this.openings.find({}, { projection: { _id: 1 } })) {
-      const first = await this.outcomeAt(opening._id, 'first');
-      if (first?.status !== 'Completed' || (await this.outcomeAt(opening._id, 'rollback'))) yield opening._id;
+      page.push(opening._id);
+      if (page.length < STATUS_READS_AT_ONCE) continue;
+      yield await notCompleted(page);
+      page = [];
     }
+    yield await notCompleted(page);
   }
 
   /**
@@ -177,16 +180,15 @@ export class TransactionRecords {
     transactionId: string,
     position: DecisionPosition,
     decision: FailedDecision,
-    legs: readonly AppliedLeg[],
     reverseAfter?: Date,
   ): Promise<TransactionDecision> {
-    const { outcome } = await this.claim(transactionId, position, decision, legs, reverseAfter);
+    const { outcome } = await this.claim(transactionId, position, decision, reverseAfter);
     return decisionOf(outcome, position);
   }
 
   /** Records the Completed decision unless another is first; `claimed` when this call recorded it. */
-  async decideCompleted(transactionId: string, legs: readonly AppliedLeg[]): Promise<{ claimed: boolean; standing: TransactionDecision }> {
-    const { claimed, outcome } = await this.claim(transactionId, 'first', { status: 'Completed' }, legs);
+  async decideCompleted(transactionId: string): Promise<{ claimed: boolean; standing: TransactionDecision }> {
+    const { claimed, outcome } = await this.claim(transactionId, 'first', { status: 'Completed' });
     return { claimed, standing: decisionOf(outcome, 'first') };
   }
 
@@ -201,7 +203,7 @@ export class TransactionRecords {
     return status === 'Failed' || (await this.outcomeAt(transactionId, 'rollback')) === null;
   }
 
-  /** The record, its status, outcomes and legs as decided; null for a transaction never seen. */
+  /** The record, its status and outcomes (its legs are the ledger's); null for a transaction never seen. */
   async find(transactionId: string): Promise<TransactionRecordDocument | null> {
     const [opening, ...outcomes] = await Promise.all([
       this.openings.findOne({ _id: transactionId }),
@@ -212,16 +214,14 @@ export class TransactionRecords {
     if (!opening && decided.length === 0) return null;
     const latest = decided.at(-1);
     const openedAt = opening?.openedAt ?? decided[0].at;
-    const legs = uniqueLegs([...(opening?.legs ?? []), ...decided.flatMap((outcome) => outcome.legs ?? [])]);
     return {
       _id: transactionId,
       type: opening?.type ?? null,
-      userIds: opening?.userIds ?? [...new Set(legs.map((leg) => leg.userId))],
+      userIds: opening?.userIds ?? [],
       amount: opening?.amount ?? null,
       openingReason: opening?.reason ?? null,
       status: latest?.status ?? 'Pending',
       reason: latest?.reason ?? null,
-      legs,
       outcomes: decided.map(({ status, reason, at }) => ({ status, reason, at })),
       openedAt,
       updatedAt: latest?.at ?? openedAt,
@@ -240,7 +240,6 @@ export class TransactionRecords {
     transactionId: string,
     position: DecisionPosition,
     decision: TransactionDecision,
-    legs: readonly AppliedLeg[],
     reverseAfter?: Date,
   ): Promise<{ claimed: boolean; outcome: OutcomeDocument }> {
     const outcome: OutcomeDocument = {
@@ -251,7 +250,6 @@ export class TransactionRecords {
       ...(decision.status === 'Failed' ? { undo: decision.undo } : {}),
       ...(reverseAfter ? { reverseAfter } : {}),
       at: new Date(),
-      legs: legs.map(({ leg, userId, amount, version }) => ({ leg, userId, amount, version })),
     };
     // A rollback moves money again after the reconciliation may have seen the transaction settled:
     // its own mark, so that removing the opening's never removes it.
@@ -324,9 +322,4 @@ export function termsFrom({ transactionId, type, userIds, amount }: TransactionO
   if (type === 'TopUp' && userIds.length === 1) return { transactionId, type, userId: userIds[0], amount };
   if (type === 'Transfer' && userIds.length === 2) return { transactionId, type, fromUserId: userIds[0], toUserId: userIds[1], amount };
   return null;
-}
-
-/** Each leg once: the decisions of one transaction repeat the forward legs they both saw. */
-function uniqueLegs(legs: RecordedLeg[]): RecordedLeg[] {
-  return [...new Map(legs.map((leg) => [`${leg.userId}:${leg.version}`, leg])).values()];
 }

@@ -64,11 +64,11 @@ describe('announcing an outcome', () => {
    */
   async function announce(finalized: TransactionFinalized, by: Announcer = announcer): Promise<AnnounceOutcome> {
     const { transactionId } = finalized;
-    if (finalized.status === 'Completed') return by.announce(transactionId, 'first', { status: 'Completed' }, [], attempt());
+    if (finalized.status === 'Completed') return by.announce(transactionId, 'first', { status: 'Completed' }, attempt());
     const position = (await db.records.decisionAt(transactionId, 'first'))?.status === 'Completed' ? 'rollback' : 'first';
     const decision = { status: 'Failed', reason: finalized.reason ?? 'Transaction failed', undo: 'reversal' } as const;
-    const standing = await db.records.decideFailed(transactionId, position, decision, []);
-    return by.announce(transactionId, position, standing, [], attempt());
+    const standing = await db.records.decideFailed(transactionId, position, decision);
+    return by.announce(transactionId, position, standing, attempt());
   }
 
   /** Runs the step in a fresh process (no memory of what it announced). */
@@ -104,7 +104,7 @@ describe('announcing an outcome', () => {
 
   it('announces once when two attempts run at once in one process (a regular activity taking over from a timed-out local one)', async () => {
     const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
-    await db.records.decideCompleted(completed.transactionId, []); // earlier attempts never reached the broker
+    await db.records.decideCompleted(completed.transactionId); // earlier attempts never reached the broker
     await Promise.all([announce(completed), announce(completed)]);
     await expectAnnouncedOnceThenFailed(completed.transactionId);
   });
@@ -119,7 +119,7 @@ describe('announcing an outcome', () => {
   it('does not announce again when the broker routed an attempt whose process died before the confirm', async () => {
     const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
     // What the dead process left: its recorded outcome, and its message in the broker's queues.
-    await db.records.decideCompleted(completed.transactionId, []);
+    await db.records.decideCompleted(completed.transactionId);
     platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, completed);
     // Routed to the platform's queue, so to the echo's too, before the successor's fence.
     await platform.finalizationOf(completed.transactionId);
@@ -136,8 +136,8 @@ describe('announcing an outcome', () => {
     const outcomeRecorded = new Promise<void>((resolve) => (recorded = resolve));
     const stalling: AnnouncerDependencies['records'] = {
       isLatest: (transactionId, status) => db.records.isLatest(transactionId, status),
-      decideCompleted: async (transactionId, legs) => {
-        const decided = await db.records.decideCompleted(transactionId, legs);
+      decideCompleted: async (transactionId) => {
+        const decided = await db.records.decideCompleted(transactionId);
         recorded();
         await thawed;
         return decided;
@@ -157,7 +157,7 @@ describe('announcing an outcome', () => {
 
   it('announces nothing for a Completed when the transaction was decided Failed first', async () => {
     const transactionId = objectId();
-    await db.records.decideFailed(transactionId, 'first', { status: 'Failed', reason: 'Declined', undo: 'reversal' }, []);
+    await db.records.decideFailed(transactionId, 'first', { status: 'Failed', reason: 'Declined', undo: 'reversal' });
     expect(await announce({ transactionId, status: 'Completed' })).toEqual({ kind: 'superseded' });
     await announce({ transactionId, status: 'Failed', reason: 'Declined' });
     await platform.finalizationOf(transactionId);
@@ -179,7 +179,7 @@ describe('announcing an outcome', () => {
 
   it('announces on a retry whose earlier attempt never reached the broker', async () => {
     const completed: TransactionFinalized = { transactionId: objectId(), status: 'Completed' };
-    await db.records.decideCompleted(completed.transactionId, []);
+    await db.records.decideCompleted(completed.transactionId);
     await announceInSuccessor(completed);
     expect(await platform.finalizationOf(completed.transactionId)).toEqual(completed);
   });

@@ -116,7 +116,8 @@ describe('malformed and invalid messages', () => {
     await wallet.consumedAtLeast(QUEUES.transactionCompleted, before, 1);
     expect(await wallet.balanceOf(user)).toBe(0);
     for (const { transactionId } of cases) expect(wallet.platform.finalizationsOf(transactionId)).toHaveLength(1);
-    expect(await wallet.service.stores.records.find(transactionId)).toMatchObject({ status: 'Failed', legs: [] });
+    expect(await wallet.service.stores.records.find(transactionId)).toMatchObject({ status: 'Failed' });
+    expect(await wallet.service.stores.ledger.entriesLocatedFor(transactionId)).toEqual([]);
   });
 
   it('a damaged copy of a transaction already Completed is dead-lettered and contradicts nothing', async () => {

@@ -190,7 +190,7 @@ describe('a transaction decided once', () => {
     const terms = { transactionId, type: 'TopUp', userId: user, amount: 5 } as const;
     await wallet.service.stores.records.open({ transactionId, type: 'TopUp', terms, reason: null });
     await wallet.service.ledger.applyLeg({ transactionId, transactionType: 'TopUp', leg: 'credit', userId: user, amount: 5 });
-    await wallet.service.stores.records.decideCompleted(transactionId, []);
+    await wallet.service.stores.records.decideCompleted(transactionId);
     wallet.platform.topUp(transactionId, user, 5);
     expect(await wallet.platform.finalizationOf(transactionId)).toEqual({ transactionId, status: 'Completed' });
     expect(await wallet.balanceOf(user)).toBe(15);

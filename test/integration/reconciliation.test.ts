@@ -206,7 +206,7 @@ describe('the reconciliation', () => {
     await wallet.service.ledger.applyLeg({ ...debit, leg: 'debit' });
     expect(await reconcileNow(ctx)).toMatchObject({ ok: true, conserved: true, unbalanced: [], inFlight: -30 });
 
-    await stores().records.decideCompleted(transactionId, []);
+    await stores().records.decideCompleted(transactionId);
     const unbalanced = await reconcileNow(ctx);
     expect(unbalanced).toMatchObject({ ok: false, conserved: true, inFlight: -30 });
     expect(unbalanced.unbalanced).toEqual([
@@ -267,9 +267,9 @@ describe('the reconciliation', () => {
     expect(stalled[bothLegs]).toMatchObject({ type: 'Transfer', status: 'Pending', standing: [{ leg: 'debit' }, { leg: 'credit' }] });
     expect(report.stalled).toHaveLength(3);
 
-    await stores().records.decideFailed(noCredit, 'first', { status: 'Failed', reason: 'Operator gave up', undo: 'reversal' }, []);
-    await stores().records.decideCompleted(credited, []);
-    await stores().records.decideCompleted(bothLegs, []);
+    await stores().records.decideFailed(noCredit, 'first', { status: 'Failed', reason: 'Operator gave up', undo: 'reversal' });
+    await stores().records.decideCompleted(credited);
+    await stores().records.decideCompleted(bothLegs);
     await sound();
     expect(await stores().records.toReconcile.list(null, 100)).toEqual([]);
   });
@@ -289,7 +289,7 @@ describe('the reconciliation', () => {
     } as const;
     await stores().records.open({ transactionId, type: 'Transfer', terms, reason: null });
     await wallet.service.ledger.applyLeg(debit);
-    await stores().records.decideFailed(transactionId, 'first', { status: 'Failed', reason: 'Chargeback', undo: 'reversal' }, []);
+    await stores().records.decideFailed(transactionId, 'first', { status: 'Failed', reason: 'Chargeback', undo: 'reversal' });
     expect(await reconcileNow(ctx)).toMatchObject({ ok: true, inFlight: -20 });
 
     await stores()
@@ -390,7 +390,7 @@ describe('the reconciliation', () => {
     expect(await reconcileNow(ctx)).toMatchObject({ ok: true, inFlight: -5 });
     expect((await stores().ledger.entriesLocatedFor(transactionId)).map((entry) => entry.leg)).toEqual(['debit']);
     await wallet.service.ledger.applyLeg({ ...debit, leg: 'credit', userId: payee, amount: 5, counterpartyUserId: payer });
-    await stores().records.decideCompleted(transactionId, []);
+    await stores().records.decideCompleted(transactionId);
     expect(await sound()).toMatchObject({ inFlight: 0 });
   });
 
