@@ -69,6 +69,13 @@ module.exports = {
       to: { path: '^(src/(messaging|temporal|http|finalization|transaction-record|ops)|activities)/' },
     },
     {
+      name: 'only-the-composition-root-reads-the-platform-state',
+      comment: 'src/monitoring reads every layer for the scrape-time gauges; only service.ts wires it, so no layer below depends on it.',
+      severity: 'error',
+      from: { pathNot: ['^src/service\\.ts$', '^src/monitoring/', '^test/'] },
+      to: { path: '^src/monitoring/' },
+    },
+    {
       name: 'nothing-imports-the-composition-root',
       comment: 'service.ts builds the parts; the parts never reach back for it.',
       severity: 'error',

@@ -24,9 +24,20 @@ cat >&2 <<BANNER
       RabbitMQ     ${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672}
       MongoDB      ${DATABASE_URL:-mongodb://127.0.0.1:27017/mint_wallet}
 BANNER
-NODE_ENV="${NODE_ENV:-development}" TEMPORAL_WORKFLOW_BUNDLE="${TEMPORAL_WORKFLOW_BUNDLE:-dist/workflow-bundle.js}" \
-  node --max-semi-space-size=4 --max-old-space-size=384 dist/src/main.js &
+# exec: the background job is the service itself, which the exit handler signals.
+run_service() {
+  NODE_ENV="${NODE_ENV:-development}" TEMPORAL_WORKFLOW_BUNDLE="${TEMPORAL_WORKFLOW_BUNDLE:-dist/workflow-bundle.js}" \
+    exec node --max-semi-space-size=4 --max-old-space-size=384 dist/src/main.js
+}
+# On a terminal, readable log lines; piped or redirected, the JSON lines themselves (LOG_PRETTY=0
+# forces them). The formatter ignores Ctrl-C, so that it prints the service's last lines as it stops.
+if [ -t 1 ] && [ "${LOG_PRETTY:-1}" != 0 ]; then
+  run_service > >(trap '' INT; exec node_modules/.bin/pino-pretty --translateTime 'SYS:HH:MM:ss.l' --ignore pid,hostname,service) 2>&1 &
+else
+  run_service &
+fi
 service_pid=$!
-trap 'kill -TERM "$service_pid" 2>/dev/null; wait "$service_pid" || true; stop_stack_session' EXIT
+# The service may have stopped already (a start-up failure): the servers must still be stopped.
+trap 'kill -TERM "$service_pid" 2>/dev/null || true; wait "$service_pid" || true; stop_stack_session' EXIT
 trap 'exit 0' INT TERM
 wait "$service_pid"

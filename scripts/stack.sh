@@ -125,12 +125,27 @@ install_rabbitmq() {
   as_root service rabbitmq-server stop >/dev/null 2>&1 || true
 }
 
+# Prometheus and promtool for the alert-rule tests and the scrape spec: Debian's package, unpacked
+# into .tools/bin rather than installed (which would start a system Prometheus and pull in its web UI).
+install_prometheus() {
+  if [ -x "$TOOLS/bin/prometheus" ] && [ -x "$TOOLS/bin/promtool" ]; then return; fi
+  log "installing Prometheus and promtool from Debian (apt-get download prometheus, unpacked into .tools/bin)"
+  local work; work="$(mktemp -d)"
+  ( cd "$work" && { apt-get download prometheus >/dev/null 2>&1 || { as_root apt-get update -qq >&2 && apt-get download prometheus >/dev/null 2>&1; }; } ) \
+    || die "apt-get download prometheus failed"
+  dpkg-deb -x "$work"/prometheus_*.deb "$work/unpacked"
+  mkdir -p "$TOOLS/bin"
+  cp "$work/unpacked/usr/bin/prometheus" "$work/unpacked/usr/bin/promtool" "$TOOLS/bin/"
+  rm -rf "$work"
+}
+
 install_all() {
   mkdir -p "$TOOLS" "$RUN" "$DATA"
   install_temporal
   if [ "$TEMPORAL_PROFILE" = postgres ]; then install_temporal_postgres; fi
   install_ferretdb
   install_rabbitmq
+  install_prometheus
 }
 
 # --- processes ---------------------------------------------------------------------------------

@@ -118,6 +118,11 @@ const settings = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('wallet'),
   /** A workflow bundle built by `npm run build`; without it the worker bundles the workflows at start. */
   TEMPORAL_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  /**
+   * Local port (127.0.0.1) of the Temporal SDK's own Prometheus exporter, whose figures /metrics
+   * serves beside the service's; 0 picks a free one. Process-wide: the first service of a process sets it.
+   */
+  TEMPORAL_METRICS_PORT: integer(0, 65535).default(0),
 
   /**
    * Amounts a `transaction.completed` may carry, per type, in minor units; others are dead-lettered
@@ -187,8 +192,11 @@ const settings = z.object({
   LIVE_UPDATES_MAX_CONNECTIONS: integer(1, 100_000).default(1000),
   /** Live-update connections of one user at once in this process; more are 503. */
   LIVE_UPDATES_MAX_CONNECTIONS_PER_USER: integer(1, 100).default(5),
-  /** Seconds between heartbeat comments on an idle live-update connection. */
-  LIVE_UPDATES_HEARTBEAT_SECONDS: integer(1, 300).default(15),
+  /**
+   * Seconds between heartbeat comments on an idle live-update connection: shorter than the read
+   * timeout of every proxy in front (the platform's nginx cuts a silent stream after 10 s).
+   */
+  LIVE_UPDATES_HEARTBEAT_SECONDS: integer(1, 300).default(5),
   /** Seconds between reads of the ledger per connection without a hint: the safety net for hints lost. */
   LIVE_UPDATES_CATCH_UP_SECONDS: integer(1, 600).default(5),
   /** The reconnection delay a live-update client is told (SSE `retry:`), in milliseconds. */
@@ -241,6 +249,7 @@ export interface WalletConfig {
     namespace: string;
     taskQueue: string;
     workflowBundlePath?: string;
+    metricsPort: number;
     maxConcurrentActivities: number;
     maxCachedWorkflows: number;
     maxWorkflowBacklog: number;
@@ -310,6 +319,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       workflowBundlePath: e.TEMPORAL_WORKFLOW_BUNDLE,
+      metricsPort: e.TEMPORAL_METRICS_PORT,
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       maxWorkflowBacklog: e.BRIDGE_MAX_WORKFLOW_BACKLOG,

@@ -1,6 +1,18 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** The service's Prometheus metrics, on a registry of its own so several services can share a process in tests. */
+const HTTP_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const QUERY_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** The transactions service's ObjectId clock has whole seconds: finer buckets would say nothing. */
+const FINALIZATION_SECONDS = [1, 2, 5, 10, 30, 60, 120, 300, 900, 3600];
+
+/**
+ * The service's Prometheus metrics, on a registry of its own so several services can share a
+ * process in tests. The HTTP and database metrics come twice: under the platform's names and labels
+ * (`http_*`, `active_connections`, `db_query_duration_seconds`), which every service of the platform
+ * exports and its dashboard reads, and under the wallet's own. Gauges of the platform's state (the
+ * reconciliation, the broker's queues, transactions waiting) are read at scrape time: see
+ * src/monitoring.
+ */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -73,7 +85,44 @@ export function createMetrics() {
       name: 'wallet_http_request_duration_seconds',
       help: 'HTTP request duration by method, route and status',
       labelNames: ['method', 'route', 'status'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      buckets: HTTP_SECONDS,
+      registers: [registry],
+    }),
+    platformHttpRequestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: "HTTP request duration by method, route template and status code (the platform's name)",
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: HTTP_SECONDS,
+      registers: [registry],
+    }),
+    platformHttpRequests: new Counter({
+      name: 'http_requests_total',
+      help: "HTTP requests answered, by method, route template and status code (the platform's name)",
+      labelNames: ['method', 'route', 'status_code'] as const,
+      registers: [registry],
+    }),
+    activeConnections: new Gauge({
+      name: 'active_connections',
+      help: "Open HTTP connections to this process, live-update streams included (the platform's name)",
+      registers: [registry],
+    }),
+    queryDuration: new Histogram({
+      name: 'db_query_duration_seconds',
+      help: "Database commands by operation and collection, as the driver timed them (the platform's name)",
+      labelNames: ['operation', 'collection'] as const,
+      buckets: QUERY_SECONDS,
+      registers: [registry],
+    }),
+    finalizationLatency: new Histogram({
+      name: 'wallet_finalization_latency_seconds',
+      help: "From a transaction's creation by the transactions service (its id's clock, whole seconds) to the broker's confirm of its first finalization, by status",
+      labelNames: ['status'] as const,
+      buckets: FINALIZATION_SECONDS,
+      registers: [registry],
+    }),
+    reconciliationFailures: new Counter({
+      name: 'wallet_reconciliation_failures_total',
+      help: 'Reconciliation passes this process began that threw (an infrastructure failure, a pass taken over); a pass that found problems is not one',
       registers: [registry],
     }),
   };

@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import type { Worker, WorkerOptions } from '@temporalio/worker';
@@ -9,6 +8,7 @@ import { Announcer } from './finalization/announcer';
 import { FinalizationEcho } from './finalization/echo';
 import { FinalizationPublisher } from './finalization/publisher';
 import { createHttpApp } from './http/app';
+import { closeServer, listen } from './http/http-server';
 import type { ReadinessCheck } from './http/health';
 import { Ledger } from './ledger/ledger';
 import { verifyChains } from './reconciliation/chain-verification';
@@ -24,6 +24,8 @@ import { MessageRouter } from './messaging/message-router';
 import { createMessageDecoder } from './messaging/messages';
 import { CONSUMED_QUEUES, FINALIZATION_ECHO } from './messaging/topology';
 import { createMetrics, type Metrics } from './metrics';
+import { registerPlatformState } from './monitoring/platform-state';
+import { platformStateSources } from './monitoring/state-sources';
 import { openStores, type Stores } from './stores';
 import { untilAvailable } from './support/until-available';
 import { ensureLedgerCheckSchedule, reconciliationSchedule, verificationSchedule } from './temporal/ledger-check-schedules';
@@ -39,7 +41,6 @@ import { WorkflowBacklogGate } from './temporal/workflow-backlog-gate';
 const TEMPORAL_CHECK_TIMEOUT_MS = 2_000;
 /** A consumer may be missing this long (a channel reopening, a reconnection) before /ready reports it. */
 const CONSUMER_GRACE_MS = 10_000;
-const HTTP_CLOSE_GRACE_MS = 2_000;
 
 export interface WalletServiceOptions {
   logger?: Logger;
@@ -79,7 +80,7 @@ interface Parts {
 export async function startWalletService(config: WalletConfig, options: WalletServiceOptions = {}): Promise<WalletService> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
-  installTemporalRuntime(logger);
+  const temporalMetricsUrl = await installTemporalRuntime(logger, config.temporal.metricsPort);
   const parts: Parts = {};
   const waitFor = <T>(what: string, attempt: () => Promise<T>) => untilAvailable(what, attempt, logger, options.signal);
 
@@ -91,13 +92,24 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     logger,
   );
   const server = await listen(
-    createHttpApp({ config, logger, metrics, readinessChecks: readinessChecks(parts), walletReader: () => walletReader, liveUpdates }),
+    createHttpApp({
+      config,
+      logger,
+      metrics,
+      temporalMetricsUrl,
+      readinessChecks: readinessChecks(parts),
+      walletReader: () => walletReader,
+      liveUpdates,
+    }),
     config.http.port,
+    metrics,
   );
   const httpPort = (server.address() as AddressInfo).port;
   logger.info({ port: httpPort }, 'HTTP API listening');
 
-  const stores = (parts.stores = await waitFor('MongoDB', () => openStores(config.mongo.url, config.wallet.finalizationLogRetentionHours)));
+  const stores = (parts.stores = await waitFor('MongoDB', () =>
+    openStores(config.mongo.url, config.wallet.finalizationLogRetentionHours, metrics.queryDuration),
+  ));
   const broker = (parts.broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger, {
     reopened: (channel) => metrics.channelReopens.inc({ channel }),
   }));
@@ -167,6 +179,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     metrics,
     logger,
   );
+  registerPlatformState(metrics.registry, platformStateSources(stores, broker, client, config.temporal.namespace), logger);
   broker.start();
   await broker.waitUntilConnected(options.signal);
 
@@ -269,19 +282,4 @@ async function stopWorker(worker: Worker, running: Promise<void>): Promise<void>
 function once(task: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;
   return () => (done ??= task());
-}
-
-function listen(app: ReturnType<typeof createHttpApp>, port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, () => resolve(server));
-    server.once('error', reject);
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-    setTimeout(() => server.closeAllConnections(), HTTP_CLOSE_GRACE_MS).unref();
-  });
 }

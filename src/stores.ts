@@ -1,6 +1,8 @@
 import type { Connection } from 'mongoose';
 import { DEFAULT_FINALIZATION_LOG_RETENTION_HOURS } from './config';
+import type { Histogram } from 'prom-client';
 import { openConnection } from './database/connection';
+import { observeQueries } from './database/query-metrics';
 import { FinalizationLog } from './finalization/finalization-log';
 import { LedgerStore } from './ledger/ledger-store';
 import { ReconciliationStore } from './reconciliation/reconciliation-store';
@@ -18,10 +20,16 @@ export interface Stores {
 
 /**
  * Connects and has each owner create its collections and indexes (the unique ones carry correctness).
- * `finalizationLogRetentionHours` is how long the finalization log keeps a delivery.
+ * `finalizationLogRetentionHours` is how long the finalization log keeps a delivery; `queryDurations`,
+ * when given, times every command.
  */
-export async function openStores(url: string, finalizationLogRetentionHours = DEFAULT_FINALIZATION_LOG_RETENTION_HOURS): Promise<Stores> {
-  const connection = await openConnection(url);
+export async function openStores(
+  url: string,
+  finalizationLogRetentionHours = DEFAULT_FINALIZATION_LOG_RETENTION_HOURS,
+  queryDurations?: Histogram<'operation' | 'collection'>,
+): Promise<Stores> {
+  const connection = await openConnection(url, { monitorCommands: queryDurations !== undefined });
+  if (queryDurations) observeQueries(connection, queryDurations);
   const stores = {
     connection,
     ledger: new LedgerStore(connection),

@@ -14,9 +14,12 @@ const CONNECTION_OPTIONS = {
 } as const;
 const PING_TIMEOUT_MS = 2_000;
 
-/** Connects to the wallet database; each owner of a collection creates its own (see ensureCollections). */
-export async function openConnection(url: string): Promise<Connection> {
-  const connection = mongoose.createConnection(url, CONNECTION_OPTIONS);
+/**
+ * Connects to the wallet database; each owner of a collection creates its own (see ensureCollections).
+ * `monitorCommands` has the driver report each command (for the query metrics).
+ */
+export async function openConnection(url: string, { monitorCommands = false } = {}): Promise<Connection> {
+  const connection = mongoose.createConnection(url, { ...CONNECTION_OPTIONS, monitorCommands });
   await connection.asPromise();
   return connection;
 }

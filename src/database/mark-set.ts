@@ -52,6 +52,16 @@ export class MarkSet {
     return marks.map((mark) => mark._id);
   }
 
+  /** When the longest-standing mark was put; null when nothing is marked. */
+  async oldestMarkedAt(): Promise<Date | null> {
+    const [oldest] = await this.marks
+      .find({}, { projection: { at: 1 } })
+      .sort({ at: 1 })
+      .limit(1)
+      .toArray();
+    return oldest?.at ?? null;
+  }
+
   async unmark(ids: readonly string[]): Promise<void> {
     for (let from = 0; from < ids.length; from += UNMARK_BATCH) {
       await this.marks.deleteMany({ _id: { $in: ids.slice(from, from + UNMARK_BATCH) } });

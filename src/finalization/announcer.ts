@@ -59,7 +59,7 @@ export class Announcer {
         firstAttempt = claimed;
       }
       if (!firstAttempt && (await this.announcedEarlier(finalized, attempt))) return ANNOUNCED;
-      if (!(await this.publishIfLive(finalized, attempt))) return SUPERSEDED;
+      if (!(await this.publishIfLive(finalized, position, attempt))) return SUPERSEDED;
       this.deps.log.rememberDelivered(finalized);
       return ANNOUNCED;
     });
@@ -75,14 +75,14 @@ export class Announcer {
   }
 
   /** Publishes unless the transaction moved on to another outcome while this attempt stalled. */
-  private async publishIfLive(finalized: TransactionFinalized, attempt: AnnouncementAttempt): Promise<boolean> {
+  private async publishIfLive(finalized: TransactionFinalized, position: DecisionPosition, attempt: AnnouncementAttempt): Promise<boolean> {
     const latest = await this.deps.records.isLatest(finalized.transactionId, finalized.status);
     attempt.cancellationSignal.throwIfAborted();
     if (!latest) {
       attempt.log.warn('the transaction moved on to another outcome; this attempt does not announce', { ...finalized });
       return false;
     }
-    await this.deps.publisher.publish(finalized);
+    await this.deps.publisher.publish(finalized, position);
     return true;
   }
 }

@@ -1,4 +1,4 @@
-import type { TransactionFinalized } from '../../workflows/contract';
+import type { DecisionPosition, TransactionFinalized } from '../../workflows/contract';
 import type { Logger } from '../logger';
 import type { BrokerChannel } from '../messaging/broker-channel';
 import type { BrokerConnection } from '../messaging/broker-connection';
@@ -19,7 +19,8 @@ export class FinalizationPublisher {
     this.channel = broker.channel(topologyChannel('finalization'));
   }
 
-  async publish(requested: TransactionFinalized): Promise<void> {
+  /** `position`: the transaction's first outcome, or the one its rollback decided. */
+  async publish(requested: TransactionFinalized, position: DecisionPosition): Promise<void> {
     const channel = this.channel.current;
     if (!channel) throw new Error('RabbitMQ is not connected; finalization will be retried');
     // The platform's wire format: a JSON body, persistent, no other properties; a Failed with a reason.
@@ -27,9 +28,18 @@ export class FinalizationPublisher {
     const body = Buffer.from(JSON.stringify(finalized));
     await publishConfirmed(channel, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, body);
     this.metrics.finalizationsPublished.inc({ status: finalized.status });
+    const createdAt = creationOf(finalized.transactionId);
+    if (position === 'first' && createdAt !== undefined) {
+      this.metrics.finalizationLatency.observe({ status: finalized.status }, Math.max(0, Date.now() - createdAt) / 1000);
+    }
     this.logger.info(
       { transactionId: finalized.transactionId, status: finalized.status, reason: finalized.reason },
       'transaction finalized',
     );
   }
+}
+
+/** When the transactions service created the transaction: its id is a MongoDB ObjectId, whose first four bytes are the second. */
+function creationOf(transactionId: string): number | undefined {
+  return /^[0-9a-f]{24}$/i.test(transactionId) ? Number.parseInt(transactionId.slice(0, 8), 16) * 1000 : undefined;
 }

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
 import rateLimit from 'express-rate-limit';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import type { WalletConfig } from '../config';
 import type { WalletReader } from '../ledger/wallet-reader';
@@ -15,17 +13,20 @@ import { errorHandler, notFound } from './error-handler';
 import { registerHealthRoutes, type ReadinessCheck } from './health';
 import { errorBody, ServiceStartingError } from './http-error';
 import { openApiDocument } from './openapi';
+import { requestLog, routeOf } from './request-log';
 import { registerLiveUpdatesRoute, type LiveUpdateReads } from './live-updates-route';
 import { registerStatementRoute, type StatementReads } from './statement-route';
 import { registerWalletRoutes, type WalletReads } from './wallet-routes';
 
 const MAX_BODY = '16kb';
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const TEMPORAL_METRICS_TIMEOUT_MS = 2_000;
 
 export interface HttpDependencies {
   config: WalletConfig;
   logger: Logger;
   metrics: Metrics;
+  /** The Temporal SDK's own exporter, whose figures /metrics serves beside the service's. */
+  temporalMetricsUrl?: string;
   readinessChecks: Record<string, ReadinessCheck>;
   /** The wallet reader once the database is connected; until then reads answer 503. */
   walletReader: () => WalletReader | undefined;
@@ -42,27 +43,13 @@ export function createHttpApp(deps: HttpDependencies): Express {
   app.set('trust proxy', config.http.trustProxy);
 
   app.use(recordHttpMetrics(metrics));
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/metrics' },
-      // Headers stay out of the log: they carry the access token, as a cookie or a bearer header.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-      },
-    }),
-  );
+  app.use(requestLog(logger));
   app.use(helmet());
 
   registerHealthRoutes(app, deps.readinessChecks, logger);
   app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    const [own, temporal] = await Promise.all([metrics.registry.metrics(), temporalMetrics(deps.temporalMetricsUrl, logger)]);
+    res.type(metrics.registry.contentType).send(own + temporal);
   });
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);
@@ -96,6 +83,19 @@ export function createHttpApp(deps: HttpDependencies): Express {
   return app;
 }
 
+/** The SDK's figures, or none for this scrape when its exporter does not answer in time. */
+async function temporalMetrics(url: string | undefined, logger: Logger): Promise<string> {
+  if (!url) return '';
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(TEMPORAL_METRICS_TIMEOUT_MS) });
+    if (!response.ok) throw new Error(`answered ${response.status}`);
+    return `\n${await response.text()}`;
+  } catch (error) {
+    logger.warn({ err: error }, 'Temporal SDK metrics not read');
+    return '';
+  }
+}
+
 /** Reads answer 503 until the database is connected (the HTTP server starts first). */
 function whenConnected(get: () => WalletReader | undefined): WalletReads & StatementReads & LiveUpdateReads {
   const reader = () => {
@@ -114,12 +114,14 @@ function whenConnected(get: () => WalletReader | undefined): WalletReads & State
 
 function recordHttpMetrics(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
-    const stop = metrics.httpRequestDuration.startTimer();
+    const started = process.hrtime.bigint();
     res.on('finish', () => {
-      // The route template, never the raw URL: labels must stay few.
-      const template = (req.route as { path?: unknown } | undefined)?.path;
-      const route = typeof template === 'string' ? template : res.statusCode === 404 ? 'unmatched' : 'middleware';
-      stop({ method: req.method, route, status: String(res.statusCode) });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = routeOf(req, res);
+      const status = String(res.statusCode);
+      metrics.httpRequestDuration.observe({ method: req.method, route, status }, seconds);
+      metrics.platformHttpRequestDuration.observe({ method: req.method, route, status_code: status }, seconds);
+      metrics.platformHttpRequests.inc({ method: req.method, route, status_code: status });
     });
     next();
   };

@@ -2,6 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { parseCookie } from 'cookie';
 import {
   createRemoteJWKSet,
+  decodeJwt,
   errors,
   importSPKI,
   jwtVerify,
@@ -18,8 +19,11 @@ const OBJECT_ID = /^[0-9a-fA-F]{24}$/;
 const MAX_TOKEN_LENGTH = 8_192;
 
 // Remote key set: fetched on first use, cached, fetched again when a token names an unknown kid or
-// carries a signature the cached keys do not verify (each at most once per cooldown), each fetch bounded.
+// carries a signature the cached keys do not verify (each at most once per cooldown, except for a
+// token issued after the last fetch: see remoteKeySet), each fetch bounded.
 const JWKS_FETCH_TIMEOUT_MS = 3_000;
+/** Fetches for tokens issued after the last fetch come at most this often; a token in between gets a 503. */
+const JWKS_FRESH_LOOK_INTERVAL_MS = 1_000;
 const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
 
 declare module 'express-serve-static-core' {
@@ -75,7 +79,7 @@ async function verifiedPayload(
   try {
     return (await jwtVerify(token, key, options)).payload;
   } catch (error) {
-    if (!(error instanceof errors.JWSSignatureVerificationFailed) || !(await keys.refreshed())) throw error;
+    if (!(error instanceof errors.JWSSignatureVerificationFailed) || !(await keys.refreshed(token))) throw error;
     return (await jwtVerify(token, key, options)).payload;
   }
 }
@@ -85,8 +89,8 @@ type VerificationKey = JWTVerifyGetKey | CryptoKey;
 interface VerificationKeys {
   /** The key, or the key lookup, tokens are verified with. */
   current(): Promise<VerificationKey>;
-  /** After a signature failure: brings the keys up to date; true when verifying again may succeed. */
-  refreshed(): Promise<boolean>;
+  /** After `token`'s signature failed: brings the keys up to date; true when verifying again may succeed. */
+  refreshed(token: string): Promise<boolean>;
 }
 
 function verificationKeys(config: WalletConfig['auth']): VerificationKeys {
@@ -129,20 +133,44 @@ function remoteKeySet(url: URL, cooldownMs: number): VerificationKeys {
   // Our own clock for signature-failure reloads: jose's cooldown counts successful fetches only, and
   // its reload() bypasses it, so a flood of forged tokens would otherwise fetch once each.
   let lastReload: { at: number; done: Promise<void> } | undefined;
-  const refreshed = async () => {
-    if (!lastReload || Date.now() - lastReload.at >= cooldownMs) {
-      const done = jwks.reload().catch((error: unknown) => {
-        throw new KeySetUnavailableError(error);
-      });
-      lastReload = { at: Date.now(), done };
+  const reload = () => {
+    const done = jwks.reload().catch((error: unknown) => {
+      throw new KeySetUnavailableError(error);
+    });
+    lastReload = { at: Date.now(), done };
+    return done;
+  };
+  const refreshed = async (token: string) => {
+    const sinceReload = lastReload ? Date.now() - lastReload.at : Infinity;
+    if (sinceReload >= cooldownMs) {
+      await reload();
+      return true;
     }
-    // Within the cooldown, the key set as the last reload left it: one more local verification, no
-    // fetch. A failed reload stays a 503 until the cooldown ends: without the key set, a rotated key
-    // and a forged one look alike.
-    await lastReload.done;
+    // Within the cooldown the key set stays as the last reload left it, except for a token that may
+    // have been signed after that reload (a rotation since): whatever made the last reload, such a
+    // token gets a fresh look, and while fetches for such tokens are spaced out, a 503 to retry, never
+    // the 401 that logs its user out. A failed reload stays a 503 until the cooldown ends: without the
+    // key set, a rotated key and a forged one look alike.
+    if (issuedAfter(token, lastReload!.at)) {
+      if (sinceReload < JWKS_FRESH_LOOK_INTERVAL_MS) throw new KeySetUnavailableError('key set reloaded under a second ago');
+      await reload();
+      return true;
+    }
+    await lastReload!.done;
     return true;
   };
   return { current: async () => lookup, refreshed };
+}
+
+/** Whether the token says it was issued no earlier than the second of `moment` (iat has whole seconds). */
+function issuedAfter(token: string, moment: number): boolean {
+  let issuedAt: unknown;
+  try {
+    issuedAt = decodeJwt(token).iat;
+  } catch {
+    return false;
+  }
+  return typeof issuedAt === 'number' && issuedAt >= Math.floor(moment / 1000);
 }
 
 function tokenOf(req: Request): string | undefined {

@@ -76,7 +76,24 @@ interface LatestDocument {
   pass: number;
 }
 
-type PassesDocument = PassDocument | LeaseDocument | ProgressDocument | LatestDocument;
+/** What the latest pass found, for the metrics: one document, moved forward by each pass that ends. */
+export interface PassOutcome {
+  pass: number;
+  ok: boolean;
+  checkedAt: Date;
+  /** When a pass last found everything in order (kept across passes that did not). */
+  lastOkAt: Date | null;
+  unbalanced: number;
+  stalled: number;
+  drifted: number;
+}
+
+interface OutcomeDocument extends PassOutcome {
+  _id: 'outcome';
+  kind: 'outcome';
+}
+
+type PassesDocument = PassDocument | LeaseDocument | ProgressDocument | LatestDocument | OutcomeDocument;
 
 /** A pass's lease as its holder knows it. */
 export interface PassLease {
@@ -196,6 +213,28 @@ export class ReconciliationStore {
   /** Saves where pass `pass` has verified a wallet up to. */
   async saveCheckpoint(userId: string, pass: number, current: WalletCheckpoint, base: WalletCheckpoint): Promise<void> {
     await this.checkpoints.updateOne({ _id: userId }, { $set: { pass, current, base } }, { upsert: true });
+  }
+
+  /** Records what a pass found, unless a later pass has already recorded its own. */
+  async noteOutcome(found: Omit<PassOutcome, 'lastOkAt'>): Promise<void> {
+    try {
+      await this.passes.updateOne(
+        { _id: 'outcome', pass: { $lt: found.pass } },
+        { $set: { kind: 'outcome', ...found, ...(found.ok ? { lastOkAt: found.checkedAt } : {}) } },
+        { upsert: true },
+      );
+    } catch (error) {
+      // The upsert met the document of a later pass.
+      if (!isDuplicateKey(error)) throw error;
+    }
+  }
+
+  /** What the latest pass that ended found; null before any. */
+  async outcome(): Promise<PassOutcome | null> {
+    const document = (await this.passes.findOne({ _id: 'outcome' })) as OutcomeDocument | null;
+    if (!document) return null;
+    const { pass, ok, checkedAt, lastOkAt, unbalanced, stalled, drifted } = document;
+    return { pass, ok, checkedAt, lastOkAt: lastOkAt ?? null, unbalanced, stalled, drifted };
   }
 
   async progressOf(pass: number): Promise<FullPassProgress | null> {

@@ -83,7 +83,16 @@ export async function reconcile(deps: ReconciliationDependencies, options: PassO
   const requested = latest.mode === null ? 'full' : (options.mode ?? 'incremental');
   const lease = await deps.store.lease(latest.pass + 1, options.owner, requested);
   const pass = new Pass(deps, options, lease, latest.pass);
-  return lease.mode === 'full' ? pass.runFull() : pass.runIncremental(latest.totals);
+  const report = lease.mode === 'full' ? await pass.runFull() : await pass.runIncremental(latest.totals);
+  await deps.store.noteOutcome({
+    pass: report.pass,
+    ok: report.ok,
+    checkedAt: new Date(report.checkedAt),
+    unbalanced: report.unbalanced.length,
+    stalled: report.stalled.length,
+    drifted: report.drift.length,
+  });
+  return report;
 }
 
 /** A transaction looked at by the pass, and its record (read once). */

@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { authenticate } from '../../src/http/authentication';
 import { errorHandler } from '../../src/http/error-handler';
+import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { AUDIENCE, ISSUER, TokenIssuer, unsignedToken } from '../support/token-issuer';
 
@@ -107,7 +108,8 @@ describe('authentication with the auth service JWKS', () => {
 
   it('fetches the key set again for a signature it cannot verify at most once per cooldown', async () => {
     const guarded = appVerifyingWith({ JWKS_ENDPOINT: issuer.jwksUrl, JWKS_REFRESH_COOLDOWN_SECONDS: '3600' });
-    const forged = async () => issuer.token(user, { key: (await generateKeyPair('RS256')).privateKey });
+    const aMinuteAgo = Math.floor(Date.now() / 1000) - 60;
+    const forged = async () => issuer.token(user, { key: (await generateKeyPair('RS256')).privateKey, issuedAt: aMinuteAgo });
     const before = issuer.jwksRequests;
     await request(guarded)
       .get('/whoami')
@@ -125,6 +127,41 @@ describe('authentication with the auth service JWKS', () => {
         .set(bearer(await forged()))
         .expect(401, UNAUTHORIZED);
     expect(issuer.jwksRequests - before).toBe(2);
+  });
+
+  it('gives a token issued after the last fetch a fresh look within the cooldown: a 503 to retry, never a 401', async () => {
+    const rotating = await TokenIssuer.create();
+    await rotating.serve();
+    try {
+      const guarded = appVerifyingWith({ JWKS_ENDPOINT: rotating.jwksUrl, JWKS_REFRESH_COOLDOWN_SECONDS: '3600' });
+      await request(guarded)
+        .get('/whoami')
+        .set(bearer(await rotating.token(user)))
+        .expect(200);
+      // A bad signature uses up the cooldown's one reload just before the auth service rotates.
+      const forged = await rotating.token(user, { key: (await generateKeyPair('RS256')).privateKey });
+      await request(guarded).get('/whoami').set(bearer(forged)).expect(401, UNAUTHORIZED);
+      const fetchesBefore = rotating.jwksRequests;
+      await rotating.rotateKey('main-key');
+      const genuine = await rotating.token(user);
+
+      const statuses: number[] = [];
+      await eventually(
+        'the new token accepted',
+        async () => {
+          const response = await request(guarded).get('/whoami').set(bearer(genuine));
+          statuses.push(response.status);
+          return response.status === 200 || response.status === 401 ? true : undefined;
+        },
+        5_000,
+      );
+      expect(statuses.at(-1)).toBe(200);
+      expect(statuses.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+      // Fetches for new tokens are spaced out: one per second at most, however often the client retried.
+      expect(rotating.jwksRequests - fetchesBefore).toBeLessThanOrEqual(2);
+    } finally {
+      await rotating.stop();
+    }
   });
 
   it('answers 503, not 401, while the key set answers 500, and recovers after', async () => {

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../support/tools';
 
@@ -24,5 +25,20 @@ if (!composeAvailable) {
     expect(config).toMatch(/image: temporalio\/auto-setup/);
     expect(config).toMatch(/image: temporalio\/ui/);
     expect(config).toMatch(/DATABASE_URL: mongodb:\/\/mongo:27017\/mint_wallet\?replicaSet=rs0/);
+  });
+
+  it('provisions Prometheus with the wallet scrape and alerting rules, and Grafana with the wallet dashboard', () => {
+    const config = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8' });
+    expect(config).toMatch(/image: prom\/prometheus:/);
+    expect(config).toMatch(/image: grafana\/grafana:/);
+    const mounted = [...config.matchAll(/^ {4}- (\/[^:\n]+):\/etc\/(?:prometheus|grafana)\//gm)].map((match) =>
+      path.relative(REPO_ROOT, match[1]),
+    );
+    expect(mounted.sort()).toEqual([
+      'observability/grafana/provisioning',
+      'observability/prometheus/prometheus.yml',
+      'observability/prometheus/wallet-alerts.yml',
+    ]);
+    for (const source of mounted) expect(existsSync(path.join(REPO_ROOT, source))).toBe(true);
   });
 });

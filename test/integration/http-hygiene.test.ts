@@ -223,4 +223,25 @@ describe('HTTP hygiene', () => {
     expect(log).not.toContain(token);
     expect(log).not.toContain(token.split('.')[2]);
   });
+
+  it('logs what an operator needs of each request (id, method, route, status, time, user), never its headers', async () => {
+    const user = objectId();
+    const { app, lines } = appWith(env, { walletOf: async (userId: string) => ({ id: objectId(), userId, balance: 0 }) as never });
+    await request(app)
+      .get('/api/v1/wallet/user')
+      .set('Authorization', `Bearer ${await issuer.token(user)}`)
+      .set('X-Request-Id', 'req-456')
+      .expect(200);
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown> & { req?: { id?: string } });
+    const line = logged.find((entry) => entry.req?.id === 'req-456');
+    expect(line).toMatchObject({
+      req: { id: 'req-456', method: 'GET', url: '/api/v1/wallet/user' },
+      route: '/api/v1/wallet/user',
+      status: 200,
+      user,
+      responseTime: expect.any(Number),
+    });
+    expect(line).not.toHaveProperty('res');
+    expect(JSON.stringify(line).length).toBeLessThan(400);
+  });
 });

@@ -67,12 +67,14 @@ export class TokenIssuer {
       audience?: string[];
       expiresIn?: string | number;
       notBefore?: string | number;
+      /** Seconds since the epoch; now by default. */
+      issuedAt?: number;
       alg?: string;
     } = {},
   ): Promise<string> {
     const jwt = new SignJWT({ user: { id: userId, firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com', role: 'user' } })
       .setProtectedHeader({ alg: overrides.alg ?? 'RS256', kid: overrides.kid ?? 'main-key' })
-      .setIssuedAt()
+      .setIssuedAt(overrides.issuedAt)
       .setIssuer(overrides.issuer ?? ISSUER)
       .setAudience(overrides.audience ?? ['transactions-service', AUDIENCE])
       .setExpirationTime(overrides.expiresIn ?? '1d');

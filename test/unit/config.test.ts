@@ -19,13 +19,18 @@ describe('configuration', () => {
     expect(config.liveUpdates).toEqual({
       maxConnections: 1000,
       maxConnectionsPerUser: 5,
-      heartbeatSeconds: 15,
+      heartbeatSeconds: 5,
       catchUpSeconds: 5,
       retryMs: 3000,
       sendTimeoutSeconds: 30,
       batchSize: 100,
       hintQueueMaxLength: 10_000,
     });
+  });
+
+  it('keeps an idle live-update stream alive through a gateway that cuts silent streams after 10 s', () => {
+    const platformNginxReadTimeoutSeconds = 10;
+    expect(loadConfig({ JWT_PUBLIC_KEY: KEY }).liveUpdates.heartbeatSeconds).toBeLessThan(platformNginxReadTimeoutSeconds);
   });
 
   it('requires JWKS_ENDPOINT unless JWT_PUBLIC_KEY is given', () => {
