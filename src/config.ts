@@ -70,6 +70,9 @@ const trustProxy = z.union(
 const settings = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** An OTLP/HTTP collector's base URL (spans go to its /v1/traces); unset, tracing is off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('wallet-service'),
   PORT: integer(0, 65535).default(4003),
 
   DATABASE_URL: mongoUrl.default('mongodb://127.0.0.1:27017/mint_wallet'),
@@ -232,6 +235,7 @@ const serviceSettings = consistentSettings.refine((env) => env.JWKS_ENDPOINT !==
 export interface WalletConfig {
   nodeEnv: 'development' | 'production' | 'test';
   logLevel: string;
+  tracing: { otlpEndpoint?: string; serviceName: string };
   mongo: { url: string };
   amqp: { url: string; prefetch: number; maxMessageBytes: number; maxHoldSeconds: number; maxPermanentFailures: number };
   auth: {
@@ -296,6 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
   return {
     nodeEnv: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
+    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE, trustProxy: e.TRUST_PROXY },
     mongo: { url: e.DATABASE_URL },
     amqp: {

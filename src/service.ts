@@ -32,6 +32,7 @@ import { ensureLedgerCheckSchedule, reconciliationSchedule, verificationSchedule
 import { installTemporalRuntime } from './temporal/runtime';
 import { ensureSearchAttributes } from './temporal/search-attributes';
 import { TransactionWorkflows } from './temporal/transaction-workflows';
+import { startTracing } from './tracing/tracing';
 import { createWalletWorker } from './temporal/worker';
 import { WorkflowBacklogGate } from './temporal/workflow-backlog-gate';
 
@@ -50,7 +51,7 @@ export interface WalletServiceOptions {
   onFatal?: (error: unknown) => void;
   /** Aborts a start-up still waiting for its servers (a SIGTERM during start). */
   signal?: AbortSignal;
-  /** Temporal worker interceptors (tracing; tests use them to hold an activity at a chosen moment). */
+  /** Temporal worker interceptors beside tracing's (tests use them to hold an activity at a chosen moment). */
   workerInterceptors?: WorkerOptions['interceptors'];
 }
 
@@ -80,6 +81,7 @@ interface Parts {
 export async function startWalletService(config: WalletConfig, options: WalletServiceOptions = {}): Promise<WalletService> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
+  const tracing = startTracing(config.tracing.otlpEndpoint, config.tracing.serviceName);
   const temporalMetricsUrl = await installTemporalRuntime(logger, config.temporal.metricsPort);
   const parts: Parts = {};
   const waitFor = <T>(what: string, attempt: () => Promise<T>) => untilAvailable(what, attempt, logger, options.signal);
@@ -125,7 +127,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   walletReader = new WalletReader(stores.ledger);
 
   const temporal = (parts.temporal = Connection.lazy({ address: config.temporal.address }));
-  const client = new Client({ connection: temporal, namespace: config.temporal.namespace });
+  const client = new Client({ connection: temporal, namespace: config.temporal.namespace, interceptors: tracing.clientInterceptors });
   await prepareNamespace(config, client, temporal, logger, waitFor);
 
   const announcer = new Announcer({
@@ -155,6 +157,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     createWalletWorker({
       config: config.temporal,
       activities,
+      tracing,
       workflowBundle: options.workflowBundle,
       interceptors: options.workerInterceptors,
     }),
@@ -192,6 +195,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     await broker.close();
     await closeServer(server);
     await Promise.all([workerConnection.close(), temporal.close(), stores.close()]);
+    await tracing.shutdown();
     logger.info('stopped');
   });
   return { config, logger, metrics, stores, ledger, httpPort, stop };

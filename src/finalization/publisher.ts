@@ -4,6 +4,7 @@ import type { BrokerChannel } from '../messaging/broker-channel';
 import type { BrokerConnection } from '../messaging/broker-connection';
 import { publishConfirmed } from '../messaging/publish-confirmed';
 import { EXCHANGES, ROUTING_KEYS, topologyChannel } from '../messaging/topology';
+import { inSpan, SpanKind } from '../tracing/spans';
 import type { Metrics } from '../metrics';
 import { toAnnouncement } from './announcement';
 
@@ -26,7 +27,16 @@ export class FinalizationPublisher {
     // The platform's wire format: a JSON body, persistent, no other properties; a Failed with a reason.
     const finalized = toAnnouncement(requested);
     const body = Buffer.from(JSON.stringify(finalized));
-    await publishConfirmed(channel, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, body);
+    await inSpan(
+      `${ROUTING_KEYS.transactionFinalized} publish`,
+      SpanKind.PRODUCER,
+      {
+        'messaging.system': 'rabbitmq',
+        'messaging.destination.name': EXCHANGES.transactions,
+        'wallet.transaction_id': finalized.transactionId,
+      },
+      () => publishConfirmed(channel, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, body),
+    );
     this.metrics.finalizationsPublished.inc({ status: finalized.status });
     const createdAt = creationOf(finalized.transactionId);
     if (position === 'first' && createdAt !== undefined) {

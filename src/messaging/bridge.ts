@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger';
+import { inSpan, SpanKind } from '../tracing/spans';
 import type { Metrics } from '../metrics';
 import { backoffDelayMs, sleep } from '../support/backoff';
 import type { BrokerChannel } from './broker-channel';
@@ -75,9 +76,13 @@ export class TransactionEventBridge {
   }
 
   private track(channel: ConfirmChannel, queue: ConsumedQueue, message: ConsumeMessage): void {
-    const work = this.handle(channel, queue, message).catch((error: unknown) =>
-      this.logger.error({ err: error, queue }, 'message handling failed; it stays unacked'),
+    const handling = inSpan(
+      `${queue} process`,
+      SpanKind.CONSUMER,
+      { 'messaging.system': 'rabbitmq', 'messaging.destination.name': queue },
+      () => this.handle(channel, queue, message),
     );
+    const work = handling.catch((error: unknown) => this.logger.error({ err: error, queue }, 'message handling failed; it stays unacked'));
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
   }

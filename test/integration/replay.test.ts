@@ -7,6 +7,7 @@ import { objectId } from '../support/ids';
 import { eventually } from '../support/eventually';
 import { temporalCliPath } from '../support/tools';
 import { WalletHarness } from '../support/wallet-harness';
+import { bundleTracedWorkflowsForTests } from '../support/workflow-bundle';
 
 // Determinism: histories recorded from every path of the transaction workflows must replay against
 // the current workflow code. The committed ones (test/replay/histories) are what catch a change that
@@ -125,4 +126,14 @@ describe('workflow determinism', () => {
       await expect(Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, file)).resolves.toBeUndefined();
     }
   });
+
+  it('replays every committed history on the traced bundle too: tracing on or off, executions replay', async () => {
+    const traced = { codePath: await bundleTracedWorkflowsForTests() };
+    const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(22);
+    for (const file of files) {
+      const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
+      await expect(Worker.runReplayHistory({ workflowBundle: traced }, history, file)).resolves.toBeUndefined();
+    }
+  }, 120_000);
 });

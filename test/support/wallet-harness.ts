@@ -28,11 +28,13 @@ export class WalletHarness {
 
   static async start(
     suite: string,
-    options: { env?: Record<string, string>; workerInterceptors?: WorkerOptions['interceptors'] } = {},
+    options: { env?: Record<string, string>; workerInterceptors?: WorkerOptions['interceptors']; workflowBundlePath?: string } = {},
   ): Promise<WalletHarness> {
     const platform = await PlatformBroker.connect();
     await platform.purgeAll();
-    const service = await startTestService(suite, options.env, options.workerInterceptors);
+    const service = await startTestService(suite, options.env, options.workerInterceptors, {
+      workflowBundlePath: options.workflowBundlePath,
+    });
     const connection = await Connection.connect({ address: process.env.WALLET_TEST_TEMPORAL_ADDRESS! });
     return new WalletHarness(service, platform, new Client({ connection }));
   }

@@ -44,13 +44,13 @@ export async function startTestService(
   suite: string,
   env: Record<string, string> = {},
   workerInterceptors?: WorkerOptions['interceptors'],
-  { keepDatabase = false } = {},
+  { keepDatabase = false, workflowBundlePath = process.env.WALLET_TEST_WORKFLOW_BUNDLE! } = {},
 ): Promise<WalletService> {
   const config = testConfig(suite, env);
   if (!keepDatabase) await dropDatabase(config.mongo.url);
   return startWalletService(config, {
     logger: createLogger(config.logLevel, { suite }),
-    workflowBundle: { codePath: process.env.WALLET_TEST_WORKFLOW_BUNDLE! },
+    workflowBundle: { codePath: workflowBundlePath },
     workerInterceptors,
   });
 }

@@ -5,6 +5,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TransactionActivities, WalletActivities } from '../../../workflows/contract';
 import { loadConfig } from '../../../src/config';
 import { createWalletWorker } from '../../../src/temporal/worker';
+import { startTracing } from '../../../src/tracing/tracing';
 
 const notPartOfIt = () => Promise.reject(new Error('not part of the bare phase'));
 const activities: TransactionActivities = {
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
     config: config.temporal,
     activities: activities as WalletActivities,
     workflowBundle: { code },
+    tracing: startTracing(undefined, 'bench-bare-worker'),
   });
   process.once('SIGTERM', () => worker.shutdown());
   const running = worker.run();
