@@ -1,7 +1,9 @@
 // `npm run bench`: end-to-end throughput, latency and memory of the wallet service on the local stack,
 // against the ceiling of a no-op ledger and the floor of the ledger's own writes. Not a test.
 //   npm run bench -- [--scenario default|full|uniform|hot|rate|noop|bare|floor|long|reconcile|statement|live] [--n N] [--w W] [--rate R]
-//                    [--hot-n N] [--floor-n N]
+//                    [--hot-n N] [--floor-n N] [--tracing on]
+// --tracing on: the service exports its traces to an OTLP endpoint of the bench's own (span-sink.ts),
+// so that the run's figures show what tracing costs per transfer.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +25,7 @@ import { ServiceProcess, type ServiceEnvironment } from './service-process';
 import { cpuPerTransfer, sampleCpu } from './cpu';
 import { fundedWallets } from './funding';
 import { LoadDriver, percentile } from './load';
+import { SpanSink } from './span-sink';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -49,6 +52,7 @@ interface Flags {
   rate?: number;
   hotN?: number;
   floorN?: number;
+  tracing?: boolean;
 }
 
 interface Result {
@@ -80,6 +84,7 @@ function parseFlags(argv: string[]): Flags {
     else if (name === '--rate') flags.rate = Number(value);
     else if (name === '--hot-n') flags.hotN = Number(value);
     else if (name === '--floor-n') flags.floorN = Number(value);
+    else if (name === '--tracing') flags.tracing = value === 'on';
     else throw new Error(`unknown flag ${name}; see the header of scripts/bench/bench.ts`);
   }
   return flags;
@@ -515,7 +520,11 @@ async function main(): Promise<void> {
   };
   const run = sessions[flags.scenario];
   if (!run) throw new Error(`unknown scenario ${flags.scenario}; one of ${Object.keys(sessions).join(', ')}`);
+  // The service processes inherit the endpoint; the bare phase's worker never traces.
+  const spanSink = flags.tracing ? await SpanSink.start() : undefined;
+  if (spanSink) process.env.OTEL_EXPORTER_OTLP_ENDPOINT = spanSink.url;
   const results = await run();
+  await spanSink?.stop();
   const byName = (name: string) => results.find((r) => r.scenario === name && r.mode === 'max');
   const ratios = {
     walletToNoop:
@@ -541,10 +550,13 @@ async function main(): Promise<void> {
     `${table(results)}\n\n${cpuTable(results)}\n\n${storeTable(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; wallet/bare ${ratios.walletToBare ?? 'n/a'}; ` +
     `no-op/bare ${ratios.noopToBare ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}` +
     `; long/uniform peak RSS ${ratios.longToUniformPeakRss ?? 'n/a'}\nwhole run ${formatDuration(runSeconds)}; machine: ${machine}\n`;
+  const traced = spanSink
+    ? `tracing on: ${spanSink.spans} spans received, ${round(spanSink.spans / Math.max(1, results.filter((r) => r.scenario !== 'bare Temporal (ceiling)').reduce((sum, r) => sum + r.transfers, 0)))} per transfer\n`
+    : '';
   const tenths = results
     .filter((r) => r.perSecondByTenth?.length)
     .map((r) => `${r.scenario}: tx/s by tenth of the phase ${r.perSecondByTenth!.join(', ')}\n`);
-  process.stdout.write(`\n${report}${tenths.join('')}`);
+  process.stdout.write(`\n${report}${traced}${tenths.join('')}`);
   writeResults({ machine, flags, runSeconds, results, ratios });
 }
 
