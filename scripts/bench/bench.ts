@@ -551,7 +551,13 @@ async function main(): Promise<void> {
     `no-op/bare ${ratios.noopToBare ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}` +
     `; long/uniform peak RSS ${ratios.longToUniformPeakRss ?? 'n/a'}\nwhole run ${formatDuration(runSeconds)}; machine: ${machine}\n`;
   const traced = spanSink
-    ? `tracing on: ${spanSink.spans} spans received, ${round(spanSink.spans / Math.max(1, results.filter((r) => r.scenario !== 'bare Temporal (ceiling)').reduce((sum, r) => sum + r.transfers, 0)))} per transfer\n`
+    ? `tracing on: ${spanSink.spans} spans received, ${round(
+        spanSink.spans /
+          Math.max(
+            1,
+            results.filter((r) => r.scenario !== 'bare Temporal (ceiling)').reduce((sum, r) => sum + r.transfers, 0),
+          ),
+      )} per transfer\n`
     : '';
   const tenths = results
     .filter((r) => r.perSecondByTenth?.length)
