@@ -1,24 +1,33 @@
 /**
  * The layering, checked on every `npm test` (npm run lint:layers). Data flows one way:
- * bridge (src/messaging) -> workflows -> activities -> ledger / transaction record / finalization.
+ * bridge (src/messaging) -> workflows -> activities -> ledger / transaction record / finalization,
+ * all of them speaking the domain's words (src/domain), which imports nothing.
  * Type-only imports are erased by the compiler and not checked here.
  */
 module.exports = {
   forbidden: [
     {
-      name: 'workflows-are-deterministic',
-      comment:
-        'workflows/ is bundled into the deterministic sandbox: it imports only the Temporal workflow API and itself (the contract included).',
+      name: 'the-domain-imports-nothing',
+      comment: 'src/domain is the vocabulary the workflow bundle and the services share: plain types and pure functions.',
       severity: 'error',
-      from: { path: '^workflows/' },
-      to: { pathNot: ['^workflows/', '^node_modules/@temporalio/(workflow|common)/'] },
+      from: { path: '^src/domain/' },
+      to: { pathNot: '^src/domain/' },
     },
     {
-      name: 'only-the-contract-crosses-into-workflows',
-      comment: 'Outside workflows/, only workflows/contract.ts is imported (the worker finds the workflows by path).',
+      name: 'workflows-are-deterministic',
+      comment:
+        'workflows/ is bundled into the deterministic sandbox: it imports only the Temporal workflow API, the domain and itself (activity types come by type-only imports, erased).',
+      severity: 'error',
+      from: { path: '^workflows/' },
+      to: { pathNot: ['^workflows/', '^src/domain/', '^node_modules/@temporalio/(workflow|common)/'] },
+    },
+    {
+      name: 'only-the-definitions-cross-into-workflows',
+      comment:
+        "Outside workflows/, only a workflow's definitions (ids, signals, query, search attributes) are imported; the worker finds the workflows by path.",
       severity: 'error',
       from: { pathNot: ['^workflows/', '^test/'] },
-      to: { path: '^workflows/', pathNot: '^workflows/contract\\.ts$' },
+      to: { path: '^workflows/', pathNot: '^workflows/[^/]+/definitions\\.ts$' },
     },
     {
       name: 'activities-do-not-touch-transport',
@@ -38,7 +47,9 @@ module.exports = {
       comment: 'The ledger owns balances: it depends on nothing that calls it.',
       severity: 'error',
       from: { path: '^src/ledger/' },
-      to: { path: '^(src/(messaging|temporal|http|finalization|transaction-record|reconciliation|ops|live-updates)|activities)/' },
+      to: {
+        path: '^(src/(messaging|temporal|http|finalization|transaction-record|reconciliation|ops|live-updates)|activities|workflows)/',
+      },
     },
     {
       name: 'the-record-and-the-announcement-do-not-call-upward',

@@ -3,25 +3,58 @@ import {
   FAILURE_REASONS,
   LEDGER_INVARIANT_FAILURE_TYPE,
   LEG_VOIDED_FAILURE_TYPE,
+  type AnnounceOutcome,
+  type AppliedLeg,
+  type DecisionPosition,
+  type FailedDecision,
+  type ForwardLegOutcome,
+  type LegChange,
   type LegOutcome,
   type ReconciliationReport,
+  type RecordOpening,
+  type RecordStatus,
+  type RollbackDecision,
   type TransactionCompleted,
   type TransactionDecision,
+  type TransactionFinalized,
   type TransactionRecordView,
+  type TransactionType,
   type UndoLeg,
   type VerificationSlice,
-  type WalletActivities,
-} from '../workflows/contract';
+  type VoidOutcome,
+} from '../src/domain';
 import type { Announcer } from '../src/finalization/announcer';
 import { BusinessRuleError, LedgerInvariantError, LegVoidedError } from '../src/ledger/errors';
 import type { Ledger, LedgerLeg } from '../src/ledger/ledger';
 import type { LedgerEntryDocument } from '../src/ledger/ledger-entry.model';
 import { termsFrom, type TransactionRecords } from '../src/transaction-record/transaction-records';
 
-// The activities the workflows call (see TransactionActivities in the contract): each hands its
-// step to the module that owns it, and turns that module's failures into what the workflow
-// branches on: business answers as values, broken invariants as non-retryable failures, anything
-// else (a database or broker fault) thrown as it is, for Temporal to retry.
+// The activities the workflows call: each hands its step to the module that owns it, and turns
+// that module's failures into what the workflow branches on: business answers as values, broken
+// invariants as non-retryable failures, anything else (a database or broker fault) thrown as it
+// is, for Temporal to retry. The workflows take their types from here (`WalletActivities`).
+
+export type WalletActivities = ReturnType<typeof createActivities>;
+
+/** The steps of a transaction (workflows/wallet-transaction/machine.ts), each one activity. */
+export type TransactionActivities = Pick<
+  WalletActivities,
+  'openRecord' | 'adoptLedger' | 'applyForwardLeg' | 'recordDecision' | 'voidLeg' | 'undoLeg' | 'announceOutcome'
+>;
+
+/** The record opening of an execution started before transactions were decided once (workflows/legacy/). */
+export interface TransactionOpening {
+  transactionId: string;
+  type: TransactionType | null;
+  userIds: string[];
+  amount: number | null;
+}
+
+/** The record's answer to a legacy execution that opens or consults it. */
+export interface RecordedTransaction {
+  status: RecordStatus;
+  reason?: string;
+}
 
 export interface ActivityDependencies {
   ledger: Pick<Ledger, 'applyLeg' | 'voidLeg' | 'undoLeg' | 'entriesOfTransaction' | 'reversalsOf'>;
@@ -42,18 +75,12 @@ export interface ActivityDependencies {
   }) => Promise<VerificationSlice>;
 }
 
-export function createActivities({
-  ledger,
-  records,
-  announcer,
-  rollbackFenceMs,
-  reconcile,
-  verifyChains,
-}: ActivityDependencies): WalletActivities {
+export function createActivities({ ledger, records, announcer, rollbackFenceMs, reconcile, verifyChains }: ActivityDependencies) {
   const signal = () => Context.current().cancellationSignal;
   const attempt = () => Context.current();
   return {
-    async openRecord(opening) {
+    /** Opens the transaction's record on its first event, and returns the record as it stands. */
+    async openRecord(opening: RecordOpening): Promise<TransactionRecordView> {
       if (opening.terms) return records.open(opening);
       // A first event without terms (transaction.failed, a rejected copy): unless a record exists,
       // the ledger may hold legs applied before records were kept, and the record takes their terms.
@@ -62,13 +89,18 @@ export function createActivities({
       const terms = termsShownBy(opening.transactionId, await ledger.entriesOfTransaction(opening.transactionId));
       return records.open({ ...opening, terms });
     },
-    async adoptLedger(terms) {
+    /**
+     * For a transaction whose legs were applied before records were kept: records the decision its
+     * ledger entries show (undone: Failed; all forward legs standing: Completed), and returns the record.
+     */
+    async adoptLedger(terms: TransactionCompleted): Promise<TransactionRecordView> {
       const decision = decisionShownBy(terms, await ledger.entriesOfTransaction(terms.transactionId));
       if (decision?.status === 'Completed') await records.decideCompleted(terms.transactionId);
       else if (decision) await records.decideFailed(terms.transactionId, 'first', decision);
       return (await records.view(terms.transactionId)) as TransactionRecordView;
     },
-    async applyForwardLeg(change) {
+    /** Applies a forward leg exactly once, unless a Failed decision voided it or a business rule refuses it. */
+    async applyForwardLeg(change: LegChange): Promise<ForwardLegOutcome> {
       try {
         return outcomeOf(await ledger.applyLeg(change, signal()));
       } catch (error) {
@@ -76,31 +108,56 @@ export function createActivities({
         return refusalOrThrow(error);
       }
     },
-    // The legs the run had applied are the ledger's to hold: the record keeps only the decision.
-    recordDecision: (transactionId, position, decision) =>
+    /**
+     * Records a Failed decision at its position, unless one is there; returns the decision that
+     * stands there (with its announcement time at `rollback`). The legs the run had applied are
+     * passed for the history's reader; the ledger holds them, the record keeps only the decision.
+     */
+    recordDecision: (
+      transactionId: string,
+      position: DecisionPosition,
+      decision: FailedDecision,
+      _legs: AppliedLeg[],
+    ): Promise<TransactionDecision | RollbackDecision> =>
       records.decideFailed(transactionId, position, decision, position === 'rollback' ? new Date(Date.now() + rollbackFenceMs) : undefined),
-    voidLeg: async (change) => ({ kind: await ledger.voidLeg(change) }),
-    async undoLeg(forward, undo) {
+    /** Voids a forward leg not applied (it can never be applied after), or finds it standing. */
+    voidLeg: async (change: LegChange): Promise<VoidOutcome> => ({ kind: await ledger.voidLeg(change) }),
+    /**
+     * Applies the undo of a forward leg exactly once, under the decision's undo leg: its key
+     * (transaction, wallet, undo leg) is the same whichever run undoes it. The forward leg must stand.
+     */
+    async undoLeg(forward: LegChange, undo: UndoLeg): Promise<LegOutcome> {
       try {
         return outcomeOf(await ledger.undoLeg(forward, undo, signal()));
       } catch (error) {
         return refusalOrThrow(error);
       }
     },
-    announceOutcome: (transactionId, position, decision) => announcer.announce(transactionId, position, decision, attempt()),
-    reconcileLedger: () => {
+    /**
+     * Announces the decision at its position, once however often it runs; a Completed is announced
+     * only while no rollback follows it. The legs are passed for the history's reader.
+     */
+    announceOutcome: (
+      transactionId: string,
+      position: DecisionPosition,
+      decision: TransactionDecision,
+      _legs: AppliedLeg[],
+    ): Promise<AnnounceOutcome> => announcer.announce(transactionId, position, decision, attempt()),
+    /** Runs a reconciliation pass: what changed since the last one (the first is full). */
+    reconcileLedger: (): Promise<ReconciliationReport> => {
       const context = Context.current();
       // Every attempt of one scheduled run is the same owner: a retry resumes the pass its first attempt began.
       const owner = `${context.info.workflowExecution?.workflowId ?? context.info.workflowType}/${context.info.activityId}`;
       return reconcile({ owner, heartbeat: (progress) => context.heartbeat(progress), signal: context.cancellationSignal });
     },
-    verifyLedgerSlice: (after) => {
+    /** Re-walks the hash chains of a slice of wallets, after the wallet id `after`, reading only. */
+    verifyLedgerSlice: (after: string | null): Promise<VerificationSlice> => {
       const context = Context.current();
       return verifyChains({ after, heartbeat: (progress) => context.heartbeat(progress), signal: context.cancellationSignal });
     },
 
     // Executions started before transactions were decided once (workflows/legacy/).
-    async openTransaction(opening) {
+    async openTransaction(opening: TransactionOpening): Promise<RecordedTransaction> {
       const view = await records.open({
         transactionId: opening.transactionId,
         type: opening.type,
@@ -111,14 +168,15 @@ export function createActivities({
       if (!latest) return { status: 'Pending' };
       return latest.status === 'Failed' ? { status: 'Failed', reason: latest.reason } : { status: 'Completed' };
     },
-    async applyLeg(change) {
+    /** Throws a business refusal (or LegVoided) as a non-retryable failure. */
+    async applyLeg(change: LegChange): Promise<AppliedLeg> {
       try {
         return (await ledger.applyLeg(change, signal())).leg;
       } catch (error) {
         throw asActivityFailure(error);
       }
     },
-    async publishFinalization(finalized, legs = []) {
+    async publishFinalization(finalized: TransactionFinalized, legs: AppliedLeg[] = []): Promise<void> {
       const { transactionId } = finalized;
       if (finalized.status === 'Completed') {
         await announcer.announce(transactionId, 'first', { status: 'Completed' }, attempt());
@@ -131,7 +189,7 @@ export function createActivities({
       const standing = await records.decideFailed(transactionId, position, { status: 'Failed', reason, undo });
       if (standing.status === 'Failed') await announcer.announce(transactionId, position, standing, attempt());
     },
-    reversalsOf: (transactionId) => ledger.reversalsOf(transactionId),
+    reversalsOf: (transactionId: string): Promise<LegChange[]> => ledger.reversalsOf(transactionId),
   };
 }
 

@@ -1,16 +1,13 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
+import type { RecordedTransaction, TransactionActivities, TransactionOpening, WalletActivities } from '../activities';
 import {
   BUSINESS_FAILURE_TYPES,
   LEDGER_INVARIANT_FAILURE_TYPE,
   LEG_VOIDED_FAILURE_TYPE,
   type AppliedLeg,
   type LegChange,
-  type RecordedTransaction,
-  type TransactionActivities,
   type TransactionFinalized,
-  type TransactionOpening,
-  type WalletActivities,
-} from './contract';
+} from '../src/domain';
 
 // How the transaction workflow calls its activities, with their timeouts and retry policies.
 

@@ -1,5 +1,6 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
-import { LEDGER_DRIFT_FAILURE_TYPE, type ReconciliationReport, type WalletActivities } from './contract';
+import type { WalletActivities } from '../activities';
+import { LEDGER_DRIFT_FAILURE_TYPE, type ReconciliationReport } from '../src/domain';
 
 const { reconcileLedger } = proxyActivities<Pick<WalletActivities, 'reconcileLedger'>>({
   // It heartbeats as it walks the wallets; a pass stalled for a minute is retried.

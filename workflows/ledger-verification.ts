@@ -1,5 +1,6 @@
 import { ApplicationFailure, continueAsNew, proxyActivities } from '@temporalio/workflow';
-import { LEDGER_DRIFT_FAILURE_TYPE, type ChainBreak, type WalletActivities } from './contract';
+import type { WalletActivities } from '../activities';
+import { LEDGER_DRIFT_FAILURE_TYPE, type ChainBreak } from '../src/domain';
 
 const { verifyLedgerSlice } = proxyActivities<Pick<WalletActivities, 'verifyLedgerSlice'>>({
   // A slice heartbeats inside every wallet it walks; one stalled for a minute is retried.

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import { Types } from 'mongoose';
-import { transactionCompletedSignal } from '../../workflows/contract';
+import { transactionCompletedSignal } from '../../workflows/wallet-transaction/definitions';
 import { cpuPerTransfer, sampleCpu } from './cpu';
 
 /** As many new executions may wait for a worker as the bridge lets wait (BRIDGE_MAX_WORKFLOW_BACKLOG). */

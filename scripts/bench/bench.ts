@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Types } from 'mongoose';
-import type { LegChange } from '../../workflows/contract';
+import type { LegChange } from '../../src/domain';
 import { BusinessRuleError, LedgerInvariantError } from '../../src/ledger/errors';
 import { Ledger } from '../../src/ledger/ledger';
 import { verifyChain } from '../../src/ledger/ledger-chain';

@@ -1,7 +1,7 @@
 // A ledger written straight to the store with the ledger's own arithmetic (not through Temporal):
 // the large ledgers the reconciliation and statement scenarios measure.
 import { Types } from 'mongoose';
-import type { Leg, TransactionType } from '../../workflows/contract';
+import type { Leg, TransactionType } from '../../src/domain';
 import { ledgerEntryIdOf, walletIdOf } from '../../src/ledger/keys';
 import { entryHash, GENESIS_HASH, nextLink, type WalletHead } from '../../src/ledger/ledger-chain';
 import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';

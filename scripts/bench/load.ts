@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import type { TransactionFinalized } from '../../workflows/contract';
+import type { TransactionFinalized } from '../../src/domain';
 import { EXCHANGES, QUEUES, ROUTING_KEYS, declareTopology } from '../../src/messaging/topology';
 
 /**

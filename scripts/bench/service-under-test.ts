@@ -4,7 +4,7 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
-import type { ForwardLegOutcome, LegChange } from '../../workflows/contract';
+import type { ForwardLegOutcome, LegChange } from '../../src/domain';
 import { createLogger } from '../../src/logger';
 import { startWalletService } from '../../src/service';
 

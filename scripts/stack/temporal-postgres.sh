@@ -182,14 +182,14 @@ YAML
 
 temporal_cli_at() { "$(temporal_cli)" "$@" --address "127.0.0.1:$TEMPORAL_PORT"; }
 
-# name and CLI type of each custom search attribute the workflows set (workflows/contract.ts).
+# name and CLI type of each custom search attribute the workflows set (workflows/wallet-transaction/definitions.ts).
 contract_search_attributes() {
   sed -n "s/.*defineSearchAttributeKey('\([A-Za-z0-9_]*\)', SearchAttributeType\.\([A-Z_]*\)).*/\1 \2/p" \
-    "$ROOT/workflows/contract.ts" | while read -r name type; do
+    "$ROOT/workflows/wallet-transaction/definitions.ts" | while read -r name type; do
     case "$type" in
       KEYWORD) echo "$name Keyword" ;; KEYWORD_LIST) echo "$name KeywordList" ;; TEXT) echo "$name Text" ;;
       INT) echo "$name Int" ;; DOUBLE) echo "$name Double" ;; BOOL) echo "$name Bool" ;; DATETIME) echo "$name Datetime" ;;
-      *) die "unknown search attribute type $type of $name in workflows/contract.ts" ;;
+      *) die "unknown search attribute type $type of $name in workflows/wallet-transaction/definitions.ts" ;;
     esac
   done
 }
@@ -207,7 +207,7 @@ ensure_namespace_and_search_attributes() {
   wait_ready temporal temporal_cli_at operator search-attribute list -n "$TEMPORAL_NAMESPACE"
   local existing attributes created=""
   attributes="$(contract_search_attributes)"
-  [ -n "$attributes" ] || die "no search attributes found in workflows/contract.ts"
+  [ -n "$attributes" ] || die "no search attributes found in workflows/wallet-transaction/definitions.ts"
   existing="$(temporal_cli_at operator search-attribute list -n "$TEMPORAL_NAMESPACE")" \
     || die "could not list the search attributes"
   while read -r name type; do

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { failureReason, type TransactionFinalized } from '../../workflows/contract';
+import { failureReason, type TransactionFinalized } from '../domain';
 
 /** The announcement as the platform must receive it: a `Failed` always with a reason, a `Completed` without. */
 export function toAnnouncement(finalized: TransactionFinalized): TransactionFinalized {

@@ -1,4 +1,4 @@
-import type { AnnounceOutcome, DecisionPosition, TransactionDecision, TransactionFinalized } from '../../workflows/contract';
+import type { AnnounceOutcome, DecisionPosition, TransactionDecision, TransactionFinalized } from '../domain';
 import { KeyedMutex } from '../support/keyed-mutex';
 import type { TransactionRecords } from '../transaction-record/transaction-records';
 import { announcementKey, toAnnouncement } from './announcement';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
-import type { TransactionFinalized } from '../../workflows/contract';
+import type { TransactionFinalized } from '../domain';
 import type { Logger } from '../logger';
 import type { BrokerChannel } from '../messaging/broker-channel';
 import type { BrokerConnection } from '../messaging/broker-connection';

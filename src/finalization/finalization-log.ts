@@ -1,5 +1,5 @@
 import type { Connection, mongo } from 'mongoose';
-import type { FinalStatus, TransactionFinalized } from '../../workflows/contract';
+import type { FinalStatus, TransactionFinalized } from '../domain';
 import { createCollection } from '../database/connection';
 import { isDuplicateKey, onlyDuplicateKeys } from '../database/duplicate-key';
 import { announcementKey } from './announcement';

@@ -1,4 +1,4 @@
-import type { DecisionPosition, TransactionFinalized } from '../../workflows/contract';
+import type { DecisionPosition, TransactionFinalized } from '../domain';
 import type { Logger } from '../logger';
 import type { BrokerChannel } from '../messaging/broker-channel';
 import type { BrokerConnection } from '../messaging/broker-connection';

@@ -1,4 +1,4 @@
-import type { AppliedLeg, LegChange } from '../../workflows/contract';
+import type { AppliedLeg, LegChange } from '../domain';
 import { LedgerInvariantError } from './errors';
 import type { LedgerEntryDocument } from './ledger-entry.model';
 import type { LedgerStore } from './ledger-store';

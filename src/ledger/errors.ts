@@ -1,4 +1,4 @@
-import { BUSINESS_FAILURE_TYPES, type BusinessFailureType } from '../../workflows/contract';
+import { BUSINESS_FAILURE_TYPES, type BusinessFailureType } from '../domain';
 
 /** A business rule refused a balance change; retrying cannot help. */
 export abstract class BusinessRuleError extends Error {

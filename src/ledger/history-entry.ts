@@ -1,4 +1,4 @@
-import type { Leg, TransactionType } from '../../workflows/contract';
+import type { Leg, TransactionType } from '../domain';
 import type { LedgerEntryDocument } from './ledger-entry.model';
 
 /** A ledger entry as clients see it: in the history, the statement and the live updates alike. */

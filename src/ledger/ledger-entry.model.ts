@@ -1,5 +1,5 @@
 import { Schema, type Types } from 'mongoose';
-import { LEGS, TRANSACTION_TYPES, type Leg, type TransactionType } from '../../workflows/contract';
+import { LEGS, TRANSACTION_TYPES, type Leg, type TransactionType } from '../domain';
 
 /** One balance change of one wallet: the wallet's history, gapless by `version`. */
 export interface LedgerEntryDocument {

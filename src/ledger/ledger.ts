@@ -1,5 +1,5 @@
 import { Types } from 'mongoose';
-import type { AppliedLeg, LegChange, UndoLeg } from '../../workflows/contract';
+import type { AppliedLeg, LegChange, UndoLeg } from '../domain';
 import type { Metrics } from '../metrics';
 import { KeyedMutex } from '../support/keyed-mutex';
 import { checkSameAmount, findAppliedLeg, LEG_LOOKBACK, toAppliedLeg } from './applied-legs';

@@ -1,5 +1,5 @@
 import { Types, type mongo } from 'mongoose';
-import type { LegChange } from '../../workflows/contract';
+import type { LegChange } from '../domain';
 import { isDuplicateKey } from '../database/duplicate-key';
 import type { Metrics } from '../metrics';
 import { backoffDelayMs, sleep } from '../support/backoff';

@@ -1,4 +1,4 @@
-import type { ForwardLeg, LegChange } from '../../workflows/contract';
+import type { ForwardLeg, LegChange } from '../domain';
 import type { LedgerEntryDocument } from './ledger-entry.model';
 
 /** The order in which a transaction applies its forward legs: a transfer debits, then credits. */

@@ -1,7 +1,8 @@
-import { rejectionReason, type TransactionCompleted, type TransactionFailed, type TransactionRejected } from '../../workflows/contract';
+import { rejectionReason, type TransactionCompleted, type TransactionFailed, type TransactionRejected } from '../domain';
 import type { Ledger } from '../ledger/ledger';
 import type { TransactionRecords } from '../transaction-record/transaction-records';
-import { settledFor, type TransactionEventKind } from '../transaction-record/what-events-change';
+import type { TransactionEventKind } from '../domain';
+import { settledFor } from '../transaction-record/what-events-change';
 import type { ConsumedMessage } from './messages';
 
 /** Where transaction events become durable: the transaction's workflow (see temporal/transaction-workflows). */

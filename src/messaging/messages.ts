@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { failureReason, type TransactionCompleted, type TransactionFailed } from '../../workflows/contract';
+import { failureReason, type TransactionCompleted, type TransactionFailed } from '../domain';
 import type { AmountLimits } from '../config';
 import { QUEUES, type ConsumedQueue } from './topology';
 

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
+import { SEARCH_ATTRIBUTES } from '../../workflows/wallet-transaction/definitions';
 import type { BrokerConnection } from '../messaging/broker-connection';
 import { CONSUMED_QUEUES, DEAD_LETTER, FINALIZATION_ECHO, topologyChannel } from '../messaging/topology';
 import type { Stores } from '../stores';

@@ -8,7 +8,7 @@ import { DEAD_LETTER } from '../messaging/topology';
 import type { Stores } from '../stores';
 import type { LedgerEntryDocument, VoidedLegDocument } from '../ledger/ledger-entry.model';
 import type { TransactionRecordDocument } from '../transaction-record/transaction-records';
-import type { ReconciliationReport } from '../../workflows/contract';
+import type { ReconciliationReport } from '../domain';
 import { settledFor } from '../transaction-record/what-events-change';
 import { QUEUES } from '../messaging/topology';
 import {
@@ -20,7 +20,7 @@ import {
   transactionStateQuery,
   transactionWorkflowId,
   type TransactionState,
-} from '../../workflows/contract';
+} from '../../workflows/wallet-transaction/definitions';
 
 // What operators do from the command line (src/ops/cli.ts), as functions the specs call directly.
 

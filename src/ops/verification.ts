@@ -1,5 +1,5 @@
 import type { LedgerStore } from '../ledger/ledger-store';
-import type { ChainBreak } from '../../workflows/contract';
+import type { ChainBreak } from '../domain';
 import { verifyChains, type ChainHead } from '../reconciliation/chain-verification';
 
 /** Broken wallets listed at most. */

@@ -2,7 +2,7 @@ import { Types } from 'mongoose';
 import type { LedgerStore } from '../ledger/ledger-store';
 import type { WalletDocument } from '../ledger/wallet.model';
 import { WALLET_START } from './reconciliation-store';
-import type { VerificationSlice } from '../../workflows/contract';
+import type { VerificationSlice } from '../domain';
 import { walkWallet } from './wallet-walk';
 
 /** Wallets one slice verifies at most. */

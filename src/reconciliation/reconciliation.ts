@@ -1,5 +1,5 @@
 import { Types } from 'mongoose';
-import type { ReconciliationReport, ReportedTransaction, WalletDrift } from '../../workflows/contract';
+import type { ReconciliationReport, ReportedTransaction, WalletDrift } from '../domain';
 import type { LedgerEntryDocument } from '../ledger/ledger-entry.model';
 import type { Ledger } from '../ledger/ledger';
 import type { LedgerStore } from '../ledger/ledger-store';

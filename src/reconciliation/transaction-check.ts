@@ -1,4 +1,4 @@
-import type { ReportedTransaction } from '../../workflows/contract';
+import type { ReportedTransaction } from '../domain';
 import type { LedgerEntryDocument } from '../ledger/ledger-entry.model';
 import type { TransactionRecordDocument } from '../transaction-record/transaction-records';
 

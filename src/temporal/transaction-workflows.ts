@@ -1,6 +1,6 @@
 import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { partiesOf, type TransactionCompleted, type TransactionFailed, type TransactionRejected } from '../domain';
 import {
-  partiesOf,
   SEARCH_ATTRIBUTES,
   TRANSACTION_MEMO_KEY,
   transactionCompletedSignal,
@@ -8,12 +8,9 @@ import {
   transactionRejectedSignal,
   TRANSACTION_WORKFLOW_TYPE,
   transactionWorkflowId,
-  type TransactionCompleted,
-  type TransactionFailed,
-  type TransactionRejected,
-} from '../../workflows/contract';
+} from '../../workflows/wallet-transaction/definitions';
 import type { TransactionEventSink } from '../messaging/message-router';
-import type { walletTransaction } from '../../workflows/wallet-transaction';
+import type { walletTransaction } from '../../workflows/wallet-transaction/workflow';
 
 type TransactionEvent = TransactionCompleted | TransactionFailed | TransactionRejected;
 

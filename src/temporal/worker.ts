@@ -1,5 +1,5 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { WalletActivities } from '../../workflows/contract';
+import type { WalletActivities } from '../../activities';
 import type { WalletConfig } from '../config';
 import { WORKFLOW_TRACING_MODULE, type Tracing } from '../tracing/tracing';
 

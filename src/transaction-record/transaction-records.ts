@@ -1,4 +1,5 @@
 import type { Connection, mongo } from 'mongoose';
+import type { TransactionOpening } from '../../activities';
 import {
   FAILURE_REASONS,
   partiesOf,
@@ -10,11 +11,10 @@ import {
   type RollbackDecision,
   type TransactionCompleted,
   type TransactionDecision,
-  type TransactionOpening,
   type TransactionRecordView,
   type TransactionType,
   type UndoLeg,
-} from '../../workflows/contract';
+} from '../domain';
 import { createCollection } from '../database/connection';
 import { isDuplicateKey } from '../database/duplicate-key';
 import { MarkSet } from '../database/mark-set';

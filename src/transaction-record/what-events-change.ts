@@ -1,17 +1,4 @@
-import type { FinalStatus, RecordStatus } from '../../workflows/contract';
-
-/** The events of a transaction, as the record judges them. */
-export type TransactionEventKind = 'completed' | 'failed' | 'rejected';
-
-/**
- * Whether an event can still change a transaction whose record stands at `status`: a final
- * transaction is final for good, but one that ended `Completed` can still be rolled back by
- * `transaction.failed`.
- */
-export function eventCanChange(event: TransactionEventKind, status: RecordStatus | undefined): boolean {
-  if (status === undefined || status === 'Pending') return true;
-  return event === 'failed' && status === 'Completed';
-}
+import { eventCanChange, type FinalStatus, type RecordStatus, type TransactionEventKind } from '../domain';
 
 /**
  * Whether an event can change nothing at all, neither money nor what the platform is told: the

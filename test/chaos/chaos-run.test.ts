@@ -1,6 +1,6 @@
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import type { TransactionFinalized } from '../../workflows/contract';
-import { TRANSACTION_WORKFLOW_TYPE, transactionWorkflowId } from '../../workflows/contract';
+import type { TransactionFinalized } from '../../src/domain';
+import { TRANSACTION_WORKFLOW_TYPE, transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import { Ledger } from '../../src/ledger/ledger';
 import { CONSUMED_QUEUES, EXCHANGES, QUEUES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { createMetrics } from '../../src/metrics';

@@ -1,4 +1,4 @@
-import type { AnnounceOutcome, TransactionFinalized } from '../../workflows/contract';
+import type { AnnounceOutcome, TransactionFinalized } from '../../src/domain';
 import { Announcer, type AnnouncementAttempt, type AnnouncerDependencies } from '../../src/finalization/announcer';
 import { createLogger } from '../../src/logger';
 import { BrokerConnection } from '../../src/messaging/broker-connection';

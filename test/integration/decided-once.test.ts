@@ -1,6 +1,7 @@
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { Types, type mongo } from 'mongoose';
-import { transactionWorkflowId, type TransactionFinalized } from '../../workflows/contract';
+import type { TransactionFinalized } from '../../src/domain';
+import { transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
 import { QUEUES } from '../../src/messaging/topology';
 import { LegGate } from '../support/activity-gate';

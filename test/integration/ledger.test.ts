@@ -1,5 +1,5 @@
 import mongoose, { Types } from 'mongoose';
-import type { LegChange } from '../../workflows/contract';
+import type { LegChange } from '../../src/domain';
 import {
   InsufficientBalanceError,
   LedgerInvariantError,

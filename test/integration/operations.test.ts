@@ -1,6 +1,6 @@
 import { Types } from 'mongoose';
 import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
-import { transactionWorkflowId } from '../../workflows/contract';
+import { transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import { createLogger } from '../../src/logger';
 import { ensureLedgerCheckSchedule, RECONCILIATION_SCHEDULE_ID, reconciliationSchedule } from '../../src/temporal/ledger-check-schedules';
 import {

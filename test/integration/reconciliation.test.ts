@@ -1,5 +1,5 @@
 import { Types } from 'mongoose';
-import type { ReconciliationReport } from '../../workflows/contract';
+import type { ReconciliationReport } from '../../src/domain';
 import { walletIdOf } from '../../src/ledger/keys';
 import { entryHash, GENESIS_HASH } from '../../src/ledger/ledger-chain';
 import type { OperationsContext } from '../../src/ops/operations';

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Worker } from '@temporalio/worker';
-import { operatorRetrySignal, transactionCompletedSignal, transactionWorkflowId } from '../../workflows/contract';
+import { operatorRetrySignal, transactionCompletedSignal, transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import { objectId } from '../support/ids';
 import { eventually } from '../support/eventually';
 import { temporalCliPath } from '../support/tools';

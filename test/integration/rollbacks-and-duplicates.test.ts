@@ -1,5 +1,5 @@
 import { Types } from 'mongoose';
-import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionWorkflowId } from '../../workflows/contract';
+import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import { QUEUES } from '../../src/messaging/topology';
 import { LegGate } from '../support/activity-gate';
 import { eventually } from '../support/eventually';

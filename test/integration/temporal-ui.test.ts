@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { transactionWorkflowId } from '../../workflows/contract';
+import { transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import { REPO_ROOT } from '../support/tools';
 import { WalletHarness } from '../support/wallet-harness';
 

@@ -1,5 +1,5 @@
 import { QUEUES } from '../../src/messaging/topology';
-import { transactionCompletedSignal, transactionWorkflowId } from '../../workflows/contract';
+import { transactionCompletedSignal, transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';
 

@@ -1,6 +1,6 @@
 import { Types } from 'mongoose';
 import { QUEUES } from '../../src/messaging/topology';
-import { transactionWorkflowId } from '../../workflows/contract';
+import { transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';
 

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import type { LegChange, TransactionActivities } from '../../workflows/contract';
+import type { TransactionActivities } from '../../activities';
+import type { LegChange } from '../../src/domain';
 
 /**
  * Holds one chosen step of a transaction (by default the ledger activity applying one forward leg)

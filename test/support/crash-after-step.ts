@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
-import type { LegChange } from '../../workflows/contract';
+import type { LegChange } from '../../src/domain';
 import { createLogger } from '../../src/logger';
 import { startWalletService } from '../../src/service';
 

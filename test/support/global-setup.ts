@@ -1,6 +1,6 @@
 import { connect as connectTcp } from 'node:net';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
+import { SEARCH_ATTRIBUTES } from '../../workflows/wallet-transaction/definitions';
 import { TEST_DATABASE_BASE_URL, TEST_RABBITMQ_URL, temporalCliPath } from './tools';
 import { bundleWorkflowsForTests } from './workflow-bundle';
 import { freePort } from './free-port';

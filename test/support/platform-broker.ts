@@ -1,5 +1,5 @@
 import { connect, type Channel, type ChannelModel, type ConsumeMessage, type GetMessage } from 'amqplib';
-import type { TransactionFinalized } from '../../workflows/contract';
+import type { TransactionFinalized } from '../../src/domain';
 import { DEAD_LETTER, EXCHANGES, FINALIZATION_ECHO, QUEUES, ROUTING_KEYS, declareTopology } from '../../src/messaging/topology';
 import { eventually } from './eventually';
 import { TEST_RABBITMQ_URL } from './tools';

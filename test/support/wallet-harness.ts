@@ -2,13 +2,18 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { connect } from 'amqplib';
 import type { WorkerOptions } from '@temporalio/worker';
 import { Types } from 'mongoose';
-import type { TransactionFinalized } from '../../workflows/contract';
+import type { TransactionFinalized } from '../../src/domain';
 import { verifyChain } from '../../src/ledger/ledger-chain';
 import type { OperationsContext } from '../../src/ops/operations';
 import type { WalletService } from '../../src/service';
 import { ENTRIES_ONLY, type LedgerEntryDocument, type VoidedLegDocument } from '../../src/ledger/ledger-entry.model';
 import { walletIdOf } from '../../src/ledger/keys';
-import { SEARCH_ATTRIBUTES, transactionStateQuery, transactionWorkflowId, type TransactionState } from '../../workflows/contract';
+import {
+  SEARCH_ATTRIBUTES,
+  transactionStateQuery,
+  transactionWorkflowId,
+  type TransactionState,
+} from '../../workflows/wallet-transaction/definitions';
 import { eventually } from './eventually';
 import { objectId } from './ids';
 import { PlatformBroker } from './platform-broker';

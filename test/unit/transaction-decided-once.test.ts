@@ -1,5 +1,5 @@
-import type { FinalStatus, TransactionCompleted, TransactionFailed, TransactionRejected } from '../../workflows/contract';
-import type { TransactionMachine } from '../../workflows/transaction-machine';
+import type { FinalStatus, TransactionCompleted, TransactionFailed, TransactionRejected } from '../../src/domain';
+import type { TransactionMachine } from '../../workflows/wallet-transaction/machine';
 import { objectId } from '../support/ids';
 import { randomInt, seededRandom } from '../support/seeded-random';
 import { TransactionWorld } from './support/transaction-model';

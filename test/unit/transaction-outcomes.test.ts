@@ -1,5 +1,5 @@
 import { toAnnouncement } from '../../src/finalization/announcement';
-import { eventCanChange } from '../../src/transaction-record/what-events-change';
+import { eventCanChange } from '../../src/domain';
 
 const T = '665f1c2ab7e4a1d2c3b4a5f8';
 

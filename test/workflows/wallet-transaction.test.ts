@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { TransactionCompleted, TransactionFailed, TransactionRejected } from '../../src/domain';
 import {
   operatorRetrySignal,
   transactionCompletedSignal,
@@ -6,12 +7,9 @@ import {
   transactionRejectedSignal,
   transactionStateQuery,
   transactionWorkflowId,
-  type TransactionCompleted,
-  type TransactionFailed,
-  type TransactionRejected,
   type TransactionState,
-} from '../../workflows/contract';
-import { OPERATOR_WAIT_HISTORY_LIMIT, type walletTransaction } from '../../workflows/wallet-transaction';
+} from '../../workflows/wallet-transaction/definitions';
+import { OPERATOR_WAIT_HISTORY_LIMIT, type walletTransaction } from '../../workflows/wallet-transaction/workflow';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { InMemoryWallet } from './support/in-memory-wallet';

@@ -1,18 +1,14 @@
 import { condition, log, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { applicationFailureOf, applyLeg, messageOf, publishFinalization } from '../activity-stubs';
+import type { RecordedTransaction } from '../../activities';
+import { BUSINESS_FAILURE_TYPES, type AppliedLeg, type BusinessFailureType, type FinalStatus, type LegChange } from '../../src/domain';
 import {
-  BUSINESS_FAILURE_TYPES,
   operatorRetrySignal,
   SEARCH_ATTRIBUTES,
   transactionStateQuery,
-  type AppliedLeg,
-  type BusinessFailureType,
-  type FinalStatus,
-  type LegChange,
-  type RecordedTransaction,
   type TransactionState,
   type TransactionStatus,
-} from '../contract';
+} from '../wallet-transaction/definitions';
 
 // Frozen: the steps of the legacy transaction and reversal workflows of executions started before transactions were decided once. No new
 // execution runs it; remove it once none is open (README: "Changing a workflow safely").

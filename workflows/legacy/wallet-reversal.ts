@@ -1,6 +1,6 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import { openTransaction, reversalsOf } from '../activity-stubs';
-import { SEARCH_ATTRIBUTES, type TransactionReversalInput, type TransactionState } from '../contract';
+import { SEARCH_ATTRIBUTES, type TransactionReversalInput, type TransactionState } from '../wallet-transaction/definitions';
 import { TransactionSteps } from './transaction-steps';
 
 // Frozen: the reversal workflow of executions started before transactions were decided once. No new

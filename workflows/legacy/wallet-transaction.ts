@@ -1,24 +1,25 @@
 import { condition, setHandler } from '@temporalio/workflow';
 import { openTransaction, reversalsOf } from '../activity-stubs';
+import type { RecordedTransaction, TransactionOpening } from '../../activities';
 import {
   BUSINESS_FAILURE_TYPES,
   FAILURE_REASONS,
   partiesOf,
-  transactionCompletedSignal,
-  transactionFailedSignal,
-  transactionRejectedSignal,
   type AppliedLeg,
   type BusinessFailureType,
   type LegChange,
-  type RecordedTransaction,
   type TopUpCompleted,
   type TransactionCompleted,
-  type TransactionOpening,
+  type TransferCompleted,
+} from '../../src/domain';
+import {
+  transactionCompletedSignal,
+  transactionFailedSignal,
+  transactionRejectedSignal,
   type TransactionState,
   type TransactionWorkflowInput,
-  type TransferCompleted,
-} from '../contract';
-import { describe, describedAtStart } from '../transaction-description';
+} from '../wallet-transaction/definitions';
+import { describe, describedAtStart } from '../wallet-transaction/description';
 import { TransactionSteps, type LegResult } from './transaction-steps';
 
 /** A workflow started without either event (by hand, say) gives up after this long. */

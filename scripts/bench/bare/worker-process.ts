@@ -2,7 +2,7 @@
 // options (createWalletWorker), activities that do nothing. Prints `ready`, then one line per
 // finished transaction: `finalized <transactionId> <epoch ms>`.
 import { bundleWorkflowCode } from '@temporalio/worker';
-import type { TransactionActivities, WalletActivities } from '../../../workflows/contract';
+import type { TransactionActivities, WalletActivities } from '../../../activities';
 import { loadConfig } from '../../../src/config';
 import { createWalletWorker } from '../../../src/temporal/worker';
 import { startTracing } from '../../../src/tracing/tracing';

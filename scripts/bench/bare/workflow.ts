@@ -2,7 +2,9 @@
 // activities a transfer runs: open the record, debit, credit, announce), each doing nothing. What
 // Temporal alone allows on this machine, with the service's worker options.
 import { condition, proxyLocalActivities, setHandler } from '@temporalio/workflow';
-import { transactionCompletedSignal, type TransactionActivities, type TransactionCompleted } from '../../../workflows/contract';
+import type { TransactionActivities } from '../../../activities';
+import type { TransactionCompleted } from '../../../src/domain';
+import { transactionCompletedSignal } from '../../../workflows/wallet-transaction/definitions';
 
 const steps = proxyLocalActivities<TransactionActivities>({ startToCloseTimeout: '10s' });
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTES } from '../../../workflows/contract';
+import { SEARCH_ATTRIBUTES } from '../../../workflows/wallet-transaction/definitions';
 import { BrokerControl } from '../../support/broker-control';
 import { eventually } from '../../support/eventually';
 import { REPO_ROOT, temporalCliPath } from '../../support/tools';

@@ -1,5 +1,5 @@
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import type { TransactionFinalized } from '../../../workflows/contract';
+import type { TransactionFinalized } from '../../../src/domain';
 import { DEAD_LETTER, EXCHANGES, QUEUES, declareTopology } from '../../../src/messaging/topology';
 import type { DeadLetter } from '../../support/platform-broker';
 

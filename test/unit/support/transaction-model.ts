@@ -14,8 +14,8 @@ import {
   type TransactionDecision,
   type TransactionRecordView,
   type VoidOutcome,
-} from '../../../workflows/contract';
-import { runTransaction, TransactionMachine, undoOf, type TransactionStepExecutor } from '../../../workflows/transaction-machine';
+} from '../../../src/domain';
+import { runTransaction, TransactionMachine, undoOf, type TransactionStepExecutor } from '../../../workflows/wallet-transaction/machine';
 import { randomInt } from '../../support/seeded-random';
 
 // A model of one transaction's world: its record, the ledger of the wallets it touches, the

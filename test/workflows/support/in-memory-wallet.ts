@@ -1,3 +1,4 @@
+import type { TransactionActivities, WalletActivities } from '../../../activities';
 import {
   BUSINESS_FAILURE_TYPES,
   type AppliedLeg,
@@ -5,13 +6,11 @@ import {
   type LegChange,
   type LegOutcome,
   type RollbackDecision,
-  type TransactionActivities,
   type TransactionCompleted,
   type TransactionDecision,
   type TransactionFinalized,
   type TransactionRecordView,
-  type WalletActivities,
-} from '../../../workflows/contract';
+} from '../../../src/domain';
 
 interface InMemoryRecord {
   terms: TransactionCompleted | null;

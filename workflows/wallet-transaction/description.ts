@@ -1,5 +1,6 @@
 import { upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { partiesOf, SEARCH_ATTRIBUTES, TRANSACTION_MEMO_KEY, type TransactionCompleted } from './contract';
+import { partiesOf, type TransactionCompleted } from '../../src/domain';
+import { SEARCH_ATTRIBUTES, TRANSACTION_MEMO_KEY } from './definitions';
 
 // How an execution describes its transaction in the Temporal UI (search attributes and memo).
 

@@ -10,8 +10,10 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { applicationFailureOf, messageOf, transactionStepsWithin } from './activity-stubs';
-import { describe, describedAtStart } from './transaction-description';
+import { applicationFailureOf, messageOf, transactionStepsWithin } from '../activity-stubs';
+import { describe, describedAtStart } from './description';
+import type { TransactionActivities } from '../../activities';
+import type { AppliedLeg, TransactionDecision } from '../../src/domain';
 import {
   operatorRetrySignal,
   SEARCH_ATTRIBUTES,
@@ -19,15 +21,12 @@ import {
   transactionFailedSignal,
   transactionRejectedSignal,
   transactionStateQuery,
-  type AppliedLeg,
-  type TransactionActivities,
-  type TransactionDecision,
   type TransactionState,
   type TransactionStatus,
   type TransactionWorkflowInput,
-} from './contract';
-import { legacyWalletTransaction } from './legacy/wallet-transaction';
-import { runTransaction, TransactionMachine, type TransactionStep, type TransactionStepExecutor } from './transaction-machine';
+} from './definitions';
+import { legacyWalletTransaction } from '../legacy/wallet-transaction';
+import { runTransaction, TransactionMachine, type TransactionStep, type TransactionStepExecutor } from './machine';
 
 /** Executions started before it replay the steps they started with (workflows/legacy/). */
 export const DECIDED_ONCE_PATCH = 'transaction-decided-once';

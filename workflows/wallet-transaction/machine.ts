@@ -10,7 +10,6 @@ import {
   type ForwardLeg,
   type ForwardLegOutcome,
   type LegChange,
-  type ReceivedEvents,
   type RecordOpening,
   type TransactionCompleted,
   type TransactionDecision,
@@ -20,7 +19,8 @@ import {
   type RollbackDecision,
   type UndoLeg,
   type VoidOutcome,
-} from './contract';
+} from '../../src/domain';
+import type { ReceivedEvents } from './definitions';
 
 // One transaction as one run of it sees it, and the only place where anything about it is decided.
 //
