@@ -68,7 +68,6 @@ const trustProxy = z.union(
 );
 
 const settings = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** An OTLP/HTTP collector's base URL (spans go to its /v1/traces); unset, tracing is off. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
@@ -233,7 +232,6 @@ const serviceSettings = consistentSettings.refine((env) => env.JWKS_ENDPOINT !==
 });
 
 export interface WalletConfig {
-  nodeEnv: 'development' | 'production' | 'test';
   logLevel: string;
   tracing: { otlpEndpoint?: string; serviceName: string };
   mongo: { url: string };
@@ -298,7 +296,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
   }
   const e = parsed.data;
   return {
-    nodeEnv: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE, trustProxy: e.TRUST_PROXY },

@@ -1,4 +1,4 @@
-import type { DecisionPosition, TransactionFinalized } from '../domain';
+import { objectIdTimeMs, type DecisionPosition, type TransactionFinalized } from '../domain';
 import type { Logger } from '../logger';
 import type { BrokerChannel } from '../messaging/broker-channel';
 import type { BrokerConnection } from '../messaging/broker-connection';
@@ -38,7 +38,8 @@ export class FinalizationPublisher {
       () => publishConfirmed(channel, EXCHANGES.transactions, ROUTING_KEYS.transactionFinalized, body),
     );
     this.metrics.finalizationsPublished.inc({ status: finalized.status });
-    const createdAt = creationOf(finalized.transactionId);
+    // When the transactions service created the transaction: its id is an ObjectId.
+    const createdAt = objectIdTimeMs(finalized.transactionId);
     if (position === 'first' && createdAt !== undefined) {
       this.metrics.finalizationLatency.observe({ status: finalized.status }, Math.max(0, Date.now() - createdAt) / 1000);
     }
@@ -47,9 +48,4 @@ export class FinalizationPublisher {
       'transaction finalized',
     );
   }
-}
-
-/** When the transactions service created the transaction: its id is a MongoDB ObjectId, whose first four bytes are the second. */
-function creationOf(transactionId: string): number | undefined {
-  return /^[0-9a-f]{24}$/i.test(transactionId) ? Number.parseInt(transactionId.slice(0, 8), 16) * 1000 : undefined;
 }

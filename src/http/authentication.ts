@@ -13,9 +13,9 @@ import {
 } from 'jose';
 import type { WalletConfig } from '../config';
 import { HttpError } from './http-error';
+import { canonicalObjectId } from '../domain';
 
 export const ACCESS_TOKEN_COOKIE = 'access.token';
-const OBJECT_ID = /^[0-9a-fA-F]{24}$/;
 const MAX_TOKEN_LENGTH = 8_192;
 
 // Remote key set: fetched on first use, cached, fetched again when a token names an unknown kid or
@@ -60,8 +60,9 @@ export function authenticate(config: WalletConfig['auth']): RequestHandler {
       return next(error instanceof KeySetUnavailableError ? authenticationUnavailable(error) : unauthorized());
     }
     const userId = (payload.user as { id?: unknown } | undefined)?.id;
-    if (typeof userId !== 'string' || !OBJECT_ID.test(userId)) return next(unauthorized());
-    res.locals.userId = userId.toLowerCase();
+    const canonical = canonicalObjectId(userId);
+    if (!canonical) return next(unauthorized());
+    res.locals.userId = canonical;
     next();
   };
 }

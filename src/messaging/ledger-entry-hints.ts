@@ -3,6 +3,7 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { BrokerChannel, Consume } from './broker-channel';
 import type { BrokerConnection } from './broker-connection';
+import { canonicalObjectId } from '../domain';
 
 /**
  * The wallet's own exchange for hints that a wallet has a new ledger entry: fanout, not durable, so
@@ -15,8 +16,6 @@ export interface LedgerEntryHint {
   userId: string;
   version: number;
 }
-
-const OBJECT_ID = /^[0-9a-f]{24}$/;
 
 /**
  * Hints of new ledger entries between replicas, so the one holding a user's live-update connection
@@ -90,8 +89,10 @@ export class LedgerEntryHints {
 function decodeHint(content: Buffer): LedgerEntryHint | undefined {
   try {
     const { userId, version } = JSON.parse(content.toString('utf8')) as Partial<LedgerEntryHint>;
-    return typeof userId === 'string' && OBJECT_ID.test(userId) && Number.isSafeInteger(version) && version! > 0
-      ? { userId, version: version! }
+    // The service publishes its hints with ids in their canonical form: anything else is not one.
+    const id = canonicalObjectId(userId);
+    return id !== undefined && id === userId && Number.isSafeInteger(version) && version! > 0
+      ? { userId: id, version: version! }
       : undefined;
   } catch {
     return undefined;

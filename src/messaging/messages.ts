@@ -2,11 +2,11 @@ import { z } from 'zod';
 import { failureReason, type TransactionCompleted, type TransactionFailed } from '../domain';
 import type { AmountLimits } from '../config';
 import { QUEUES, type ConsumedQueue } from './topology';
+import { canonicalObjectId, OBJECT_ID_HEX } from '../domain';
 
 // The messages the wallet consumes, validated to the shapes of ../shared/CONTRACT.md.
 
-const OBJECT_ID = /^[0-9a-fA-F]{24}$/;
-const objectId = z.string().regex(OBJECT_ID, 'must be a 24-hex-digit ObjectId');
+const objectId = z.string().regex(OBJECT_ID_HEX, 'must be a 24-hex-digit ObjectId');
 const MAX_REASON_LENGTH = 500;
 
 export interface DecoderOptions {
@@ -102,7 +102,7 @@ export function createMessageDecoder({ maxMessageBytes, amountLimits }: DecoderO
 /** The transactionId of a message that is otherwise invalid, when it is a valid ObjectId. */
 function transactionIdOf(json: unknown): string | undefined {
   const id = typeof json === 'object' && json !== null ? (json as { transactionId?: unknown }).transactionId : undefined;
-  return typeof id === 'string' && OBJECT_ID.test(id) ? id.toLowerCase() : undefined;
+  return canonicalObjectId(id);
 }
 
 /** ObjectIds are case-insensitive hex; one spelling keeps workflow ids and ledger keys unique. */

@@ -19,6 +19,7 @@ import {
   type OperatorOverride,
 } from './operations';
 import { verifyLedger } from './verification';
+import { canonicalObjectId } from '../domain';
 
 const USAGE = `usage: npm run ops -- <command>
   show <transactionId>          the execution, its state and legs, and the ledger entries
@@ -68,9 +69,9 @@ async function main(argv: string[]): Promise<number> {
 async function run(ctx: OperationsContext, command: string, args: string[], override: OperatorOverride): Promise<number> {
   const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   const transactionId = () => {
-    const id = args[0];
-    if (!id || !/^[0-9a-fA-F]{24}$/.test(id)) throw new UsageError('a 24-hex-digit transactionId is required');
-    return id.toLowerCase();
+    const id = canonicalObjectId(args[0]);
+    if (!id) throw new UsageError('a 24-hex-digit transactionId is required');
+    return id;
   };
   switch (command) {
     case 'show':
@@ -95,7 +96,7 @@ async function run(ctx: OperationsContext, command: string, args: string[], over
     }
     case 'verify': {
       const userId = optionValue(args, '--user');
-      if (userId !== undefined && !/^[0-9a-fA-F]{24}$/.test(userId)) throw new UsageError('--user takes a 24-hex-digit userId');
+      if (userId !== undefined && !canonicalObjectId(userId)) throw new UsageError('--user takes a 24-hex-digit userId');
       const head = optionValue(args, '--head');
       const kept = head === undefined ? undefined : /^(\d+):([0-9a-f]{64})$/.exec(head);
       if (kept === null) throw new UsageError('--head takes <version>:<hash>, as a statement closes with');

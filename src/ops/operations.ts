@@ -21,6 +21,7 @@ import {
   transactionWorkflowId,
   type TransactionState,
 } from '../../workflows/wallet-transaction/definitions';
+import { canonicalObjectId } from '../domain';
 
 // What operators do from the command line (src/ops/cli.ts), as functions the specs call directly.
 
@@ -327,7 +328,7 @@ const EVENT_OF_QUEUE: Record<string, 'completed' | 'failed' | undefined> = {
 function transactionIdIn(body: string): string | undefined {
   try {
     const id: unknown = (JSON.parse(body) as { transactionId?: unknown } | null)?.transactionId;
-    return typeof id === 'string' && /^[0-9a-fA-F]{24}$/.test(id) ? id.toLowerCase() : undefined;
+    return canonicalObjectId(id);
   } catch {
     return undefined;
   }

@@ -30,7 +30,7 @@ function appWith(env: Record<string, string>, reader?: Partial<WalletReader>, re
       },
     }),
   );
-  const config = loadConfig({ NODE_ENV: 'production', ...env });
+  const config = loadConfig(env);
   const metrics = createMetrics();
   const app = createHttpApp({
     config,
@@ -102,18 +102,24 @@ describe('HTTP hygiene', () => {
     }
   });
 
-  it('hides internal failures behind a generic 500 in production', async () => {
-    const { app } = appWith(env, {
-      walletOf: async () => {
-        throw new Error('connection string mongodb://admin:secret@db');
-      },
-    });
-    const response = await request(app)
-      .get('/api/v1/wallet/user')
-      .set('Authorization', `Bearer ${await issuer.token(objectId())}`);
-    expect(response.status).toBe(500);
-    expect(response.body).toEqual({ error: { message: 'Internal server error', status: 500 } });
-    expect(response.text).not.toContain('secret');
+  it.each(['production', 'development'])('hides internal failures behind a generic 500 with NODE_ENV=%s', async (nodeEnv) => {
+    const before = process.env.NODE_ENV;
+    process.env.NODE_ENV = nodeEnv; // Express reads it, for its own error pages
+    try {
+      const { app } = appWith(env, {
+        walletOf: async () => {
+          throw new Error('connection string mongodb://admin:secret@db');
+        },
+      });
+      const response = await request(app)
+        .get('/api/v1/wallet/user')
+        .set('Authorization', `Bearer ${await issuer.token(objectId())}`);
+      expect(response.status).toBe(500);
+      expect(response.body).toEqual({ error: { message: 'Internal server error', status: 500 } });
+      expect(response.text).not.toContain('secret');
+    } finally {
+      process.env.NODE_ENV = before;
+    }
   });
 
   it('answers 503 for reads until the database is connected', async () => {
