@@ -67,7 +67,8 @@ const trustProxy = z.union(
   },
 );
 
-const settings = z.object({
+/** Every setting the service reads from its environment, with its bounds and default. */
+export const SETTINGS = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** An OTLP/HTTP collector's base URL (spans go to its /v1/traces); unset, tracing is off. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
@@ -212,7 +213,7 @@ const settings = z.object({
 });
 
 /** The service verifies tokens; the operators' command line reads no token and needs no key. */
-const consistentSettings = settings
+const consistentSettings = SETTINGS
   .refine((env) => env.TOP_UP_MIN_AMOUNT <= env.TOP_UP_MAX_AMOUNT, {
     message: 'must not exceed TOP_UP_MAX_AMOUNT',
     path: ['TOP_UP_MIN_AMOUNT'],

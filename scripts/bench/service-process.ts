@@ -30,7 +30,7 @@ export class ServiceProcess {
   static async start(environment: ServiceEnvironment, noopLedger: boolean): Promise<ServiceProcess> {
     const { root, database } = environment;
     // The compiled service, as production runs it (npm run build), not through a TypeScript loader.
-    // With the heap limits `npm start` and the Dockerfile use (see "Memory" in the README).
+    // With the heap limits `npm start` and the Dockerfile use (see docs/performance.md).
     // BENCH_SERVICE_NODE_FLAGS adds Node flags to it, for a look inside (--trace-gc, --cpu-prof).
     const extraFlags = process.env.BENCH_SERVICE_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
     const flags = ['--max-semi-space-size=4', '--max-old-space-size=384', ...extraFlags];

@@ -1,4 +1,6 @@
-import { ConfigError, loadConfig } from '../../src/config';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig, SETTINGS } from '../../src/config';
 
 const KEY = '-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----';
 
@@ -88,5 +90,15 @@ describe('configuration', () => {
 
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ JWT_PUBLIC_KEY: KEY, PORT: '' }).http.port).toBe(4003);
+  });
+});
+
+describe('docs/configuration.md', () => {
+  it('documents every setting the service reads, and no other', () => {
+    const table = readFileSync(path.join(__dirname, '../../docs/configuration.md'), 'utf8');
+    const firstCells = [...table.matchAll(/^\| ([^|]*`[A-Z][A-Z0-9_]+`[^|]*)\|/gm)].map((row) => row[1]);
+    const documented = firstCells.flatMap((cell) => [...cell.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((name) => name[1]));
+    const read = Object.keys(SETTINGS.shape);
+    expect([...documented].sort()).toEqual([...read].sort());
   });
 });

@@ -11,7 +11,7 @@ import {
 } from '../wallet-transaction/definitions';
 
 // Frozen: the steps of the legacy transaction and reversal workflows of executions started before transactions were decided once. No new
-// execution runs it; remove it once none is open (README: "Changing a workflow safely").
+// execution runs it; remove it once none is open (docs/design.md: "Changing a workflow safely").
 
 /** How often a step waiting for an operator tries again by itself. */
 const OPERATOR_RECHECK_INTERVAL = '1 hour';

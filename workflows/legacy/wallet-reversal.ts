@@ -4,7 +4,7 @@ import { SEARCH_ATTRIBUTES, type TransactionReversalInput, type TransactionState
 import { TransactionSteps } from './transaction-steps';
 
 // Frozen: the reversal workflow of executions started before transactions were decided once. No new
-// execution runs it; remove it once none is open (README: "Changing a workflow safely").
+// execution runs it; remove it once none is open (docs/design.md: "Changing a workflow safely").
 
 /**
  * `transaction.failed` for a transaction whose execution already closed as Completed: reverses,

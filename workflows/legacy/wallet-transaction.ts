@@ -27,7 +27,7 @@ const FIRST_EVENT_TIMEOUT = '1 hour';
 
 // Frozen: the transaction workflow of executions started before transactions were decided once
 // (they have no `transaction-decided-once` patch marker). They replay, and finish, with these exact
-// steps; remove this folder once none is open (README: "Changing a workflow safely").
+// steps; remove this folder once none is open (docs/design.md: "Changing a workflow safely").
 
 /**
  * One transaction, from its first event to its final announcement. `transaction.completed` applies
