@@ -213,11 +213,10 @@ export const SETTINGS = z.object({
 });
 
 /** The service verifies tokens; the operators' command line reads no token and needs no key. */
-const consistentSettings = SETTINGS
-  .refine((env) => env.TOP_UP_MIN_AMOUNT <= env.TOP_UP_MAX_AMOUNT, {
-    message: 'must not exceed TOP_UP_MAX_AMOUNT',
-    path: ['TOP_UP_MIN_AMOUNT'],
-  })
+const consistentSettings = SETTINGS.refine((env) => env.TOP_UP_MIN_AMOUNT <= env.TOP_UP_MAX_AMOUNT, {
+  message: 'must not exceed TOP_UP_MAX_AMOUNT',
+  path: ['TOP_UP_MIN_AMOUNT'],
+})
   .refine((env) => env.TRANSFER_MIN_AMOUNT <= env.TRANSFER_MAX_AMOUNT, {
     message: 'must not exceed TRANSFER_MAX_AMOUNT',
     path: ['TRANSFER_MIN_AMOUNT'],
