@@ -18,7 +18,7 @@ import { SEARCH_ATTRIBUTES, transactionWorkflowId } from '../../workflows/wallet
 import { walletIdOf } from '../../src/ledger/keys';
 import { Ledger } from '../../src/ledger/ledger';
 import { createMetrics } from '../../src/metrics';
-import { verifyLedger, type LedgerVerification } from '../../src/ops/verification';
+import { verifyLedger, type LedgerVerification } from '../../src/ops/verify';
 import { openStores, type Stores } from '../../src/stores';
 import { LedgerSeeder } from './ledger-seeder';
 import { LoadDriver, percentile } from './load';

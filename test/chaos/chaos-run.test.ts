@@ -4,7 +4,8 @@ import { TRANSACTION_WORKFLOW_TYPE, transactionWorkflowId } from '../../workflow
 import { Ledger } from '../../src/ledger/ledger';
 import { CONSUMED_QUEUES, EXCHANGES, QUEUES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { createMetrics } from '../../src/metrics';
-import { resetTransaction, type OperationsContext } from '../../src/ops/operations';
+import { resetTransaction } from '../../src/ops/reset';
+import type { OperationsContext } from '../../src/ops/operations-context';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { randomInt, seededRandom } from '../support/seeded-random';

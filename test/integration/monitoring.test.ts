@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { reconcileNow } from '../../src/ops/operations';
+import { reconcileNow } from '../../src/ops/reconcile';
 import { eventually } from '../support/eventually';
 import { freePort } from '../support/free-port';
 import { objectId } from '../support/ids';

@@ -1,4 +1,7 @@
-import { listStuck, retryTransaction, showTransaction, type OperationsContext } from '../../src/ops/operations';
+import { listStuck } from '../../src/ops/stuck';
+import { retryTransaction } from '../../src/ops/retry';
+import { showTransaction } from '../../src/ops/show';
+import type { OperationsContext } from '../../src/ops/operations-context';
 import { CONSUMED_QUEUES, EXCHANGES, FINALIZATION_ECHO } from '../../src/messaging/topology';
 import { LEDGER_ENTRY_HINTS } from '../../src/messaging/ledger-entry-hints';
 import { BrokerControl } from '../support/broker-control';

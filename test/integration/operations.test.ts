@@ -3,17 +3,13 @@ import { EXCHANGES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import { createLogger } from '../../src/logger';
 import { ensureLedgerCheckSchedule, RECONCILIATION_SCHEDULE_ID, reconciliationSchedule } from '../../src/temporal/ledger-check-schedules';
-import {
-  listDeadLetters,
-  listStuck,
-  reconcileNow,
-  replayDeadLetters,
-  resetTransaction,
-  retryTransaction,
-  showTransaction,
-  FinalTransactionError,
-  type OperationsContext,
-} from '../../src/ops/operations';
+import { listDeadLetters, replayDeadLetters } from '../../src/ops/dead-letters';
+import { listStuck } from '../../src/ops/stuck';
+import { reconcileNow } from '../../src/ops/reconcile';
+import { resetTransaction } from '../../src/ops/reset';
+import { retryTransaction } from '../../src/ops/retry';
+import { showTransaction } from '../../src/ops/show';
+import { FinalTransactionError, type OperationsContext } from '../../src/ops/operations-context';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';

@@ -2,12 +2,12 @@ import { Types } from 'mongoose';
 import type { ReconciliationReport } from '../../src/domain';
 import { walletIdOf } from '../../src/ledger/keys';
 import { entryHash, GENESIS_HASH } from '../../src/ledger/ledger-chain';
-import type { OperationsContext } from '../../src/ops/operations';
-import { reconcileNow } from '../../src/ops/operations';
+import type { OperationsContext } from '../../src/ops/operations-context';
+import { reconcileNow } from '../../src/ops/reconcile';
 import { reconcile, reconciliationOver } from '../../src/reconciliation/reconciliation';
 import { openStores } from '../../src/stores';
 import { LEASE_ABANDONED_AFTER_MS, PassInProgressError } from '../../src/reconciliation/reconciliation-store';
-import { verifyLedger } from '../../src/ops/verification';
+import { verifyLedger } from '../../src/ops/verify';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';
 
