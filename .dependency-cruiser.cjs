@@ -52,6 +52,13 @@ module.exports = {
       },
     },
     {
+      name: 'the-ledger-has-one-entry-point',
+      comment: 'Outside src/ledger, the ledger is reached through src/ledger/index.ts: its writer and projection stay its own.',
+      severity: 'error',
+      from: { pathNot: ['^src/ledger/', '^test/'] },
+      to: { path: '^src/ledger/', pathNot: '^src/ledger/index\\.ts$' },
+    },
+    {
       name: 'the-record-and-the-announcement-do-not-call-upward',
       severity: 'error',
       from: { path: '^src/(transaction-record|finalization)/' },

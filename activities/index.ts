@@ -24,9 +24,14 @@ import {
   type VoidOutcome,
 } from '../src/domain';
 import type { Announcer } from '../src/finalization/announcer';
-import { BusinessRuleError, LedgerInvariantError, LegVoidedError } from '../src/ledger/errors';
-import type { Ledger, LedgerLeg } from '../src/ledger/ledger';
-import type { LedgerEntryDocument } from '../src/ledger/ledger-entry.model';
+import {
+  BusinessRuleError,
+  LedgerInvariantError,
+  LegVoidedError,
+  type Ledger,
+  type LedgerLeg,
+  type LedgerEntryDocument,
+} from '../src/ledger';
 import { termsFrom, type TransactionRecords } from '../src/transaction-record/transaction-records';
 
 // The activities the workflows call: each hands its step to the module that owns it, and turns

@@ -4,7 +4,7 @@ import type { Histogram } from 'prom-client';
 import { openConnection } from './database/connection';
 import { observeQueries } from './database/query-metrics';
 import { FinalizationLog } from './finalization/finalization-log';
-import { LedgerStore } from './ledger/ledger-store';
+import { LedgerStore } from './ledger';
 import { ReconciliationStore } from './reconciliation/reconciliation-store';
 import { TransactionRecords } from './transaction-record/transaction-records';
 

@@ -2,9 +2,15 @@
 // the large ledgers the reconciliation and statement scenarios measure.
 import { Types } from 'mongoose';
 import type { Leg, TransactionType } from '../../src/domain';
-import { ledgerEntryIdOf, walletIdOf } from '../../src/ledger/keys';
-import { entryHash, GENESIS_HASH, nextLink, type WalletHead } from '../../src/ledger/ledger-chain';
-import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
+import {
+  ledgerEntryIdOf,
+  walletIdOf,
+  type LedgerEntryDocument,
+  entryHash,
+  GENESIS_HASH,
+  nextLink,
+  type WalletHead,
+} from '../../src/ledger';
 import type { Stores } from '../../src/stores';
 
 const INSERT_BATCH = 1_000;

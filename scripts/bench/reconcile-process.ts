@@ -2,7 +2,7 @@
 // reconciliation the service's scheduled workflow runs, over the database DATABASE_URL names.
 // Prints the report as one JSON line.
 import { loadConfig } from '../../src/config';
-import { Ledger } from '../../src/ledger/ledger';
+import { Ledger } from '../../src/ledger';
 import { reconcile, reconciliationOver } from '../../src/reconciliation/reconciliation';
 import { createMetrics } from '../../src/metrics';
 import { openStores } from '../../src/stores';

@@ -4,7 +4,7 @@ import rateLimit from 'express-rate-limit';
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
 import type { WalletConfig } from '../config';
-import type { WalletReader } from '../ledger/wallet-reader';
+import type { WalletReader } from '../ledger';
 import type { LiveEntryHub } from '../live-updates/live-entry-hub';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { LedgerInvariantError } from '../ledger/errors';
+import { LedgerInvariantError } from '../ledger';
 import type { Logger } from '../logger';
 import { isDatabaseUnavailable } from '../database/connection';
 import { errorBody, HttpError } from './http-error';

@@ -1,7 +1,6 @@
 import type { Express, Request, RequestHandler, Response } from 'express';
 import type { WalletConfig } from '../config';
-import type { HistoryEntry } from '../ledger/history-entry';
-import type { WalletReader } from '../ledger/wallet-reader';
+import type { HistoryEntry, WalletReader } from '../ledger';
 import type { EntrySink } from '../live-updates/entry-follower';
 import { LiveUpdatesFullError, type LiveEntryHub } from '../live-updates/live-entry-hub';
 import { HttpError, ServiceStartingError } from './http-error';

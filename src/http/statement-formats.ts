@@ -1,5 +1,4 @@
-import type { BalancePosition, StatementEntry } from '../ledger/statement';
-import type { StatementTotals } from '../ledger/statement-totals';
+import type { BalancePosition, StatementEntry, StatementTotals } from '../ledger';
 
 // How a statement is written, a piece at a time: neither format needs the whole statement in hand.
 

@@ -1,7 +1,6 @@
 import type { Express, Request, RequestHandler, Response } from 'express';
 import type { WalletConfig } from '../config';
-import type { WalletStatement } from '../ledger/statement';
-import type { WalletReader } from '../ledger/wallet-reader';
+import type { WalletStatement, WalletReader } from '../ledger';
 import { HttpError } from './http-error';
 import { statementRange } from './moments';
 import { ClientGoneError, writeRespectingBackpressure } from './response-stream';

@@ -1,5 +1,5 @@
 import type { Express, Request, RequestHandler } from 'express';
-import type { WalletReader } from '../ledger/wallet-reader';
+import type { WalletReader } from '../ledger';
 import { HttpError } from './http-error';
 import { decodeCursor, encodeCursor } from './history-cursor';
 import { momentParameter } from './moments';

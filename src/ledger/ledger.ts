@@ -1,17 +1,25 @@
 import { Types } from 'mongoose';
-import type { AppliedLeg, LegChange, UndoLeg } from '../domain';
+import { isDuplicateKey } from '../database/duplicate-key';
+import type { AppliedLeg, LegChange, UndoLeg, ForwardLeg } from '../domain';
 import type { Metrics } from '../metrics';
 import { KeyedMutex } from '../support/keyed-mutex';
-import { checkSameAmount, findAppliedLeg, LEG_LOOKBACK, toAppliedLeg } from './applied-legs';
+import { type WalletHead, entryHash, GENESIS_HASH } from './chain';
 import { LegNotLocatedError } from './errors';
-import type { WalletHead } from './ledger-chain';
-import { ENTRIES_ONLY, type LedgerEntryDocument } from './ledger-entry.model';
-import type { LedgerStore } from './ledger-store';
-import { LegWriter, type EntryWrittenListener, type LegEntry } from './leg-writer';
+import {
+  checkSameAmount,
+  findAppliedLeg,
+  LEG_LOOKBACK,
+  toAppliedLeg,
+  LegWriter,
+  type EntryWrittenListener,
+  type LegEntry,
+} from './leg-writer';
+import { ENTRIES_ONLY, type LedgerEntryDocument, ledgerEntryIdOf, walletIdOf } from './model';
 import { WalletProjection } from './projection';
-import { reversalsFrom } from './reversals';
-import { WalletHeads } from './wallet-heads';
-import { openWallet } from './wallet-opening';
+import type { LedgerStore } from './store';
+
+// The ledger's write side as its callers see it: open a wallet, apply, void or undo a leg once, find
+// a transaction's entries by their locations.
 
 /** A transaction has at most a debit, a credit and an undo of each. */
 const MAX_ENTRIES_PER_TRANSACTION = 16;
@@ -43,9 +51,8 @@ export class Ledger {
     private readonly initialBalance: number,
     onEntryWritten: EntryWrittenListener = () => undefined,
   ) {
-    const heads = new WalletHeads();
-    this.projection = new WalletProjection(store, heads);
-    this.writer = new LegWriter(store, this.projection, heads, metrics, onEntryWritten);
+    this.projection = new WalletProjection(store);
+    this.writer = new LegWriter(store, this.projection, metrics, onEntryWritten);
   }
 
   openWallet(userId: string): Promise<{ created: boolean }> {
@@ -117,4 +124,76 @@ export class Ledger {
   rollProjectionForward(userId: string): Promise<WalletHead> {
     return this.projection.rollForward(userId);
   }
+}
+
+/** Creates the user's wallet, once; a repeated sign-up changes nothing. */
+export async function openWallet(
+  store: LedgerStore,
+  projection: WalletProjection,
+  userId: string,
+  initialBalance: number,
+): Promise<{ created: boolean }> {
+  const user = new Types.ObjectId(userId);
+  const opening = initialBalance > 0;
+  // Marked first: the reconciliation must see the opening entry, which no transaction marks.
+  await store.walletsToReconcile.mark([userId.toLowerCase()]);
+  // The initial balance is an entry like any other, so the ledger alone explains every balance.
+  if (opening) await insertOpeningEntry(store, user, userId, initialBalance);
+  try {
+    await store.wallets.create({ _id: walletIdOf(userId), userId: user, balance: initialBalance, version: opening ? 1 : 0 });
+  } catch (error) {
+    if (isDuplicateKey(error)) return { created: false };
+    throw error;
+  }
+  // A leg may have reached the ledger between the opening entry and this document.
+  if (opening) await projection.rollForward(userId);
+  return { created: true };
+}
+
+async function insertOpeningEntry(store: LedgerStore, user: Types.ObjectId, userId: string, amount: number): Promise<void> {
+  const entry: LedgerEntryDocument = {
+    _id: ledgerEntryIdOf(userId, 1),
+    userId: user,
+    version: 1,
+    transactionId: null,
+    transactionType: null,
+    leg: 'opening',
+    amount,
+    balanceAfter: amount,
+    counterpartyUserId: null,
+    createdAt: new Date(),
+  };
+  entry.hash = entryHash(entry, GENESIS_HASH);
+  try {
+    await store.entryCollection.insertOne(entry);
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+  }
+}
+
+/** The order in which a transaction applies its forward legs: a transfer debits, then credits. */
+const FORWARD_SEQUENCE: Record<ForwardLeg, number> = { debit: 0, credit: 1 };
+
+/**
+ * For executions started before transactions were decided once: the reversals that would undo what
+ * a transaction still has standing in its entries, each forward leg (debit, credit) not yet
+ * compensated or reversed, last applied first. The order is the transaction's own sequence, not the
+ * entries' `createdAt`, which each worker stamps from its own clock.
+ */
+export function reversalsFrom(transactionId: string, entries: LedgerEntryDocument[]): LegChange[] {
+  const undone = new Set(entries.filter((e) => e.leg === 'compensation' || e.leg === 'reversal').map((e) => e.userId.toHexString()));
+  return entries
+    .filter(
+      (e): e is LedgerEntryDocument & { leg: ForwardLeg } =>
+        (e.leg === 'debit' || e.leg === 'credit') && !undone.has(e.userId.toHexString()),
+    )
+    .sort((a, b) => FORWARD_SEQUENCE[b.leg] - FORWARD_SEQUENCE[a.leg])
+    .map((e) => ({
+      transactionId,
+      transactionType: e.transactionType ?? 'Transfer',
+      leg: 'reversal' as const,
+      userId: e.userId.toHexString(),
+      amount: -e.amount,
+      counterpartyUserId: e.counterpartyUserId?.toHexString(),
+    }));
 }

@@ -1,17 +1,13 @@
 import { Types, type mongo } from 'mongoose';
-import type { LegChange } from '../domain';
 import { isDuplicateKey } from '../database/duplicate-key';
+import type { LegChange, AppliedLeg } from '../domain';
 import type { Metrics } from '../metrics';
 import { backoffDelayMs, sleep } from '../support/backoff';
-import { checkSameAmount, findAppliedLeg, isSameLeg, LEG_LOOKBACK } from './applied-legs';
+import { entryHash, nextEntryTime, nextLink, type ChainLink, type WalletHead, GENESIS_HASH } from './chain';
 import { BusinessRuleError, LedgerContentionError, LedgerInvariantError, LegVoidedError } from './errors';
-import { sealChain } from './chain-seal';
-import { entryHash, nextEntryTime, nextLink, type ChainLink, type WalletHead } from './ledger-chain';
-import type { LedgerEntryDocument, VoidedLegDocument } from './ledger-entry.model';
-import type { LedgerStore } from './ledger-store';
-import { ledgerEntryIdOf, voidedLegIdOf } from './keys';
+import { type LedgerEntryDocument, type VoidedLegDocument, ledgerEntryIdOf, voidedLegIdOf } from './model';
 import type { WalletProjection } from './projection';
-import type { WalletHeads } from './wallet-heads';
+import type { LedgerStore } from './store';
 
 // Attempts at claiming a wallet's next version before the activity gives up and lets Temporal retry.
 const MAX_VERSION_CLAIMS = 25;
@@ -45,7 +41,6 @@ export class LegWriter {
   constructor(
     private readonly store: LedgerStore,
     private readonly projection: WalletProjection,
-    private readonly heads: WalletHeads,
     private readonly metrics: Metrics,
     private readonly onEntryWritten: EntryWrittenListener,
   ) {}
@@ -53,7 +48,7 @@ export class LegWriter {
   async write(change: LegChange, signal: AbortSignal | undefined): Promise<LegEntry> {
     // A remembered head or the wallet document may be behind the ledger: a claim on either then
     // conflicts, and the ledger's head is read.
-    let head = await this.sealed(this.heads.get(change.userId) ?? (await this.projection.projectedHead(change.userId)));
+    let head = await this.sealed(await this.projection.headToBuildOn(change.userId));
     // Whether `head` was just read from the ledger itself, not from memory or the wallet document.
     let atLedgerHead = false;
     for (let attempt = 1; attempt <= MAX_VERSION_CLAIMS; attempt++) {
@@ -129,8 +124,7 @@ export class LegWriter {
   private async written(change: LegChange, entry: LedgerEntryDocument): Promise<LedgerEntryDocument> {
     this.metrics.ledgerEntries.inc({ leg: change.leg });
     this.onEntryWritten({ userId: entry.userId.toHexString(), version: entry.version });
-    this.heads.remember(change.userId, entry);
-    await Promise.all([this.projection.copy(change.userId, entry), this.store.recordLegLocations([entry])]);
+    await Promise.all([this.projection.written(change.userId, entry), this.store.recordLegLocations([entry])]);
     return entry;
   }
 
@@ -181,4 +175,110 @@ function entryOf(change: LegChange, link: ChainLink, createdAt: Date, previousHa
   };
   entry.hash = entryHash(entry, previousHash);
   return entry;
+}
+
+/** Entries of one wallet read and sealed at once. */
+const SEAL_BATCH = 16;
+
+/**
+ * Gives a wallet's entries up to `version` their chain hashes where they were written before entries
+ * were chained, and returns the hash at `version`. Sealed entries are always a prefix of a wallet's
+ * versions (the writer seals a head before it builds on it, the migration seals from the bottom),
+ * so the last sealed one is found by binary search and only the rest is read. Two sealers compute
+ * the same hashes, so they may race; every batch sealed stays sealed, so a sealer stopped half-way
+ * (a timed-out activity) leaves progress for the next.
+ */
+export async function sealChain(store: LedgerStore, userId: string, version: number, signal?: AbortSignal): Promise<string> {
+  if (version === 0) return GENESIS_HASH;
+  let sealed = 0;
+  let unsealed = version;
+  const head = await store.entryAt(userId, version);
+  if (head?.hash) return head.hash;
+  while (unsealed - sealed > 1) {
+    const middle = Math.floor((sealed + unsealed) / 2);
+    const entry = await entryOrThrow(store, userId, middle);
+    if (entry.hash) sealed = middle;
+    else unsealed = middle;
+  }
+  let previous = sealed === 0 ? GENESIS_HASH : (await entryOrThrow(store, userId, sealed)).hash!;
+  for (let from = sealed + 1; from <= version; from += SEAL_BATCH) {
+    signal?.throwIfAborted();
+    const versions = Array.from({ length: Math.min(SEAL_BATCH, version - from + 1) }, (_, i) => from + i);
+    const entries = await Promise.all(versions.map((v) => entryOrThrow(store, userId, v)));
+    const seals = entries.map((entry) => {
+      previous = entry.hash ?? entryHash(entry, previous);
+      return { updateOne: { filter: { _id: entry._id }, update: { $set: { hash: previous } } } };
+    });
+    await store.entryCollection.bulkWrite(seals, { ordered: false });
+  }
+  return previous;
+}
+
+async function entryOrThrow(store: LedgerStore, userId: string, version: number) {
+  const entry = await store.entryAt(userId, version);
+  if (!entry) throw new LedgerInvariantError(`ledger of user ${userId} has no entry at version ${version}`);
+  return entry;
+}
+
+/**
+ * Entries of a wallet read back from its head, by _id, for a leg whose location was not recorded
+ * (its writer died between the entry and the location): for a leg known to be applied (its key is
+ * taken), and for a leg refused (only a retry of a leg that took the balance it now lacks).
+ */
+export const LEG_LOOKBACK = { applied: 2_000, refused: 2 } as const;
+/** Entries read back at once. */
+const LOOKBACK_BATCH = 16;
+
+/**
+ * The entry of a leg applied at version `latest` or before: where its location says, or else among
+ * the `lookback` latest entries of its wallet (the location is then recorded). Every read is by _id,
+ * so finding a leg costs the same however long the ledger grows; null when it is not found.
+ */
+export async function findAppliedLeg(
+  store: LedgerStore,
+  change: LegChange,
+  latest: number,
+  lookback: number,
+): Promise<LedgerEntryDocument | null> {
+  const located = await store.legEntry(change);
+  if (located) return located;
+  const lowest = Math.max(1, latest - lookback + 1);
+  for (let to = latest; to >= lowest; to -= LOOKBACK_BATCH) {
+    const versions = Array.from({ length: Math.min(LOOKBACK_BATCH, to - lowest + 1) }, (_, i) => to - i);
+    const entries = await Promise.all(versions.map((version) => store.entryAt(change.userId, version)));
+    const found = entries.find((entry) => entry && isSameLeg(entry, change));
+    if (found) {
+      await store.recordLegLocations([found]);
+      return found;
+    }
+  }
+  return null;
+}
+
+export function isSameLeg(entry: LedgerEntryDocument, change: LegChange): boolean {
+  return entry.transactionId?.toHexString() === change.transactionId && entry.leg === change.leg;
+}
+
+/** A leg found already applied must be the same change; anything else is a corrupted ledger. */
+export function checkSameAmount(change: LegChange, existing: LedgerEntryDocument): void {
+  if (existing.amount !== change.amount) {
+    throw new LedgerInvariantError(
+      `transaction ${change.transactionId} leg ${change.leg} of user ${change.userId} was applied with ` +
+        `amount ${existing.amount}, now requested with ${change.amount}`,
+    );
+  }
+}
+
+export function toAppliedLeg(entry: LedgerEntryDocument): AppliedLeg {
+  if (entry.leg === 'opening' || entry.transactionId === null) {
+    throw new LedgerInvariantError(`entry ${entry._id} is not a transaction leg`);
+  }
+  return {
+    transactionId: entry.transactionId.toHexString(),
+    leg: entry.leg,
+    userId: entry.userId.toHexString(),
+    amount: entry.amount,
+    balanceAfter: entry.balanceAfter,
+    version: entry.version,
+  };
 }

@@ -1,19 +1,28 @@
+import { GENESIS_HASH, type WalletHead } from './chain';
 import { LedgerInvariantError, WalletNotFoundError } from './errors';
-import { GENESIS_HASH, type WalletHead } from './ledger-chain';
-import type { LedgerEntryDocument } from './ledger-entry.model';
-import type { LedgerStore } from './ledger-store';
-import { walletIdOf } from './keys';
-import type { WalletHeads } from './wallet-heads';
+import { type LedgerEntryDocument, walletIdOf } from './model';
+import type { LedgerStore } from './store';
 
 /**
  * The wallet document: a projection of the wallet's latest ledger entry, copied after every write
  * and rolled forward whenever it is found behind. The ledger is the truth; the document is a cache.
  */
 export class WalletProjection {
-  constructor(
-    private readonly store: LedgerStore,
-    private readonly heads: WalletHeads,
-  ) {}
+  /** The head cache: only the projection fills, reads and forgets it. */
+  private readonly heads = new WalletHeads();
+
+  constructor(private readonly store: LedgerStore) {}
+
+  /** The head a new entry is computed from: the last one this process wrote or verified, else the wallet document's (checked). */
+  async headToBuildOn(userId: string): Promise<WalletHead> {
+    return this.heads.get(userId) ?? (await this.projectedHead(userId));
+  }
+
+  /** An entry this process just wrote: the wallet's head from now on, copied into its document. */
+  async written(userId: string, entry: LedgerEntryDocument): Promise<void> {
+    this.heads.remember(userId, entry);
+    await this.copy(userId, entry);
+  }
 
   /**
    * Brings the wallet document up to its ledger's latest entry and returns that head. Repeats while
@@ -34,7 +43,7 @@ export class WalletProjection {
    * computed from it, so a document that disagrees with its ledger must never be built upon. The
    * check reads the entry back unless this process wrote or verified it.
    */
-  async projectedHead(userId: string): Promise<WalletHead> {
+  private async projectedHead(userId: string): Promise<WalletHead> {
     const wallet = await this.store.walletOf(userId, { balance: 1, version: 1 });
     if (!wallet) throw new WalletNotFoundError(userId);
     const known = this.heads.get(userId);
@@ -61,7 +70,7 @@ export class WalletProjection {
    * may be left behind: the next change of the wallet (its version claim conflicts) or the
    * reconciliation rolls it forward, and reads look ahead of it meanwhile.
    */
-  async copy(userId: string, entry: LedgerEntryDocument): Promise<void> {
+  private async copy(userId: string, entry: LedgerEntryDocument): Promise<void> {
     const result = await this.store.wallets
       .updateOne({ _id: walletIdOf(userId) }, { $set: { balance: entry.balanceAfter, version: entry.version, updatedAt: entry.createdAt } })
       .exec();
@@ -70,5 +79,36 @@ export class WalletProjection {
       this.heads.forget(userId);
       throw new LedgerInvariantError(`wallet of user ${userId} has entries up to version ${entry.version} but no wallet document`);
     }
+  }
+}
+
+/** Wallet heads remembered at most (oldest forgotten first). */
+const MAX_REMEMBERED_HEADS = 10_000;
+
+/**
+ * The latest entry this process wrote or verified, per wallet: a true link of the wallet's chain,
+ * so the next version can be claimed on it without reading the wallet document first.
+ */
+class WalletHeads {
+  private readonly heads = new Map<string, WalletHead>();
+
+  get(userId: string): WalletHead | undefined {
+    return this.heads.get(userId);
+  }
+
+  remember(userId: string, entry: { version: number; balanceAfter: number; createdAt: Date; hash?: string }): void {
+    this.heads.delete(userId);
+    this.heads.set(userId, {
+      userId,
+      balance: entry.balanceAfter,
+      version: entry.version,
+      latestEntryAt: entry.createdAt,
+      hash: entry.hash ?? null,
+    });
+    if (this.heads.size > MAX_REMEMBERED_HEADS) this.heads.delete(this.heads.keys().next().value!);
+  }
+
+  forget(userId: string): void {
+    this.heads.delete(userId);
   }
 }

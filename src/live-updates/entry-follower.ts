@@ -1,7 +1,4 @@
-import type { FeedPosition } from '../ledger/entry-feed';
-import { LedgerInvariantError } from '../ledger/errors';
-import type { HistoryEntry } from '../ledger/history-entry';
-import type { WalletReader } from '../ledger/wallet-reader';
+import { type FeedPosition, type WalletReader, LedgerInvariantError, type HistoryEntry } from '../ledger';
 import type { Logger } from '../logger';
 
 export type FeedReads = Pick<WalletReader, 'entriesAfter'>;

@@ -1,5 +1,5 @@
 import type { WalletConfig } from '../config';
-import type { FeedPosition } from '../ledger/entry-feed';
+import type { FeedPosition } from '../ledger';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { EntryFollower, type EntrySink, type FeedReads } from './entry-follower';

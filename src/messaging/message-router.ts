@@ -1,7 +1,12 @@
-import { rejectionReason, type TransactionCompleted, type TransactionFailed, type TransactionRejected } from '../domain';
-import type { Ledger } from '../ledger/ledger';
+import {
+  rejectionReason,
+  type TransactionCompleted,
+  type TransactionFailed,
+  type TransactionRejected,
+  type TransactionEventKind,
+} from '../domain';
+import type { Ledger } from '../ledger';
 import type { TransactionRecords } from '../transaction-record/transaction-records';
-import type { TransactionEventKind } from '../domain';
 import { settledFor } from '../transaction-record/what-events-change';
 import type { ConsumedMessage } from './messages';
 

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { failureReason, type TransactionCompleted, type TransactionFailed } from '../domain';
+import { failureReason, type TransactionCompleted, type TransactionFailed, canonicalObjectId, OBJECT_ID_HEX } from '../domain';
 import type { AmountLimits } from '../config';
 import { QUEUES, type ConsumedQueue } from './topology';
-import { canonicalObjectId, OBJECT_ID_HEX } from '../domain';
 
 // The messages the wallet consumes, validated to the shapes of ../shared/CONTRACT.md.
 

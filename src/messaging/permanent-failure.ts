@@ -1,5 +1,5 @@
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
-import { LedgerInvariantError } from '../ledger/errors';
+import { LedgerInvariantError } from '../ledger';
 
 /** gRPC's INVALID_ARGUMENT: Temporal refuses the request itself (a payload over its size limit, say). */
 const GRPC_INVALID_ARGUMENT = 3;

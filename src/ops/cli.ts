@@ -5,7 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { connect } from 'amqplib';
 import { ConfigError, loadConfig } from '../config';
 import { canonicalObjectId } from '../domain';
-import { Ledger } from '../ledger/ledger';
+import { Ledger } from '../ledger';
 import { createMetrics } from '../metrics';
 import { openStores } from '../stores';
 import { listDeadLetters, replayDeadLetters } from './dead-letters';

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { ConfirmChannel } from 'amqplib';
-import type { Ledger } from '../ledger/ledger';
+import type { Ledger } from '../ledger';
 import type { Stores } from '../stores';
 import { transactionStateQuery, type TransactionState } from '../../workflows/wallet-transaction/definitions';
 

@@ -1,4 +1,4 @@
-import type { LedgerEntryDocument, VoidedLegDocument } from '../ledger/ledger-entry.model';
+import type { LedgerEntryDocument, VoidedLegDocument } from '../ledger';
 import type { TransactionRecordDocument } from '../transaction-record/transaction-records';
 import { transactionReversalWorkflowId, transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import { describeExecution, type ExecutionReport, type OperationsContext } from './operations-context';

@@ -1,4 +1,4 @@
-import type { LedgerStore } from '../ledger/ledger-store';
+import type { LedgerStore } from '../ledger';
 import type { ChainBreak } from '../domain';
 import { verifyChains, type ChainHead } from '../reconciliation/chain-verification';
 

@@ -1,6 +1,5 @@
 import { Types } from 'mongoose';
-import type { LedgerStore } from '../ledger/ledger-store';
-import type { WalletDocument } from '../ledger/wallet.model';
+import type { LedgerStore, WalletDocument } from '../ledger';
 import { WALLET_START } from './reconciliation-store';
 import type { VerificationSlice } from '../domain';
 import { walkWallet } from './wallet-walk';

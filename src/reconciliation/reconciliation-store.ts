@@ -1,7 +1,7 @@
 import type { Connection, mongo } from 'mongoose';
 import { createCollection } from '../database/connection';
 import { isDuplicateKey } from '../database/duplicate-key';
-import { GENESIS_HASH } from '../ledger/ledger-chain';
+import { GENESIS_HASH } from '../ledger';
 
 /** Where the reconciliation last verified a wallet: its version and chain hash, and what its entries add up to there. */
 export interface WalletCheckpoint {

@@ -1,11 +1,8 @@
 import { Types } from 'mongoose';
 import type { ReconciliationReport, ReportedTransaction, WalletDrift } from '../domain';
-import type { LedgerEntryDocument } from '../ledger/ledger-entry.model';
-import type { Ledger } from '../ledger/ledger';
-import type { LedgerStore } from '../ledger/ledger-store';
+import type { LedgerEntryDocument, WalletDocument, Ledger, LedgerStore } from '../ledger';
 import type { Stores } from '../stores';
-import type { WalletDocument } from '../ledger/wallet.model';
-import type { TransactionRecordDocument, TransactionRecords } from '../transaction-record/transaction-records';
+import { type TransactionRecordDocument, type TransactionRecords, transactionOfMark } from '../transaction-record/transaction-records';
 import {
   WALLET_START,
   type FullPassProgress,
@@ -16,7 +13,6 @@ import {
   type WalletCheckpoint,
 } from './reconciliation-store';
 import { judgeTransaction, type TransactionJudgement } from './transaction-check';
-import { transactionOfMark } from '../transaction-record/transaction-records';
 import { walkWallet } from './wallet-walk';
 
 /** Offenders reported at most, so a report stays readable (and fits a workflow failure). */

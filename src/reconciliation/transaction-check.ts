@@ -1,5 +1,5 @@
 import type { ReportedTransaction } from '../domain';
-import type { LedgerEntryDocument } from '../ledger/ledger-entry.model';
+import type { LedgerEntryDocument } from '../ledger';
 import type { TransactionRecordDocument } from '../transaction-record/transaction-records';
 
 /**

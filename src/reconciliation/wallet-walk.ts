@@ -1,7 +1,4 @@
-import { entryHash, GENESIS_HASH } from '../ledger/ledger-chain';
-import type { LedgerEntryDocument } from '../ledger/ledger-entry.model';
-import { latestEntryFrom } from '../ledger/ledger-head';
-import type { LedgerStore } from '../ledger/ledger-store';
+import { entryHash, GENESIS_HASH, type LedgerEntryDocument, latestEntryFrom, type LedgerStore } from '../ledger';
 import type { WalletCheckpoint } from './reconciliation-store';
 
 /** Entries of one wallet read at once, by _id. */

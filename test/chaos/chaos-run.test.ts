@@ -1,7 +1,7 @@
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { TransactionFinalized } from '../../src/domain';
 import { TRANSACTION_WORKFLOW_TYPE, transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
-import { Ledger } from '../../src/ledger/ledger';
+import { Ledger } from '../../src/ledger';
 import { CONSUMED_QUEUES, EXCHANGES, QUEUES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { createMetrics } from '../../src/metrics';
 import { resetTransaction } from '../../src/ops/reset';

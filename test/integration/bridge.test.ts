@@ -1,9 +1,8 @@
 import { PLATFORM_AMOUNT_LIMITS } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { createMessageDecoder } from '../../src/messaging/messages';
+import { createMessageDecoder, type ConsumedMessage } from '../../src/messaging/messages';
 import { BrokerConnection } from '../../src/messaging/broker-connection';
 import { TransactionEventBridge, type BridgeOptions } from '../../src/messaging/bridge';
-import type { ConsumedMessage } from '../../src/messaging/messages';
 import type { Disposition } from '../../src/messaging/message-router';
 import { DEAD_LETTER, QUEUES } from '../../src/messaging/topology';
 import { createMetrics } from '../../src/metrics';

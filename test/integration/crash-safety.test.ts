@@ -1,9 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { Types } from 'mongoose';
 import type { WalletService } from '../../src/service';
-import { ENTRIES_ONLY } from '../../src/ledger/ledger-entry.model';
-import { Ledger } from '../../src/ledger/ledger';
-import { verifyChain } from '../../src/ledger/ledger-chain';
+import { ENTRIES_ONLY, Ledger, verifyChain } from '../../src/ledger';
 import { createMetrics } from '../../src/metrics';
 import { openStores, type Stores } from '../../src/stores';
 import { startDoomedService, type CrashPoint } from '../support/doomed-service';

@@ -2,7 +2,7 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import { Types, type mongo } from 'mongoose';
 import type { TransactionFinalized } from '../../src/domain';
 import { transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
-import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
+import type { LedgerEntryDocument } from '../../src/ledger';
 import { QUEUES } from '../../src/messaging/topology';
 import { LegGate } from '../support/activity-gate';
 import { eventually } from '../support/eventually';

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config';
 import { createHttpApp } from '../../src/http/app';
 import type { ReadinessCheck } from '../../src/http/health';
 import { openApiDocument } from '../../src/http/openapi';
-import type { WalletReader } from '../../src/ledger/wallet-reader';
+import type { WalletReader } from '../../src/ledger';
 import { LiveEntryHub } from '../../src/live-updates/live-entry-hub';
 import { createMetrics } from '../../src/metrics';
 import { objectId } from '../support/ids';

@@ -6,11 +6,13 @@ import {
   LegNotLocatedError,
   LegVoidedError,
   WalletNotFoundError,
-} from '../../src/ledger/errors';
-import { Ledger } from '../../src/ledger/ledger';
-import { entryHash, GENESIS_HASH, verifyChain } from '../../src/ledger/ledger-chain';
-import { LedgerStore } from '../../src/ledger/ledger-store';
-import { ENTRIES_ONLY } from '../../src/ledger/ledger-entry.model';
+  Ledger,
+  entryHash,
+  GENESIS_HASH,
+  verifyChain,
+  LedgerStore,
+  ENTRIES_ONLY,
+} from '../../src/ledger';
 import { createMetrics } from '../../src/metrics';
 import { openStores, type Stores } from '../../src/stores';
 import { objectId } from '../support/ids';

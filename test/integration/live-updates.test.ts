@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { Ledger } from '../../src/ledger/ledger';
+import { Ledger } from '../../src/ledger';
 import { createLogger } from '../../src/logger';
 import { BrokerConnection } from '../../src/messaging/broker-connection';
 import { LedgerEntryHints } from '../../src/messaging/ledger-entry-hints';

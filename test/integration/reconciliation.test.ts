@@ -1,7 +1,6 @@
 import { Types } from 'mongoose';
 import type { ReconciliationReport } from '../../src/domain';
-import { walletIdOf } from '../../src/ledger/keys';
-import { entryHash, GENESIS_HASH } from '../../src/ledger/ledger-chain';
+import { walletIdOf, entryHash, GENESIS_HASH } from '../../src/ledger';
 import type { OperationsContext } from '../../src/ops/operations-context';
 import { reconcileNow } from '../../src/ops/reconcile';
 import { reconcile, reconciliationOver } from '../../src/reconciliation/reconciliation';

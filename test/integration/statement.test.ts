@@ -1,11 +1,10 @@
 import request from 'supertest';
-import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
+import { type LedgerEntryDocument, GENESIS_HASH } from '../../src/ledger';
 import { objectId } from '../support/ids';
 import { OpenApiValidator } from '../support/openapi-validator';
 import { TokenIssuer } from '../support/token-issuer';
 import { WalletHarness } from '../support/wallet-harness';
 import { shown } from '../support/shown-entry';
-import { GENESIS_HASH } from '../../src/ledger/ledger-chain';
 
 describe('statements and balances at a moment', () => {
   let issuer: TokenIssuer;

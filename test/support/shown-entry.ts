@@ -1,4 +1,4 @@
-import type { LedgerEntryDocument } from '../../src/ledger/ledger-entry.model';
+import type { LedgerEntryDocument } from '../../src/ledger';
 
 /** An entry as the API shows it (history, statements, live updates), built from the ledger's own document. */
 export function shown(entry: LedgerEntryDocument) {

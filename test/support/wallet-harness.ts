@@ -3,11 +3,9 @@ import { connect } from 'amqplib';
 import type { WorkerOptions } from '@temporalio/worker';
 import { Types } from 'mongoose';
 import type { TransactionFinalized } from '../../src/domain';
-import { verifyChain } from '../../src/ledger/ledger-chain';
+import { verifyChain, ENTRIES_ONLY, type LedgerEntryDocument, type VoidedLegDocument, walletIdOf } from '../../src/ledger';
 import type { OperationsContext } from '../../src/ops/operations-context';
 import type { WalletService } from '../../src/service';
-import { ENTRIES_ONLY, type LedgerEntryDocument, type VoidedLegDocument } from '../../src/ledger/ledger-entry.model';
-import { walletIdOf } from '../../src/ledger/keys';
 import {
   SEARCH_ATTRIBUTES,
   transactionStateQuery,

@@ -1,5 +1,12 @@
-import { BalanceLimitExceededError, InsufficientBalanceError, LedgerInvariantError } from '../../src/ledger/errors';
-import { GENESIS_HASH, nextEntryTime, nextLink, verifyChain } from '../../src/ledger/ledger-chain';
+import {
+  BalanceLimitExceededError,
+  InsufficientBalanceError,
+  LedgerInvariantError,
+  GENESIS_HASH,
+  nextEntryTime,
+  nextLink,
+  verifyChain,
+} from '../../src/ledger';
 
 const head = (balance: number, version: number, latestEntryAt: Date | null = null) => ({
   userId: 'u1',

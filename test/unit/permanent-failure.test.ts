@@ -1,6 +1,6 @@
 import { ServiceError } from '@temporalio/client';
 import { mongo } from 'mongoose';
-import { LedgerContentionError, LedgerInvariantError } from '../../src/ledger/errors';
+import { LedgerContentionError, LedgerInvariantError } from '../../src/ledger';
 import { isPermanentFailure } from '../../src/messaging/permanent-failure';
 
 /** A gRPC status as Temporal's client raises it, wrapped as the workflow client does. */

@@ -1,5 +1,4 @@
-import { LedgerInvariantError } from '../../src/ledger/errors';
-import { StatementTally } from '../../src/ledger/statement-totals';
+import { LedgerInvariantError, StatementTally } from '../../src/ledger';
 
 describe('the totals of a statement, as it is written', () => {
   it('adds credits and debits so that opening + credits + debits = closing', () => {

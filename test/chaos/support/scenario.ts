@@ -1,8 +1,7 @@
 import { Types } from 'mongoose';
 import { EXCHANGES, ROUTING_KEYS } from '../../../src/messaging/topology';
 import { openStores, type Stores } from '../../../src/stores';
-import { verifyChain } from '../../../src/ledger/ledger-chain';
-import { ENTRIES_ONLY, type LedgerEntryDocument } from '../../../src/ledger/ledger-entry.model';
+import { verifyChain, ENTRIES_ONLY, type LedgerEntryDocument } from '../../../src/ledger';
 import { eventually } from '../../support/eventually';
 import { objectId } from '../../support/ids';
 import type { ChaosStack } from './chaos-stack';

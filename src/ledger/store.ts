@@ -2,9 +2,23 @@ import type { Connection, Model, mongo } from 'mongoose';
 import { createCollection } from '../database/connection';
 import { onlyDuplicateKeys } from '../database/duplicate-key';
 import { MarkSet } from '../database/mark-set';
-import { ledgerEntryIdOf, legIdOf, legIdsOfTransaction, voidedLegIdOf, walletIdOf } from './keys';
-import { ledgerEntrySchema, REPLACED_INDEXES, type LedgerEntryDocument, type VoidedLegDocument } from './ledger-entry.model';
-import { walletSchema, type WalletDocument } from './wallet.model';
+import { LedgerInvariantError } from './errors';
+import {
+  ledgerEntryIdOf,
+  legIdOf,
+  legIdsOfTransaction,
+  voidedLegIdOf,
+  walletIdOf,
+  ledgerEntrySchema,
+  REPLACED_INDEXES,
+  type LedgerEntryDocument,
+  type VoidedLegDocument,
+  walletSchema,
+  type WalletDocument,
+} from './model';
+
+// The ledger's collections and every query of them: by `_id` wherever FerretDB is to answer from an
+// index (a wallet's entry at a version, a leg's location), and the few reads that walk a range.
 
 /** Entries read ahead of a wallet document that lags its ledger (each one read by _id), at most. */
 export const MAX_LOOK_AHEAD = 10_000;
@@ -128,4 +142,54 @@ export class LedgerStore {
     }
     return newest;
   }
+}
+
+/**
+ * The entry at `version` (the one the wallet document copies) or the newest beyond it, read by _id;
+ * null for a wallet without entries. The document may lag its ledger, never lead it.
+ */
+export async function latestEntryFrom(store: LedgerStore, userId: string, version: number): Promise<LedgerEntryDocument | null> {
+  const copied = version > 0 ? await store.entryAt(userId, version) : null;
+  if (version > 0 && !copied) throw new LedgerInvariantError(`wallet of user ${userId} is at version ${version}, which its ledger lacks`);
+  return (await store.newestAfter(userId, version)) ?? copied;
+}
+
+/** A wallet's latest entry as its ledger holds it now: `undefined` without a wallet, null before its first entry. */
+export async function ledgerHeadOf(store: LedgerStore, userId: string): Promise<LedgerEntryDocument | null | undefined> {
+  const wallet = await store.walletOf(userId, { version: 1 });
+  if (!wallet) return undefined;
+  return latestEntryFrom(store, userId, wallet.version);
+}
+
+// Finding a moment in a wallet's ledger without an index on time: an entry is never stamped earlier
+// than the one before it (see nextEntryTime), so along versions 1..head the entries' times never
+// decrease, and the first version at or past a moment is found by binary search over versions, with
+// O(log head) reads by _id. FerretDB would scan the whole collection for a query on createdAt.
+
+/**
+ * The first version in `lowest..head` whose entry's time has `reached` the moment sought (a test that
+ * is false, then true, along the versions), or head + 1 when none has.
+ */
+export async function firstVersionReaching(
+  store: LedgerStore,
+  userId: string,
+  head: number,
+  reached: (createdAt: Date) => boolean,
+  lowest = 1,
+): Promise<number> {
+  let low = lowest;
+  let high = head + 1;
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    if (reached((await entryAt(store, userId, middle)).createdAt)) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
+/** An entry that must exist: versions 1..head are gapless. */
+export async function entryAt(store: LedgerStore, userId: string, version: number): Promise<LedgerEntryDocument> {
+  const entry = await store.entryAt(userId, version);
+  if (!entry) throw new LedgerInvariantError(`ledger of user ${userId} has no entry at version ${version}`);
+  return entry;
 }
