@@ -13,7 +13,8 @@ import type { ReadinessCheck } from './http/health';
 import { Ledger, WalletReader } from './ledger';
 import { verifyChains } from './reconciliation/chain-verification';
 import { reconcile, reconciliationOver } from './reconciliation/reconciliation';
-import type { FeedReads } from './live-updates/entry-follower';
+import { ServiceStartingError } from './http/http-error';
+import { availableLater } from './support/available-later';
 import { LiveEntryHub } from './live-updates/live-entry-hub';
 import { createLogger, type Logger } from './logger';
 import { TransactionEventBridge } from './messaging/bridge';
@@ -85,13 +86,13 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const parts: Parts = {};
   const waitFor = <T>(what: string, attempt: () => Promise<T>) => untilAvailable(what, attempt, logger, options.signal);
 
+  // The HTTP server answers before the database is reached: its reads answer 503 until then.
   let walletReader: WalletReader | undefined;
-  const liveUpdates = new LiveEntryHub(
-    config.liveUpdates,
-    feedReads(() => walletReader),
-    metrics,
-    logger,
+  const reads = availableLater(
+    () => walletReader,
+    () => new ServiceStartingError(),
   );
+  const liveUpdates = new LiveEntryHub(config.liveUpdates, reads, metrics, logger);
   const server = await listen(
     createHttpApp({
       config,
@@ -99,7 +100,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
       metrics,
       temporalMetricsUrl,
       readinessChecks: readinessChecks(parts),
-      walletReader: () => walletReader,
+      reads,
       liveUpdates,
     }),
     config.http.port,
@@ -198,17 +199,6 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     logger.info('stopped');
   });
   return { config, logger, metrics, stores, ledger, httpPort, stop };
-}
-
-/** The followers' ledger reads, once the database is connected (a follower only exists after a read of its own). */
-function feedReads(reader: () => WalletReader | undefined): FeedReads {
-  return {
-    entriesAfter: async (userId, position, max) => {
-      const connected = reader();
-      if (!connected) throw new Error('the database is not connected yet');
-      return connected.entriesAfter(userId, position, max);
-    },
-  };
 }
 
 /** Each entry written is hinted to every replica; a failure of the hint is logged and never reaches the leg. */

@@ -4,14 +4,13 @@ import rateLimit from 'express-rate-limit';
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
 import type { WalletConfig } from '../config';
-import type { WalletReader } from '../ledger';
 import type { LiveEntryHub } from '../live-updates/live-entry-hub';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { authenticate } from './authentication';
 import { errorHandler, notFound } from './error-handler';
 import { registerHealthRoutes, type ReadinessCheck } from './health';
-import { errorBody, ServiceStartingError } from './http-error';
+import { errorBody } from './http-error';
 import { openApiDocument } from './openapi';
 import { requestLog, routeOf } from './request-log';
 import { registerLiveUpdatesRoute, type LiveUpdateReads } from './live-updates-route';
@@ -28,8 +27,8 @@ export interface HttpDependencies {
   /** The Temporal SDK's own exporter, whose figures /metrics serves beside the service's. */
   temporalMetricsUrl?: string;
   readinessChecks: Record<string, ReadinessCheck>;
-  /** The wallet reader once the database is connected; until then reads answer 503. */
-  walletReader: () => WalletReader | undefined;
+  /** The ledger's reads; until the database is connected they throw ServiceStartingError (503). */
+  reads: WalletReads & StatementReads & LiveUpdateReads;
   /** This process's live-update connections. */
   liveUpdates: LiveEntryHub;
 }
@@ -72,7 +71,7 @@ export function createHttpApp(deps: HttpDependencies): Express {
   app.use(cors({ origin: config.http.corsOrigins.length > 0 ? config.http.corsOrigins : false, credentials: true }));
   app.use(express.json({ limit: MAX_BODY }));
 
-  const reads = whenConnected(deps.walletReader);
+  const { reads } = deps;
   const authenticated = authenticate(config.auth);
   registerWalletRoutes(app, reads, authenticated);
   registerStatementRoute(app, reads, authenticated, config.statement);
@@ -94,22 +93,6 @@ async function temporalMetrics(url: string | undefined, logger: Logger): Promise
     logger.warn({ err: error }, 'Temporal SDK metrics not read');
     return '';
   }
-}
-
-/** Reads answer 503 until the database is connected (the HTTP server starts first). */
-function whenConnected(get: () => WalletReader | undefined): WalletReads & StatementReads & LiveUpdateReads {
-  const reader = () => {
-    const connected = get();
-    if (!connected) throw new ServiceStartingError();
-    return connected;
-  };
-  return {
-    walletOf: (userId) => reader().walletOf(userId),
-    historyOf: (userId, limit, beforeVersion) => reader().historyOf(userId, limit, beforeVersion),
-    balanceAt: (userId, at) => reader().balanceAt(userId, at),
-    statementOf: (userId, range, reading) => reader().statementOf(userId, range, reading),
-    feedPosition: (userId, afterVersion) => reader().feedPosition(userId, afterVersion),
-  };
 }
 
 function recordHttpMetrics(metrics: Metrics): RequestHandler {

@@ -11,6 +11,8 @@ import { LiveEntryHub } from '../../src/live-updates/live-entry-hub';
 import { createMetrics } from '../../src/metrics';
 import { objectId } from '../support/ids';
 import { TokenIssuer } from '../support/token-issuer';
+import { ServiceStartingError } from '../../src/http/http-error';
+import { availableLater } from '../../src/support/available-later';
 
 /** The HTTP app on its own (no database behind it), with its log lines captured. */
 const ALL_UP: Record<string, ReadinessCheck> = {
@@ -37,7 +39,10 @@ function appWith(env: Record<string, string>, reader?: Partial<WalletReader>, re
     logger,
     metrics,
     readinessChecks,
-    walletReader: () => reader as WalletReader | undefined,
+    reads: availableLater(
+      () => reader as WalletReader | undefined,
+      () => new ServiceStartingError(),
+    ),
     liveUpdates: new LiveEntryHub(config.liveUpdates, reader as WalletReader, metrics, logger),
   });
   return { app, lines };
