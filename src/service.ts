@@ -115,7 +115,6 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const broker = (parts.broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger, {
     reopened: (channel) => metrics.channelReopens.inc({ channel }),
   }));
-  const maxHoldMs = config.amqp.maxHoldSeconds * 1000;
   const hints = new LedgerEntryHints(
     broker,
     config.liveUpdates.hintQueueMaxLength,
@@ -130,29 +129,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const client = new Client({ connection: temporal, namespace: config.temporal.namespace, interceptors: tracing.clientInterceptors });
   await prepareNamespace(config, client, temporal, logger, waitFor);
 
-  const announcer = new Announcer({
-    records: stores.records,
-    publisher: new FinalizationPublisher(broker, metrics, logger),
-    log: stores.finalizations,
-    echo: new FinalizationEcho(broker, stores.finalizations, maxHoldMs, logger),
-  });
-  const activities = createActivities({
-    ledger,
-    records: stores.records,
-    announcer,
-    rollbackFenceMs: connectionSilencedWithinMs(config.amqp.url),
-    reconcile: async (pass) => {
-      const report = await reconcile(reconciliationOver(stores, ledger), {
-        ...pass,
-        stalledAfterMs: config.wallet.reconciliationStalledAfterMinutes * 60_000,
-      });
-      // The scheduled pass is also when what was kept only for retries goes (FerretDB has no TTL index).
-      const pruned = await stores.finalizations.prune();
-      logger.info({ pass: report.pass, pruned }, 'finalization log pruned');
-      return report;
-    },
-    verifyChains: (slice) => verifyChains(stores.ledger, slice),
-  });
+  const activities = walletActivities(config, stores, ledger, broker, metrics, logger);
   const { worker, connection: workerConnection } = await waitFor('Temporal worker', () =>
     createWalletWorker({
       config: config.temporal,
@@ -164,24 +141,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   );
   const workerRun = runWorker(worker, logger, options.onFatal);
 
-  const bridge = new TransactionEventBridge(
-    broker,
-    new MessageRouter(
-      ledger,
-      new TransactionWorkflows(client, config.temporal.taskQueue, config.temporal.stepTimeoutSeconds * 1000),
-      stores.records,
-      stores.finalizations,
-    ),
-    {
-      prefetch: config.amqp.prefetch,
-      maxHoldMs,
-      maxPermanentFailures: config.amqp.maxPermanentFailures,
-      decode: createMessageDecoder({ maxMessageBytes: config.amqp.maxMessageBytes, amountLimits: config.wallet.amountLimits }),
-      admission: new WorkflowBacklogGate(client, config.temporal.taskQueue, config.temporal.maxWorkflowBacklog, metrics, logger),
-    },
-    metrics,
-    logger,
-  );
+  const bridge = transactionEventBridge(config, broker, stores, ledger, client, metrics, logger);
   registerPlatformState(metrics.registry, platformStateSources(stores, broker, client, config.temporal.namespace), logger);
   broker.start();
   await broker.waitUntilConnected(options.signal);
@@ -199,6 +159,72 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     logger.info('stopped');
   });
   return { config, logger, metrics, stores, ledger, httpPort, stop };
+}
+
+/** The activities the workflows call, over the ledger, the transaction records and the announcer. */
+function walletActivities(
+  config: WalletConfig,
+  stores: Stores,
+  ledger: Ledger,
+  broker: BrokerConnection,
+  metrics: Metrics,
+  logger: Logger,
+): ReturnType<typeof createActivities> {
+  const maxHoldMs = config.amqp.maxHoldSeconds * 1000;
+  const announcer = new Announcer({
+    records: stores.records,
+    publisher: new FinalizationPublisher(broker, metrics, logger),
+    log: stores.finalizations,
+    echo: new FinalizationEcho(broker, stores.finalizations, maxHoldMs, logger),
+  });
+  return createActivities({
+    ledger,
+    records: stores.records,
+    announcer,
+    rollbackFenceMs: connectionSilencedWithinMs(config.amqp.url),
+    reconcile: async (pass) => {
+      const report = await reconcile(reconciliationOver(stores, ledger), {
+        ...pass,
+        stalledAfterMs: config.wallet.reconciliationStalledAfterMinutes * 60_000,
+      });
+      // The scheduled pass is also when what was kept only for retries goes (FerretDB has no TTL index).
+      const pruned = await stores.finalizations.prune();
+      logger.info({ pass: report.pass, pruned }, 'finalization log pruned');
+      return report;
+    },
+    verifyChains: (slice) => verifyChains(stores.ledger, slice),
+  });
+}
+
+/** The RabbitMQ bridge: each transaction event to its workflow, admitted while the workflow backlog allows. */
+function transactionEventBridge(
+  config: WalletConfig,
+  broker: BrokerConnection,
+  stores: Stores,
+  ledger: Ledger,
+  client: Client,
+  metrics: Metrics,
+  logger: Logger,
+): TransactionEventBridge {
+  const maxHoldMs = config.amqp.maxHoldSeconds * 1000;
+  return new TransactionEventBridge(
+    broker,
+    new MessageRouter(
+      ledger,
+      new TransactionWorkflows(client, config.temporal.taskQueue, config.temporal.stepTimeoutSeconds * 1000),
+      stores.records,
+      stores.finalizations,
+    ),
+    {
+      prefetch: config.amqp.prefetch,
+      maxHoldMs,
+      maxPermanentFailures: config.amqp.maxPermanentFailures,
+      decode: createMessageDecoder({ maxMessageBytes: config.amqp.maxMessageBytes, amountLimits: config.wallet.amountLimits }),
+      admission: new WorkflowBacklogGate(client, config.temporal.taskQueue, config.temporal.maxWorkflowBacklog, metrics, logger),
+    },
+    metrics,
+    logger,
+  );
 }
 
 /** Each entry written is hinted to every replica; a failure of the hint is logged and never reaches the leg. */
