@@ -8,6 +8,7 @@ import { createMetrics } from '../../src/metrics';
 import { openStores, type Stores } from '../../src/stores';
 import { FinalizationLog } from '../../src/finalization/finalization-log';
 import { DEFAULT_FINALIZATION_LOG_RETENTION_HOURS } from '../../src/config';
+import { throughout } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { PlatformBroker } from '../support/platform-broker';
 import { databaseUrlFor, TEST_RABBITMQ_URL } from '../support/tools';
@@ -151,8 +152,9 @@ describe('announcing an outcome', () => {
     await platform.finalizationsCount(completed.transactionId, 2);
     thaw();
     expect(await frozen).toEqual({ kind: 'superseded' });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(platform.finalizationsOf(completed.transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']);
+    await throughout(1_000, () =>
+      expect(platform.finalizationsOf(completed.transactionId).map((f) => f.status)).toEqual(['Completed', 'Failed']),
+    );
   });
 
   it('announces nothing for a Completed when the transaction was decided Failed first', async () => {

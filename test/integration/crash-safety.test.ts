@@ -5,7 +5,7 @@ import { ENTRIES_ONLY, Ledger, verifyChain } from '../../src/ledger';
 import { createMetrics } from '../../src/metrics';
 import { openStores, type Stores } from '../../src/stores';
 import { startDoomedService, type CrashPoint } from '../support/doomed-service';
-import { eventually } from '../support/eventually';
+import { eventually, throughout } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { PlatformBroker } from '../support/platform-broker';
 import { dropDatabase, startTestService, testConfig } from '../support/wallet-service';
@@ -103,8 +103,7 @@ describe('a worker process killed in the middle of a transfer', () => {
 
   /** No second announcement comes: identical repeats would be the announcer's failure, another status the decision's. */
   async function announcedOnly(transactionId: string, expected: unknown[]): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(platform.finalizationsOf(transactionId)).toEqual(expected);
+    await throughout(500, () => expect(platform.finalizationsOf(transactionId)).toEqual(expected));
   }
 
   it('after the debit: the successor completes it, each leg once', async () => {

@@ -7,7 +7,7 @@ import { LedgerEntryHints } from '../../src/messaging/ledger-entry-hints';
 import { createMetrics } from '../../src/metrics';
 import type { WalletService } from '../../src/service';
 import { openStores, type Stores } from '../../src/stores';
-import { eventually } from '../support/eventually';
+import { eventually, throughout } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { SseClient } from '../support/sse-client';
 import { TokenIssuer } from '../support/token-issuer';
@@ -84,8 +84,7 @@ describe('live balance updates (Server-Sent Events)', () => {
       await resumed.waitForEvents(3);
       await wallet.transfer(alice, bob, 40);
       const events = await resumed.waitForEvents(4);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(resumed.events.map((e) => e.id)).toEqual(['2', '3', '4', '5']);
+      await throughout(500, () => expect(resumed.events.map((e) => e.id)).toEqual(['2', '3', '4', '5']));
       expect(events.map((e) => JSON.parse(e.data))).toEqual((await wallet.ledgerOf(alice)).slice(1).map(shown));
       const byQuery = await open(alice, {}, '?lastEventId=3');
       expect((await byQuery.waitForEvents(2)).map((e) => e.id)).toEqual(['4', '5']);
@@ -206,9 +205,10 @@ describe('live balance updates (Server-Sent Events)', () => {
         for (const amount of [5, 6]) await wallet.transfer(alice, bob, amount);
         replica = await startTestService(SUITE, replicaEnv, undefined, { keepDatabase: true });
         await receivedCount(page, 3);
-        await new Promise((resolve) => setTimeout(resolve, 500));
         const ledger = await wallet.ledgerOf(alice);
-        expect(await received(page)).toEqual(ledger.map((entry) => ({ id: String(entry.version), entry: shown(entry) })));
+        await throughout(500, async () =>
+          expect(await received(page)).toEqual(ledger.map((entry) => ({ id: String(entry.version), entry: shown(entry) }))),
+        );
       } finally {
         await page.context().close();
         await replica.stop();

@@ -3,6 +3,7 @@ import { QUEUES } from '../../src/messaging/topology';
 import { transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';
+import { eventually } from '../support/eventually';
 
 describe('transactions from RabbitMQ events to finalization', () => {
   let wallet: WalletHarness;
@@ -174,13 +175,16 @@ describe('transactions from RabbitMQ events to finalization', () => {
   });
 
   async function waitForListing(query: string): Promise<string[]> {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const ids: string[] = [];
-      for await (const execution of wallet.temporal.workflow.list({ query })) ids.push(execution.workflowId);
-      if (ids.length > 0 || Date.now() > deadline) return ids;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    return eventually(
+      `an execution listed by ${query}`,
+      async () => {
+        const ids: string[] = [];
+        for await (const execution of wallet.temporal.workflow.list({ query })) ids.push(execution.workflowId);
+        return ids.length > 0 ? ids : undefined;
+      },
+      15_000,
+      200,
+    );
   }
 });
 

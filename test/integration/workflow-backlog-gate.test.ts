@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
 import { WorkflowBacklogGate } from '../../src/temporal/workflow-backlog-gate';
-import { eventually } from '../support/eventually';
+import { eventually, throughout } from '../support/eventually';
 import { objectId } from '../support/ids';
 
 /**
@@ -86,8 +86,7 @@ describe('the workflow backlog gate', () => {
     const waiting = gate()
       .waitForRoom(new AbortController().signal)
       .then(() => (admitted = true));
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect(admitted).toBe(false);
+    await throughout(1_500, () => expect(admitted).toBe(false));
 
     await takeWorkflowTasks(4);
     await waiting;

@@ -22,3 +22,17 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * Checks `expectation` (a function that throws, as `expect` does) every `intervalMs` for `forMs`,
+ * and fails at the first check that throws: for what must not happen (a second announcement, a
+ * duplicate event), which no condition can wait for; the window is the time given it to happen.
+ */
+export async function throughout(forMs: number, expectation: () => void | Promise<void>, intervalMs = 50): Promise<void> {
+  const end = Date.now() + forMs;
+  for (;;) {
+    await expectation();
+    if (Date.now() >= end) return;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
