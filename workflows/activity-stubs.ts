@@ -66,7 +66,7 @@ function ledgerReaderWithin(stepTimeoutMs: number) {
 const legacyLedgerReader = ledgerReaderWithin(DEFAULT_STEP_TIMEOUT_MS);
 
 /**
- * The steps of a transaction (see transaction-machine.ts), each tried locally first; a step that
+ * The steps of a transaction (see wallet-transaction/machine.ts), each tried locally first; a step that
  * has not succeeded within `stepTimeoutMs` fails, and the transaction waits for an operator.
  */
 export function transactionStepsWithin(stepTimeoutMs = DEFAULT_STEP_TIMEOUT_MS): TransactionActivities {

@@ -24,7 +24,7 @@ export interface HistoryPage {
 /**
  * What clients may see of a wallet, read through to its ledger: a balance is always the one the
  * latest ledger entry records, and every page of history is checked as it is read back. Every read
- * is by _id (see keys.ts), so it costs the same however long the ledger grows.
+ * is by _id (see the keys in model.ts), so it costs the same however long the ledger grows.
  */
 export class WalletReader {
   constructor(private readonly store: LedgerStore) {}

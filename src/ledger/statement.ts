@@ -34,7 +34,7 @@ export type StatementEntry = HistoryEntry & { hash: string | null };
 
 /**
  * Finds where a statement starts and ends in a wallet's ledger (binary search over versions, see
- * entry-times.ts) as the ledger stands when it is opened. Null for a wallet that does not exist.
+ * the entry times in store.ts) as the ledger stands when it is opened. Null for a wallet that does not exist.
  */
 export async function openStatement(
   store: LedgerStore,

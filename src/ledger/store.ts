@@ -34,7 +34,7 @@ export interface LegLocationDocument {
 }
 
 /**
- * The ledger's collections and the reads every part of it shares. Each read is by _id (see keys.ts),
+ * The ledger's collections and the reads every part of it shares. Each read is by _id (see the keys in model.ts),
  * so it costs the same however long the ledger grows, on FerretDB as on MongoDB.
  */
 export class LedgerStore {

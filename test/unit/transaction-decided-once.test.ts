@@ -5,7 +5,7 @@ import { randomInt, seededRandom } from '../support/seeded-random';
 import { TransactionWorld } from './support/transaction-model';
 
 // The transaction decided once, as a randomised model: several runs of one transaction (the real
-// state machine of workflows/transaction-machine.ts) interleaved at every atomic step of the record
+// state machine of workflows/wallet-transaction/machine.ts) interleaved at every atomic step of the record
 // and the ledger, crashed and frozen at any step, the platform's events (duplicates and damaged
 // copies included) delivered in any order to any run, the wallets changing around them. Whatever
 // happens, the legs standing must match the status announced, and at most one final status may be

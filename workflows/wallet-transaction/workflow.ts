@@ -42,7 +42,7 @@ export const OPERATOR_WAIT_HISTORY_LIMIT = 2_000;
 
 /**
  * One run of one transaction: its events come by signal, and the transaction's state machine
- * (transaction-machine.ts) says each step, which runs as an activity. Any run, the first or one
+ * (machine.ts) says each step, which runs as an activity. Any run, the first or one
  * started after a crash, a terminate or a reset, follows what the record holds, so every run of a
  * transaction reaches the same end. A step that cannot be done automatically (a reversal the
  * recipient cannot pay, a broken ledger invariant, a fault that outlasted its retries) waits as
