@@ -231,53 +231,8 @@ const serviceSettings = consistentSettings.refine((env) => env.JWKS_ENDPOINT !==
   path: ['JWKS_ENDPOINT'],
 });
 
-export interface WalletConfig {
-  logLevel: string;
-  tracing: { otlpEndpoint?: string; serviceName: string };
-  mongo: { url: string };
-  amqp: { url: string; prefetch: number; maxMessageBytes: number; maxHoldSeconds: number; maxPermanentFailures: number };
-  auth: {
-    jwksEndpoint?: string;
-    publicKeyPem?: string;
-    issuer: string;
-    audience: string;
-    algorithms: string[];
-    clockToleranceSeconds: number;
-    jwksRefreshCooldownSeconds: number;
-  };
-  http: { port: number; corsOrigins: string[]; rateLimitPerMinute: number; trustProxy: boolean | number | string[] };
-  temporal: {
-    address: string;
-    namespace: string;
-    taskQueue: string;
-    workflowBundlePath?: string;
-    metricsPort: number;
-    maxConcurrentActivities: number;
-    maxCachedWorkflows: number;
-    maxWorkflowBacklog: number;
-    stepTimeoutSeconds: number;
-  };
-  wallet: {
-    initialBalance: number;
-    reconciliationIntervalMinutes: number;
-    reconciliationStalledAfterMinutes: number;
-    verificationIntervalHours: number;
-    finalizationLogRetentionHours: number;
-    amountLimits: AmountLimits;
-  };
-  statement: { maxRangeDays: number; batchSize: number; readConcurrency: number; maxConcurrent: number; timeoutSeconds: number };
-  liveUpdates: {
-    maxConnections: number;
-    maxConnectionsPerUser: number;
-    heartbeatSeconds: number;
-    catchUpSeconds: number;
-    retryMs: number;
-    sendTimeoutSeconds: number;
-    batchSize: number;
-    hintQueueMaxLength: number;
-  };
-  shutdownGraceSeconds: number;
-}
+/** The service's configuration, grouped by what uses it (see configFrom). */
+export type WalletConfig = ReturnType<typeof configFrom>;
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {
@@ -294,7 +249,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = 
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
-  const e = parsed.data;
+  return configFrom(parsed.data);
+}
+
+/** The settings, grouped by the part of the service that reads them. */
+function configFrom(e: z.output<typeof SETTINGS>) {
   return {
     logLevel: e.LOG_LEVEL,
     tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
