@@ -4,6 +4,7 @@
 //                    [--hot-n N] [--floor-n N] [--tracing on]
 // --tracing on: the service exports its traces to an OTLP endpoint of the bench's own (span-sink.ts),
 // so that the run's figures show what tracing costs per transfer.
+import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,20 +72,36 @@ interface Result {
   storeGrowth?: Record<string, { documents: number; bytes: number }>;
 }
 
-function parseFlags(argv: string[]): Flags {
-  const flags: Flags = { scenario: 'default' };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [name, value] = [argv[i], argv[i + 1]];
-    if (name === '--scenario') flags.scenario = value!;
-    else if (name === '--n') flags.n = Number(value);
-    else if (name === '--w') flags.w = Number(value);
-    else if (name === '--rate') flags.rate = Number(value);
-    else if (name === '--hot-n') flags.hotN = Number(value);
-    else if (name === '--floor-n') flags.floorN = Number(value);
-    else if (name === '--tracing') flags.tracing = value === 'on';
-    else throw new Error(`unknown flag ${name}; see the header of scripts/bench/bench.ts`);
-  }
-  return flags;
+function parseFlags(args: string[]): Flags {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      scenario: { type: 'string', default: 'default' },
+      n: { type: 'string' },
+      w: { type: 'string' },
+      rate: { type: 'string' },
+      'hot-n': { type: 'string' },
+      'floor-n': { type: 'string' },
+      tracing: { type: 'string' },
+    },
+  });
+  const count = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const number = Number(value);
+    if (!Number.isSafeInteger(number) || number < 1) throw new Error(`--${name} takes a positive whole number, not ${value}`);
+    return number;
+  };
+  if (values.tracing !== undefined && values.tracing !== 'on' && values.tracing !== 'off') throw new Error('--tracing takes on or off');
+  return {
+    scenario: values.scenario,
+    n: count('n', values.n),
+    w: count('w', values.w),
+    rate: count('rate', values.rate),
+    hotN: count('hot-n', values['hot-n']),
+    floorN: count('floor-n', values['floor-n']),
+    tracing: values.tracing === 'on',
+  };
 }
 
 /** A deterministic PRNG, so runs offer the same load. */
