@@ -1,17 +1,17 @@
 /**
  * The layering, checked on every `npm test` (npm run lint:layers). Data flows one way:
  * bridge (src/messaging) -> workflows -> activities -> ledger / transaction record / finalization,
- * all of them speaking the domain's words (src/domain), which imports nothing.
+ * all of them speaking the domain's words (src/domain.ts), which imports nothing.
  * Type-only imports are erased by the compiler and not checked here.
  */
 module.exports = {
   forbidden: [
     {
       name: 'the-domain-imports-nothing',
-      comment: 'src/domain is the vocabulary the workflow bundle and the services share: plain types and pure functions.',
+      comment: 'src/domain.ts is the vocabulary the workflow bundle and the services share: plain types and pure functions.',
       severity: 'error',
-      from: { path: '^src/domain/' },
-      to: { pathNot: '^src/domain/' },
+      from: { path: '^src/domain\\.ts$' },
+      to: { pathNot: '^src/domain\\.ts$' },
     },
     {
       name: 'workflows-are-deterministic',
@@ -19,7 +19,7 @@ module.exports = {
         'workflows/ is bundled into the deterministic sandbox: it imports only the Temporal workflow API, the domain and itself (activity types come by type-only imports, erased).',
       severity: 'error',
       from: { path: '^workflows/' },
-      to: { pathNot: ['^workflows/', '^src/domain/', '^node_modules/@temporalio/(workflow|common)/'] },
+      to: { pathNot: ['^workflows/', '^src/domain\\.ts$', '^node_modules/@temporalio/(workflow|common)/'] },
     },
     {
       name: 'only-the-definitions-cross-into-workflows',
