@@ -11,7 +11,7 @@ import { authenticate } from './authentication';
 import { errorHandler, notFound } from './error-handler';
 import { registerHealthRoutes, type ReadinessCheck } from './health';
 import { errorBody } from './http-error';
-import { openApiDocument } from './openapi';
+import { createOpenApiDocument } from './openapi';
 import { requestLog, routeOf } from './request-log';
 import { registerLiveUpdatesRoute, type LiveUpdateReads } from './live-updates-route';
 import { registerStatementRoute, type StatementReads } from './statement-route';
@@ -50,6 +50,7 @@ export function createHttpApp(deps: HttpDependencies): Express {
     const [own, temporal] = await Promise.all([metrics.registry.metrics(), temporalMetrics(deps.temporalMetricsUrl, logger)]);
     res.type(metrics.registry.contentType).send(own + temporal);
   });
+  const openApiDocument = createOpenApiDocument(config);
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });

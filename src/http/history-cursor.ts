@@ -1,4 +1,4 @@
-import { HttpError } from './http-error';
+export const CURSOR_MAX_LENGTH = 64;
 
 // An opaque pagination cursor: where the next (older) page of a wallet's history starts. Versions of
 // one wallet never change, so pages stay stable while new entries arrive on top.
@@ -7,16 +7,15 @@ export function encodeCursor(beforeVersion: number): string {
   return Buffer.from(JSON.stringify({ v: beforeVersion })).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): number {
-  const invalid = new HttpError(400, 'cursor is invalid; pass back the nextCursor of a previous page');
-  if (cursor.length > 64 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid;
+/** The version a cursor starts before, or undefined when it is not a cursor this service gave out. */
+export function decodeCursor(cursor: string): number | undefined {
+  if (cursor.length > CURSOR_MAX_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) return undefined;
   let decoded: unknown;
   try {
     decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    throw invalid;
+    return undefined;
   }
   const version = (decoded as { v?: unknown } | null)?.v;
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 2) throw invalid;
-  return version;
+  return typeof version === 'number' && Number.isSafeInteger(version) && version >= 2 ? version : undefined;
 }

@@ -3,12 +3,11 @@ import type { WalletConfig } from '../config';
 import type { HistoryEntry, WalletReader } from '../ledger';
 import type { EntrySink } from '../live-updates/entry-follower';
 import { LiveUpdatesFullError, type LiveEntryHub } from '../live-updates/live-entry-hub';
+import { liveUpdatesQuery, queryOf } from './api-schemas';
 import { HttpError, ServiceStartingError } from './http-error';
 import { writeRespectingBackpressure } from './response-stream';
 
 export type LiveUpdateReads = Pick<WalletReader, 'feedPosition'>;
-
-const VERSION = /^\d{1,15}$/;
 
 /**
  * `GET /api/v1/wallet/user/events`: Server-Sent Events, one `entry` event per ledger entry of the
@@ -97,13 +96,10 @@ class ServerSentEvents implements EntrySink {
 /** The version a reconnecting client last received, from the header its browser sends or the query. */
 function lastEventIdOf(req: Request): number | undefined {
   const header = req.headers['last-event-id'];
-  const query = req.query.lastEventId;
-  const raw = header ?? query;
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !VERSION.test(raw.trim())) {
-    throw new HttpError(400, 'Last-Event-ID (or lastEventId) must be a version of the wallet: a whole number, given once');
-  }
-  return Number(raw.trim());
+  if (header === undefined) return queryOf(req, liveUpdatesQuery).lastEventId;
+  const parsed = liveUpdatesQuery.shape.lastEventId.safeParse(header);
+  if (!parsed.success) throw new HttpError(400, parsed.error.issues[0].message);
+  return parsed.data;
 }
 
 function unavailableAs503<T>(attempt: () => T): T {

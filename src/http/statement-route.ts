@@ -1,15 +1,15 @@
-import type { Express, Request, RequestHandler, Response } from 'express';
+import type { Express, RequestHandler, Response } from 'express';
 import type { WalletConfig } from '../config';
 import type { WalletStatement, WalletReader } from '../ledger';
 import { HttpError } from './http-error';
-import { statementRange } from './moments';
+import { queryOf, statementQuery } from './api-schemas';
+import { checkStatementRange } from './moments';
 import { ClientGoneError, writeRespectingBackpressure } from './response-stream';
 import { CSV_HEADER, csvRows, jsonEntries, jsonStatementHead, jsonStatementTail, statementFileName } from './statement-formats';
 
 export type StatementReads = Pick<WalletReader, 'statementOf'>;
 
-const FORMATS = ['json', 'csv'] as const;
-type StatementFormat = (typeof FORMATS)[number];
+type StatementFormat = 'json' | 'csv';
 
 /**
  * `GET /api/v1/wallet/user/statement`: the caller's entries in a range, streamed batch by batch as
@@ -24,8 +24,8 @@ export function registerStatementRoute(
 ): void {
   const streams = new StreamSlots(config.maxConcurrent);
   app.get('/api/v1/wallet/user/statement', authenticate, async (req, res) => {
-    const range = statementRange(req, config.maxRangeDays);
-    const format = formatOf(req);
+    const { format, ...requested } = queryOf(req, statementQuery);
+    const range = checkStatementRange(requested, config.maxRangeDays);
     const release = streams.take();
     try {
       const statement = await reads.statementOf(res.locals.userId!, range, config);
@@ -64,14 +64,6 @@ function startResponse(res: Response, statement: WalletStatement, format: Statem
     res.type('application/json; charset=utf-8');
   }
   res.status(200);
-}
-
-function formatOf(req: Request): StatementFormat {
-  const raw = req.query.format ?? 'json';
-  if (typeof raw !== 'string' || !(FORMATS as readonly string[]).includes(raw)) {
-    throw new HttpError(400, 'format must be json or csv, given once');
-  }
-  return raw as StatementFormat;
 }
 
 /** Statements stream for long: past the limit a new one is 503, so reads cannot crowd out the ledger's writes. */

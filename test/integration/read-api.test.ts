@@ -9,13 +9,14 @@ describe('the read API', () => {
   let issuer: TokenIssuer;
   let wallet: WalletHarness;
   let api: ReturnType<typeof request>;
-  const openApi = new OpenApiValidator();
+  let openApi: OpenApiValidator;
 
   beforeAll(async () => {
     issuer = await TokenIssuer.create();
     await issuer.serve();
     wallet = await WalletHarness.start('read-api', { env: { JWKS_ENDPOINT: issuer.jwksUrl, JWT_PUBLIC_KEY: '' } });
     api = request(`http://127.0.0.1:${wallet.service.httpPort}`);
+    openApi = new OpenApiValidator((await api.get('/openapi.json')).body);
   });
   afterAll(async () => {
     await wallet.stop();

@@ -10,7 +10,7 @@ describe('statements and balances at a moment', () => {
   let issuer: TokenIssuer;
   let wallet: WalletHarness;
   let api: ReturnType<typeof request>;
-  const openApi = new OpenApiValidator();
+  let openApi: OpenApiValidator;
   let alice: string;
   let bob: string;
   /** Alice's ledger: v1 top-up 1000, then v2..v4 transfers of 100, 200, 300 to Bob. */
@@ -21,6 +21,7 @@ describe('statements and balances at a moment', () => {
     await issuer.serve();
     wallet = await WalletHarness.start('statement', { env: { JWKS_ENDPOINT: issuer.jwksUrl, JWT_PUBLIC_KEY: '' } });
     api = request(`http://127.0.0.1:${wallet.service.httpPort}`);
+    openApi = new OpenApiValidator((await api.get('/openapi.json')).body);
     alice = await wallet.fundedUser(1000);
     [bob] = await wallet.signedUp(1);
     for (const amount of [100, 200, 300]) await wallet.transfer(alice, bob, amount);

@@ -1,5 +1,5 @@
 import Ajv2020 from 'ajv/dist/2020';
-import { openApiDocument } from '../../src/http/openapi';
+import type { OpenApiDocument } from '../../src/http/openapi';
 
 interface ResponseLike {
   status: number;
@@ -11,14 +11,15 @@ interface ResponseLike {
 export class OpenApiValidator {
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true });
 
-  constructor() {
-    this.ajv.addSchema({ $id: 'openapi', components: openApiDocument.components });
+  /** The document as the service serves it at /openapi.json. */
+  constructor(private readonly document: OpenApiDocument) {
+    this.ajv.addSchema({ $id: 'openapi', components: document.components });
     this.ajv.addFormat('date-time', { validate: (value: string) => !Number.isNaN(Date.parse(value)) && /T/.test(value) });
   }
 
   expectResponseMatches(method: string, url: string, response: ResponseLike): void {
     const path = url.split('?')[0];
-    const operation = (openApiDocument.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)[path]?.[method];
+    const operation = (this.document.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)[path]?.[method];
     if (!operation) throw new Error(`${method.toUpperCase()} ${path} is not in the OpenAPI document`);
     const documented = operation.responses[String(response.status)] as
       { content?: Record<string, { schema: Record<string, unknown> }> } | undefined;

@@ -1,0 +1,188 @@
+import type { Request } from 'express';
+import { z } from 'zod';
+import { LEGS, TRANSACTION_TYPES } from '../domain';
+import { CURSOR_MAX_LENGTH, decodeCursor } from './history-cursor';
+import { HttpError } from './http-error';
+import { parseMoment } from './moments';
+
+// The API's shapes, once: the query schemas check requests, and the OpenAPI document is generated
+// from these same schemas (openapi.ts), so what is documented is what is enforced.
+
+export const HISTORY_PAGE = { defaultLimit: 20, maxLimit: 100 } as const;
+
+// ---- requests ------------------------------------------------------------------------------------
+
+/** Parses a route's query by its schema; the first problem found is the 400's message. */
+export function queryOf<Shape extends z.ZodRawShape>(req: Request, schema: z.ZodObject<Shape>): z.output<z.ZodObject<Shape>> {
+  for (const name of Object.keys(schema.shape)) {
+    const value = req.query[name];
+    if (value !== undefined && typeof value !== 'string') throw new HttpError(400, `${name} must be given once, as a plain value`);
+  }
+  const parsed = schema.safeParse(req.query);
+  if (!parsed.success) throw new HttpError(400, parsed.error.issues[0].message);
+  return parsed.data;
+}
+
+const MOMENT_FORMS = 'an ISO-8601 date (2026-01-31) or date-time with a zone (2026-01-31T09:30:00Z, or an offset with + written %2B)';
+
+/** A query parameter holding one moment, parsed to a Date. */
+function moment(name: string, description: string, whenMissing?: string) {
+  return z
+    .string({ error: (issue) => (issue.input === undefined && whenMissing ? whenMissing : `${name} must be ${MOMENT_FORMS}`) })
+    .transform((raw, context) => {
+      const parsed = parseMoment(raw);
+      if (parsed) return parsed;
+      context.issues.push({ code: 'custom', input: raw, message: `${name} must be ${MOMENT_FORMS}` });
+      return z.NEVER;
+    })
+    .meta({ type: 'string', description: `${description}: ${MOMENT_FORMS}; a date alone is midnight UTC` });
+}
+
+const limitMessage = `limit must be an integer from 1 to ${HISTORY_PAGE.maxLimit}`;
+
+export const historyQuery = z.object({
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, { error: limitMessage })
+    .transform(Number)
+    .pipe(z.int().min(1, { error: limitMessage }).max(HISTORY_PAGE.maxLimit, { error: limitMessage }))
+    .default(HISTORY_PAGE.defaultLimit)
+    .meta({ description: 'Entries per page' }),
+  cursor: z
+    .string()
+    .transform((raw, context) => {
+      const version = decodeCursor(raw);
+      if (version !== undefined) return version;
+      context.issues.push({ code: 'custom', input: raw, message: 'cursor is invalid; pass back the nextCursor of a previous page' });
+      return z.NEVER;
+    })
+    .optional()
+    .meta({ type: 'string', maxLength: CURSOR_MAX_LENGTH, description: 'The nextCursor of the previous page' }),
+});
+
+export const balanceQuery = z.object({
+  at: moment('at', 'The moment; without it, the current balance').optional(),
+});
+
+const rangeRequired = 'from and to are required (ISO-8601): the statement covers from <= time < to';
+
+export const statementQuery = z.object({
+  from: moment('from', 'Inclusive', rangeRequired),
+  to: moment('to', 'Exclusive', rangeRequired),
+  format: z.enum(['json', 'csv'], { error: 'format must be json or csv, given once' }).default('json'),
+});
+
+export const liveUpdatesQuery = z.object({
+  lastEventId: z
+    .string()
+    .regex(/^\s*\d{1,15}\s*$/, {
+      error: 'Last-Event-ID (or lastEventId) must be a version of the wallet: a whole number, given once',
+    })
+    .transform(Number)
+    .optional()
+    .meta({ type: 'string', pattern: '^[0-9]+$', description: 'Resume after this version (for clients that cannot set headers)' }),
+});
+
+// ---- responses -----------------------------------------------------------------------------------
+
+const objectId = z.string().regex(/^[0-9a-f]{24}$/);
+const timestamp = z.string().meta({ format: 'date-time' });
+const chainHash = z.string().regex(/^[0-9a-f]{64}$/);
+const amount = z.int();
+const balance = z.int().min(0);
+
+const ErrorResponse = z.object({ error: z.object({ message: z.string(), status: z.int().min(400).max(599) }) });
+
+const Wallet = z.object({
+  id: objectId,
+  userId: objectId,
+  balance: balance.meta({ description: 'Minor units' }),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+const ledgerEntryFields = {
+  transactionId: objectId.nullable().meta({ description: 'null for the opening balance' }),
+  type: z.enum(TRANSACTION_TYPES).nullable(),
+  leg: z.enum(LEGS),
+  amount: amount.meta({ description: 'Signed: negative takes money out of the wallet' }),
+  balanceAfter: balance,
+  version: z.int().min(1).meta({ description: 'The wallet version this entry produced (1, 2, 3, …)' }),
+  counterpartyUserId: objectId.nullable(),
+  createdAt: timestamp,
+};
+
+const LedgerEntry = z.object(ledgerEntryFields);
+
+const LedgerPage = z.object({
+  items: z.array(LedgerEntry).max(HISTORY_PAGE.maxLimit),
+  nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next (older) page; null on the last page' }),
+});
+
+const BalanceAt = z.object({
+  userId: objectId,
+  balance: balance.meta({ description: 'The balanceAfter of the last entry at or before `at`; 0 before the first' }),
+  version: z.int().min(0).meta({ description: 'The version of that entry; 0 before the first' }),
+  at: timestamp,
+});
+
+const BalancePosition = z.object({
+  balance,
+  version: z.int().min(0),
+  hash: chainHash.nullable().meta({
+    description:
+      'The chain hash of the entry at `version` (64 zeros before the first). The closing one is the chain head the statement ' +
+      'covers: `npm run ops -- verify --user <id> --head <version>:<hash>` checks the ledger still holds it. null for an ' +
+      'entry written before entries were chained.',
+  }),
+});
+
+const StatementEntry = z.object({
+  ...ledgerEntryFields,
+  hash: chainHash.nullable().meta({ description: "SHA-256 over the entry's fields and the previous entry's hash" }),
+});
+
+const Statement = z
+  .object({
+    userId: objectId,
+    from: timestamp,
+    to: timestamp,
+    opening: BalancePosition.meta({ description: 'After the last entry before `from`' }),
+    entries: z.array(StatementEntry),
+    totals: z.object({
+      credits: z.int().min(0).meta({ description: 'Sum of the positive amounts' }),
+      debits: z.int().max(0).meta({ description: 'Sum of the negative amounts (negative)' }),
+      entries: z.int().min(0),
+    }),
+    closing: BalancePosition.meta({ description: 'After the last entry before `to`' }),
+  })
+  .meta({
+    description:
+      'Streamed in this order: what is known first, the entries oldest first, the totals and closing balance last. ' +
+      'opening.balance + totals.credits + totals.debits = closing.balance, checked as it is written; a ledger found ' +
+      'inconsistent while streaming cuts the response off rather than finish it.',
+  });
+
+const Health = z.object({ status: z.literal('ok') });
+
+const Readiness = z.object({
+  status: z.enum(['ready', 'unavailable']),
+  checks: z
+    .object({ mongodb: z.string(), rabbitmq: z.string(), temporal: z.string() })
+    .catchall(z.enum(['up', 'down']))
+    .meta({ description: 'Each dependency, then one `consumer <queue>` per queue the wallet consumes: down once missing for 10 s' }),
+});
+
+/** The response bodies, by the name the OpenAPI document gives them. */
+export const responseSchemas = {
+  Error: ErrorResponse,
+  Wallet,
+  LedgerEntry,
+  LedgerPage,
+  BalanceAt,
+  BalancePosition,
+  StatementEntry,
+  Statement,
+  Health,
+  Readiness,
+};
