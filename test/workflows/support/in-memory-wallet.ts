@@ -39,6 +39,9 @@ export class InMemoryWallet {
   rollbackFenceMs = 0;
   private readonly held = new Map<string, { reached: () => void; released: Promise<void> }>();
 
+  /** `now` is the clock calls and rollback fences are stamped by: the server's, where time is skipped. */
+  constructor(private readonly now: () => number | Promise<number> = Date.now) {}
+
   open(userId: string, balance = 0): string {
     this.balances.set(userId, balance);
     return userId;
@@ -66,7 +69,7 @@ export class InMemoryWallet {
 
   readonly activities: WalletActivities = {
     openRecord: async (opening) => {
-      this.calls.push({ activity: 'openRecord', transactionId: opening.transactionId, at: Date.now() });
+      this.calls.push({ activity: 'openRecord', transactionId: opening.transactionId, at: await this.now() });
       if (!this.records.has(opening.transactionId)) {
         this.records.set(opening.transactionId, { terms: opening.terms, openingReason: opening.terms ? null : opening.reason });
       }
@@ -82,7 +85,8 @@ export class InMemoryWallet {
       await this.step(transactionId, 'recordDecision', position);
       const record = this.records.get(transactionId)!;
       if (position === 'first') return (record.first ??= decision);
-      return (record.rollback ??= { ...decision, reverseAfter: new Date(Date.now() + this.rollbackFenceMs).toISOString() });
+      const now = await this.now();
+      return (record.rollback ??= { ...decision, reverseAfter: new Date(now + this.rollbackFenceMs).toISOString() });
     },
     voidLeg: async (change) => {
       await this.step(change.transactionId, 'voidLeg', change.leg);
@@ -129,7 +133,7 @@ export class InMemoryWallet {
   }
 
   private async step(transactionId: string, activity: keyof TransactionActivities, detail: string): Promise<void> {
-    this.calls.push({ activity, transactionId, detail, at: Date.now() });
+    this.calls.push({ activity, transactionId, detail, at: await this.now() });
     const gate = this.held.get(`${transactionId}:${activity}:${detail}`);
     if (gate) {
       gate.reached();
