@@ -10,6 +10,9 @@ import { Client, Connection } from '@temporalio/client';
 import { Types } from 'mongoose';
 import { transactionCompletedSignal } from '../../workflows/wallet-transaction/definitions';
 import { cpuPerTransfer, sampleCpu } from './cpu';
+import { percentile } from './load';
+import { table } from './report';
+import { progress, ROOT, round, TEMPORAL_ADDRESS, type Result } from './run';
 
 /** As many new executions may wait for a worker as the bridge lets wait (BRIDGE_MAX_WORKFLOW_BACKLOG). */
 const MAX_OPEN_EXECUTIONS = 300;
@@ -129,4 +132,37 @@ class BareWorker {
       return 0;
     }
   }
+}
+
+/** The bare-Temporal ceiling: the same Temporal server and worker options, nothing else. */
+export async function bareSession(n: number): Promise<Result> {
+  progress(`bare Temporal (ceiling): ${n} executions of the wallet's shape, started by a client`);
+  const bare = await runBarePhase(ROOT, TEMPORAL_ADDRESS, n);
+  const result: Result = {
+    scenario: 'bare Temporal (ceiling)',
+    mode: 'max',
+    transfers: n,
+    wallets: 0,
+    seconds: round(bare.seconds),
+    perSecond: round(n / bare.seconds),
+    latencyMs: {
+      p50: round(percentile(bare.latencies, 50)),
+      p95: round(percentile(bare.latencies, 95)),
+      p99: round(percentile(bare.latencies, 99)),
+      max: round(bare.latencies.at(-1)!),
+    },
+    peakRssMb: round(bare.peakRssMb),
+    perSecondByTenth: byTenth(bare.finishedAt),
+    cpuMsPerTransfer: bare.cpuMsPerTransfer,
+    correct: 'finished once each (no broker, no database)',
+  };
+  process.stderr.write(`${table([result])}\n`);
+  return result;
+}
+
+/** Finishes per second in each tenth of a phase: shows whether its rate has settled. */
+function byTenth(sortedTimes: number[]): number[] {
+  const tenth = Math.floor(sortedTimes.length / 10);
+  if (tenth < 2) return [];
+  return Array.from({ length: 10 }, (_, k) => round((tenth - 1) / ((sortedTimes[(k + 1) * tenth - 1] - sortedTimes[k * tenth]) / 1000)));
 }

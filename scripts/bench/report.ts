@@ -1,0 +1,31 @@
+// The bench's tables, as Markdown for docs/performance.md.
+import type { Result } from './run';
+
+export function table(results: Result[]): string {
+  const header = '| scenario | mode | transfers | wallets | tx/s | p50 ms | p95 ms | p99 ms | max ms | peak RSS MB | check |';
+  const rows = results.map(
+    (r) =>
+      `| ${r.scenario} | ${r.mode} | ${r.transfers} | ${r.wallets} | ${r.perSecond} | ${r.latencyMs?.p50 ?? ''} | ${r.latencyMs?.p95 ?? ''} | ${r.latencyMs?.p99 ?? ''} | ${r.latencyMs?.max ?? ''} | ${r.peakRssMb ?? ''} | ${r.correct ?? ''} |`,
+  );
+  return [header, '|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
+export /** CPU-ms per transfer by process, one row per phase. */
+function cpuTable(results: Result[]): string {
+  const measured = results.filter((r) => r.cpuMsPerTransfer);
+  const names = [...new Set(measured.flatMap((r) => Object.keys(r.cpuMsPerTransfer!)))];
+  const header = `| CPU ms per transfer | ${names.join(' | ')} |`;
+  const rows = measured.map((r) => `| ${r.scenario} | ${names.map((name) => r.cpuMsPerTransfer![name] ?? '').join(' | ')} |`);
+  return [header, `|---|${names.map(() => '---|').join('')}`, ...rows].join('\n');
+}
+
+export /** Documents and BSON bytes each collection grew by per transfer, one row per phase. */
+function storeTable(results: Result[]): string {
+  const measured = results.filter((r) => r.storeGrowth);
+  const names = [...new Set(measured.flatMap((r) => Object.keys(r.storeGrowth!)))].sort();
+  const header = `| per transfer: documents / bytes | ${names.join(' | ')} |`;
+  const cell = (growth: Result['storeGrowth'], name: string) =>
+    growth![name] ? `${growth![name].documents} / ${growth![name].bytes}` : '';
+  const rows = measured.map((r) => `| ${r.scenario} | ${names.map((name) => cell(r.storeGrowth, name)).join(' | ')} |`);
+  return [header, `|---|${names.map(() => '---|').join('')}`, ...rows].join('\n');
+}
