@@ -67,172 +67,317 @@ const trustProxy = z.union(
   },
 );
 
-/** Every setting the service reads from its environment, with its bounds and default. */
-export const SETTINGS = z.object({
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** An OTLP/HTTP collector's base URL (spans go to its /v1/traces); unset, tracing is off. */
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
-  OTEL_SERVICE_NAME: z.string().min(1).default('wallet-service'),
-  PORT: integer(0, 65535).default(4003),
+/** One setting: the environment variable it is read from, its bounds and default, and what it means. */
+export interface Setting<S extends z.ZodType = z.ZodType> {
+  env: string;
+  schema: S;
+  meaning: string;
+}
 
-  DATABASE_URL: mongoUrl.default('mongodb://127.0.0.1:27017/mint_wallet'),
-  RABBITMQ_URL: amqpUrl.default('amqp://guest:guest@127.0.0.1:5672'),
+const setting = <S extends z.ZodType>(env: string, schema: S, meaning: string): Setting<S> => ({ env, schema, meaning });
 
-  JWKS_ENDPOINT: z.url().optional(),
-  JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }).optional(),
-  JWT_ISS: z.string().min(1).default('auth-service'),
-  JWT_AUD: z.string().min(1).default('wallet-service'),
-  /** Accepted signature algorithms; the platform signs RS256 only. */
-  JWT_ALGORITHMS: z
+const commaSeparated = (byDefault: string) =>
+  z
     .string()
-    .default('RS256')
+    .default(byDefault)
     .transform((list) =>
       list
         .split(',')
-        .map((alg) => alg.trim())
+        .map((item) => item.trim())
         .filter(Boolean),
-    )
-    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'])).min(1)),
-  JWT_CLOCK_TOLERANCE_SECONDS: integer(0, 300).default(30),
-  /** Least time between two JWKS fetches caused by a token: an unknown key id, or a signature the cached keys refuse. */
-  JWKS_REFRESH_COOLDOWN_SECONDS: integer(0, 3600).default(30),
+    );
 
-  /** Browser origins allowed to call the API with credentials (comma-separated); none by default. */
-  CORS_ORIGINS: z
-    .string()
-    .default('')
-    .transform((list) =>
-      list
-        .split(',')
-        .map((origin) => origin.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.url())),
-  /** Requests per minute per client address on the API (health, readiness and metrics are exempt). */
-  RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(600),
-  /**
-   * Which proxies in front may name the client in X-Forwarded-For (Express's `trust proxy`); without
-   * it every caller behind a proxy has the proxy's address, and shares one rate-limit bucket.
-   */
-  TRUST_PROXY: trustProxy.default(false),
+/**
+ * Every setting the service reads from its environment, grouped by the part of the service that
+ * reads it: the configuration's shape (WalletConfig) and docs/configuration.md both come from this.
+ */
+export const SETTINGS = {
+  logLevel: setting('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'pino level'),
+  tracing: {
+    otlpEndpoint: setting(
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      z.url().optional(),
+      "an OTLP/HTTP collector's base URL: traces of each transaction go to its `/v1/traces`; unset, tracing is off",
+    ),
+    serviceName: setting('OTEL_SERVICE_NAME', z.string().min(1).default('wallet-service'), 'the service name on the spans'),
+  },
+  http: {
+    port: setting('PORT', integer(0, 65535).default(4003), 'HTTP port'),
+    corsOrigins: setting(
+      'CORS_ORIGINS',
+      commaSeparated('').pipe(z.array(z.url())),
+      'browser origins allowed to call the API with credentials, comma-separated; none by default',
+    ),
+    rateLimitPerMinute: setting(
+      'RATE_LIMIT_PER_MINUTE',
+      integer(1, 1_000_000).default(600),
+      'API requests per minute per client address (health, readiness and metrics are exempt)',
+    ),
+    trustProxy: setting(
+      'TRUST_PROXY',
+      trustProxy.default(false),
+      'which proxies may name the client in `X-Forwarded-For` (Express `trust proxy`), so callers behind a proxy get their own ' +
+        'rate-limit bucket: `false`, `true` (any caller can pick its address), a hop count `0`–`10`, or comma-separated IPs, ' +
+        'CIDRs, `loopback`, `linklocal`, `uniquelocal`',
+    ),
+  },
+  mongo: {
+    url: setting('DATABASE_URL', mongoUrl.default('mongodb://127.0.0.1:27017/mint_wallet'), 'MongoDB URL, database `mint_wallet`'),
+  },
+  amqp: {
+    url: setting(
+      'RABBITMQ_URL',
+      amqpUrl.default('amqp://guest:guest@127.0.0.1:5672'),
+      `AMQP URL; its \`heartbeat\` parameter (1–${MAX_AMQP_HEARTBEAT_SECONDS} s, 10 by default, never off) also sets how long a ` +
+        'rollback waits before it moves money: three heartbeats',
+    ),
+    prefetch: setting('AMQP_PREFETCH', integer(1, 1000).default(32), 'unacknowledged deliveries per consumer channel'),
+    maxMessageBytes: setting(
+      'AMQP_MAX_MESSAGE_BYTES',
+      integer(256, 16 * 1024 * 1024).default(64 * 1024),
+      'larger message bodies are dead-lettered unread',
+    ),
+    maxHoldSeconds: setting(
+      'AMQP_MAX_HOLD_SECONDS',
+      integer(5, 24 * 60 * 60).default(15 * 60),
+      'how long a message may stay unacknowledged (Temporal or the database down, the backlog full) before it goes back to ' +
+        "its queue; keep it well under the broker's `consumer_timeout` (30 minutes by default), past which RabbitMQ closes the channel",
+    ),
+    maxPermanentFailures: setting(
+      'AMQP_MAX_PERMANENT_FAILURES',
+      integer(1, 100).default(5),
+      'tries of a message failing for a permanent reason (not an outage) before it is dead-lettered (a `transaction.completed` ' +
+        'is then announced Failed)',
+    ),
+  },
+  auth: {
+    jwksEndpoint: setting('JWKS_ENDPOINT', z.url().optional(), "the auth service's JWKS URL; required unless `JWT_PUBLIC_KEY` is given"),
+    publicKeyPem: setting(
+      'JWT_PUBLIC_KEY',
+      z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }).optional(),
+      'PEM public key, where no JWKS endpoint exists',
+    ),
+    issuer: setting('JWT_ISS', z.string().min(1).default('auth-service'), 'expected token issuer'),
+    audience: setting('JWT_AUD', z.string().min(1).default('wallet-service'), "this service's audience in tokens"),
+    algorithms: setting(
+      'JWT_ALGORITHMS',
+      commaSeparated('RS256').pipe(
+        z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'])).min(1),
+      ),
+      'accepted signature algorithms, comma-separated; the platform signs RS256 only',
+    ),
+    clockToleranceSeconds: setting('JWT_CLOCK_TOLERANCE_SECONDS', integer(0, 300).default(30), 'clock skew allowed on token times'),
+    jwksRefreshCooldownSeconds: setting(
+      'JWKS_REFRESH_COOLDOWN_SECONDS',
+      integer(0, 3600).default(30),
+      'least time between two key set fetches caused by a token (an unknown key id, or a signature the cached keys refuse)',
+    ),
+  },
+  temporal: {
+    address: setting('TEMPORAL_ADDRESS', hostPort.default('127.0.0.1:7233'), "Temporal's frontend, host:port"),
+    namespace: setting('TEMPORAL_NAMESPACE', z.string().min(1).default('default'), 'Temporal namespace'),
+    taskQueue: setting('TEMPORAL_TASK_QUEUE', z.string().min(1).default('wallet'), "the wallet's task queue"),
+    workflowBundlePath: setting(
+      'TEMPORAL_WORKFLOW_BUNDLE',
+      z.string().min(1).optional(),
+      'a workflow bundle built by `npm run build` (`npm start` and `npm run dev` pass `dist/workflow-bundle.js`); unset, the ' +
+        'worker bundles the workflows at start',
+    ),
+    metricsPort: setting(
+      'TEMPORAL_METRICS_PORT',
+      integer(0, 65535).default(0),
+      "local port (127.0.0.1) of the Temporal SDK's Prometheus exporter, whose figures `/metrics` serves too; 0 picks a free " +
+        'one. Process-wide: the first service of a process sets it',
+    ),
+    maxConcurrentActivities: setting(
+      'WORKER_MAX_CONCURRENT_ACTIVITIES',
+      integer(1, 1000).default(64),
+      "concurrent activity executions in this process's Temporal worker",
+    ),
+    maxCachedWorkflows: setting(
+      'WORKER_MAX_CACHED_WORKFLOWS',
+      integer(0, 100000).default(150),
+      "workflow executions in the worker's sticky cache",
+    ),
+    maxWorkflowBacklog: setting(
+      'BRIDGE_MAX_WORKFLOW_BACKLOG',
+      integer(1, 100000).default(300),
+      'new transaction executions allowed to wait for a worker; above it the bridge holds its messages, so a burst queues in ' +
+        'RabbitMQ rather than as open executions in Temporal',
+    ),
+    stepTimeoutSeconds: setting(
+      'TRANSACTION_STEP_TIMEOUT_SECONDS',
+      integer(10, 30 * 24 * 60 * 60).default(7 * 24 * 60 * 60),
+      'how long one step of a transaction (a leg, its record, the announcement) retries an infrastructure failure by itself ' +
+        'before the transaction waits for an operator (`NeedsOperator`)',
+    ),
+  },
+  wallet: {
+    initialBalance: setting(
+      'WALLET_INITIAL_BALANCE',
+      integer(0, Number.MAX_SAFE_INTEGER).default(0),
+      'balance of a wallet created by `user.signup`, minor units',
+    ),
+    reconciliationIntervalMinutes: setting(
+      'RECONCILIATION_INTERVAL_MINUTES',
+      integer(0, 7 * 24 * 60).default(60),
+      'minutes between scheduled reconciliations; 0 leaves the schedule alone',
+    ),
+    reconciliationStalledAfterMinutes: setting(
+      'RECONCILIATION_STALLED_AFTER_MINUTES',
+      integer(1, 30 * 24 * 60).default(60),
+      'a transaction not final this long after it opened (or `Failed` and not undone this long after it was decided) fails ' +
+        'the reconciliation as stalled',
+    ),
+    verificationIntervalHours: setting(
+      'VERIFICATION_INTERVAL_HOURS',
+      integer(0, 90 * 24).default(24),
+      "hours between scheduled re-walks of every wallet's hash chain (`ledgerVerification`); 0 leaves the schedule alone",
+    ),
+    finalizationLogRetentionHours: setting(
+      'FINALIZATION_LOG_RETENTION_HOURS',
+      integer(1, 366 * 24).default(DEFAULT_FINALIZATION_LOG_RETENTION_HOURS),
+      'how long the finalization log keeps that an announcement reached the broker: read only while the announcement may be ' +
+        'retried, so it must outlast `TRANSACTION_STEP_TIMEOUT_SECONDS`',
+    ),
+    amountLimits: {
+      topUp: {
+        min: setting(
+          'TOP_UP_MIN_AMOUNT',
+          integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.topUp.min),
+          'least amount a top-up may carry, minor units; others are dead-lettered and announced Failed (the transactions ' +
+            "service's own limit by default)",
+        ),
+        max: setting(
+          'TOP_UP_MAX_AMOUNT',
+          integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.topUp.max),
+          'largest amount a top-up may carry',
+        ),
+      },
+      transfer: {
+        min: setting(
+          'TRANSFER_MIN_AMOUNT',
+          integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.transfer.min),
+          'least amount a transfer may carry',
+        ),
+        max: setting(
+          'TRANSFER_MAX_AMOUNT',
+          integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.transfer.max),
+          'largest amount a transfer may carry',
+        ),
+      },
+    },
+  },
+  statement: {
+    maxRangeDays: setting('STATEMENT_MAX_RANGE_DAYS', integer(1, 3660).default(366), 'the longest range a statement may cover'),
+    batchSize: setting('STATEMENT_BATCH_SIZE', integer(1, 5000).default(200), 'entries a statement reads (by `_id`) and writes per batch'),
+    readConcurrency: setting(
+      'STATEMENT_READ_CONCURRENCY',
+      integer(1, 64).default(8),
+      "reads by `_id` one statement has in flight: statements share the database pool with the ledger's writes",
+    ),
+    maxConcurrent: setting(
+      'STATEMENT_MAX_CONCURRENT',
+      integer(1, 1000).default(4),
+      'statements streamed at once by a process; more are 503',
+    ),
+    timeoutSeconds: setting(
+      'STATEMENT_TIMEOUT_SECONDS',
+      integer(1, 3600).default(600),
+      'a statement still streaming after this is cut off (the client sees the response fail)',
+    ),
+  },
+  liveUpdates: {
+    maxConnections: setting(
+      'LIVE_UPDATES_MAX_CONNECTIONS',
+      integer(1, 100_000).default(1000),
+      'live-update (SSE) connections a process holds at once; more are 503',
+    ),
+    maxConnectionsPerUser: setting(
+      'LIVE_UPDATES_MAX_CONNECTIONS_PER_USER',
+      integer(1, 100).default(5),
+      'live-update connections of one user at once in a process; more are 503',
+    ),
+    heartbeatSeconds: setting(
+      'LIVE_UPDATES_HEARTBEAT_SECONDS',
+      integer(1, 300).default(5),
+      "seconds between heartbeat comments on an idle live-update connection: shorter than the read timeout of every proxy in front (the platform's nginx cuts a silent stream after 10 s)",
+    ),
+    catchUpSeconds: setting(
+      'LIVE_UPDATES_CATCH_UP_SECONDS',
+      integer(1, 600).default(5),
+      'seconds between reads of the ledger per connection without a hint: the safety net for hints lost',
+    ),
+    retryMs: setting(
+      'LIVE_UPDATES_RETRY_MS',
+      integer(100, 600_000).default(3000),
+      'the reconnection delay a client is told (SSE `retry:`), milliseconds',
+    ),
+    sendTimeoutSeconds: setting(
+      'LIVE_UPDATES_SEND_TIMEOUT_SECONDS',
+      integer(1, 600).default(30),
+      'a client that takes longer than this to accept an event is disconnected (it resumes by `Last-Event-ID`)',
+    ),
+    batchSize: setting(
+      'LIVE_UPDATES_BATCH_SIZE',
+      integer(1, 1000).default(100),
+      'entries read and sent per catch-up round on one connection',
+    ),
+    hintQueueMaxLength: setting(
+      'LIVE_UPDATES_HINT_QUEUE_MAX_LENGTH',
+      integer(1, 1_000_000).default(10_000),
+      "hints of new entries a process's queue holds at most; the oldest are dropped past it",
+    ),
+  },
+  shutdownGraceSeconds: setting(
+    'SHUTDOWN_GRACE_SECONDS',
+    integer(1, 600).default(20),
+    'how long SIGTERM waits for in-flight work before closing connections',
+  ),
+};
 
-  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('wallet'),
-  /** A workflow bundle built by `npm run build`; without it the worker bundles the workflows at start. */
-  TEMPORAL_WORKFLOW_BUNDLE: z.string().min(1).optional(),
-  /**
-   * Local port (127.0.0.1) of the Temporal SDK's own Prometheus exporter, whose figures /metrics
-   * serves beside the service's; 0 picks a free one. Process-wide: the first service of a process sets it.
-   */
-  TEMPORAL_METRICS_PORT: integer(0, 65535).default(0),
+interface SettingsTree {
+  [key: string]: Setting | SettingsTree;
+}
 
-  /**
-   * Amounts a `transaction.completed` may carry, per type, in minor units; others are dead-lettered
-   * and announced Failed. The transactions service's own limits by default (CONTRACT.md).
-   */
-  TOP_UP_MIN_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.topUp.min),
-  TOP_UP_MAX_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.topUp.max),
-  TRANSFER_MIN_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.transfer.min),
-  TRANSFER_MAX_AMOUNT: integer(1, Number.MAX_SAFE_INTEGER).default(PLATFORM_AMOUNT_LIMITS.transfer.max),
-  /** Balance of a wallet created by `user.signup`, in minor units. */
-  WALLET_INITIAL_BALANCE: integer(0, Number.MAX_SAFE_INTEGER).default(0),
-  /** Minutes between scheduled ledger reconciliations; 0 leaves the schedule alone. */
-  RECONCILIATION_INTERVAL_MINUTES: integer(0, 7 * 24 * 60).default(60),
-  /**
-   * A transaction not final this long after it opened, or Failed and not undone this long after it
-   * was decided, is reported stalled by the reconciliation.
-   */
-  RECONCILIATION_STALLED_AFTER_MINUTES: integer(1, 30 * 24 * 60).default(60),
-  /** Hours between scheduled re-walks of every wallet's hash chain; 0 leaves the schedule alone. */
-  VERIFICATION_INTERVAL_HOURS: integer(0, 90 * 24).default(24),
-  /**
-   * How long one step of a transaction (a leg, its record, the announcement) retries an
-   * infrastructure failure by itself before the transaction waits for an operator (NeedsOperator).
-   */
-  TRANSACTION_STEP_TIMEOUT_SECONDS: integer(10, 30 * 24 * 60 * 60).default(7 * 24 * 60 * 60),
-  /**
-   * How long the finalization log keeps that an announcement reached the broker: read only while
-   * the announcement may be retried, so it must outlast TRANSACTION_STEP_TIMEOUT_SECONDS.
-   */
-  FINALIZATION_LOG_RETENTION_HOURS: integer(1, 366 * 24).default(DEFAULT_FINALIZATION_LOG_RETENTION_HOURS),
-  /** Unacknowledged deliveries per consumer channel. */
-  AMQP_PREFETCH: integer(1, 1000).default(32),
-  /**
-   * How long a message may stay unacknowledged (Temporal or the database down, the backlog full):
-   * past it, it goes back to its queue and is delivered again. Keep it well below the broker's
-   * `consumer_timeout` (30 minutes by default), past which RabbitMQ closes the consumer's channel.
-   */
-  AMQP_MAX_HOLD_SECONDS: integer(5, 24 * 60 * 60).default(15 * 60),
-  /** Tries of a message that fails for a permanent reason (not an outage) before it is dead-lettered. */
-  AMQP_MAX_PERMANENT_FAILURES: integer(1, 100).default(5),
-  /** Larger message bodies are dead-lettered unread. */
-  AMQP_MAX_MESSAGE_BYTES: integer(256, 16 * 1024 * 1024).default(64 * 1024),
-  /**
-   * New transaction executions allowed to wait for a worker: above it the bridge holds its
-   * messages, so a burst queues in RabbitMQ rather than as open executions in Temporal.
-   */
-  BRIDGE_MAX_WORKFLOW_BACKLOG: integer(1, 100000).default(300),
-  /** Concurrent activity executions in this process's Temporal worker. */
-  WORKER_MAX_CONCURRENT_ACTIVITIES: integer(1, 1000).default(64),
-  /** Workflow executions kept in the worker's sticky cache. */
-  WORKER_MAX_CACHED_WORKFLOWS: integer(0, 100000).default(150),
-  /** How long SIGTERM waits for in-flight work before closing connections. */
-  SHUTDOWN_GRACE_SECONDS: integer(1, 600).default(20),
+type ConfigOf<Tree> = { [Key in keyof Tree]: Tree[Key] extends Setting<infer S> ? z.output<S> : ConfigOf<Tree[Key]> };
 
-  /** The longest range a statement may cover. */
-  STATEMENT_MAX_RANGE_DAYS: integer(1, 3660).default(366),
-  /** Entries a statement reads (by _id) and writes per batch. */
-  STATEMENT_BATCH_SIZE: integer(1, 5000).default(200),
-  /** Reads by _id one statement has in flight at once: statements share the database pool with the ledger's writes. */
-  STATEMENT_READ_CONCURRENCY: integer(1, 64).default(8),
-  /** Statements streamed at once by this process; more are 503. */
-  STATEMENT_MAX_CONCURRENT: integer(1, 1000).default(4),
-  /** A statement still streaming after this is cut off (the client sees the response fail). */
-  STATEMENT_TIMEOUT_SECONDS: integer(1, 3600).default(600),
+/** The service's configuration, grouped by what uses it: the shape of SETTINGS, each setting's value in its place. */
+export type WalletConfig = ConfigOf<typeof SETTINGS>;
 
-  /** Live-update (SSE) connections this process holds at once; more are 503. */
-  LIVE_UPDATES_MAX_CONNECTIONS: integer(1, 100_000).default(1000),
-  /** Live-update connections of one user at once in this process; more are 503. */
-  LIVE_UPDATES_MAX_CONNECTIONS_PER_USER: integer(1, 100).default(5),
-  /**
-   * Seconds between heartbeat comments on an idle live-update connection: shorter than the read
-   * timeout of every proxy in front (the platform's nginx cuts a silent stream after 10 s).
-   */
-  LIVE_UPDATES_HEARTBEAT_SECONDS: integer(1, 300).default(5),
-  /** Seconds between reads of the ledger per connection without a hint: the safety net for hints lost. */
-  LIVE_UPDATES_CATCH_UP_SECONDS: integer(1, 600).default(5),
-  /** The reconnection delay a live-update client is told (SSE `retry:`), in milliseconds. */
-  LIVE_UPDATES_RETRY_MS: integer(100, 600_000).default(3000),
-  /** A client that takes longer than this to accept an event is disconnected (it resumes by Last-Event-ID). */
-  LIVE_UPDATES_SEND_TIMEOUT_SECONDS: integer(1, 600).default(30),
-  /** Entries read and sent per catch-up round on one connection. */
-  LIVE_UPDATES_BATCH_SIZE: integer(1, 1000).default(100),
-  /** Hints of new entries this process's queue holds at most; the oldest are dropped past it. */
-  LIVE_UPDATES_HINT_QUEUE_MAX_LENGTH: integer(1, 1_000_000).default(10_000),
-});
+const isSetting = (node: Setting | SettingsTree): node is Setting => node.schema instanceof z.ZodType;
 
-/** The service verifies tokens; the operators' command line reads no token and needs no key. */
-const consistentSettings = SETTINGS.refine((env) => env.TOP_UP_MIN_AMOUNT <= env.TOP_UP_MAX_AMOUNT, {
-  message: 'must not exceed TOP_UP_MAX_AMOUNT',
-  path: ['TOP_UP_MIN_AMOUNT'],
-})
-  .refine((env) => env.TRANSFER_MIN_AMOUNT <= env.TRANSFER_MAX_AMOUNT, {
-    message: 'must not exceed TRANSFER_MAX_AMOUNT',
-    path: ['TRANSFER_MIN_AMOUNT'],
-  })
-  .refine((env) => env.FINALIZATION_LOG_RETENTION_HOURS * 3600 > env.TRANSACTION_STEP_TIMEOUT_SECONDS, {
-    message: 'must outlast TRANSACTION_STEP_TIMEOUT_SECONDS: an announcement is retried that long',
-    path: ['FINALIZATION_LOG_RETENTION_HOURS'],
-  });
+/** Every setting, in the order SETTINGS lists them. */
+export function allSettings(tree: SettingsTree = SETTINGS): Setting[] {
+  return Object.values(tree).flatMap((node) => (isSetting(node) ? [node] : allSettings(node)));
+}
 
-const serviceSettings = consistentSettings.refine((env) => env.JWKS_ENDPOINT !== undefined || env.JWT_PUBLIC_KEY !== undefined, {
-  message: 'JWKS_ENDPOINT is required unless JWT_PUBLIC_KEY is given',
-  path: ['JWKS_ENDPOINT'],
-});
+const flatSchema = z.object(Object.fromEntries(allSettings().map((each) => [each.env, each.schema])));
 
-/** The service's configuration, grouped by what uses it (see configFrom). */
-export type WalletConfig = ReturnType<typeof configFrom>;
+function configFrom(tree: SettingsTree, values: Record<string, unknown>): unknown {
+  return Object.fromEntries(
+    Object.entries(tree).map(([key, node]) => [key, isSetting(node) ? values[node.env] : configFrom(node, values)]),
+  );
+}
+
+/** What holds between settings, each broken rule named by the variable to change. */
+function inconsistencies(config: WalletConfig, { forService }: { forService: boolean }): string[] {
+  const { amountLimits } = config.wallet;
+  const rules: Array<[boolean, string]> = [
+    [amountLimits.topUp.min > amountLimits.topUp.max, 'TOP_UP_MIN_AMOUNT: must not exceed TOP_UP_MAX_AMOUNT'],
+    [amountLimits.transfer.min > amountLimits.transfer.max, 'TRANSFER_MIN_AMOUNT: must not exceed TRANSFER_MAX_AMOUNT'],
+    [
+      config.wallet.finalizationLogRetentionHours * 3600 <= config.temporal.stepTimeoutSeconds,
+      'FINALIZATION_LOG_RETENTION_HOURS: must outlast TRANSACTION_STEP_TIMEOUT_SECONDS: an announcement is retried that long',
+    ],
+    // The service verifies tokens; the operators' command line reads no token and needs no key.
+    [
+      forService && config.auth.jwksEndpoint === undefined && config.auth.publicKeyPem === undefined,
+      'JWKS_ENDPOINT: JWKS_ENDPOINT is required unless JWT_PUBLIC_KEY is given',
+    ],
+  ];
+  return rules.filter(([broken]) => broken).map(([, message]) => message);
+}
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {
@@ -245,75 +390,12 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, { forService = true } = {}): WalletConfig {
   // An empty variable means "not set", as most deployment tools write unset values.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const parsed = (forService ? serviceSettings : consistentSettings).safeParse(present);
+  const parsed = flatSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
-  return configFrom(parsed.data);
-}
-
-/** The settings, grouped by the part of the service that reads them. */
-function configFrom(e: z.output<typeof SETTINGS>) {
-  return {
-    logLevel: e.LOG_LEVEL,
-    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
-    http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE, trustProxy: e.TRUST_PROXY },
-    mongo: { url: e.DATABASE_URL },
-    amqp: {
-      url: e.RABBITMQ_URL,
-      prefetch: e.AMQP_PREFETCH,
-      maxMessageBytes: e.AMQP_MAX_MESSAGE_BYTES,
-      maxHoldSeconds: e.AMQP_MAX_HOLD_SECONDS,
-      maxPermanentFailures: e.AMQP_MAX_PERMANENT_FAILURES,
-    },
-    auth: {
-      jwksEndpoint: e.JWKS_ENDPOINT,
-      publicKeyPem: e.JWT_PUBLIC_KEY,
-      issuer: e.JWT_ISS,
-      audience: e.JWT_AUD,
-      algorithms: e.JWT_ALGORITHMS,
-      clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
-      jwksRefreshCooldownSeconds: e.JWKS_REFRESH_COOLDOWN_SECONDS,
-    },
-    temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
-      taskQueue: e.TEMPORAL_TASK_QUEUE,
-      workflowBundlePath: e.TEMPORAL_WORKFLOW_BUNDLE,
-      metricsPort: e.TEMPORAL_METRICS_PORT,
-      maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
-      maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
-      maxWorkflowBacklog: e.BRIDGE_MAX_WORKFLOW_BACKLOG,
-      stepTimeoutSeconds: e.TRANSACTION_STEP_TIMEOUT_SECONDS,
-    },
-    wallet: {
-      initialBalance: e.WALLET_INITIAL_BALANCE,
-      reconciliationIntervalMinutes: e.RECONCILIATION_INTERVAL_MINUTES,
-      reconciliationStalledAfterMinutes: e.RECONCILIATION_STALLED_AFTER_MINUTES,
-      verificationIntervalHours: e.VERIFICATION_INTERVAL_HOURS,
-      finalizationLogRetentionHours: e.FINALIZATION_LOG_RETENTION_HOURS,
-      amountLimits: {
-        topUp: { min: e.TOP_UP_MIN_AMOUNT, max: e.TOP_UP_MAX_AMOUNT },
-        transfer: { min: e.TRANSFER_MIN_AMOUNT, max: e.TRANSFER_MAX_AMOUNT },
-      },
-    },
-    statement: {
-      maxRangeDays: e.STATEMENT_MAX_RANGE_DAYS,
-      batchSize: e.STATEMENT_BATCH_SIZE,
-      readConcurrency: e.STATEMENT_READ_CONCURRENCY,
-      maxConcurrent: e.STATEMENT_MAX_CONCURRENT,
-      timeoutSeconds: e.STATEMENT_TIMEOUT_SECONDS,
-    },
-    liveUpdates: {
-      maxConnections: e.LIVE_UPDATES_MAX_CONNECTIONS,
-      maxConnectionsPerUser: e.LIVE_UPDATES_MAX_CONNECTIONS_PER_USER,
-      heartbeatSeconds: e.LIVE_UPDATES_HEARTBEAT_SECONDS,
-      catchUpSeconds: e.LIVE_UPDATES_CATCH_UP_SECONDS,
-      retryMs: e.LIVE_UPDATES_RETRY_MS,
-      sendTimeoutSeconds: e.LIVE_UPDATES_SEND_TIMEOUT_SECONDS,
-      batchSize: e.LIVE_UPDATES_BATCH_SIZE,
-      hintQueueMaxLength: e.LIVE_UPDATES_HINT_QUEUE_MAX_LENGTH,
-    },
-    shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
-  };
+  const config = configFrom(SETTINGS, parsed.data) as WalletConfig;
+  const broken = inconsistencies(config, { forService });
+  if (broken.length > 0) throw new ConfigError(broken);
+  return config;
 }
