@@ -1,7 +1,8 @@
 // `npm run docs:config`: writes the settings table of docs/configuration.md from src/config.ts, where
-// each setting is declared once (a spec fails when the two differ).
+// each setting is declared once with its bounds and default (a spec fails when the two differ).
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { allSettings, type Setting } from '../src/config';
 
 export const CONFIGURATION_DOC = path.resolve(__dirname, '../docs/configuration.md');
@@ -17,9 +18,30 @@ export function defaultOf(setting: Setting): string {
   return value === '' ? 'none' : `\`${value}\``;
 }
 
-/** The table's rows: variable, meaning, default. */
+/** The values a setting accepts, where its schema says so simply: a range of whole numbers, names, URLs. */
+export function boundsOf(setting: Setting): string {
+  const schema = z.toJSONSchema(setting.schema, { io: 'output', unrepresentable: 'any' }) as {
+    type?: string;
+    minimum?: number;
+    maximum?: number;
+    enum?: string[];
+    format?: string;
+    items?: { enum?: string[]; format?: string };
+  };
+  const names = (values: string[]) => values.map((value) => `\`${value}\``).join(', ');
+  if (schema.type === 'integer') {
+    return schema.maximum === Number.MAX_SAFE_INTEGER ? `≥ ${schema.minimum}` : `${schema.minimum}–${schema.maximum}`;
+  }
+  if (schema.enum) return names(schema.enum);
+  if (schema.items?.enum) return `comma-separated, of ${names(schema.items.enum)}`;
+  if (schema.format === 'uri') return 'a URL';
+  if (schema.items?.format === 'uri') return 'comma-separated URLs';
+  return '';
+}
+
+/** The table's rows: variable, meaning, accepted values, default. */
 export function settingsRows(): string[][] {
-  return allSettings().map((setting) => [`\`${setting.env}\``, setting.meaning, defaultOf(setting)]);
+  return allSettings().map((setting) => [`\`${setting.env}\``, setting.meaning, boundsOf(setting), defaultOf(setting)]);
 }
 
 async function writeTable(): Promise<void> {
@@ -27,7 +49,7 @@ async function writeTable(): Promise<void> {
   const [before, rest] = doc.split(START);
   const after = rest?.split(END)[1];
   if (after === undefined) throw new Error(`${CONFIGURATION_DOC} has no ${START} ... ${END} section`);
-  const rows = [['variable', 'meaning', 'default'], ['---', '---', '---'], ...settingsRows()];
+  const rows = [['variable', 'meaning', 'accepts', 'default'], ['---', '---', '---', '---'], ...settingsRows()];
   const table = rows.map((cells) => `| ${cells.join(' | ')} |`).join('\n');
   // Loaded here only: the spec that reads the table runs where prettier's plugins cannot load.
   const prettier = await import('prettier');

@@ -51,9 +51,10 @@ function embedded(schema: JsonSchema): JsonSchema {
   return part;
 }
 
-export type ApiLimits = { statement: Pick<WalletConfig['statement'], 'maxRangeDays'> } & {
+export interface ApiLimits {
+  statement: Pick<WalletConfig['statement'], 'maxRangeDays'>;
   liveUpdates: Pick<WalletConfig['liveUpdates'], 'heartbeatSeconds'>;
-};
+}
 
 /** The document `/openapi.json` serves; the limits a deployment configures are written into it. */
 export function createOpenApiDocument(limits: ApiLimits) {

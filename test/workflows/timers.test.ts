@@ -22,9 +22,9 @@ if (!testServer) {
   console.warn('timer specs skipped: no time-skipping test server (scripts/stack.sh install needs java and mvn for it)');
 }
 
-// The transaction workflow's hour-long timers, run on Temporal's time-skipping test server: a timer
-// fires as soon as nothing else is running, and every clock here (the workflow's, the steps' stamps)
-// is the server's.
+// The transaction workflow's hour-long timers, run on Temporal's time-skipping test server: while a
+// spec waits for a result or sleeps on the server, its clock jumps to the next timer. Every clock
+// here (the workflow's, the stamps on the steps) is the server's.
 (testServer ? describe : describe.skip)("the transaction workflow's timers", () => {
   let server: TestWorkflowEnvironment;
   const wallet = new InMemoryWallet(() => server.currentTimeMs());
