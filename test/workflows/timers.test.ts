@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { TransactionCompleted } from '../../src/domain';
 import {
   SEARCH_ATTRIBUTES,
   transactionCompletedSignal,
@@ -14,7 +13,7 @@ import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { temporalTestServerPath } from '../support/tools';
 import { InMemoryWallet } from './support/in-memory-wallet';
-import { WorkflowSpecs } from './support/workflow-specs';
+import { transferOf, WorkflowSpecs } from './support/workflow-specs';
 
 const HOUR_MS = 3_600_000;
 const testServer = temporalTestServerPath();
@@ -51,13 +50,6 @@ if (!testServer) {
     await server?.teardown();
   });
 
-  const transferOf = (fromUserId: string, toUserId: string, amount: number): TransactionCompleted => ({
-    transactionId: objectId(),
-    type: 'Transfer',
-    fromUserId,
-    toUserId,
-    amount,
-  });
   const callsOf = (transactionId: string, activity: string) =>
     wallet.calls.filter((call) => call.transactionId === transactionId && call.activity === activity);
 

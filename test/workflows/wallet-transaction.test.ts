@@ -13,7 +13,7 @@ import { OPERATOR_WAIT_HISTORY_LIMIT, type walletTransaction } from '../../workf
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { InMemoryWallet } from './support/in-memory-wallet';
-import { WorkflowSpecs } from './support/workflow-specs';
+import { transferOf, WorkflowSpecs } from './support/workflow-specs';
 
 // The transaction workflow's paths on the test run's Temporal server, with in-memory steps: no
 // database, no broker. The integration specs run the same paths on the real servers; the model
@@ -48,13 +48,6 @@ describe('the transaction workflow', () => {
   }
   const completed = (event: TransactionCompleted, options?: Parameters<typeof start>[1]) =>
     start({ signal: 'completed', event }, options).then((handle) => handle.result());
-  const transferOf = (fromUserId: string, toUserId: string, amount: number): TransactionCompleted => ({
-    transactionId: objectId(),
-    type: 'Transfer',
-    fromUserId,
-    toUserId,
-    amount,
-  });
   const announcedFor = (transactionId: string) => wallet.announced.filter((a) => a.transactionId === transactionId);
   /** The order of a transaction's steps, as the fake saw them called. */
   const stepsOf = (transactionId: string) =>

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import type { TransactionCompleted } from '../../../src/domain';
+import { objectId } from '../../support/ids';
 import type { InMemoryWallet } from './in-memory-wallet';
 
 /**
@@ -38,4 +40,9 @@ export class WorkflowSpecs {
     await this.running;
     await this.ownClient?.connection.close();
   }
+}
+
+/** A completed transfer between two wallets, under a new transaction id. */
+export function transferOf(fromUserId: string, toUserId: string, amount: number): TransactionCompleted {
+  return { transactionId: objectId(), type: 'Transfer', fromUserId, toUserId, amount };
 }
