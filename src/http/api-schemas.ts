@@ -1,14 +1,14 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { LEGS, TRANSACTION_TYPES } from '../domain';
-import { CURSOR_MAX_LENGTH, decodeCursor } from './history-cursor';
-import { HttpError } from './http-error';
-import { parseMoment } from './moments';
+import { HttpError } from './errors';
 
 // The API's shapes, once: the query schemas check requests, and the OpenAPI document is generated
-// from these same schemas (openapi.ts), so what is documented is what is enforced.
+// from these same schemas (openapi.ts), so what is documented is what is enforced. The formats of
+// the query's values (moments, history cursors) close the file.
 
 export const HISTORY_PAGE = { defaultLimit: 20, maxLimit: 100 } as const;
+const CURSOR_MAX_LENGTH = 64;
 
 // ---- requests ------------------------------------------------------------------------------------
 
@@ -186,3 +186,53 @@ export const responseSchemas = {
   Health,
   Readiness,
 };
+
+// ---- query values ---------------------------------------------------------------------------------
+
+// Moments in query parameters: ISO-8601, strictly. A date alone is midnight UTC; a date-time must say
+// its zone (Z or an offset), since a server's local time would make the same URL mean different moments.
+
+const ISO_MOMENT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2}))?$/;
+const DAY_MS = 86_400_000;
+
+/** The statement's range: `from` before `to`, at most `maxDays` long. */
+export function checkStatementRange(range: { from: Date; to: Date }, maxDays: number): { from: Date; to: Date } {
+  if (range.to <= range.from) throw new HttpError(400, 'to must be later than from');
+  if (range.to.getTime() - range.from.getTime() > maxDays * DAY_MS) {
+    throw new HttpError(400, `the range from..to must not exceed ${maxDays} days`);
+  }
+  return range;
+}
+
+/** One moment, or undefined when `raw` is not one of the accepted forms. */
+function parseMoment(raw: string): Date | undefined {
+  const parts = ISO_MOMENT.exec(raw);
+  if (!parts) return undefined;
+  const [year, month, day, hour, minute, second] = parts.slice(1, 7).map((part) => Number(part ?? 0));
+  // Date accepts 2026-02-30 as March 2nd: the calendar fields must be what they say.
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  const validDay = calendar.getUTCFullYear() === year && calendar.getUTCMonth() === month - 1 && calendar.getUTCDate() === day;
+  if (!validDay || hour > 23 || minute > 59 || second > 59) return undefined;
+  const moment = new Date(parts[4] === undefined ? `${raw}T00:00:00Z` : raw);
+  return Number.isNaN(moment.getTime()) ? undefined : moment;
+}
+
+// An opaque pagination cursor: where the next (older) page of a wallet's history starts. Versions of
+// one wallet never change, so pages stay stable while new entries arrive on top.
+
+export function encodeCursor(beforeVersion: number): string {
+  return Buffer.from(JSON.stringify({ v: beforeVersion })).toString('base64url');
+}
+
+/** The version a cursor starts before, or undefined when it is not a cursor this service gave out. */
+function decodeCursor(cursor: string): number | undefined {
+  if (cursor.length > CURSOR_MAX_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) return undefined;
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const version = (decoded as { v?: unknown } | null)?.v;
+  return typeof version === 'number' && Number.isSafeInteger(version) && version >= 2 ? version : undefined;
+}

@@ -12,7 +12,7 @@ import {
   type JWTVerifyOptions,
 } from 'jose';
 import type { WalletConfig } from '../config';
-import { HttpError } from './http-error';
+import { HttpError } from './errors';
 import { canonicalObjectId } from '../domain';
 
 export const ACCESS_TOKEN_COOKIE = 'access.token';

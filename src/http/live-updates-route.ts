@@ -4,7 +4,7 @@ import type { HistoryEntry, WalletReader } from '../ledger';
 import type { EntrySink } from '../live-updates/entry-follower';
 import { LiveUpdatesFullError, type LiveEntryHub } from '../live-updates/live-entry-hub';
 import { liveUpdatesQuery, queryOf } from './api-schemas';
-import { HttpError, ServiceStartingError } from './http-error';
+import { HttpError, ServiceStartingError } from './errors';
 import { writeRespectingBackpressure } from './response-stream';
 
 export type LiveUpdateReads = Pick<WalletReader, 'feedPosition'>;

@@ -1,9 +1,8 @@
 import type { Express, RequestHandler, Response } from 'express';
 import type { WalletConfig } from '../config';
 import type { WalletStatement, WalletReader } from '../ledger';
-import { HttpError } from './http-error';
-import { queryOf, statementQuery } from './api-schemas';
-import { checkStatementRange } from './moments';
+import { HttpError } from './errors';
+import { checkStatementRange, queryOf, statementQuery } from './api-schemas';
 import { ClientGoneError, writeRespectingBackpressure } from './response-stream';
 import { CSV_HEADER, csvRows, jsonEntries, jsonStatementHead, jsonStatementTail, statementFileName } from './statement-formats';
 

@@ -1,8 +1,7 @@
 import type { Express, RequestHandler } from 'express';
 import type { WalletReader } from '../ledger';
-import { balanceQuery, historyQuery, queryOf } from './api-schemas';
-import { HttpError } from './http-error';
-import { encodeCursor } from './history-cursor';
+import { balanceQuery, encodeCursor, historyQuery, queryOf } from './api-schemas';
+import { HttpError } from './errors';
 
 export type WalletReads = Pick<WalletReader, 'walletOf' | 'historyOf' | 'balanceAt'>;
 

@@ -4,7 +4,7 @@ import { generateKeyPair } from 'jose';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { authenticate } from '../../src/http/authentication';
-import { errorHandler } from '../../src/http/error-handler';
+import { errorHandler } from '../../src/http/errors';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { AUDIENCE, ISSUER, TokenIssuer, unsignedToken } from '../support/token-issuer';

@@ -10,7 +10,7 @@ import { LiveEntryHub } from '../../src/live-updates/live-entry-hub';
 import { createMetrics } from '../../src/metrics';
 import { objectId } from '../support/ids';
 import { TokenIssuer } from '../support/token-issuer';
-import { ServiceStartingError } from '../../src/http/http-error';
+import { ServiceStartingError } from '../../src/http/errors';
 import { availableLater } from '../../src/support/available-later';
 
 /** The HTTP app on its own (no database behind it), with its log lines captured. */

@@ -2,7 +2,30 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { LedgerInvariantError } from '../ledger';
 import type { Logger } from '../logger';
 import { isDatabaseUnavailable } from '../database/connection';
-import { errorBody, HttpError } from './http-error';
+
+/** An error with the HTTP status and message a client should see. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** A read that came before the database was connected: the HTTP server starts first. */
+export class ServiceStartingError extends HttpError {
+  constructor() {
+    super(503, 'Service starting; retry shortly');
+    this.name = 'ServiceStartingError';
+  }
+}
+
+/** The body of every error response: `{"error":{"message","status"}}`. */
+export function errorBody(status: number, message: string) {
+  return { error: { message, status } };
+}
 
 export const notFound: RequestHandler = (_req, res) => {
   res.status(404).json(errorBody(404, 'Not found'));
