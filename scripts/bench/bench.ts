@@ -1,7 +1,9 @@
 // `npm run bench`: end-to-end throughput, latency and memory of the wallet service on the local stack,
 // against the ceiling of a no-op ledger and the floor of the ledger's own writes. Not a test.
 //   npm run bench -- [--scenario default|full|uniform|hot|rate|noop|bare|floor|long|reconcile|statement|live] [--n N] [--w W] [--rate R]
-//                    [--hot-n N] [--floor-n N] [--tracing on]
+//                    [--hot-n N] [--floor-n N] [--tracing on] [--rounds R]
+// --rounds R (default run): R rounds of its three phases, each round in the reverse order of the one
+// before, so that the machine's drift within the run falls on every phase alike; ratios per round.
 // --tracing on: the service exports its traces to an OTLP endpoint of the bench's own (span-sink.ts),
 // so that the run's figures show what tracing costs per transfer.
 import os from 'node:os';
@@ -32,6 +34,7 @@ interface Flags {
   hotN?: number;
   floorN?: number;
   tracing?: boolean;
+  rounds: number;
 }
 
 function parseFlags(args: string[]): Flags {
@@ -46,6 +49,7 @@ function parseFlags(args: string[]): Flags {
       'hot-n': { type: 'string' },
       'floor-n': { type: 'string' },
       tracing: { type: 'string' },
+      rounds: { type: 'string' },
     },
   });
   const count = (name: string, value: string | undefined) => {
@@ -63,6 +67,7 @@ function parseFlags(args: string[]): Flags {
     hotN: count('hot-n', values['hot-n']),
     floorN: count('floor-n', values['floor-n']),
     tracing: values.tracing === 'on',
+    rounds: count('rounds', values.rounds) ?? 1,
   };
 }
 
@@ -84,12 +89,20 @@ async function main(): Promise<void> {
     return { name: 'uniform', n: Math.min(n, rate * OFFERED_RATE_SECONDS), rate };
   };
   const sessions: Record<string, () => Promise<Result[]>> = {
-    // The headline and its ceiling only: everything more does not fit in 10 minutes on 2 vCPUs.
-    default: async () => [
-      ...(await runSession('wallet', w, false, [{ name: 'uniform', n }])),
-      ...(await runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }])),
-      await bareSession(n),
-    ],
+    // The headline and its ceilings only: everything more does not fit in 10 minutes on 2 vCPUs.
+    default: async () => {
+      const results: Result[] = [];
+      for (let round = 1; round <= flags.rounds; round++) {
+        const phases = [
+          () => runSession('wallet', w, false, [{ name: 'uniform', n }]),
+          () => runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }]),
+          async () => [await bareSession(n)],
+        ];
+        if (round % 2 === 0) phases.reverse();
+        for (const phase of phases) results.push(...(await phase()).map((result) => (flags.rounds > 1 ? { ...result, round } : result)));
+      }
+      return results;
+    },
     full: async () => [
       ...(await runSession('wallet', w, false, [{ name: 'uniform', n }, { name: 'hot wallet', n: hotN, hot: true }, halfOfMax])),
       ...(await runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }])),
@@ -134,6 +147,7 @@ async function main(): Promise<void> {
     longToUniformPeakRss:
       byName('uniform') && byName('long run') ? ratio(byName('long run')!.peakRssMb!, byName('uniform')!.peakRssMb!) : undefined,
   };
+  const byRound = flags.rounds > 1 ? ratiosByRound(results) : undefined;
   const runSeconds = elapsedSeconds();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const report =
@@ -152,8 +166,24 @@ async function main(): Promise<void> {
   const tenths = results
     .filter((r) => r.perSecondByTenth?.length)
     .map((r) => `${r.scenario}: tx/s by tenth of the phase ${r.perSecondByTenth!.join(', ')}\n`);
-  process.stdout.write(`\n${report}${traced}${tenths.join('')}`);
-  writeResults({ machine, flags, runSeconds, results, ratios });
+  process.stdout.write(`\n${report}${traced}${byRound?.report ?? ''}${tenths.join('')}`);
+  writeResults({ machine, flags, runSeconds, results, ratios, ratiosByRound: byRound?.ratios });
+}
+
+/** The default run's ratios in each round, and their mean and range over the rounds. */
+function ratiosByRound(results: Result[]): { ratios: Record<string, number[]>; report: string } {
+  const rounds = [...new Set(results.map((r) => r.round!))];
+  const rate = (round: number, scenario: string) => results.find((r) => r.round === round && r.scenario === scenario)!.perSecond;
+  const ratios = {
+    'wallet/bare': rounds.map((k) => ratio(rate(k, 'uniform'), rate(k, 'bare Temporal (ceiling)'))),
+    'wallet/no-op': rounds.map((k) => ratio(rate(k, 'uniform'), rate(k, 'no-op ledger (ceiling)'))),
+    'no-op/bare': rounds.map((k) => ratio(rate(k, 'no-op ledger (ceiling)'), rate(k, 'bare Temporal (ceiling)'))),
+  };
+  const line = ([name, values]: [string, number[]]) => {
+    const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
+    return `${name} by round ${values.join(', ')}: mean ${ratio(mean, 1)}, from ${Math.min(...values)} to ${Math.max(...values)}\n`;
+  };
+  return { ratios, report: Object.entries(ratios).map(line).join('') };
 }
 
 main().catch((error: unknown) => {

@@ -1,11 +1,14 @@
 // The bench's tables, as Markdown for docs/performance.md.
 import type { Result } from './run';
 
+/** A phase's name in the tables, with its round where the run had several. */
+const label = (r: Result) => (r.round ? `${r.scenario}, round ${r.round}` : r.scenario);
+
 export function table(results: Result[]): string {
   const header = '| scenario | mode | transfers | wallets | tx/s | p50 ms | p95 ms | p99 ms | max ms | peak RSS MB | check |';
   const rows = results.map(
     (r) =>
-      `| ${r.scenario} | ${r.mode} | ${r.transfers} | ${r.wallets} | ${r.perSecond} | ${r.latencyMs?.p50 ?? ''} | ${r.latencyMs?.p95 ?? ''} | ${r.latencyMs?.p99 ?? ''} | ${r.latencyMs?.max ?? ''} | ${r.peakRssMb ?? ''} | ${r.correct ?? ''} |`,
+      `| ${label(r)} | ${r.mode} | ${r.transfers} | ${r.wallets} | ${r.perSecond} | ${r.latencyMs?.p50 ?? ''} | ${r.latencyMs?.p95 ?? ''} | ${r.latencyMs?.p99 ?? ''} | ${r.latencyMs?.max ?? ''} | ${r.peakRssMb ?? ''} | ${r.correct ?? ''} |`,
   );
   return [header, '|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
 }
@@ -15,7 +18,7 @@ function cpuTable(results: Result[]): string {
   const measured = results.filter((r) => r.cpuMsPerTransfer);
   const names = [...new Set(measured.flatMap((r) => Object.keys(r.cpuMsPerTransfer!)))];
   const header = `| CPU ms per transfer | ${names.join(' | ')} |`;
-  const rows = measured.map((r) => `| ${r.scenario} | ${names.map((name) => r.cpuMsPerTransfer![name] ?? '').join(' | ')} |`);
+  const rows = measured.map((r) => `| ${label(r)} | ${names.map((name) => r.cpuMsPerTransfer![name] ?? '').join(' | ')} |`);
   return [header, `|---|${names.map(() => '---|').join('')}`, ...rows].join('\n');
 }
 
@@ -26,6 +29,6 @@ function storeTable(results: Result[]): string {
   const header = `| per transfer: documents / bytes | ${names.join(' | ')} |`;
   const cell = (growth: Result['storeGrowth'], name: string) =>
     growth![name] ? `${growth![name].documents} / ${growth![name].bytes}` : '';
-  const rows = measured.map((r) => `| ${r.scenario} | ${names.map((name) => cell(r.storeGrowth, name)).join(' | ')} |`);
+  const rows = measured.map((r) => `| ${label(r)} | ${names.map((name) => cell(r.storeGrowth, name)).join(' | ')} |`);
   return [header, `|---|${names.map(() => '---|').join('')}`, ...rows].join('\n');
 }

@@ -16,6 +16,8 @@ const runStarted = performance.now();
 
 export interface Result {
   scenario: string;
+  /** The round of the default run (--rounds) the phase belongs to. */
+  round?: number;
   mode: string;
   transfers: number;
   wallets: number;
