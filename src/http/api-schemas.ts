@@ -18,9 +18,24 @@ export function queryOf<Shape extends z.ZodRawShape>(req: Request, schema: z.Zod
     const value = req.query[name];
     if (value !== undefined && typeof value !== 'string') throw new HttpError(400, `${name} must be given once, as a plain value`);
   }
-  const parsed = schema.safeParse(req.query);
+  return checked(schema, req.query);
+}
+
+/** A request's value parsed by its schema; the first problem found is the 400's message. */
+export function checked<Schema extends z.ZodType>(schema: Schema, value: unknown): z.output<Schema> {
+  const parsed = schema.safeParse(value);
   if (!parsed.success) throw new HttpError(400, parsed.error.issues[0].message);
   return parsed.data;
+}
+
+/** A string parsed by `parse`, which answers undefined for what is not one: then `message` is the problem. */
+function parsedBy<T>(parse: (raw: string) => T | undefined, message: string) {
+  return (raw: string, context: z.core.$RefinementCtx<string>): T => {
+    const value = parse(raw);
+    if (value !== undefined) return value;
+    context.issues.push({ code: 'custom', input: raw, message });
+    return z.NEVER;
+  };
 }
 
 const MOMENT_FORMS = 'an ISO-8601 date (2026-01-31) or date-time with a zone (2026-01-31T09:30:00Z, or an offset with + written %2B)';
@@ -29,12 +44,7 @@ const MOMENT_FORMS = 'an ISO-8601 date (2026-01-31) or date-time with a zone (20
 function moment(name: string, description: string, whenMissing?: string) {
   return z
     .string({ error: (issue) => (issue.input === undefined && whenMissing ? whenMissing : `${name} must be ${MOMENT_FORMS}`) })
-    .transform((raw, context) => {
-      const parsed = parseMoment(raw);
-      if (parsed) return parsed;
-      context.issues.push({ code: 'custom', input: raw, message: `${name} must be ${MOMENT_FORMS}` });
-      return z.NEVER;
-    })
+    .transform(parsedBy(parseMoment, `${name} must be ${MOMENT_FORMS}`))
     .meta({ type: 'string', description: `${description}: ${MOMENT_FORMS}; a date alone is midnight UTC` });
 }
 
@@ -50,12 +60,7 @@ export const historyQuery = z.object({
     .meta({ description: 'Entries per page' }),
   cursor: z
     .string()
-    .transform((raw, context) => {
-      const version = decodeCursor(raw);
-      if (version !== undefined) return version;
-      context.issues.push({ code: 'custom', input: raw, message: 'cursor is invalid; pass back the nextCursor of a previous page' });
-      return z.NEVER;
-    })
+    .transform(parsedBy(decodeCursor, 'cursor is invalid; pass back the nextCursor of a previous page'))
     .optional()
     .meta({ type: 'string', maxLength: CURSOR_MAX_LENGTH, description: 'The nextCursor of the previous page' }),
 });

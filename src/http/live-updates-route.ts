@@ -3,7 +3,7 @@ import type { WalletConfig } from '../config';
 import type { HistoryEntry, WalletReader } from '../ledger';
 import type { EntrySink } from '../live-updates/entry-follower';
 import { LiveUpdatesFullError, type LiveEntryHub } from '../live-updates/live-entry-hub';
-import { liveUpdatesQuery, queryOf } from './api-schemas';
+import { checked, liveUpdatesQuery, queryOf } from './api-schemas';
 import { HttpError, ServiceStartingError } from './errors';
 import { writeRespectingBackpressure } from './response-stream';
 
@@ -97,9 +97,7 @@ class ServerSentEvents implements EntrySink {
 function lastEventIdOf(req: Request): number | undefined {
   const header = req.headers['last-event-id'];
   if (header === undefined) return queryOf(req, liveUpdatesQuery).lastEventId;
-  const parsed = liveUpdatesQuery.shape.lastEventId.safeParse(header);
-  if (!parsed.success) throw new HttpError(400, parsed.error.issues[0].message);
-  return parsed.data;
+  return checked(liveUpdatesQuery.shape.lastEventId, header);
 }
 
 function unavailableAs503<T>(attempt: () => T): T {
