@@ -152,7 +152,16 @@ describe('faults, one at a time', () => {
       expect(await stack.broker.closeChannelsOf('wallet-service')).toBeGreaterThanOrEqual(4);
     }
     await expectSettledOnce(ids);
-    expect(await stack.metric('wallet_amqp_channel_reopens_total', { channel: 'consumer' })).toBeGreaterThanOrEqual(4);
+    // The last round's messages may all be settled before its consumer channel is back: wait for the reopens.
+    const reopens = await eventually(
+      'the consumer channel to reopen after each close',
+      async () => {
+        const count = await stack.metric('wallet_amqp_channel_reopens_total', { channel: 'consumer' });
+        return count >= 4 ? count : undefined;
+      },
+      20_000,
+    );
+    expect(reopens).toBeGreaterThanOrEqual(4);
     await eventually('/ready with every consumer back', async () => ((await stack.ready()).status === 200 ? true : undefined), 20_000);
   });
 });
