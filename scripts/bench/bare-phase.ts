@@ -1,6 +1,7 @@
 // The bare-Temporal phase: what Temporal alone allows here. Executions of a workflow of the
 // wallet's shape (scripts/bench/bare/workflow.ts), started by signal-with-start straight from a
 // client, on a worker with the service's options whose activities do nothing: no broker, no database.
+// Described, each execution also carries the wallet's search attributes and memo (bare/workflow.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -8,7 +9,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import { Types } from 'mongoose';
-import { transactionCompletedSignal } from '../../workflows/wallet-transaction/definitions';
+import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
+import { SEARCH_ATTRIBUTES, TRANSACTION_MEMO_KEY, transactionCompletedSignal } from '../../workflows/wallet-transaction/definitions';
 import { cpuPerTransfer, sampleCpu } from './cpu';
 import { percentile } from './load';
 import { table } from './report';
@@ -27,24 +29,38 @@ export interface BarePhaseResult {
   cpuMsPerTransfer: Record<string, number>;
 }
 
-export async function runBarePhase(root: string, temporalAddress: string, n: number): Promise<BarePhaseResult> {
+export async function runBarePhase(root: string, temporalAddress: string, n: number, described: boolean): Promise<BarePhaseResult> {
   const taskQueue = `wallet-bench-bare-${Date.now()}`;
   const worker = await BareWorker.start(root, temporalAddress, taskQueue);
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection });
   try {
+    if (described) await ensureSearchAttributes(connection, 'default');
     const cpuBefore = sampleCpu({ worker: worker.pid });
     const startedAt = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       while (startedAt.size - worker.finished.size >= MAX_OPEN_EXECUTIONS) await new Promise((resolve) => setTimeout(resolve, 10));
       const transactionId = new Types.ObjectId().toHexString();
+      const event = { transactionId, type: 'Transfer' as const, fromUserId: transactionId, toUserId: transactionId, amount: 1 };
       startedAt.set(transactionId, Date.now());
       await client.workflow.signalWithStart('bareTransaction', {
         workflowId: `bare-${transactionId}`,
         taskQueue,
-        args: [{ transactionId }],
+        args: [{ transactionId, described }],
         signal: transactionCompletedSignal,
-        signalArgs: [{ transactionId, type: 'Transfer', fromUserId: transactionId, toUserId: transactionId, amount: 1 }],
+        signalArgs: [event],
+        // What the bridge starts a transfer's execution with (src/temporal/transaction-workflows.ts).
+        ...(described
+          ? {
+              typedSearchAttributes: [
+                { key: SEARCH_ATTRIBUTES.transactionId, value: transactionId },
+                { key: SEARCH_ATTRIBUTES.transactionType, value: event.type },
+                { key: SEARCH_ATTRIBUTES.userIds, value: [event.fromUserId, event.toUserId] },
+                { key: SEARCH_ATTRIBUTES.status, value: 'Pending' },
+              ],
+              memo: { [TRANSACTION_MEMO_KEY]: event },
+            }
+          : {}),
       });
     }
     await worker.allFinished(n, FINISH_TIMEOUT_MS);
@@ -82,7 +98,7 @@ class BareWorker {
     // The service's heap limits, as for the service under test.
     const child = spawn(
       process.execPath,
-      ['--max-semi-space-size=4', '--max-old-space-size=384', path.join(root, 'dist/scripts/bench/bare/worker-process.js')],
+      ['--max-semi-space-size=8', '--max-old-space-size=384', path.join(root, 'dist/scripts/bench/bare/worker-process.js')],
       {
         cwd: root,
         env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_TASK_QUEUE: taskQueue },
@@ -135,11 +151,12 @@ class BareWorker {
 }
 
 /** The bare-Temporal ceiling: the same Temporal server and worker options, nothing else. */
-export async function bareSession(n: number): Promise<Result> {
-  progress(`bare Temporal (ceiling): ${n} executions of the wallet's shape, started by a client`);
-  const bare = await runBarePhase(ROOT, TEMPORAL_ADDRESS, n);
+export async function bareSession(n: number, described = false): Promise<Result> {
+  const scenario = described ? 'bare Temporal, described' : 'bare Temporal (ceiling)';
+  progress(`${scenario}: ${n} executions of the wallet's shape, started by a client`);
+  const bare = await runBarePhase(ROOT, TEMPORAL_ADDRESS, n, described);
   const result: Result = {
-    scenario: 'bare Temporal (ceiling)',
+    scenario,
     mode: 'max',
     transfers: n,
     wallets: 0,

@@ -1,6 +1,6 @@
 // `npm run bench`: end-to-end throughput, latency and memory of the wallet service on the local stack,
 // against the ceiling of a no-op ledger and the floor of the ledger's own writes. Not a test.
-//   npm run bench -- [--scenario default|full|uniform|hot|rate|noop|bare|floor|long|reconcile|statement|live] [--n N] [--w W] [--rate R]
+//   npm run bench -- [--scenario default|full|uniform|hot|rate|noop|bare|described|floor|long|reconcile|statement|live] [--n N] [--w W] [--rate R]
 //                    [--hot-n N] [--floor-n N] [--tracing on] [--rounds R]
 // --rounds R (default run): R rounds of its three phases, each round in the reverse order of the one
 // before, so that the machine's drift within the run falls on every phase alike; ratios per round.
@@ -12,7 +12,7 @@ import { bareSession } from './bare-phase';
 import { databaseFloor } from './floor-scenario';
 import { readSideMain } from './read-side-report';
 import { reconcileMain } from './reconcile-report';
-import { cpuTable, storeTable, table } from './report';
+import { cpuTable, roundTripTable, storeTable, table } from './report';
 import { elapsedSeconds, formatDuration, progress, ratio, round, SCENARIO_ENVIRONMENT, writeResults, type Result } from './run';
 import { SpanSink } from './span-sink';
 import { runSession, type Phase } from './transfer-session';
@@ -114,6 +114,16 @@ async function main(): Promise<void> {
     rate: () => runSession('rate', w, false, [halfOfMax]),
     noop: () => runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }]),
     bare: async () => [await bareSession(n)],
+    // The bare phase and the same carrying the wallet's search attributes and memo: what describing costs the server.
+    described: async () => {
+      const results: Result[] = [];
+      for (let round = 1; round <= flags.rounds; round++) {
+        const phases = [() => bareSession(n), () => bareSession(n, true)];
+        if (round % 2 === 0) phases.reverse();
+        for (const phase of phases) results.push({ ...(await phase()), ...(flags.rounds > 1 ? { round } : {}) });
+      }
+      return results;
+    },
     floor: async () => [await databaseFloor(flags.floorN ?? n, w)],
     long: () =>
       runSession('long', w, false, [
@@ -151,7 +161,7 @@ async function main(): Promise<void> {
   const runSeconds = elapsedSeconds();
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const report =
-    `${table(results)}\n\n${cpuTable(results)}\n\n${storeTable(results)}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; wallet/bare ${ratios.walletToBare ?? 'n/a'}; ` +
+    `${[table(results), cpuTable(results), roundTripTable(results), storeTable(results)].filter(Boolean).join('\n\n')}\n\nwallet/no-op throughput ${ratios.walletToNoop ?? 'n/a'}; wallet/bare ${ratios.walletToBare ?? 'n/a'}; ` +
     `no-op/bare ${ratios.noopToBare ?? 'n/a'}; hot/uniform ${ratios.hotToUniform ?? 'n/a'}` +
     `; long/uniform peak RSS ${ratios.longToUniformPeakRss ?? 'n/a'}\nwhole run ${formatDuration(runSeconds)}; machine: ${machine}\n`;
   const traced = spanSink
@@ -159,7 +169,7 @@ async function main(): Promise<void> {
         spanSink.spans /
           Math.max(
             1,
-            results.filter((r) => r.scenario !== 'bare Temporal (ceiling)').reduce((sum, r) => sum + r.transfers, 0),
+            results.filter((r) => !r.scenario.startsWith('bare Temporal')).reduce((sum, r) => sum + r.transfers, 0),
           ),
       )} per transfer\n`
     : '';
@@ -170,15 +180,23 @@ async function main(): Promise<void> {
   writeResults({ machine, flags, runSeconds, results, ratios, ratiosByRound: byRound?.ratios });
 }
 
-/** The default run's ratios in each round, and their mean and range over the rounds. */
+/** The ratios a run with rounds reports: name, numerator phase, denominator phase. */
+const ROUND_RATIOS = [
+  ['wallet/bare', 'uniform', 'bare Temporal (ceiling)'],
+  ['wallet/no-op', 'uniform', 'no-op ledger (ceiling)'],
+  ['no-op/bare', 'no-op ledger (ceiling)', 'bare Temporal (ceiling)'],
+  ['described/bare', 'bare Temporal, described', 'bare Temporal (ceiling)'],
+] as const;
+
+/** The ratios of the phases a run had in each round, and their mean and range over the rounds. */
 function ratiosByRound(results: Result[]): { ratios: Record<string, number[]>; report: string } {
   const rounds = [...new Set(results.map((r) => r.round!))];
-  const rate = (round: number, scenario: string) => results.find((r) => r.round === round && r.scenario === scenario)!.perSecond;
-  const ratios = {
-    'wallet/bare': rounds.map((k) => ratio(rate(k, 'uniform'), rate(k, 'bare Temporal (ceiling)'))),
-    'wallet/no-op': rounds.map((k) => ratio(rate(k, 'uniform'), rate(k, 'no-op ledger (ceiling)'))),
-    'no-op/bare': rounds.map((k) => ratio(rate(k, 'no-op ledger (ceiling)'), rate(k, 'bare Temporal (ceiling)'))),
-  };
+  const rate = (round: number, scenario: string) => results.find((r) => r.round === round && r.scenario === scenario)?.perSecond;
+  const ratios: Record<string, number[]> = {};
+  for (const [name, numerator, denominator] of ROUND_RATIOS) {
+    const values = rounds.map((k) => [rate(k, numerator), rate(k, denominator)]);
+    if (values.every(([a, b]) => a !== undefined && b !== undefined)) ratios[name] = values.map(([a, b]) => ratio(a!, b!));
+  }
   const line = ([name, values]: [string, number[]]) => {
     const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
     return `${name} by round ${values.join(', ')}: mean ${ratio(mean, 1)}, from ${Math.min(...values)} to ${Math.max(...values)}\n`;

@@ -25,10 +25,21 @@ function cpuTable(results: Result[]): string {
 export /** Documents and BSON bytes each collection grew by per transfer, one row per phase. */
 function storeTable(results: Result[]): string {
   const measured = results.filter((r) => r.storeGrowth);
+  if (measured.length === 0) return '';
   const names = [...new Set(measured.flatMap((r) => Object.keys(r.storeGrowth!)))].sort();
   const header = `| per transfer: documents / bytes | ${names.join(' | ')} |`;
   const cell = (growth: Result['storeGrowth'], name: string) =>
     growth![name] ? `${growth![name].documents} / ${growth![name].bytes}` : '';
   const rows = measured.map((r) => `| ${label(r)} | ${names.map((name) => cell(r.storeGrowth, name)).join(' | ')} |`);
   return [header, `|---|${names.map(() => '---|').join('')}`, ...rows].join('\n');
+}
+
+/** The service's round trips per transfer (database commands, broker messages), one column per phase. */
+export function roundTripTable(results: Result[]): string {
+  const measured = results.filter((r) => r.roundTripsPerTransfer);
+  if (measured.length === 0) return '';
+  const names = [...new Set(measured.flatMap((r) => Object.keys(r.roundTripsPerTransfer!)))].sort();
+  const header = `| round trips per transfer | ${measured.map(label).join(' | ')} |`;
+  const rows = names.map((name) => `| ${name} | ${measured.map((r) => r.roundTripsPerTransfer![name] ?? '').join(' | ')} |`);
+  return [header, `|---|${measured.map(() => '---|').join('')}`, ...rows].join('\n');
 }

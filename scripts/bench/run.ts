@@ -31,6 +31,8 @@ export interface Result {
   perSecondByTenth?: number[];
   /** CPU-milliseconds per transfer of each process over the phase, from /proc. */
   cpuMsPerTransfer?: Record<string, number>;
+  /** The service's database commands (by operation and collection) and broker messages per transfer (round-trips.ts). */
+  roundTripsPerTransfer?: Record<string, number>;
   /** What each collection grew by per transfer over the phase (see store-growth.ts). */
   storeGrowth?: Record<string, { documents: number; bytes: number }>;
 }

@@ -18,6 +18,9 @@ export interface ServiceEnvironment {
   env?: Record<string, string>;
 }
 
+/** Where the service under test serves its API and /metrics. */
+const SERVICE_PORT = 4099;
+
 /** What a scenario is given to start its service: everything but its database, which it names itself. */
 export type ScenarioEnvironment = Omit<ServiceEnvironment, 'database' | 'databaseUrl'> & { databaseUrlOf: (database: string) => string };
 
@@ -33,14 +36,14 @@ export class ServiceProcess {
     // With the heap limits `npm start` and the Dockerfile use (see docs/performance.md).
     // BENCH_SERVICE_NODE_FLAGS adds Node flags to it, for a look inside (--trace-gc, --cpu-prof).
     const extraFlags = process.env.BENCH_SERVICE_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-    const flags = ['--max-semi-space-size=4', '--max-old-space-size=384', ...extraFlags];
+    const flags = ['--max-semi-space-size=8', '--max-old-space-size=384', ...extraFlags];
     const child = spawn(process.execPath, [...flags, path.join(root, 'dist/scripts/bench/service-under-test.js')], {
       cwd: root,
       env: {
         ...process.env,
         NODE_ENV: 'production',
         LOG_LEVEL: 'warn',
-        PORT: '4099',
+        PORT: String(SERVICE_PORT),
         DATABASE_URL: environment.databaseUrl,
         RABBITMQ_URL: environment.rabbitmqUrl,
         TEMPORAL_ADDRESS: environment.temporalAddress,
@@ -71,6 +74,10 @@ export class ServiceProcess {
     const service = new ServiceProcess(child);
     service.sampler = setInterval(() => (service.peakRss = Math.max(service.peakRss, service.rssMb())), 250);
     return service;
+  }
+
+  get port(): number {
+    return SERVICE_PORT;
   }
 
   get pid(): number | undefined {

@@ -7,6 +7,7 @@ import { cpuPerTransfer, sampleCpu } from './cpu';
 import { fundedWallets } from './funding';
 import { LoadDriver, percentile } from './load';
 import { table } from './report';
+import { roundTripsPerTransfer, sampleRoundTrips } from './round-trips';
 import {
   databaseUrl,
   finalizeTimeoutMs,
@@ -85,6 +86,7 @@ export async function runSession(
       progress(`${phase.name}: ${phase.n} transfers${phase.rate ? ` offered at ${phase.rate}/s` : ' as fast as the broker takes them'}`);
       const storesBefore = await snapshotStores(db.connection);
       service.resetPeak();
+      const roundTripsBefore = await sampleRoundTrips(service.port);
       const cpuBefore = sampleCpu({ service: service.pid });
       const started = performance.now();
       for (const [i, t] of transfers.entries()) {
@@ -100,6 +102,7 @@ export async function runSession(
         finalizeTimeoutMs(phase.n),
       );
       const cpuAfter = sampleCpu({ service: service.pid });
+      const roundTripsAfter = await sampleRoundTrips(service.port);
       const { latencies, firstPublish, lastFinalized } = driver.timings(transfers.map((t) => t.transactionId));
       const seconds = (lastFinalized - firstPublish) / 1000;
       const sorted = [...latencies].sort((a, b) => a - b);
@@ -121,6 +124,7 @@ export async function runSession(
         offeredRate: phase.rate,
         perSecondByTenth: driver.throughputByTenth(transfers.map((t) => t.transactionId)),
         cpuMsPerTransfer: cpuPerTransfer(cpuBefore, cpuAfter, phase.n),
+        roundTripsPerTransfer: roundTripsPerTransfer(roundTripsBefore, roundTripsAfter, phase.n),
         correct: await checkCorrectness(db, driver, users, allTransfers, noop),
         storeGrowth: growthPerTransfer(storesBefore, await snapshotStores(db.connection), phase.n),
       };
