@@ -21,4 +21,4 @@ COPY package.json ./
 USER node
 EXPOSE 4003
 # Heap limits: see "Memory" in the README.
-CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=384", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=384", "dist/src/main.js"]

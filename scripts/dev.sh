@@ -27,7 +27,7 @@ BANNER
 # exec: the background job is the service itself, which the exit handler signals.
 run_service() {
   NODE_ENV="${NODE_ENV:-development}" TEMPORAL_WORKFLOW_BUNDLE="${TEMPORAL_WORKFLOW_BUNDLE:-dist/workflow-bundle.js}" \
-    exec node --max-semi-space-size=4 --max-old-space-size=384 dist/src/main.js
+    exec node --max-semi-space-size=8 --max-old-space-size=384 dist/src/main.js
 }
 # On a terminal, readable log lines; piped or redirected, the JSON lines themselves (LOG_PRETTY=0
 # forces them). The formatter ignores Ctrl-C, so that it prints the service's last lines as it stops.
