@@ -88,21 +88,23 @@ async function main(): Promise<void> {
     const rate = flags.rate ?? Math.max(1, Math.round(max / 2));
     return { name: 'uniform', n: Math.min(n, rate * OFFERED_RATE_SECONDS), rate };
   };
+  /** The phases `flags.rounds` times, each round in the reverse order of the one before; results carry their round when there are several. */
+  const inRounds = async (phases: Array<() => Promise<Result[]>>): Promise<Result[]> => {
+    const results: Result[] = [];
+    for (let round = 1; round <= flags.rounds; round++) {
+      const ordered = round % 2 === 0 ? [...phases].reverse() : phases;
+      for (const phase of ordered) results.push(...(await phase()).map((result) => (flags.rounds > 1 ? { ...result, round } : result)));
+    }
+    return results;
+  };
   const sessions: Record<string, () => Promise<Result[]>> = {
     // The headline and its ceilings only: everything more does not fit in 10 minutes on 2 vCPUs.
-    default: async () => {
-      const results: Result[] = [];
-      for (let round = 1; round <= flags.rounds; round++) {
-        const phases = [
-          () => runSession('wallet', w, false, [{ name: 'uniform', n }]),
-          () => runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }]),
-          async () => [await bareSession(n)],
-        ];
-        if (round % 2 === 0) phases.reverse();
-        for (const phase of phases) results.push(...(await phase()).map((result) => (flags.rounds > 1 ? { ...result, round } : result)));
-      }
-      return results;
-    },
+    default: () =>
+      inRounds([
+        () => runSession('wallet', w, false, [{ name: 'uniform', n }]),
+        () => runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }]),
+        async () => [await bareSession(n)],
+      ]),
     full: async () => [
       ...(await runSession('wallet', w, false, [{ name: 'uniform', n }, { name: 'hot wallet', n: hotN, hot: true }, halfOfMax])),
       ...(await runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }])),
@@ -115,15 +117,7 @@ async function main(): Promise<void> {
     noop: () => runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }]),
     bare: async () => [await bareSession(n)],
     // The bare phase and the same carrying the wallet's search attributes and memo: what describing costs the server.
-    described: async () => {
-      const results: Result[] = [];
-      for (let round = 1; round <= flags.rounds; round++) {
-        const phases = [() => bareSession(n), () => bareSession(n, true)];
-        if (round % 2 === 0) phases.reverse();
-        for (const phase of phases) results.push({ ...(await phase()), ...(flags.rounds > 1 ? { round } : {}) });
-      }
-      return results;
-    },
+    described: () => inRounds([async () => [await bareSession(n)], async () => [await bareSession(n, true)]]),
     floor: async () => [await databaseFloor(flags.floorN ?? n, w)],
     long: () =>
       runSession('long', w, false, [
