@@ -13,6 +13,7 @@
 # (scripts/stack/temporal-postgres.sh); the default, STACK_TEMPORAL=dev, builds no Go code for it.
 # STACK_RABBITMQ_CONSUMER_TIMEOUT_MS sets RabbitMQ's consumer_timeout (checked every second) for a
 # broker it starts, restarts included (the chaos run keeps it shorter than its outages).
+# STACK_FERRETDB_SYNCHRONOUS sets SQLite's `synchronous` for FerretDB (default normal, see start_ferretdb).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -208,7 +209,11 @@ record() { if [ -n "$RECORD_FILE" ]; then echo "$1" >> "$RECORD_FILE"; fi; }
 start_ferretdb() {
   if port_open "$MONGO_PORT"; then log "MongoDB wire already reachable on $MONGO_PORT"; return; fi
   mkdir -p "$DATA/ferretdb"
-  nohup "$TOOLS/bin/ferretdb" --handler=sqlite --sqlite-url="file:$DATA/ferretdb/" \
+  # FerretDB sets WAL and leaves `synchronous` at SQLite's FULL, an fsync at every commit: the same
+  # trade as the Temporal dev server below (normal: a killed server keeps its commits, a machine crash
+  # can lose the last ones) roughly halves FerretDB's CPU per transfer (docs/performance.md).
+  local synchronous="${STACK_FERRETDB_SYNCHRONOUS:-normal}"
+  nohup "$TOOLS/bin/ferretdb" --handler=sqlite --sqlite-url="file:$DATA/ferretdb/?_pragma=synchronous($synchronous)" \
     --listen-addr="127.0.0.1:$MONGO_PORT" --state-dir="$DATA/ferretdb" --telemetry=disable --debug-addr=- --log-level=warn \
     > "$RUN/ferretdb.log" 2>&1 &
   echo $! > "$RUN/ferretdb.pid"
