@@ -92,7 +92,9 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
     () => walletReader,
     () => new ServiceStartingError(),
   );
-  const liveUpdates = new LiveEntryHub(config.liveUpdates, reads, metrics, logger);
+  // The hints reach the broker once it is connected, below; until then the hub has nothing to tell.
+  let hints: LedgerEntryHints | undefined;
+  const liveUpdates = new LiveEntryHub(config.liveUpdates, reads, metrics, logger, (following) => hints?.listen(following));
   const server = await listen(
     createHttpApp({
       config,
@@ -115,13 +117,14 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const broker = (parts.broker = new BrokerConnection(config.amqp.url, 'wallet-service', logger, {
     reopened: (channel) => metrics.channelReopens.inc({ channel }),
   }));
-  const hints = new LedgerEntryHints(
+  hints = new LedgerEntryHints(
     broker,
     config.liveUpdates.hintQueueMaxLength,
-    (hint) => liveUpdates.wake(hint.userId),
+    { heard: (hint) => liveUpdates.wake(hint.userId), hearing: () => liveUpdates.wakeAll() },
     metrics,
     logger,
   );
+  hints.listen(liveUpdates.following);
   const ledger = new Ledger(stores.ledger, metrics, config.wallet.initialBalance, hintPublisher(hints, logger));
   walletReader = new WalletReader(stores.ledger);
 

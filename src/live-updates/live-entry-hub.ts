@@ -15,6 +15,8 @@ export class LiveUpdatesFullError extends Error {
 /**
  * This process's live-update connections, by wallet. A hint that a wallet has a new entry wakes that
  * wallet's followers here; each then reads the ledger itself. Bounded per user and in total.
+ * `onFollowing` hears when the first connection opens and the last one closes, so that the process
+ * takes hints only while someone follows a wallet here.
  */
 export class LiveEntryHub {
   private readonly byUser = new Map<string, Set<EntryFollower>>();
@@ -26,7 +28,13 @@ export class LiveEntryHub {
     private readonly reads: FeedReads,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    private readonly onFollowing: (following: boolean) => void,
   ) {}
+
+  /** True while the process has live-update connections. */
+  get following(): boolean {
+    return this.count > 0;
+  }
 
   /** True once the process is shutting down: new streams are ended at once, so that clients reconnect elsewhere. */
   get closing(): boolean {
@@ -50,12 +58,18 @@ export class LiveEntryHub {
     this.byUser.set(userId, followers);
     this.count++;
     this.metrics.liveUpdateConnections.set(this.count);
+    if (this.count === 1) this.onFollowing(true);
     return follower;
   }
 
   /** A hint: the user's wallet has an entry at `version` or beyond. */
   wake(userId: string): void {
     this.byUser.get(userId)?.forEach((follower) => follower.wake());
+  }
+
+  /** Every follower reads its wallet again: hints may have been missed. */
+  wakeAll(): void {
+    this.byUser.forEach((followers) => followers.forEach((follower) => follower.wake()));
   }
 
   /** Ends every stream and refuses new ones (SIGTERM): clients reconnect to another replica and resume. */
@@ -70,5 +84,6 @@ export class LiveEntryHub {
     if (followers.size === 0) this.byUser.delete(follower.userId);
     this.count--;
     this.metrics.liveUpdateConnections.set(this.count);
+    if (this.count === 0) this.onFollowing(false);
   }
 }

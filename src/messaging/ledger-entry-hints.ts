@@ -17,21 +17,40 @@ export interface LedgerEntryHint {
   version: number;
 }
 
+/** What a replica does with the hints it hears. */
+export interface HintListener {
+  /** A wallet has an entry at `hint.version` or beyond. */
+  heard(hint: LedgerEntryHint): void;
+  /**
+   * The replica hears hints from now on: an entry whose hint was sent before this may have been
+   * missed, so every follower reads its wallet again.
+   */
+  hearing(): void;
+}
+
 /**
  * Hints of new ledger entries between replicas, so the one holding a user's live-update connection
  * hears of an entry another one wrote. Off the money path: a hint is published without a confirm,
  * never awaited, dropped while the channel is down or its buffer full, and its loss only delays an
  * event until the follower's next catch-up read. Each replica reads them from an exclusive,
- * auto-deleted queue bounded to `queueMaxLength`, dropping the oldest past it.
+ * auto-deleted queue bounded to `queueMaxLength`, dropping the oldest past it, and binds that queue
+ * to the exchange only while it has live-update connections (`listen`): a replica nobody follows a
+ * wallet on receives no hints, and each transfer's hints cost the replicas nothing but their sending.
  */
 export class LedgerEntryHints {
   private readonly channel: BrokerChannel<Channel>;
   private writable = false;
+  /** Whether the replica has live-update connections, so wants the hints. */
+  private listening = false;
+  /** The queue of the current channel, and whether it is bound to the exchange. */
+  private queue: { channel: Channel; name: string; bound: boolean } | undefined;
+  /** The binding or unbinding under way: one at a time, each reading `listening` afresh. */
+  private settling: Promise<void> | undefined;
 
   constructor(
     broker: BrokerConnection,
     private readonly queueMaxLength: number,
-    private readonly onHint: (hint: LedgerEntryHint) => void,
+    private readonly listener: HintListener,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
@@ -63,6 +82,33 @@ export class LedgerEntryHints {
     }
   }
 
+  /** Hears hints while `on` (this replica has live-update connections), and none otherwise. */
+  listen(on: boolean): void {
+    this.listening = on;
+    void this.settleBinding();
+  }
+
+  private settleBinding(): Promise<void> {
+    this.settling ??= this.bindAsListening().finally(() => (this.settling = undefined));
+    return this.settling;
+  }
+
+  private async bindAsListening(): Promise<void> {
+    for (let queue = this.queue; queue && queue.bound !== this.listening && this.channel.current === queue.channel; queue = this.queue) {
+      const bind = this.listening;
+      try {
+        if (bind) await queue.channel.bindQueue(queue.name, LEDGER_ENTRY_HINTS.exchange, '');
+        else await queue.channel.unbindQueue(queue.name, LEDGER_ENTRY_HINTS.exchange, '');
+      } catch (error) {
+        // A failed (un)binding closes the channel: the set-up of the next one binds as `listening` says.
+        this.logger.debug({ err: error, bind }, 'ledger entry hints: binding failed');
+        return;
+      }
+      queue.bound = bind;
+      if (bind) this.listener.hearing();
+    }
+  }
+
   private async subscribe(channel: Channel, consume: Consume): Promise<void> {
     await channel.assertExchange(LEDGER_ENTRY_HINTS.exchange, 'fanout', { durable: false });
     const { queue } = await channel.assertQueue('', {
@@ -72,17 +118,19 @@ export class LedgerEntryHints {
       maxLength: this.queueMaxLength,
       arguments: { 'x-overflow': 'drop-head' },
     });
-    await channel.bindQueue(queue, LEDGER_ENTRY_HINTS.exchange, '');
     await consume(
       queue,
       (message) => {
         const hint = decodeHint(message.content);
         if (!hint) return;
         this.metrics.ledgerEntryHints.inc({ outcome: 'received' });
-        this.onHint(hint);
+        this.listener.heard(hint);
       },
       { noAck: true, as: LEDGER_ENTRY_HINTS.consumer },
     );
+    this.queue = { channel, name: queue, bound: false };
+    while (this.settling) await this.settling;
+    await this.settleBinding();
   }
 }
 

@@ -42,7 +42,7 @@ function appWith(env: Record<string, string>, reader?: Partial<WalletReader>, re
       () => reader as WalletReader | undefined,
       () => new ServiceStartingError(),
     ),
-    liveUpdates: new LiveEntryHub(config.liveUpdates, reader as WalletReader, metrics, logger),
+    liveUpdates: new LiveEntryHub(config.liveUpdates, reader as WalletReader, metrics, logger, () => undefined),
   });
   return { app, lines };
 }

@@ -117,6 +117,36 @@ describe('live balance updates (Server-Sent Events)', () => {
       }
     });
 
+    it('hears hints only while someone follows a wallet on this replica', async () => {
+      const received = async () =>
+        (await wallet.service.metrics.ledgerEntryHints.get()).values.find((value) => value.labels.outcome === 'received')?.value ?? 0;
+      const connections = async () => (await wallet.service.metrics.liveUpdateConnections.get()).values[0]?.value ?? 0;
+      const credit = (ledger: Ledger, userId: string, amount: number) =>
+        ledger.applyLeg({ transactionId: objectId(), transactionType: 'TopUp', leg: 'credit', userId, amount });
+      const alice = await wallet.fundedUser(100);
+      await eventually('no live-update connection left open', async () => ((await connections()) === 0 ? true : undefined));
+      const otherReplica = await WriterReplica.start();
+      try {
+        const before = await received();
+        await credit(otherReplica.ledger, alice, 5);
+        await throughout(1_000, async () => expect(await received()).toBe(before));
+
+        const stream = await open(alice);
+        await stream.waitForEvents(1);
+        await credit(otherReplica.ledger, alice, 7);
+        await stream.waitForEvents(2);
+        expect(await received()).toBeGreaterThan(before);
+
+        stream.close();
+        await eventually('the stream closed on the server', async () => ((await connections()) === 0 ? true : undefined));
+        const afterClose = await received();
+        await credit(otherReplica.ledger, alice, 9);
+        await throughout(1_000, async () => expect(await received()).toBe(afterClose));
+      } finally {
+        await otherReplica.stop();
+      }
+    });
+
     it('sends heartbeat comments while idle', async () => {
       const stream = await open(await wallet.fundedUser(1));
       await eventually('two heartbeats', () => (stream.comments.filter((c) => c === 'heartbeat').length >= 2 ? true : undefined));
@@ -229,7 +259,7 @@ class WriterReplica {
     const logger = createLogger('silent');
     const metrics = createMetrics();
     const broker = new BrokerConnection(TEST_RABBITMQ_URL, 'test-writer-replica', logger);
-    const hints = new LedgerEntryHints(broker, 100, () => undefined, metrics, logger);
+    const hints = new LedgerEntryHints(broker, 100, { heard: () => undefined, hearing: () => undefined }, metrics, logger);
     broker.start();
     await broker.waitUntilConnected();
     const stores = await openStores(testConfig(SUITE).mongo.url);
