@@ -99,13 +99,13 @@ export class LedgerEntryHints {
       try {
         if (bind) await queue.channel.bindQueue(queue.name, LEDGER_ENTRY_HINTS.exchange, '');
         else await queue.channel.unbindQueue(queue.name, LEDGER_ENTRY_HINTS.exchange, '');
+        queue.bound = bind;
+        if (bind) this.listener.hearing();
       } catch (error) {
-        // A failed (un)binding closes the channel: the set-up of the next one binds as `listening` says.
+        // A failed (un)binding closes the channel: the loop goes on with the next one's queue, if any yet.
         this.logger.debug({ err: error, bind }, 'ledger entry hints: binding failed');
-        return;
+        if (this.queue === queue) return;
       }
-      queue.bound = bind;
-      if (bind) this.listener.hearing();
     }
   }
 
@@ -129,7 +129,6 @@ export class LedgerEntryHints {
       { noAck: true, as: LEDGER_ENTRY_HINTS.consumer },
     );
     this.queue = { channel, name: queue, bound: false };
-    while (this.settling) await this.settling;
     await this.settleBinding();
   }
 }
