@@ -1,7 +1,7 @@
 // The bare-Temporal phase: what Temporal alone allows here. Executions of a workflow of the
 // wallet's shape (scripts/bench/bare/workflow.ts), started by signal-with-start straight from a
 // client, on a worker with the service's options whose activities do nothing: no broker, no database.
-// Described, each execution also carries the wallet's search attributes and memo (bare/workflow.ts).
+// Other shapes (bare/workflow.ts) measure what one part of the wallet's shape costs Temporal.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import { Types } from 'mongoose';
+import type { BareShape } from './bare/workflow';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 import { SEARCH_ATTRIBUTES, TRANSACTION_MEMO_KEY, transactionCompletedSignal } from '../../workflows/wallet-transaction/definitions';
 import { cpuPerTransfer, sampleCpu } from './cpu';
@@ -29,7 +30,8 @@ export interface BarePhaseResult {
   cpuMsPerTransfer: Record<string, number>;
 }
 
-export async function runBarePhase(root: string, temporalAddress: string, n: number, described: boolean): Promise<BarePhaseResult> {
+export async function runBarePhase(root: string, temporalAddress: string, n: number, shape: BareShape): Promise<BarePhaseResult> {
+  const described = shape === 'described';
   const taskQueue = `wallet-bench-bare-${Date.now()}`;
   const worker = await BareWorker.start(root, temporalAddress, taskQueue);
   const connection = await Connection.connect({ address: temporalAddress });
@@ -46,7 +48,7 @@ export async function runBarePhase(root: string, temporalAddress: string, n: num
       await client.workflow.signalWithStart('bareTransaction', {
         workflowId: `bare-${transactionId}`,
         taskQueue,
-        args: [{ transactionId, described }],
+        args: [{ transactionId, shape }],
         signal: transactionCompletedSignal,
         signalArgs: [event],
         // What the bridge starts a transfer's execution with (src/temporal/transaction-workflows.ts).
@@ -151,10 +153,10 @@ class BareWorker {
 }
 
 /** The bare-Temporal ceiling: the same Temporal server and worker options, nothing else. */
-export async function bareSession(n: number, described = false): Promise<Result> {
-  const scenario = described ? 'bare Temporal, described' : 'bare Temporal (ceiling)';
+export async function bareSession(n: number, shape: BareShape = 'plain'): Promise<Result> {
+  const scenario = shape === 'plain' ? 'bare Temporal (ceiling)' : `bare Temporal, ${shape}`;
   progress(`${scenario}: ${n} executions of the wallet's shape, started by a client`);
-  const bare = await runBarePhase(ROOT, TEMPORAL_ADDRESS, n, described);
+  const bare = await runBarePhase(ROOT, TEMPORAL_ADDRESS, n, shape);
   const result: Result = {
     scenario,
     mode: 'max',

@@ -1,6 +1,6 @@
 // `npm run bench`: end-to-end throughput, latency and memory of the wallet service on the local stack,
 // against the ceiling of a no-op ledger and the floor of the ledger's own writes. Not a test.
-//   npm run bench -- [--scenario default|full|uniform|hot|rate|noop|bare|described|floor|long|reconcile|statement|live] [--n N] [--w W] [--rate R]
+//   npm run bench -- [--scenario default|full|uniform|hot|rate|noop|bare|described|shapes|floor|long|reconcile|statement|live] [--n N] [--w W] [--rate R]
 //                    [--hot-n N] [--floor-n N] [--tracing on] [--rounds R]
 // --rounds R (default run): R rounds of its three phases, each round in the reverse order of the one
 // before, so that the machine's drift within the run falls on every phase alike; ratios per round.
@@ -117,7 +117,14 @@ async function main(): Promise<void> {
     noop: () => runSession('noop', w, true, [{ name: 'no-op ledger (ceiling)', n }]),
     bare: async () => [await bareSession(n)],
     // The bare phase and the same carrying the wallet's search attributes and memo: what describing costs the server.
-    described: () => inRounds([async () => [await bareSession(n)], async () => [await bareSession(n, true)]]),
+    described: () => inRounds([async () => [await bareSession(n)], async () => [await bareSession(n, 'described')]]),
+    // The bare phase, the same with the wallet's patch check, and with two local activities instead of four.
+    shapes: () =>
+      inRounds([
+        async () => [await bareSession(n)],
+        async () => [await bareSession(n, 'patched')],
+        async () => [await bareSession(n, 'two steps')],
+      ]),
     floor: async () => [await databaseFloor(flags.floorN ?? n, w)],
     long: () =>
       runSession('long', w, false, [
@@ -180,6 +187,8 @@ const ROUND_RATIOS = [
   ['wallet/no-op', 'uniform', 'no-op ledger (ceiling)'],
   ['no-op/bare', 'no-op ledger (ceiling)', 'bare Temporal (ceiling)'],
   ['described/bare', 'bare Temporal, described', 'bare Temporal (ceiling)'],
+  ['patched/bare', 'bare Temporal, patched', 'bare Temporal (ceiling)'],
+  ['two steps/bare', 'bare Temporal, two steps', 'bare Temporal (ceiling)'],
 ] as const;
 
 /** The ratios of the phases a run had in each round, and their mean and range over the rounds. */
