@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import {
   FAILURE_REASONS,
   LEDGER_INVARIANT_FAILURE_TYPE,
+  processStraightThrough,
   LEG_VOIDED_FAILURE_TYPE,
   type AnnounceOutcome,
   type AppliedLeg,
@@ -12,6 +13,7 @@ import {
   type LegOutcome,
   type ReconciliationReport,
   type RecordOpening,
+  type StraightThroughOutcome,
   type RecordStatus,
   type RollbackDecision,
   type TransactionCompleted,
@@ -44,7 +46,7 @@ export type WalletActivities = ReturnType<typeof createActivities>;
 /** The steps of a transaction (workflows/wallet-transaction/machine.ts), each one activity. */
 export type TransactionActivities = Pick<
   WalletActivities,
-  'openRecord' | 'adoptLedger' | 'applyForwardLeg' | 'recordDecision' | 'voidLeg' | 'undoLeg' | 'announceOutcome'
+  'openRecord' | 'processStraightThrough' | 'adoptLedger' | 'applyForwardLeg' | 'recordDecision' | 'voidLeg' | 'undoLeg' | 'announceOutcome'
 >;
 
 /** The record opening of an execution started before transactions were decided once (workflows/legacy/). */
@@ -83,17 +85,48 @@ export interface ActivityDependencies {
 export function createActivities({ ledger, records, announcer, rollbackFenceMs, reconcile, verifyChains }: ActivityDependencies) {
   const signal = () => Context.current().cancellationSignal;
   const attempt = () => Context.current();
+
+  /** Opens the transaction's record on its first event, and returns the record as it stands. */
+  async function openRecord(opening: RecordOpening): Promise<TransactionRecordView> {
+    if (opening.terms) return records.open(opening);
+    // A first event without terms (transaction.failed, a rejected copy): unless a record exists,
+    // the ledger may hold legs applied before records were kept, and the record takes their terms.
+    const existing = await records.view(opening.transactionId);
+    if (existing) return existing;
+    const terms = termsShownBy(opening.transactionId, await ledger.entriesOfTransaction(opening.transactionId));
+    return records.open({ ...opening, terms });
+  }
+
+  /** Applies a forward leg exactly once, unless a Failed decision voided it or a business rule refuses it. */
+  async function applyForwardLeg(change: LegChange): Promise<ForwardLegOutcome> {
+    try {
+      return outcomeOf(await ledger.applyLeg(change, signal()));
+    } catch (error) {
+      if (error instanceof LegVoidedError) return { kind: 'voided' };
+      return refusalOrThrow(error);
+    }
+  }
+
+  /**
+   * Announces the decision at its position, once however often it runs; a Completed is announced
+   * only while no rollback follows it. The legs are passed for the history's reader.
+   */
+  const announceOutcome = (
+    transactionId: string,
+    position: DecisionPosition,
+    decision: TransactionDecision,
+    _legs: AppliedLeg[],
+  ): Promise<AnnounceOutcome> => announcer.announce(transactionId, position, decision, attempt());
+
   return {
-    /** Opens the transaction's record on its first event, and returns the record as it stands. */
-    async openRecord(opening: RecordOpening): Promise<TransactionRecordView> {
-      if (opening.terms) return records.open(opening);
-      // A first event without terms (transaction.failed, a rejected copy): unless a record exists,
-      // the ledger may hold legs applied before records were kept, and the record takes their terms.
-      const existing = await records.view(opening.transactionId);
-      if (existing) return existing;
-      const terms = termsShownBy(opening.transactionId, await ledger.entriesOfTransaction(opening.transactionId));
-      return records.open({ ...opening, terms });
-    },
+    openRecord,
+    /** A new transaction's open, forward legs and Completed in one step, as far as each answer leads there. */
+    processStraightThrough: (opening: RecordOpening): Promise<StraightThroughOutcome> =>
+      processStraightThrough(opening, {
+        open: openRecord,
+        apply: applyForwardLeg,
+        announceCompleted: (legs) => announceOutcome(opening.transactionId, 'first', { status: 'Completed' }, legs),
+      }),
     /**
      * For a transaction whose legs were applied before records were kept: records the decision its
      * ledger entries show (undone: Failed; all forward legs standing: Completed), and returns the record.
@@ -104,15 +137,7 @@ export function createActivities({ ledger, records, announcer, rollbackFenceMs, 
       else if (decision) await records.decideFailed(terms.transactionId, 'first', decision);
       return (await records.view(terms.transactionId)) as TransactionRecordView;
     },
-    /** Applies a forward leg exactly once, unless a Failed decision voided it or a business rule refuses it. */
-    async applyForwardLeg(change: LegChange): Promise<ForwardLegOutcome> {
-      try {
-        return outcomeOf(await ledger.applyLeg(change, signal()));
-      } catch (error) {
-        if (error instanceof LegVoidedError) return { kind: 'voided' };
-        return refusalOrThrow(error);
-      }
-    },
+    applyForwardLeg,
     /**
      * Records a Failed decision at its position, unless one is there; returns the decision that
      * stands there (with its announcement time at `rollback`). The legs the run had applied are
@@ -138,16 +163,7 @@ export function createActivities({ ledger, records, announcer, rollbackFenceMs, 
         return refusalOrThrow(error);
       }
     },
-    /**
-     * Announces the decision at its position, once however often it runs; a Completed is announced
-     * only while no rollback follows it. The legs are passed for the history's reader.
-     */
-    announceOutcome: (
-      transactionId: string,
-      position: DecisionPosition,
-      decision: TransactionDecision,
-      _legs: AppliedLeg[],
-    ): Promise<AnnounceOutcome> => announcer.announce(transactionId, position, decision, attempt()),
+    announceOutcome,
     /** Runs a reconciliation pass: what changed since the last one (the first is full). */
     reconcileLedger: (): Promise<ReconciliationReport> => {
       const context = Context.current();

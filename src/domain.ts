@@ -169,6 +169,59 @@ export type ForwardLegOutcome = LegOutcome | { kind: 'voided' };
 /** What voiding a forward leg found: it is void for good, or it stands in the ledger (and must be undone). */
 export type VoidOutcome = { kind: 'voided' } | { kind: 'standing' };
 
+/** A debit or a credit of the transaction's terms. */
+export type ForwardLegChange = LegChange & { leg: ForwardLeg };
+
+/** The forward legs of a transaction's terms, in the order they are applied: a transfer debits, then credits. */
+export function forwardLegsOf(terms: TransactionCompleted): ForwardLegChange[] {
+  const { transactionId, type } = terms;
+  if (terms.type === 'TopUp') return [{ transactionId, transactionType: type, leg: 'credit', userId: terms.userId, amount: terms.amount }];
+  const { fromUserId, toUserId, amount } = terms;
+  return [
+    { transactionId, transactionType: type, leg: 'debit', userId: fromUserId, amount: -amount, counterpartyUserId: toUserId },
+    { transactionId, transactionType: type, leg: 'credit', userId: toUserId, amount, counterpartyUserId: fromUserId },
+  ];
+}
+
+/**
+ * What a transaction's straight-through processing found: the record as opened, the forward legs
+ * tried (in order), and the Completed's announcement, made only once every leg was simply applied.
+ */
+export interface StraightThroughOutcome {
+  record: TransactionRecordView;
+  legs: ForwardLegOutcome[];
+  announced: AnnounceOutcome | null;
+}
+
+/** The steps straight-through processing is made of, each an atomic claim or read, as a run takes them one at a time. */
+export interface StraightThroughSteps {
+  open(opening: RecordOpening): Promise<TransactionRecordView>;
+  apply(change: ForwardLegChange): Promise<ForwardLegOutcome>;
+  announceCompleted(legs: AppliedLeg[]): Promise<AnnounceOutcome>;
+}
+
+/**
+ * Opens the record and, while each answer is the one that leads to Completed, applies the forward
+ * legs of the recorded terms in order, then announces Completed: the steps a run of a new
+ * transaction takes one after the other, here with no event between them (an order a run can
+ * already meet). It stops at the first other answer (a decision standing, no terms, a leg refused,
+ * voided or older than the record), which the run then follows as it would have.
+ */
+export async function processStraightThrough(opening: RecordOpening, steps: StraightThroughSteps): Promise<StraightThroughOutcome> {
+  const record = await steps.open(opening);
+  const outcome: StraightThroughOutcome = { record, legs: [], announced: null };
+  if (!record.terms || record.first || record.rollback) return outcome;
+  const applied: AppliedLeg[] = [];
+  for (const change of forwardLegsOf(record.terms)) {
+    const found = await steps.apply(change);
+    outcome.legs.push(found);
+    if (found.kind !== 'applied' || found.predatesRecord) return outcome;
+    applied.push(found.leg);
+  }
+  outcome.announced = await steps.announceCompleted(applied);
+  return outcome;
+}
+
 /** Reasons the wallet gives in `wallet.transactionFinalized` for its own business failures. */
 export const FAILURE_REASONS = {
   insufficientBalance: 'Insufficient balance',

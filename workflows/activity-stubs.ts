@@ -75,6 +75,7 @@ export function transactionStepsWithin(stepTimeoutMs = DEFAULT_STEP_TIMEOUT_MS):
   const localFirst = <T>(call: (activities: WalletActivities) => Promise<T>) => tryLocalFirst(proxies, call);
   return {
     openRecord: (opening) => localFirst((activities) => activities.openRecord(opening)),
+    processStraightThrough: (opening) => localFirst((activities) => activities.processStraightThrough(opening)),
     adoptLedger: (terms) => ledgerReader.adoptLedger(terms),
     applyForwardLeg: (change) => localFirst((activities) => activities.applyForwardLeg(change)),
     recordDecision: (...args) => localFirst((activities) => activities.recordDecision(...args)),

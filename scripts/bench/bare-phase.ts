@@ -153,8 +153,8 @@ class BareWorker {
 }
 
 /** The bare-Temporal ceiling: the same Temporal server and worker options, nothing else. */
-export async function bareSession(n: number, shape: BareShape = 'plain'): Promise<Result> {
-  const scenario = shape === 'plain' ? 'bare Temporal (ceiling)' : `bare Temporal, ${shape}`;
+export async function bareSession(n: number, shape: BareShape = 'straight through'): Promise<Result> {
+  const scenario = shape === 'straight through' ? 'bare Temporal (ceiling)' : `bare Temporal, ${shape}`;
   progress(`${scenario}: ${n} executions of the wallet's shape, started by a client`);
   const bare = await runBarePhase(ROOT, TEMPORAL_ADDRESS, n, shape);
   const result: Result = {

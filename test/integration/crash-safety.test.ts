@@ -107,7 +107,7 @@ describe('a worker process killed in the middle of a transfer', () => {
   }
 
   it('after the debit: the successor completes it, each leg once', async () => {
-    const { transactionId, sender, recipient } = await transferThroughCrash({ activity: 'applyForwardLeg', leg: 'debit' });
+    const { transactionId, sender, recipient } = await transferThroughCrash({ after: 'applyLeg', leg: 'debit' });
     expect(await entriesOf(transactionId)).toEqual([
       ['debit', sender, -250],
       ['credit', recipient, 250],
@@ -118,7 +118,7 @@ describe('a worker process killed in the middle of a transfer', () => {
 
   it('after compensating the debit of a credit refused for want of a wallet: the recipient signing up meanwhile changes nothing, it ends Failed', async () => {
     const { transactionId, sender, recipient } = await transferThroughCrash(
-      { activity: 'undoLeg', leg: 'debit' },
+      { after: 'undoLeg', leg: 'debit' },
       { recipientHasWallet: false, meanwhile: openWallet },
     );
     expect(await entriesOf(transactionId)).toEqual([
@@ -131,7 +131,7 @@ describe('a worker process killed in the middle of a transfer', () => {
 
   it('after the credit was refused and before anything was decided: the successor, finding the wallet there now, completes it', async () => {
     const { transactionId, sender, recipient } = await transferThroughCrash(
-      { activity: 'applyForwardLeg', leg: 'credit' },
+      { after: 'applyLeg', leg: 'credit' },
       { recipientHasWallet: false, meanwhile: openWallet },
     );
     expect(await entriesOf(transactionId)).toEqual([

@@ -4,7 +4,7 @@ import type { TransactionFinalized } from '../../src/domain';
 import { transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
 import type { LedgerEntryDocument } from '../../src/ledger';
 import { QUEUES } from '../../src/messaging/topology';
-import { LegGate } from '../support/activity-gate';
+import { LegGate } from '../support/leg-gate';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';
@@ -18,7 +18,8 @@ describe('a transaction decided once', () => {
   let held: HeldInserts;
 
   beforeAll(async () => {
-    wallet = await WalletHarness.start('decided-once', { workerInterceptors: { activity: [gate.interceptor] } });
+    wallet = await WalletHarness.start('decided-once');
+    gate.install(wallet.service.ledger);
     held = new HeldInserts(wallet.service.stores.ledger.entryCollection);
   });
   afterAll(async () => {

@@ -93,9 +93,10 @@ describe('transactions from RabbitMQ events to finalization', () => {
         .filter((e) => e.activityTaskScheduledEventAttributes)
         .map((e) => e.activityTaskScheduledEventAttributes!.activityType?.name);
       expect(scheduled).toEqual([]);
-      // Opening the record, the refused debit, the decision, the debit's void, the announcement: each one local activity.
+      // Opening the record with the refused debit (straight-through processing stops there), the
+      // decision, the debit's void, the announcement: each one local activity.
       const steps = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
-      expect(steps.map(localActivityType)).toEqual(['openRecord', 'applyForwardLeg', 'recordDecision', 'voidLeg', 'announceOutcome']);
+      expect(steps.map(localActivityType)).toEqual(['processStraightThrough', 'recordDecision', 'voidLeg', 'announceOutcome']);
     });
 
     it('describes a transfer when its execution starts and updates the description once, when it is announced', async () => {
@@ -113,12 +114,16 @@ describe('transactions from RabbitMQ events to finalization', () => {
         'WalletUserIds',
       ]);
       expect(Object.keys(started.memo?.fields ?? {})).toEqual(['transaction']);
-      // The status once announced, and the decided-once patch's own TemporalChangeVersion.
+      // The status once announced, and the straight-through patch's own TemporalChangeVersion.
       const upserted = events.flatMap((e) =>
         Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
       );
       expect(upserted.sort()).toEqual(['TemporalChangeVersion', 'WalletStatus']);
       expect(events.filter((e) => e.workflowPropertiesModifiedEventAttributes)).toHaveLength(1);
+      // Processed straight through: one local activity, under one patch marker.
+      const steps = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+      expect(steps.map(localActivityType)).toEqual(['processStraightThrough']);
+      expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(1);
     });
 
     it('compensates the debit of a transfer to a user without a wallet and finalizes it Failed', async () => {

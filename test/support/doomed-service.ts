@@ -5,10 +5,13 @@ import path from 'node:path';
 import type { WalletConfig } from '../../src/config';
 import { REPO_ROOT } from './tools';
 
-/** The step after which the doomed service kills itself: an activity about one leg of one transaction. */
+/**
+ * The step after which the doomed service kills itself: the ledger's application of a forward leg
+ * (`applyLeg`), or an activity about one leg of one transaction.
+ */
 export interface CrashPoint {
   transactionId: string;
-  activity: 'applyForwardLeg' | 'recordDecision' | 'voidLeg' | 'undoLeg' | 'announceOutcome';
+  after: 'applyLeg' | 'recordDecision' | 'voidLeg' | 'undoLeg' | 'announceOutcome';
   leg: string;
 }
 
@@ -20,7 +23,7 @@ export async function startDoomedService(
   config: WalletConfig,
   crash: CrashPoint,
 ): Promise<{ child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
-  const log = openSync(path.join(REPO_ROOT, `.run/test/crash-after-${crash.activity}-${crash.leg}.log`), 'w');
+  const log = openSync(path.join(REPO_ROOT, `.run/test/crash-after-${crash.after}-${crash.leg}.log`), 'w');
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'crash-after-step.ts')], {
     cwd: REPO_ROOT,
     env: {
@@ -34,7 +37,7 @@ export async function startDoomedService(
       TEMPORAL_TASK_QUEUE: config.temporal.taskQueue,
       JWT_PUBLIC_KEY: config.auth.publicKeyPem,
       CRASH_TRANSACTION_ID: crash.transactionId,
-      CRASH_AFTER_ACTIVITY: crash.activity,
+      CRASH_AFTER: crash.after,
       CRASH_AFTER_LEG: crash.leg,
     },
     stdio: ['ignore', 'pipe', log],

@@ -61,7 +61,8 @@ describe('the transaction workflow', () => {
     const state = await completed({ transactionId, type: 'TopUp', userId: user, amount: 700 });
     expect(state).toMatchObject({ status: 'Completed', step: 'closed', legs: [{ leg: 'credit', userId: user, amount: 700 }] });
     expect(wallet.balances.get(user)).toBe(700);
-    expect(stepsOf(transactionId)).toEqual(['openRecord', 'applyForwardLeg credit', 'announceOutcome first']);
+    // One step, processed straight through: its open, its leg and its announcement, in that order.
+    expect(stepsOf(transactionId)).toEqual(['processStraightThrough', 'openRecord', 'applyForwardLeg credit', 'announceOutcome first']);
     expect(announcedFor(transactionId)).toEqual([{ transactionId, status: 'Completed' }]);
     expect(wallet.records.get(transactionId)?.first).toEqual({ status: 'Completed' });
   });
@@ -82,6 +83,8 @@ describe('the transaction workflow', () => {
     const transfer = transferOf(sender, recipient, 11);
     await completed(transfer);
     expect(stepsOf(transfer.transactionId)).toEqual([
+      // Straight-through processing stops at the refusal; the run follows from there.
+      'processStraightThrough',
       'openRecord',
       'applyForwardLeg debit',
       'recordDecision first',
@@ -108,6 +111,7 @@ describe('the transaction workflow', () => {
     const transfer = transferOf(sender, objectId(), 120);
     await completed(transfer);
     expect(stepsOf(transfer.transactionId)).toEqual([
+      'processStraightThrough',
       'openRecord',
       'applyForwardLeg debit',
       'applyForwardLeg credit',
@@ -143,7 +147,7 @@ describe('the transaction workflow', () => {
     ]);
   });
 
-  it('stops a transfer that transaction.failed reaches mid-way: the debit reversed, the credit voided, only Failed announced', async () => {
+  it('rolls back a transfer that transaction.failed reaches while it is processed straight through: Completed, then both legs reversed and Failed', async () => {
     const [sender, recipient] = [wallet.open(objectId(), 500), wallet.open(objectId())];
     const transfer = transferOf(sender, recipient, 200);
     const debit = wallet.hold(transfer.transactionId, 'applyForwardLeg:debit');
@@ -156,12 +160,16 @@ describe('the transaction workflow', () => {
     );
     debit.release();
     await handle.result();
+    // The step was under way: for this run the event came after it, as if it had come a moment later.
     expect(wallet.legsOf(transfer.transactionId)).toEqual([
       ['debit', sender, -200],
+      ['credit', recipient, 200],
+      ['reversal', recipient, -200],
       ['reversal', sender, 200],
     ]);
-    expect(wallet.voids.has(`${transfer.transactionId}:${recipient}:credit`)).toBe(true);
+    expect([wallet.balances.get(sender), wallet.balances.get(recipient)]).toEqual([500, 0]);
     expect(announcedFor(transfer.transactionId)).toEqual([
+      { transactionId: transfer.transactionId, status: 'Completed' },
       { transactionId: transfer.transactionId, status: 'Failed', reason: 'Fraud check failed' },
     ]);
   });
@@ -249,7 +257,14 @@ describe('the transaction workflow', () => {
       wallet.decide(topUp.transactionId, 'first', { status: 'Completed' });
       expect(await completed(topUp)).toMatchObject({ recorded: 'Completed', status: 'Completed' });
       expect(wallet.balances.get(user)).toBe(5);
-      expect(stepsOf(topUp.transactionId)).toEqual(['openRecord', 'applyForwardLeg credit', 'openRecord', 'announceOutcome first']);
+      // Straight-through processing stops at the decision it finds; the run announces it.
+      expect(stepsOf(topUp.transactionId)).toEqual([
+        'openRecord',
+        'applyForwardLeg credit',
+        'processStraightThrough',
+        'openRecord',
+        'announceOutcome first',
+      ]);
     });
 
     it('rolls a Completed back in a new run on transaction.failed: after the rollback fence, credit then debit reversed', async () => {

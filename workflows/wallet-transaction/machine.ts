@@ -1,6 +1,7 @@
 import {
   BUSINESS_FAILURE_TYPES,
   FAILURE_REASONS,
+  forwardLegsOf,
   type AnnounceOutcome,
   type AppliedLeg,
   type BusinessFailureType,
@@ -8,6 +9,7 @@ import {
   type FailedDecision,
   type FinalStatus,
   type ForwardLeg,
+  type ForwardLegChange,
   type ForwardLegOutcome,
   type LegChange,
   type RecordOpening,
@@ -17,6 +19,7 @@ import {
   type TransactionRecordView,
   type TransactionRejected,
   type RollbackDecision,
+  type StraightThroughOutcome,
   type UndoLeg,
   type VoidOutcome,
 } from '../../src/domain';
@@ -29,7 +32,10 @@ import type { ReceivedEvents } from './definitions';
 // forward leg voided by claiming that same key). A run knows the events it received, the record as
 // it last read it, and what its own steps found. From that alone the machine says what to do next:
 //
-//   no record read     -> open it (the first run to open it fixes the terms, or why it fails)
+//   no record read     -> open it (the first run to open it fixes the terms, or why it fails);
+//                         a run that has done nothing yet may instead process it straight
+//                         through: open, apply and announce in one step, stopping at the first
+//                         answer that does not lead to Completed (see processStraightThrough)
 //   undecided          -> apply the forward legs in order; a refusal, `transaction.failed`, or a
 //                         record without terms is decided Failed; all legs applied is Completed,
 //                         decided and announced in one step
@@ -44,6 +50,7 @@ import type { ReceivedEvents } from './definitions';
 /** What one step of a transaction asks its executor (a workflow's activities, or the model's). */
 export type TransactionStep =
   | { kind: 'open'; opening: RecordOpening }
+  | { kind: 'straightThrough'; opening: RecordOpening }
   | { kind: 'adopt'; terms: TransactionCompleted }
   | { kind: 'apply'; change: ForwardLegChange }
   | { kind: 'decide'; position: DecisionPosition; decision: FailedDecision }
@@ -56,6 +63,7 @@ export type TransactionStep =
 /** Runs the steps; each call is one atomic claim or read of the record or the ledger (retried until it answers). */
 export interface TransactionStepExecutor {
   open(opening: RecordOpening): Promise<TransactionRecordView>;
+  straightThrough(opening: RecordOpening): Promise<StraightThroughOutcome>;
   adopt(terms: TransactionCompleted): Promise<TransactionRecordView>;
   apply(change: ForwardLegChange): Promise<ForwardLegOutcome>;
   /** Returns the decision standing at the position (a RollbackDecision at `rollback`). */
@@ -87,7 +95,11 @@ export class TransactionMachine {
   /** A forward leg was found applied before the transaction had a record: its ledger is read once. */
   private adoption: 'needed' | 'done' | undefined;
 
-  constructor(readonly transactionId: string) {}
+  /** `straightThrough`: a run of a new transaction opens, applies and announces in one step (executions started before it cannot). */
+  constructor(
+    readonly transactionId: string,
+    private readonly straightThrough = false,
+  ) {}
 
   /** Takes an event of this transaction (signals of other transactions are ignored); the first of each kind counts. */
   receive(
@@ -117,7 +129,13 @@ export class TransactionMachine {
   /** What to do next. Call only once an event was received. */
   next(): TransactionStep {
     const { record } = this;
-    if (!record) return { kind: 'open', opening: this.opening() };
+    if (!record) {
+      const opening = this.opening();
+      const fresh = this.legStates.size === 0 && this.announcedAt.size === 0;
+      return this.straightThrough && fresh && opening.terms && !this.events.failed
+        ? { kind: 'straightThrough', opening }
+        : { kind: 'open', opening };
+    }
     if (this.adoption === 'needed' && record.terms) return { kind: 'adopt', terms: record.terms };
     if (record.rollback) return this.settleFailed(record, 'rollback', record.rollback);
     if (record.first?.status === 'Failed') return this.settleFailed(record, 'first', record.first);
@@ -142,6 +160,35 @@ export class TransactionMachine {
   recordRead(record: TransactionRecordView): void {
     this.record = record;
     if (this.adoption === 'needed') this.adoption = 'done';
+  }
+
+  /**
+   * Takes what straight-through processing found as the answers to the steps it stands for, one by
+   * one, checking that each is the step this run would have taken next.
+   */
+  processedStraightThrough(outcome: StraightThroughOutcome): void {
+    // A `transaction.failed` received while the step ran arrived, for this run, after it.
+    const { failed } = this.events;
+    delete this.events.failed;
+    try {
+      this.followStraightThrough(outcome);
+    } finally {
+      if (failed) this.events.failed = failed;
+    }
+  }
+
+  private followStraightThrough({ record, legs, announced }: StraightThroughOutcome): void {
+    this.recordRead(record);
+    const changes = record.terms ? forwardLegsOf(record.terms) : [];
+    legs.forEach((found, index) => {
+      const change = changes[index];
+      this.expectNext({ kind: 'apply', change });
+      this.forwardLegFound(change, found);
+    });
+    if (!announced) return;
+    const decision: TransactionDecision = { status: 'Completed' };
+    this.expectNext({ kind: 'announce', position: 'first', decision });
+    this.announcedOutcome('first', decision, announced);
   }
 
   forwardLegFound(change: ForwardLegChange, outcome: ForwardLegOutcome): void {
@@ -216,6 +263,16 @@ export class TransactionMachine {
     return { kind: 'announce', position, decision };
   }
 
+  /** Straight-through processing stands for these steps only if each is the one the machine asks for. */
+  private expectNext(step: TransactionStep): void {
+    const next = this.next();
+    if (JSON.stringify(next) !== JSON.stringify(step)) {
+      throw new Error(
+        `transaction ${this.transactionId}: straight-through processing took ${JSON.stringify(step)}, not ${JSON.stringify(next)}`,
+      );
+    }
+  }
+
   private stateOf(leg: ForwardLegChange): LegState | undefined {
     return this.legStates.get(leg.leg);
   }
@@ -247,6 +304,9 @@ export async function runTransaction(
       case 'open':
         machine.recordRead(await executor.open(step.opening));
         break;
+      case 'straightThrough':
+        machine.processedStraightThrough(await executor.straightThrough(step.opening));
+        break;
       case 'adopt':
         machine.recordRead(await executor.adopt(step.terms));
         break;
@@ -271,20 +331,6 @@ export async function runTransaction(
         break;
     }
   }
-}
-
-/** A debit or a credit of the transaction's terms. */
-export type ForwardLegChange = LegChange & { leg: ForwardLeg };
-
-/** The forward legs of a transaction's terms, in the order they are applied: a transfer debits, then credits. */
-export function forwardLegsOf(terms: TransactionCompleted): ForwardLegChange[] {
-  const { transactionId, type } = terms;
-  if (terms.type === 'TopUp') return [{ transactionId, transactionType: type, leg: 'credit', userId: terms.userId, amount: terms.amount }];
-  const { fromUserId, toUserId, amount } = terms;
-  return [
-    { transactionId, transactionType: type, leg: 'debit', userId: fromUserId, amount: -amount, counterpartyUserId: toUserId },
-    { transactionId, transactionType: type, leg: 'credit', userId: toUserId, amount, counterpartyUserId: fromUserId },
-  ];
 }
 
 /** The undo of a forward leg: the same wallet, the opposite amount, under the decision's undo leg. */

@@ -30,6 +30,8 @@ import { runTransaction, TransactionMachine, type TransactionStep, type Transact
 
 /** Executions started before it replay the steps they started with (workflows/legacy/). */
 export const DECIDED_ONCE_PATCH = 'transaction-decided-once';
+/** Executions started before it open, apply and announce one step at a time. */
+export const STRAIGHT_THROUGH_PATCH = 'transaction-straight-through';
 /** A workflow started without any event (by hand, say) gives up after this long; the next event starts another. */
 const FIRST_EVENT_TIMEOUT = '1 hour';
 /** How often a step waiting for an operator tries again by itself. */
@@ -49,8 +51,10 @@ export const OPERATOR_WAIT_HISTORY_LIMIT = 2_000;
  * NeedsOperator for the `operatorRetry` signal and runs again.
  */
 export async function walletTransaction(input: TransactionWorkflowInput): Promise<TransactionState> {
-  if (!patched(DECIDED_ONCE_PATCH)) return legacyWalletTransaction(input);
-  const run = new TransactionRun(input);
+  // Asked first, so that an execution started now records one marker, not two.
+  const straightThrough = patched(STRAIGHT_THROUGH_PATCH);
+  if (!straightThrough && !patched(DECIDED_ONCE_PATCH)) return legacyWalletTransaction(input);
+  const run = new TransactionRun(input, straightThrough);
   if (!(await condition(() => run.machine.hasEvent, FIRST_EVENT_TIMEOUT))) return run.finish('closed without any transaction event');
   await runTransaction(run.machine, run.executor, (step) => run.starting(step));
   return run.finish('closed');
@@ -67,8 +71,11 @@ class TransactionRun {
 
   private readonly steps: TransactionActivities;
 
-  constructor(private readonly input: TransactionWorkflowInput) {
-    const machine = (this.machine = new TransactionMachine(input.transactionId));
+  constructor(
+    private readonly input: TransactionWorkflowInput,
+    straightThrough: boolean,
+  ) {
+    const machine = (this.machine = new TransactionMachine(input.transactionId, straightThrough));
     const { completed, failed, rejected } = input.received ?? {};
     if (completed) machine.receive({ kind: 'completed', event: completed });
     if (failed) machine.receive({ kind: 'failed', event: failed });
@@ -85,6 +92,16 @@ class TransactionRun {
 
   readonly executor: TransactionStepExecutor = {
     open: (opening) => this.untilDone(() => this.steps.openRecord(opening)),
+    straightThrough: async (opening) => {
+      const outcome = await this.untilDone(() => this.steps.processStraightThrough(opening));
+      if (outcome.announced?.kind === 'announced') {
+        this.announced(
+          { status: 'Completed' },
+          outcome.legs.flatMap((found) => (found.kind === 'applied' ? [found.leg] : [])),
+        );
+      }
+      return outcome;
+    },
     adopt: (terms) => this.untilDone(() => this.steps.adoptLedger(terms)),
     apply: (change) => this.untilDone(() => this.steps.applyForwardLeg(change)),
     decide: (position, decision, legs) =>
@@ -185,6 +202,8 @@ function describeStep(step: TransactionStep): string {
   switch (step.kind) {
     case 'open':
       return 'opening the transaction record';
+    case 'straightThrough':
+      return 'opening the transaction record, applying its legs and announcing it';
     case 'adopt':
       return 'reading a ledger older than the record';
     case 'apply':

@@ -4,21 +4,40 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TransactionActivities, WalletActivities } from '../../../activities';
 import { loadConfig } from '../../../src/config';
+import { processStraightThrough } from '../../../src/domain';
 import { createWalletWorker } from '../../../src/temporal/worker';
 import { startTracing } from '../../../src/tracing/tracing';
 
 const notPartOfIt = () => Promise.reject(new Error('not part of the bare phase'));
+const openRecord: TransactionActivities['openRecord'] = async (opening) => ({
+  terms: opening.terms,
+  openingReason: null,
+  first: null,
+  rollback: null,
+});
+const applyForwardLeg: TransactionActivities['applyForwardLeg'] = async (change) => ({
+  kind: 'applied',
+  leg: { ...change, balanceAfter: 0, version: 0 },
+  predatesRecord: false,
+});
+const announceOutcome: TransactionActivities['announceOutcome'] = async (transactionId) => {
+  process.stdout.write(`finalized ${transactionId} ${Date.now()}\n`);
+  return { kind: 'announced' };
+};
 const activities: TransactionActivities = {
-  openRecord: async (opening) => ({ terms: opening.terms, openingReason: null, first: null, rollback: null }),
+  openRecord,
+  processStraightThrough: (opening) =>
+    processStraightThrough(opening, {
+      open: openRecord,
+      apply: applyForwardLeg,
+      announceCompleted: (legs) => announceOutcome(opening.transactionId, 'first', { status: 'Completed' }, legs),
+    }),
   adoptLedger: notPartOfIt,
-  applyForwardLeg: async (change) => ({ kind: 'applied', leg: { ...change, balanceAfter: 0, version: 0 }, predatesRecord: false }),
+  applyForwardLeg,
   recordDecision: notPartOfIt,
   voidLeg: notPartOfIt,
   undoLeg: notPartOfIt,
-  announceOutcome: async (transactionId) => {
-    process.stdout.write(`finalized ${transactionId} ${Date.now()}\n`);
-    return { kind: 'announced' };
-  },
+  announceOutcome,
 };
 
 async function main(): Promise<void> {

@@ -1,5 +1,6 @@
 import {
   BUSINESS_FAILURE_TYPES,
+  processStraightThrough,
   type AnnounceOutcome,
   type AppliedLeg,
   type DecisionPosition,
@@ -95,7 +96,8 @@ export class TransactionWorld {
   startRun(events: Array<Parameters<TransactionMachine['receive']>[0]>, protectedRun = false): ModelRun {
     const run: ModelRun = {
       id: this.runs.length,
-      machine: new TransactionMachine(this.transactionId),
+      // Half the runs process a new transaction straight through, as executions started since do.
+      machine: new TransactionMachine(this.transactionId, this.random() < 0.5),
       state: 'running',
       frozenUntil: 0,
       protected: protectedRun,
@@ -189,6 +191,15 @@ export class TransactionWorld {
     };
     return {
       open: (opening) => atomic(() => this.open(opening)),
+      // One activity: a failure anywhere in it runs it again from the start.
+      straightThrough: (opening) =>
+        retried(() =>
+          processStraightThrough(opening, {
+            open: (again) => atomic(() => this.open(again)),
+            apply: (change) => atomic(() => this.applyForward(change)),
+            announceCompleted: (legs) => this.announce(run, 'first', { status: 'Completed' }, legs),
+          }),
+        ),
       adopt: () => Promise.reject(new Error('the model has no ledger from before records')),
       apply: (change) => atomic(() => this.applyForward(change)),
       decide: (position, decision, legs) => atomic(() => this.decide(position, decision, legs)),

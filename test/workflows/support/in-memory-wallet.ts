@@ -1,6 +1,7 @@
 import type { TransactionActivities, WalletActivities } from '../../../activities';
 import {
   BUSINESS_FAILURE_TYPES,
+  processStraightThrough,
   type AppliedLeg,
   type DecisionPosition,
   type LegChange,
@@ -33,7 +34,7 @@ export class InMemoryWallet {
   readonly entries = new Map<string, AppliedLeg>();
   readonly voids = new Set<string>();
   readonly announced: TransactionFinalized[] = [];
-  /** Every call, retries included: the activity's name and its first argument. */
+  /** Every call, retries included: the activity's name and its first argument (the steps within straight-through processing too). */
   readonly calls: Array<{ activity: keyof TransactionActivities; transactionId: string; detail?: string; at: number }> = [];
   /** How long a rollback waits before it moves money back. */
   rollbackFenceMs = 0;
@@ -74,6 +75,15 @@ export class InMemoryWallet {
         this.records.set(opening.transactionId, { terms: opening.terms, openingReason: opening.terms ? null : opening.reason });
       }
       return this.view(opening.transactionId);
+    },
+    processStraightThrough: async (opening) => {
+      this.calls.push({ activity: 'processStraightThrough', transactionId: opening.transactionId, at: await this.now() });
+      const { openRecord, applyForwardLeg, announceOutcome } = this.activities;
+      return processStraightThrough(opening, {
+        open: openRecord,
+        apply: applyForwardLeg,
+        announceCompleted: (legs) => announceOutcome(opening.transactionId, 'first', { status: 'Completed' }, legs),
+      });
     },
     adoptLedger: () => Promise.reject(new Error('no ledger from before records here')),
     applyForwardLeg: async (change) => {
