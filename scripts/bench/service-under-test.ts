@@ -26,3 +26,12 @@ startWalletService(config, { logger })
     logger.fatal({ err: error }, 'bench service failed');
     process.exit(1);
   });
+
+if (process.env.BENCH_MEMORY_LOG === '1') {
+  setInterval(() => {
+    const m = process.memoryUsage();
+    process.stderr.write(
+      `[memory] rss ${(m.rss / 2 ** 20).toFixed(0)} heapUsed ${(m.heapUsed / 2 ** 20).toFixed(0)} heapTotal ${(m.heapTotal / 2 ** 20).toFixed(0)} external ${(m.external / 2 ** 20).toFixed(0)} arrayBuffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)}\n`,
+    );
+  }, 5_000).unref();
+}
