@@ -244,10 +244,13 @@ start_temporal_dev() {
   mkdir -p "$DATA/temporal"
   # WAL with synchronous=normal: a commit survives a killed server (the log is synced at checkpoints;
   # only a machine crash can lose the last ones). SQLite's default rollback journal fsyncs every
-  # commit, which made the Temporal server the bottleneck of the whole stack.
+  # commit, which made the Temporal server the bottleneck of the whole stack. The dev server reads its
+  # search attributes from the database at every use unless told otherwise; with SQL visibility a
+  # custom attribute is a namespace alias, so the cluster-wide map it caches never changes.
   nohup "$cli" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
     --db-filename "$DATA/temporal/temporal.db" --log-level warn \
     --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
+    --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=false \
     > "$RUN/temporal.log" 2>&1 &
   echo $! > "$RUN/temporal.pid"
   wait_ready temporal "$cli" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT"

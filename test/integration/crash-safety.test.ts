@@ -1,5 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { Client, Connection } from '@temporalio/client';
 import { Types } from 'mongoose';
+import type { TransactionFinalized } from '../../src/domain';
 import type { WalletService } from '../../src/service';
 import { ENTRIES_ONLY, Ledger, verifyChain } from '../../src/ledger';
 import { createMetrics } from '../../src/metrics';
@@ -9,6 +11,7 @@ import { eventually, throughout } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { PlatformBroker } from '../support/platform-broker';
 import { dropDatabase, startTestService, testConfig } from '../support/wallet-service';
+import { transactionWorkflowId, type TransactionState } from '../../workflows/wallet-transaction/definitions';
 
 const SUITE = 'crash';
 
@@ -20,6 +23,7 @@ describe('a worker process killed in the middle of a transfer', () => {
   const config = testConfig(SUITE, env);
   let platform: PlatformBroker;
   let db: Stores;
+  let temporal: Client;
   let successor: WalletService | undefined;
   let doomedChild: ChildProcess | undefined;
 
@@ -28,6 +32,7 @@ describe('a worker process killed in the middle of a transfer', () => {
     await platform.purgeAll();
     await dropDatabase(config.mongo.url);
     db = await openStores(config.mongo.url);
+    temporal = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
   });
   afterEach(async () => {
     doomedChild?.kill('SIGKILL');
@@ -37,6 +42,7 @@ describe('a worker process killed in the middle of a transfer', () => {
   afterAll(async () => {
     await db.close();
     await platform.close();
+    await temporal.connection.close();
   });
 
   const entriesOf = async (transactionId: string) =>
@@ -68,13 +74,19 @@ describe('a worker process killed in the middle of a transfer', () => {
 
   /**
    * Runs a transfer of 250 from a sender holding 1,000 through a service that dies after `crash`,
-   * lets `meanwhile` happen, then starts a successor; returns the transfer's parties once its first
-   * outcome is announced.
+   * lets `meanwhile` happen, then starts a successor; returns the transfer's parties, what the
+   * platform had received when the service died, and the state the successor's run closed with.
    */
   async function transferThroughCrash(
     crashAfter: Omit<CrashPoint, 'transactionId'>,
     { recipientHasWallet = true, meanwhile = async (_recipient: string): Promise<void> => undefined } = {},
-  ): Promise<{ transactionId: string; sender: string; recipient: string }> {
+  ): Promise<{
+    transactionId: string;
+    sender: string;
+    recipient: string;
+    announcedAtCrash: TransactionFinalized[];
+    closed: TransactionState;
+  }> {
     const [sender, recipient, transactionId] = [objectId(), objectId(), objectId()];
     const doomed = await startDoomedService(config, { transactionId, ...crashAfter });
     doomedChild = doomed.child;
@@ -84,10 +96,12 @@ describe('a worker process killed in the middle of a transfer', () => {
     await platform.finalizationOf(topUp);
     platform.transfer(transactionId, sender, recipient, 250);
     expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' });
-    expect(platform.finalizationsOf(transactionId)).toEqual([]);
+    // The broker confirmed a publish before the crash; its delivery to the platform may follow it.
+    const announcedAtCrash =
+      crashAfter.after === 'publish' ? [await platform.finalizationOf(transactionId)] : platform.finalizationsOf(transactionId);
     await meanwhile(recipient);
     successor = await startTestService(SUITE, env, undefined, { keepDatabase: true });
-    await platform.finalizationOf(transactionId, 60_000);
+    const closed = await temporal.workflow.getHandle<() => Promise<TransactionState>>(transactionWorkflowId(transactionId)).result();
     for (const user of [sender, recipient]) {
       verifyChain(
         user,
@@ -98,7 +112,7 @@ describe('a worker process killed in the middle of a transfer', () => {
           .exec(),
       );
     }
-    return { transactionId, sender, recipient };
+    return { transactionId, sender, recipient, announcedAtCrash, closed };
   }
 
   /** No second announcement comes: identical repeats would be the announcer's failure, another status the decision's. */
@@ -107,7 +121,8 @@ describe('a worker process killed in the middle of a transfer', () => {
   }
 
   it('after the debit: the successor completes it, each leg once', async () => {
-    const { transactionId, sender, recipient } = await transferThroughCrash({ after: 'applyLeg', leg: 'debit' });
+    const { transactionId, sender, recipient, announcedAtCrash } = await transferThroughCrash({ after: 'applyLeg', leg: 'debit' });
+    expect(announcedAtCrash).toEqual([]);
     expect(await entriesOf(transactionId)).toEqual([
       ['debit', sender, -250],
       ['credit', recipient, 250],
@@ -117,10 +132,11 @@ describe('a worker process killed in the middle of a transfer', () => {
   }, 120_000);
 
   it('after compensating the debit of a credit refused for want of a wallet: the recipient signing up meanwhile changes nothing, it ends Failed', async () => {
-    const { transactionId, sender, recipient } = await transferThroughCrash(
+    const { transactionId, sender, recipient, announcedAtCrash } = await transferThroughCrash(
       { after: 'undoLeg', leg: 'debit' },
       { recipientHasWallet: false, meanwhile: openWallet },
     );
+    expect(announcedAtCrash).toEqual([]);
     expect(await entriesOf(transactionId)).toEqual([
       ['debit', sender, -250],
       ['compensation', sender, 250],
@@ -130,10 +146,23 @@ describe('a worker process killed in the middle of a transfer', () => {
   }, 120_000);
 
   it('after the credit was refused and before anything was decided: the successor, finding the wallet there now, completes it', async () => {
-    const { transactionId, sender, recipient } = await transferThroughCrash(
+    const { transactionId, sender, recipient, announcedAtCrash } = await transferThroughCrash(
       { after: 'applyLeg', leg: 'credit' },
       { recipientHasWallet: false, meanwhile: openWallet },
     );
+    expect(announcedAtCrash).toEqual([]);
+    expect(await entriesOf(transactionId)).toEqual([
+      ['debit', sender, -250],
+      ['credit', recipient, 250],
+    ]);
+    expect([await balanceOf(sender), await balanceOf(recipient)]).toEqual([750, 250]);
+    await announcedOnly(transactionId, [{ transactionId, status: 'Completed' }]);
+  }, 120_000);
+
+  it('after the Completed was published, before Temporal learned of it: the successor finds it announced and publishes nothing more', async () => {
+    const { transactionId, sender, recipient, announcedAtCrash, closed } = await transferThroughCrash({ after: 'publish' });
+    expect(announcedAtCrash).toEqual([{ transactionId, status: 'Completed' }]);
+    expect(closed.finalizations).toEqual([{ status: 'Completed' }]);
     expect(await entriesOf(transactionId)).toEqual([
       ['debit', sender, -250],
       ['credit', recipient, 250],

@@ -1,13 +1,15 @@
 // A wallet service process that kills itself (SIGKILL) right after one chosen step of one
 // transaction has done its work and before Temporal learns of it: the worst moment for a crash.
 // CRASH_AFTER names the step: `applyLeg`, the ledger's application of a forward leg (written or
-// refused), which happens inside the step that processes a transaction straight through; or an
-// activity about a leg (`undoLeg`, `voidLeg`...). CRASH_AFTER_LEG names the leg. Run by specs as a
+// refused), or `publish`, the broker's confirm of the transaction's finalization, both of which
+// happen inside the step that processes a transaction straight through; or an activity about a leg
+// (`undoLeg`, `voidLeg`...). CRASH_AFTER_LEG names the leg (unused by `publish`). Run by specs as a
 // child process (node --import tsx).
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
 import type { LegChange } from '../../src/domain';
+import { FinalizationPublisher } from '../../src/finalization/publisher';
 import { createLogger } from '../../src/logger';
 import { startWalletService } from '../../src/service';
 
@@ -26,6 +28,15 @@ const crashAfterActivity: ActivityInterceptorsFactory = () => ({
     },
   },
 });
+
+if (after === 'publish') {
+  // The announcer's publisher is built inside the service: the crash goes on every publisher's method.
+  const { publish } = Object.getOwnPropertyDescriptors(FinalizationPublisher.prototype);
+  FinalizationPublisher.prototype.publish = async function (this: FinalizationPublisher, finalized, position) {
+    await (publish.value as FinalizationPublisher['publish']).call(this, finalized, position);
+    if (finalized.transactionId === transactionId) crash();
+  };
+}
 
 const config = loadConfig();
 void startWalletService(config, {

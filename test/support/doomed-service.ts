@@ -7,12 +7,14 @@ import { REPO_ROOT } from './tools';
 
 /**
  * The step after which the doomed service kills itself: the ledger's application of a forward leg
- * (`applyLeg`), or an activity about one leg of one transaction.
+ * (`applyLeg`), the broker's confirm of the transaction's finalization (`publish`, any leg), or an
+ * activity about one leg of one transaction.
  */
 export interface CrashPoint {
   transactionId: string;
-  after: 'applyLeg' | 'recordDecision' | 'voidLeg' | 'undoLeg' | 'announceOutcome';
-  leg: string;
+  after: 'applyLeg' | 'publish' | 'recordDecision' | 'voidLeg' | 'undoLeg' | 'announceOutcome';
+  /** The leg, for every step but `publish`. */
+  leg?: string;
 }
 
 /**
@@ -23,7 +25,7 @@ export async function startDoomedService(
   config: WalletConfig,
   crash: CrashPoint,
 ): Promise<{ child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
-  const log = openSync(path.join(REPO_ROOT, `.run/test/crash-after-${crash.after}-${crash.leg}.log`), 'w');
+  const log = openSync(path.join(REPO_ROOT, `.run/test/crash-after-${crash.after}-${crash.leg ?? crash.transactionId}.log`), 'w');
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'crash-after-step.ts')], {
     cwd: REPO_ROOT,
     env: {
@@ -38,7 +40,7 @@ export async function startDoomedService(
       JWT_PUBLIC_KEY: config.auth.publicKeyPem,
       CRASH_TRANSACTION_ID: crash.transactionId,
       CRASH_AFTER: crash.after,
-      CRASH_AFTER_LEG: crash.leg,
+      CRASH_AFTER_LEG: crash.leg ?? '',
     },
     stdio: ['ignore', 'pipe', log],
   });
