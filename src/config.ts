@@ -131,7 +131,12 @@ export const SETTINGS = {
       `AMQP URL; its \`heartbeat\` parameter (1–${MAX_AMQP_HEARTBEAT_SECONDS} s, 10 by default, never off) also sets how long a ` +
         'rollback waits before it moves money: three heartbeats',
     ),
-    prefetch: setting('AMQP_PREFETCH', integer(1, 1000).default(32), 'unacknowledged deliveries per consumer channel'),
+    prefetch: setting(
+      'AMQP_PREFETCH',
+      integer(1, 1000).default(4),
+      'unacknowledged deliveries per consumer; each one in hand is an execution being started, and a wider window has the ' +
+        'Temporal server start executions in bursts ahead of the transfers already running (docs/performance.md)',
+    ),
     maxMessageBytes: setting(
       'AMQP_MAX_MESSAGE_BYTES',
       integer(256, 16 * 1024 * 1024).default(64 * 1024),
