@@ -13,8 +13,9 @@ import { bundleTracedWorkflowsForTests } from '../support/workflow-bundle';
 // Determinism: histories recorded from every path of the transaction workflows must replay against
 // the current workflow code. The committed ones (test/replay/histories) are what catch a change that
 // breaks executions started by a release: v0-* the first release as it shipped, v1-* the same
-// workflow once it announced outcomes found recorded, v2-* transactions decided once. A change to
-// the workflows records the next set beside them (docs/design.md: "Changing a workflow safely"); a set once
+// workflow once it announced outcomes found recorded, v2-* transactions decided once, v3-* processed
+// straight through, v4-* without a timer for the event they start with. A change to the workflows
+// records the next set beside them (docs/design.md: "Changing a workflow safely"); a set once
 // committed is never rewritten: released-histories.sha256 holds each file's digest.
 // RECORD_REPLAY_HISTORIES=<tag> writes <tag>-<path>.json from the scenarios below.
 const HISTORIES_DIR = path.join(__dirname, '../replay/histories');

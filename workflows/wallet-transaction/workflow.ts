@@ -32,6 +32,8 @@ import { runTransaction, TransactionMachine, type TransactionStep, type Transact
 export const DECIDED_ONCE_PATCH = 'transaction-decided-once';
 /** Executions started before it open, apply and announce one step at a time. */
 export const STRAIGHT_THROUGH_PATCH = 'transaction-straight-through';
+/** Executions started before it start a timer for their first event even when they start with one. */
+export const EVENT_AT_START_PATCH = 'transaction-event-at-start';
 /** A workflow started without any event (by hand, say) gives up after this long; the next event starts another. */
 const FIRST_EVENT_TIMEOUT = '1 hour';
 /** How often a step waiting for an operator tries again by itself. */
@@ -51,11 +53,17 @@ export const OPERATOR_WAIT_HISTORY_LIMIT = 2_000;
  * NeedsOperator for the `operatorRetry` signal and runs again.
  */
 export async function walletTransaction(input: TransactionWorkflowInput): Promise<TransactionState> {
-  // Asked first, so that an execution started now records one marker, not two.
-  const straightThrough = patched(STRAIGHT_THROUGH_PATCH);
+  // Newest first, so that an execution started now records one marker, not several.
+  const eventAtStart = patched(EVENT_AT_START_PATCH);
+  const straightThrough = eventAtStart || patched(STRAIGHT_THROUGH_PATCH);
   if (!straightThrough && !patched(DECIDED_ONCE_PATCH)) return legacyWalletTransaction(input);
   const run = new TransactionRun(input, straightThrough);
-  if (!(await condition(() => run.machine.hasEvent, FIRST_EVENT_TIMEOUT))) return run.finish('closed without any transaction event');
+  // The timed wait costs the sandbox a cancellation scope, a timer and a race, every promise of which
+  // the SDK's stack-trace hook captures; a run the bridge started carries its event, so skips it.
+  const hasEventNow = eventAtStart && run.machine.hasEvent;
+  if (!hasEventNow && !(await condition(() => run.machine.hasEvent, FIRST_EVENT_TIMEOUT))) {
+    return run.finish('closed without any transaction event');
+  }
   await runTransaction(run.machine, run.executor, (step) => run.starting(step));
   return run.finish('closed');
 }
