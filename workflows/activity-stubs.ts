@@ -108,17 +108,19 @@ function localFirst<T>(call: (activities: WalletActivities) => Promise<T>): Prom
   return tryLocalFirst(legacySteps, call);
 }
 
-/** A refusal (legacy steps throw theirs) or a broken invariant is final; any other failure of the local attempt goes to a regular activity. */
-async function tryLocalFirst<T>(
+/**
+ * A refusal (legacy steps throw theirs) or a broken invariant is final; any other failure of the
+ * local attempt goes to a regular activity. Chained rather than awaited: every promise made in the
+ * sandbox costs a stack capture by the SDK's stack-trace hook.
+ */
+function tryLocalFirst<T>(
   { local, regular }: ReturnType<typeof stepProxies>,
   call: (activities: WalletActivities) => Promise<T>,
 ): Promise<T> {
-  try {
-    return await call(local);
-  } catch (error) {
+  return call(local).catch((error: unknown) => {
     if (isFinal(error)) throw error;
     return call(regular);
-  }
+  });
 }
 
 /** A refusal or a broken invariant: another attempt elsewhere would end the same way. */
