@@ -1,6 +1,7 @@
 import type { Connection, mongo } from 'mongoose';
 import { createCollection } from './connection';
 import { onlyDuplicateKeys } from './duplicate-key';
+import { GroupCommit } from './group-commit';
 
 interface Mark {
   _id: string;
@@ -9,6 +10,8 @@ interface Mark {
 
 /** Marks removed in one request. */
 const UNMARK_BATCH = 1_000;
+/** Marks put by one request at most, however many callers mark at once. */
+const MARK_BATCH = 1_000;
 
 /**
  * A set of ids kept in its own collection, one document per id: marking is an insert (idempotent,
@@ -17,27 +20,32 @@ const UNMARK_BATCH = 1_000;
  */
 export class MarkSet {
   private readonly marks: mongo.Collection<Mark>;
+  /** Marks put while another request is in flight go together in the next one. */
+  private readonly marking: GroupCommit<Mark>;
 
   constructor(
     private readonly connection: Connection,
     private readonly name: string,
   ) {
     this.marks = connection.collection<Mark>(name);
+    this.marking = new GroupCommit((marks) => this.insertMarks(marks), MARK_BATCH);
   }
 
   ensureCollection(): Promise<void> {
     return createCollection(this.connection, this.name);
   }
 
-  async mark(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
+  /** Marks the ids, durably when it resolves. */
+  mark(ids: readonly string[]): Promise<void> {
     const at = new Date();
+    return this.marking.add(ids.map((_id) => ({ _id, at })));
+  }
+
+  private async insertMarks(marks: Mark[]): Promise<void> {
     try {
-      await this.marks.insertMany(
-        ids.map((_id) => ({ _id, at })),
-        { ordered: false },
-      );
+      await this.marks.insertMany(marks, { ordered: false });
     } catch (error) {
+      // An id marked already stays marked (its first mark's time kept); the others were inserted.
       if (!onlyDuplicateKeys(error)) throw error;
     }
   }

@@ -1,6 +1,7 @@
 import type { Connection, Model, mongo } from 'mongoose';
 import { createCollection } from '../database/connection';
 import { onlyDuplicateKeys } from '../database/duplicate-key';
+import { GroupCommit } from '../database/group-commit';
 import { MarkSet } from '../database/mark-set';
 import { LedgerInvariantError } from './errors';
 import {
@@ -22,6 +23,9 @@ import {
 
 /** Entries read ahead of a wallet document that lags its ledger (each one read by _id), at most. */
 export const MAX_LOOK_AHEAD = 10_000;
+
+/** Leg locations inserted by one command at most, however many transfers record theirs at once. */
+const LOCATIONS_PER_COMMAND = 500;
 
 /** The marker, among the locations, that every entry written before it has its location. */
 const LOCATIONS_COMPLETE = 'locations-complete';
@@ -45,6 +49,8 @@ export class LedgerStore {
   /** Where each leg of each transaction landed, so that finding a leg is a read by _id. */
   readonly legLocations: mongo.Collection<LegLocationDocument>;
   private allLocated = false;
+  /** Concurrent transfers' leg locations, one insert for all those recorded while another is in flight. */
+  private readonly locationWrites: GroupCommit<LegLocationDocument>;
   /** Wallets the reconciliation has to look at though no marked transaction touches them: new ones, and ones it found in doubt. */
   readonly walletsToReconcile: MarkSet;
 
@@ -53,6 +59,7 @@ export class LedgerStore {
     this.entries = connection.model<LedgerEntryDocument>('LedgerEntry', ledgerEntrySchema, 'ledger_entries');
     this.entryCollection = this.entries.collection as unknown as mongo.Collection<LedgerEntryDocument>;
     this.legLocations = connection.collection<LegLocationDocument>('ledger_legs');
+    this.locationWrites = new GroupCommit((locations) => this.insertLocations(locations), LOCATIONS_PER_COMMAND);
     this.walletsToReconcile = new MarkSet(connection, 'wallets_to_reconcile');
   }
 
@@ -117,10 +124,14 @@ export class LedgerStore {
         userId: entry.userId.toHexString(),
         version: entry.version,
       }));
-    if (locations.length === 0) return;
+    await this.locationWrites.add(locations);
+  }
+
+  private async insertLocations(locations: LegLocationDocument[]): Promise<void> {
     try {
       await this.legLocations.insertMany(locations, { ordered: false });
     } catch (error) {
+      // A leg recorded again (a retry, a repair) finds its location there; the others were inserted.
       if (!onlyDuplicateKeys(error)) throw error;
     }
   }
