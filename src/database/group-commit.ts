@@ -11,7 +11,9 @@ interface Waiting<T> {
  * at most `maxItems` items a command (a call is never split). Each call settles when the command
  * carrying its items does, so a caller still knows its documents are durable when it goes on; a
  * failed command fails exactly the calls it carried. Under load a transfer's writes to a collection
- * then cost a fraction of a round trip each, and no call waits for a timer.
+ * then cost a fraction of a round trip each, and no call waits for a timer. The queue holds one call
+ * per caller awaiting it, so the callers' own limits (the worker's slots, the consumers' prefetch)
+ * bound it.
  */
 export class GroupCommit<T> {
   private readonly waiting: Waiting<T>[] = [];
