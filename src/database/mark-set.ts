@@ -1,6 +1,6 @@
 import type { Connection, mongo } from 'mongoose';
 import { createCollection } from './connection';
-import { onlyDuplicateKeys } from './duplicate-key';
+import { insertAbsent } from './duplicate-key';
 import { GroupCommit } from './group-commit';
 
 interface Mark {
@@ -41,13 +41,9 @@ export class MarkSet {
     return this.marking.add(ids.map((_id) => ({ _id, at })));
   }
 
-  private async insertMarks(marks: Mark[]): Promise<void> {
-    try {
-      await this.marks.insertMany(marks, { ordered: false });
-    } catch (error) {
-      // An id marked already stays marked (its first mark's time kept); the others were inserted.
-      if (!onlyDuplicateKeys(error)) throw error;
-    }
+  /** An id marked already stays marked, its first mark's time kept. */
+  private insertMarks(marks: Mark[]): Promise<void> {
+    return insertAbsent(this.marks, marks);
   }
 
   /** Marked ids in order, after `after`, at most `limit`. */

@@ -1,7 +1,7 @@
 import type { Connection, mongo } from 'mongoose';
 import type { FinalStatus, TransactionFinalized } from '../domain';
 import { createCollection } from '../database/connection';
-import { isDuplicateKey, onlyDuplicateKeys } from '../database/duplicate-key';
+import { insertAbsent, isDuplicateKey } from '../database/duplicate-key';
 import { announcementKey } from './announcement';
 
 /** An announcement the broker routed, as its echo showed it: one per (transaction, status). */
@@ -98,12 +98,8 @@ export class FinalizationLog {
       at,
       expiresAt,
     }));
-    try {
-      await this.deliveries.insertMany(documents, { ordered: false });
-    } catch (error) {
-      // A redelivered copy finds its announcement recorded already; the others were inserted.
-      if (!onlyDuplicateKeys(error)) throw error;
-    }
+    // A redelivered copy finds its announcement recorded already.
+    await insertAbsent(this.deliveries, documents);
   }
 
   async wasDelivered(finalized: TransactionFinalized): Promise<boolean> {

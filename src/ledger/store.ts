@@ -1,6 +1,6 @@
 import type { Connection, Model, mongo } from 'mongoose';
 import { createCollection } from '../database/connection';
-import { onlyDuplicateKeys } from '../database/duplicate-key';
+import { insertAbsent } from '../database/duplicate-key';
 import { GroupCommit } from '../database/group-commit';
 import { MarkSet } from '../database/mark-set';
 import { LedgerInvariantError } from './errors';
@@ -59,7 +59,7 @@ export class LedgerStore {
     this.entries = connection.model<LedgerEntryDocument>('LedgerEntry', ledgerEntrySchema, 'ledger_entries');
     this.entryCollection = this.entries.collection as unknown as mongo.Collection<LedgerEntryDocument>;
     this.legLocations = connection.collection<LegLocationDocument>('ledger_legs');
-    this.locationWrites = new GroupCommit((locations) => this.insertLocations(locations), LOCATIONS_PER_COMMAND);
+    this.locationWrites = new GroupCommit((locations) => insertAbsent(this.legLocations, locations), LOCATIONS_PER_COMMAND);
     this.walletsToReconcile = new MarkSet(connection, 'wallets_to_reconcile');
   }
 
@@ -115,7 +115,7 @@ export class LedgerStore {
     this.allLocated = true;
   }
 
-  /** Records where these legs landed (idempotent: a location already recorded stays as it is). */
+  /** Records where these legs landed (idempotent: a leg recorded again, by a retry or a repair, keeps its location). */
   async recordLegLocations(entries: readonly LedgerEntryDocument[]): Promise<void> {
     const locations = entries
       .filter((entry) => entry.transactionId !== null && entry.leg !== 'opening')
@@ -125,15 +125,6 @@ export class LedgerStore {
         version: entry.version,
       }));
     await this.locationWrites.add(locations);
-  }
-
-  private async insertLocations(locations: LegLocationDocument[]): Promise<void> {
-    try {
-      await this.legLocations.insertMany(locations, { ordered: false });
-    } catch (error) {
-      // A leg recorded again (a retry, a repair) finds its location there; the others were inserted.
-      if (!onlyDuplicateKeys(error)) throw error;
-    }
   }
 
   /** The void of a forward leg, if a Failed decision voided it. */
