@@ -7,12 +7,38 @@ export function isDuplicateKey(error: unknown): boolean {
   return (error as { code?: number } | null)?.code === DUPLICATE_KEY;
 }
 
-/** A bulk write refused only for keys already held (the driver reports one such error or several). */
-function onlyDuplicateKeys(error: unknown): boolean {
-  const writeErrors = (error as { writeErrors?: unknown } | null)?.writeErrors;
-  if (writeErrors === undefined) return isDuplicateKey(error);
-  const all: unknown[] = Array.isArray(writeErrors) ? writeErrors : [writeErrors];
-  return all.length > 0 && all.every(isDuplicateKey);
+/** What an unordered insert did with one document: inserted it (true), found a key of it held (false), or refused it (why). */
+export type InsertOutcome = boolean | Error;
+
+interface WriteError {
+  index: number;
+  code?: number;
+  errmsg?: string;
+}
+
+/**
+ * Inserts documents in one unordered command and answers each: a document refused does not keep the
+ * others out. A command that failed as a whole (no per-document answer) is thrown.
+ */
+export async function insertEach<T extends mongo.Document>(
+  collection: mongo.Collection<T>,
+  documents: mongo.OptionalUnlessRequiredId<T>[],
+): Promise<InsertOutcome[]> {
+  try {
+    await collection.insertMany(documents, { ordered: false });
+    return documents.map(() => true);
+  } catch (error) {
+    const writeErrors = (error as { writeErrors?: WriteError | WriteError[] } | null)?.writeErrors;
+    const refused = writeErrors === undefined ? [] : Array.isArray(writeErrors) ? writeErrors : [writeErrors];
+    if (refused.length === 0) throw error;
+    const outcomes: InsertOutcome[] = documents.map(() => true);
+    for (const writeError of refused) {
+      outcomes[writeError.index] = isDuplicateKey(writeError)
+        ? false
+        : Object.assign(new Error(`insert refused: ${writeError.errmsg ?? 'no reason given'}`), { code: writeError.code });
+    }
+    return outcomes;
+  }
 }
 
 /**
@@ -23,9 +49,5 @@ export async function insertAbsent<T extends mongo.Document>(
   collection: mongo.Collection<T>,
   documents: mongo.OptionalUnlessRequiredId<T>[],
 ): Promise<void> {
-  try {
-    await collection.insertMany(documents, { ordered: false });
-  } catch (error) {
-    if (!onlyDuplicateKeys(error)) throw error;
-  }
+  for (const outcome of await insertEach(collection, documents)) if (outcome instanceof Error) throw outcome;
 }

@@ -1,7 +1,6 @@
 import type { Connection, mongo } from 'mongoose';
 import { createCollection } from './connection';
-import { insertAbsent } from './duplicate-key';
-import { GroupCommit } from './group-commit';
+import { GroupedInserts } from './group-commit';
 
 interface Mark {
   _id: string;
@@ -21,29 +20,24 @@ const MARK_BATCH = 1_000;
 export class MarkSet {
   private readonly marks: mongo.Collection<Mark>;
   /** Marks put while another request is in flight go together in the next one. */
-  private readonly marking: GroupCommit<Mark>;
+  private readonly marking: GroupedInserts<Mark>;
 
   constructor(
     private readonly connection: Connection,
     private readonly name: string,
   ) {
     this.marks = connection.collection<Mark>(name);
-    this.marking = new GroupCommit((marks) => this.insertMarks(marks), MARK_BATCH);
+    this.marking = new GroupedInserts(this.marks, MARK_BATCH);
   }
 
   ensureCollection(): Promise<void> {
     return createCollection(this.connection, this.name);
   }
 
-  /** Marks the ids, durably when it resolves. */
+  /** Marks the ids, durably when it resolves; an id marked already keeps its first mark's time. */
   mark(ids: readonly string[]): Promise<void> {
     const at = new Date();
-    return this.marking.add(ids.map((_id) => ({ _id, at })));
-  }
-
-  /** An id marked already stays marked, its first mark's time kept. */
-  private insertMarks(marks: Mark[]): Promise<void> {
-    return insertAbsent(this.marks, marks);
+    return this.marking.insertAbsent(ids.map((_id) => ({ _id, at })));
   }
 
   /** Marked ids in order, after `after`, at most `limit`. */

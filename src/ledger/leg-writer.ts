@@ -83,12 +83,7 @@ export class LegWriter {
 
   private async claim(change: LegChange, link: ChainLink, head: ChainedHead): Promise<Claim> {
     const entry = entryOf(change, link, nextEntryTime(head, new Date()), head.hash);
-    try {
-      await this.store.entryCollection.insertOne(entry);
-      return { kind: 'written', entry };
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-    }
+    if (await this.store.insertEntry(entry)) return { kind: 'written', entry };
     const holder = await this.store.entryAt(change.userId, link.version);
     if (holder && isSameLeg(holder, change)) return { kind: 'alreadyApplied', entry: holder };
     if (holder) return { kind: 'taken' };

@@ -1,7 +1,11 @@
+import { GroupCommit } from '../database/group-commit';
 import { GENESIS_HASH, type WalletHead } from './chain';
 import { LedgerInvariantError, WalletNotFoundError } from './errors';
-import { type LedgerEntryDocument, walletIdOf } from './model';
+import type { LedgerEntryDocument } from './model';
 import type { LedgerStore } from './store';
+
+/** Wallet documents updated by one command at most, however many transfers copy their entries at once. */
+const COPIES_PER_COMMAND = 500;
 
 /**
  * The wallet document: a projection of the wallet's latest ledger entry, copied after every write
@@ -10,8 +14,12 @@ import type { LedgerStore } from './store';
 export class WalletProjection {
   /** The head cache: only the projection fills, reads and forgets it. */
   private readonly heads = new WalletHeads();
+  /** Concurrent transfers' copies, one command for all those made while another is in flight. */
+  private readonly copies: GroupCommit<LedgerEntryDocument, boolean>;
 
-  constructor(private readonly store: LedgerStore) {}
+  constructor(private readonly store: LedgerStore) {
+    this.copies = new GroupCommit((entries) => store.copyToWallets(entries), COPIES_PER_COMMAND);
+  }
 
   /** The head a new entry is computed from: the last one this process wrote or verified, else the wallet document's (checked). */
   async headToBuildOn(userId: string): Promise<WalletHead> {
@@ -71,11 +79,9 @@ export class WalletProjection {
    * reconciliation rolls it forward, and reads look ahead of it meanwhile.
    */
   private async copy(userId: string, entry: LedgerEntryDocument): Promise<void> {
-    const result = await this.store.wallets
-      .updateOne({ _id: walletIdOf(userId) }, { $set: { balance: entry.balanceAfter, version: entry.version, updatedAt: entry.createdAt } })
-      .exec();
+    const [found] = await this.copies.add([entry]);
     // Wallets are never deleted: an entry was written for a wallet whose document has vanished.
-    if (result.matchedCount === 0) {
+    if (!found) {
       this.heads.forget(userId);
       throw new LedgerInvariantError(`wallet of user ${userId} has entries up to version ${entry.version} but no wallet document`);
     }

@@ -1,7 +1,6 @@
 import type { Connection, Model, mongo } from 'mongoose';
 import { createCollection } from '../database/connection';
-import { insertAbsent } from '../database/duplicate-key';
-import { GroupCommit } from '../database/group-commit';
+import { GroupedInserts } from '../database/group-commit';
 import { MarkSet } from '../database/mark-set';
 import { LedgerInvariantError } from './errors';
 import {
@@ -24,7 +23,8 @@ import {
 /** Entries read ahead of a wallet document that lags its ledger (each one read by _id), at most. */
 export const MAX_LOOK_AHEAD = 10_000;
 
-/** Leg locations inserted by one command at most, however many transfers record theirs at once. */
+/** Entries, and leg locations, inserted by one command at most, however many transfers write theirs at once. */
+const ENTRIES_PER_COMMAND = 500;
 const LOCATIONS_PER_COMMAND = 500;
 
 /** The marker, among the locations, that every entry written before it has its location. */
@@ -46,11 +46,15 @@ export class LedgerStore {
   readonly entries: Model<LedgerEntryDocument>;
   /** The driver's collection, for the ledger's raw inserts (no mongoose casting on the hot path). */
   readonly entryCollection: mongo.Collection<LedgerEntryDocument>;
+  /** The same for the wallet documents' copies of their latest entries. */
+  private readonly walletCollection: mongo.Collection<WalletDocument>;
   /** Where each leg of each transaction landed, so that finding a leg is a read by _id. */
   readonly legLocations: mongo.Collection<LegLocationDocument>;
   private allLocated = false;
-  /** Concurrent transfers' leg locations, one insert for all those recorded while another is in flight. */
-  private readonly locationWrites: GroupCommit<LegLocationDocument>;
+  /** Concurrent transfers' entries, one insert for all those written while another is in flight. */
+  private readonly entryInserts: GroupedInserts<LedgerEntryDocument>;
+  /** The same for leg locations. */
+  private readonly locationInserts: GroupedInserts<LegLocationDocument>;
   /** Wallets the reconciliation has to look at though no marked transaction touches them: new ones, and ones it found in doubt. */
   readonly walletsToReconcile: MarkSet;
 
@@ -58,8 +62,10 @@ export class LedgerStore {
     this.wallets = connection.model<WalletDocument>('Wallet', walletSchema, 'wallets');
     this.entries = connection.model<LedgerEntryDocument>('LedgerEntry', ledgerEntrySchema, 'ledger_entries');
     this.entryCollection = this.entries.collection as unknown as mongo.Collection<LedgerEntryDocument>;
+    this.walletCollection = this.wallets.collection as unknown as mongo.Collection<WalletDocument>;
     this.legLocations = connection.collection<LegLocationDocument>('ledger_legs');
-    this.locationWrites = new GroupCommit((locations) => insertAbsent(this.legLocations, locations), LOCATIONS_PER_COMMAND);
+    this.entryInserts = new GroupedInserts(this.entryCollection, ENTRIES_PER_COMMAND);
+    this.locationInserts = new GroupedInserts(this.legLocations, LOCATIONS_PER_COMMAND);
     this.walletsToReconcile = new MarkSet(connection, 'wallets_to_reconcile');
   }
 
@@ -124,7 +130,34 @@ export class LedgerStore {
         userId: entry.userId.toHexString(),
         version: entry.version,
       }));
-    await this.locationWrites.add(locations);
+    await this.locationInserts.insertAbsent(locations);
+  }
+
+  /**
+   * Inserts an entry unless one of its keys is held (its version by another entry, its leg by the
+   * same leg's entry or void); whether it did.
+   */
+  insertEntry(entry: LedgerEntryDocument): Promise<boolean> {
+    return this.entryInserts.insertOnce(entry);
+  }
+
+  /**
+   * Copies each entry into its wallet's document (balance, version, and the entry's time), in order,
+   * by one command; answers whether each wallet's document was there. The command reports only how
+   * many documents matched in all, so a shortfall is told apart by reading each one back by _id.
+   */
+  async copyToWallets(entries: readonly LedgerEntryDocument[]): Promise<boolean[]> {
+    const walletIds = entries.map((entry) => walletIdOf(entry.userId.toHexString()));
+    const copies = entries.map((entry, i) => ({
+      updateOne: {
+        filter: { _id: walletIds[i] },
+        update: { $set: { balance: entry.balanceAfter, version: entry.version, updatedAt: entry.createdAt } },
+      },
+    }));
+    const { matchedCount } = await this.walletCollection.bulkWrite(copies, { ordered: true });
+    if (matchedCount === entries.length) return entries.map(() => true);
+    const found = await Promise.all(walletIds.map((_id) => this.walletCollection.findOne({ _id }, { projection: { _id: 1 } })));
+    return found.map((wallet) => wallet !== null);
   }
 
   /** The void of a forward leg, if a Failed decision voided it. */

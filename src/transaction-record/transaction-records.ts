@@ -16,7 +16,7 @@ import {
   type UndoLeg,
 } from '../domain';
 import { createCollection } from '../database/connection';
-import { isDuplicateKey } from '../database/duplicate-key';
+import { GroupedInserts } from '../database/group-commit';
 import { MarkSet } from '../database/mark-set';
 
 export interface RecordedOutcome {
@@ -68,6 +68,9 @@ interface OutcomeDocument extends RecordedOutcome {
   reverseAfter?: Date;
 }
 
+/** Openings, and decisions, inserted by one command at most, however many transactions write theirs at once. */
+const INSERTS_PER_COMMAND = 500;
+
 /** Records whose status is read at once when every record is looked at. */
 const STATUS_READS_AT_ONCE = 32;
 
@@ -93,6 +96,10 @@ const REFUSAL_REASONS: ReadonlySet<string> = new Set([
 export class TransactionRecords {
   private readonly openings: mongo.Collection<OpeningDocument>;
   private readonly outcomeCollection: mongo.Collection<OutcomeDocument>;
+  /** Concurrent transactions' openings, one insert for all those opened while another is in flight. */
+  private readonly openingInserts: GroupedInserts<OpeningDocument>;
+  /** The same for decisions. */
+  private readonly outcomeInserts: GroupedInserts<OutcomeDocument>;
   /**
    * The transactions the reconciliation has not yet seen settled: each is marked when it opens and
    * when a rollback is decided, and stays marked until the reconciliation finds its legs matching its
@@ -103,6 +110,8 @@ export class TransactionRecords {
   constructor(private readonly connection: Connection) {
     this.openings = connection.collection<OpeningDocument>('transaction_records');
     this.outcomeCollection = connection.collection<OutcomeDocument>('transaction_outcomes');
+    this.openingInserts = new GroupedInserts(this.openings, INSERTS_PER_COMMAND);
+    this.outcomeInserts = new GroupedInserts(this.outcomeCollection, INSERTS_PER_COMMAND);
     this.toReconcile = new MarkSet(connection, 'transactions_to_reconcile');
   }
 
@@ -140,7 +149,7 @@ export class TransactionRecords {
   async open(opening: RecordOpening): Promise<TransactionRecordView> {
     const { terms } = opening;
     const [opened] = await Promise.all([
-      insertOnce(this.openings, {
+      this.openingInserts.insertOnce({
         _id: opening.transactionId,
         type: terms?.type ?? opening.type,
         userIds: terms ? partiesOf(terms) : [],
@@ -254,7 +263,7 @@ export class TransactionRecords {
     // A rollback moves money again after the reconciliation may have seen the transaction settled:
     // its own mark, so that removing the opening's never removes it.
     const [claimed] = await Promise.all([
-      insertOnce(this.outcomeCollection, outcome),
+      this.outcomeInserts.insertOnce(outcome),
       position === 'rollback' ? this.toReconcile.mark([`${transactionId}${ROLLBACK_MARK}`]) : undefined,
     ]);
     if (claimed) return { claimed: true, outcome };
@@ -274,17 +283,6 @@ const ROLLBACK_MARK = ':rollback';
 /** The transaction a mark is for. */
 export function transactionOfMark(mark: string): string {
   return mark.endsWith(ROLLBACK_MARK) ? mark.slice(0, -ROLLBACK_MARK.length) : mark;
-}
-
-/** Inserts a document unless its _id is taken; whether it did. */
-async function insertOnce<T extends { _id: string }>(collection: mongo.Collection<T>, document: T): Promise<boolean> {
-  try {
-    await collection.insertOne(document as mongo.OptionalUnlessRequiredId<T>);
-    return true;
-  } catch (error) {
-    if (isDuplicateKey(error)) return false;
-    throw error;
-  }
 }
 
 function outcomeIdOf(transactionId: string, position: DecisionPosition): string {

@@ -1,8 +1,8 @@
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
-import { Types, type mongo } from 'mongoose';
+import { Types } from 'mongoose';
 import type { TransactionFinalized } from '../../src/domain';
 import { transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
-import type { LedgerEntryDocument } from '../../src/ledger';
+import type { LedgerEntryDocument, LedgerStore } from '../../src/ledger';
 import { QUEUES } from '../../src/messaging/topology';
 import { LegGate } from '../support/leg-gate';
 import { eventually } from '../support/eventually';
@@ -20,7 +20,7 @@ describe('a transaction decided once', () => {
   beforeAll(async () => {
     wallet = await WalletHarness.start('decided-once');
     gate.install(wallet.service.ledger);
-    held = new HeldInserts(wallet.service.stores.ledger.entryCollection);
+    held = new HeldInserts(wallet.service.stores.ledger);
   });
   afterAll(async () => {
     held.releaseAll();
@@ -213,13 +213,13 @@ describe('a transaction decided once', () => {
 class HeldInserts {
   private readonly waiting: Array<() => void> = [];
 
-  constructor(private readonly collection: mongo.Collection<LedgerEntryDocument>) {}
+  constructor(private readonly store: Pick<LedgerStore, 'insertEntry'>) {}
 
   hold(
     transactionId: string,
     leg: 'debit' | 'credit',
   ): { reached: Promise<void>; release: () => void; inserted: Promise<'written' | 'refused'> } {
-    const insertOne = this.collection.insertOne.bind(this.collection);
+    const insertEntry = this.store.insertEntry.bind(this.store);
     let reached!: () => void;
     let release!: () => void;
     let inserted!: (outcome: 'written' | 'refused') => void;
@@ -230,20 +230,15 @@ class HeldInserts {
       release,
       inserted: new Promise<'written' | 'refused'>((resolve) => (inserted = resolve)),
     };
-    this.collection.insertOne = async (document: LedgerEntryDocument, ...rest: never[]) => {
-      if (document.transactionId?.toHexString() !== transactionId || document.leg !== leg) return insertOne(document, ...rest);
+    this.store.insertEntry = async (entry: LedgerEntryDocument) => {
+      if (entry.transactionId?.toHexString() !== transactionId || entry.leg !== leg) return insertEntry(entry);
       // Only the first such insert is held; the runs that come after write as usual.
-      this.collection.insertOne = insertOne;
+      this.store.insertEntry = insertEntry;
       reached();
       await released;
-      try {
-        const result = await insertOne(document, ...rest);
-        inserted('written');
-        return result;
-      } catch (error) {
-        inserted('refused');
-        throw error;
-      }
+      const written = await insertEntry(entry);
+      inserted(written ? 'written' : 'refused');
+      return written;
     };
     return holding;
   }

@@ -197,6 +197,23 @@ describe('the ledger on the database', () => {
     await expect(ledgers[0].applyLeg(credit(user, 1))).rejects.toThrow(WalletNotFoundError);
   });
 
+  it('answers copies sent in one command wallet by wallet: only the copy whose wallet document vanished is refused', async () => {
+    const [kept, vanished] = [objectId(), objectId()];
+    for (const user of [kept, vanished]) {
+      await ledgers[0].openWallet(user);
+      await ledgers[0].applyLeg(credit(user, 10));
+    }
+    const [[keptEntry], [vanishedEntry]] = await Promise.all([entriesOf(kept), entriesOf(vanished)]);
+    await db()
+      .ledger.wallets.deleteOne({ userId: new Types.ObjectId(vanished) })
+      .exec();
+    await db()
+      .ledger.wallets.updateOne({ userId: new Types.ObjectId(kept) }, { $set: { balance: 0, version: 0 } })
+      .exec();
+    expect(await db().ledger.copyToWallets([vanishedEntry, keptEntry])).toEqual([false, true]);
+    expect(await walletOf(kept)).toMatchObject({ balance: 10, version: 1 });
+  });
+
   it("stamps each entry no earlier than its wallet's previous entry, though another process's clock ran ahead", async () => {
     const user = objectId();
     await ledgers[0].openWallet(user);

@@ -1,17 +1,23 @@
-import { GroupCommit } from '../../src/database/group-commit';
+import type { mongo } from 'mongoose';
+import { GroupCommit, GroupedInserts } from '../../src/database/group-commit';
 
-/** A database write whose commands the spec completes or fails one at a time; it records each command's items. */
+/**
+ * A database write whose commands the spec completes or fails one at a time; it records each
+ * command's items, and answers each item with its name in capitals.
+ */
 class RecordingWrite {
   readonly commands: string[][] = [];
-  private readonly pending: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private readonly pending: { resolve: (results: string[]) => void; reject: (error: Error) => void }[] = [];
 
-  readonly write = (items: string[]): Promise<void> => {
+  readonly write = (items: string[]): Promise<string[]> => {
     this.commands.push(items);
-    return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
+    return new Promise<string[]>((resolve, reject) =>
+      this.pending.push({ resolve: () => resolve(items.map((item) => item.toUpperCase())), reject }),
+    );
   };
 
   complete(): void {
-    this.pending.shift()!.resolve();
+    this.pending.shift()!.resolve([]);
   }
 
   fail(error: Error): void {
@@ -25,7 +31,7 @@ class RecordingWrite {
 }
 
 /** Whether a promise has settled yet, and how. */
-function watch(promise: Promise<void>): { state: 'pending' | 'resolved' | 'rejected' } {
+function watch(promise: Promise<unknown>): { state: 'pending' | 'resolved' | 'rejected' } {
   const watched = { state: 'pending' as 'pending' | 'resolved' | 'rejected' };
   promise.then(
     () => (watched.state = 'resolved'),
@@ -75,6 +81,22 @@ describe('a group commit', () => {
     expect(database.commands).toEqual([['a'], ['b', 'c', 'd'], ['e', 'f', 'g', 'h'], ['i']]);
   });
 
+  it("answers each call with its own items' results, in its items' order", async () => {
+    const database = new RecordingWrite();
+    const commit = new GroupCommit(database.write, 10);
+    const calls = [commit.add(['a']), commit.add(['b', 'c']), commit.add(['d'])];
+    database.complete();
+    await database.settled();
+    database.complete();
+    expect(await Promise.all(calls)).toEqual([['A'], ['B', 'C'], ['D']]);
+    expect(database.commands).toEqual([['a'], ['b', 'c', 'd']]);
+  });
+
+  it('fails the calls of a command whose write answered a different number of items', async () => {
+    const commit = new GroupCommit((items: string[]) => Promise.resolve(items.slice(1)), 10);
+    await expect(commit.add(['a', 'b'])).rejects.toThrow('answered 1 of 2 items');
+  });
+
   it('fails exactly the calls a failed command carried, and goes on with the next', async () => {
     const database = new RecordingWrite();
     const commit = new GroupCommit(database.write, 10);
@@ -99,8 +121,69 @@ describe('a group commit', () => {
   });
 
   it('refuses a limit that is not a positive count', () => {
-    const write = () => Promise.resolve();
+    const write = () => Promise.resolve([]);
     expect(() => new GroupCommit(write, 0)).toThrow('positive item limit');
     expect(() => new GroupCommit(write, Number.POSITIVE_INFINITY)).toThrow('positive item limit');
+  });
+});
+
+/** A collection whose insertMany refuses the documents it is told to, as the driver reports it; it records every call. */
+class RefusingCollection {
+  readonly inserts: { documents: { _id: string }[]; options: unknown }[] = [];
+  private readonly refusals = new Map<string, { code: number; errmsg: string }>();
+
+  refuse(_id: string, code: number, errmsg: string): void {
+    this.refusals.set(_id, { code, errmsg });
+  }
+
+  async insertMany(documents: { _id: string }[], options: unknown): Promise<void> {
+    this.inserts.push({ documents, options });
+    const writeErrors = documents.flatMap((document, index) => {
+      const refusal = this.refusals.get(document._id);
+      return refusal ? [{ index, ...refusal }] : [];
+    });
+    if (writeErrors.length > 0) throw Object.assign(new Error('bulk write refused'), { writeErrors });
+  }
+
+  asCollection(): mongo.Collection<{ _id: string }> {
+    return this as unknown as mongo.Collection<{ _id: string }>;
+  }
+}
+
+describe('inserts through a group commit', () => {
+  it('tells each caller whether its own document went in, and fails only the caller of a document refused for another reason', async () => {
+    const collection = new RefusingCollection();
+    collection.refuse('held', 11000, 'E11000 duplicate key error');
+    collection.refuse('too-large', 10334, 'document too large');
+    const inserts = new GroupedInserts(collection.asCollection(), 10);
+    const calls = [
+      inserts.insertOnce({ _id: 'first' }),
+      inserts.insertOnce({ _id: 'free' }),
+      inserts.insertOnce({ _id: 'held' }),
+      inserts.insertOnce({ _id: 'too-large' }),
+      inserts.insertAbsent([{ _id: 'held' }, { _id: 'other' }]),
+    ];
+    const settled = await Promise.allSettled(calls);
+    expect(settled.map((call) => (call.status === 'fulfilled' ? call.value : String(call.reason)))).toEqual([
+      true,
+      true,
+      false,
+      'Error: insert refused: document too large',
+      undefined,
+    ]);
+    expect(collection.inserts).toEqual([
+      { documents: [{ _id: 'first' }], options: { ordered: false } },
+      {
+        documents: [{ _id: 'free' }, { _id: 'held' }, { _id: 'too-large' }, { _id: 'held' }, { _id: 'other' }],
+        options: { ordered: false },
+      },
+    ]);
+  });
+
+  it('fails every caller of a command that failed as a whole', async () => {
+    const collection = { insertMany: () => Promise.reject(new Error('connection reset')) };
+    const inserts = new GroupedInserts(collection as unknown as mongo.Collection<{ _id: string }>, 10);
+    await expect(inserts.insertOnce({ _id: 'a' })).rejects.toThrow('connection reset');
+    await expect(inserts.insertAbsent([{ _id: 'b' }])).rejects.toThrow('connection reset');
   });
 });
