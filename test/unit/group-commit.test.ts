@@ -1,5 +1,6 @@
 import type { mongo } from 'mongoose';
 import { GroupCommit, GroupedInserts } from '../../src/database/group-commit';
+import { randomInt, seededRandom } from '../support/seeded-random';
 
 /**
  * A database write whose commands the spec completes or fails one at a time; it records each
@@ -185,5 +186,53 @@ describe('inserts through a group commit', () => {
     const inserts = new GroupedInserts(collection as unknown as mongo.Collection<{ _id: string }>, 10);
     await expect(inserts.insertOnce({ _id: 'a' })).rejects.toThrow('connection reset');
     await expect(inserts.insertAbsent([{ _id: 'b' }])).rejects.toThrow('connection reset');
+  });
+});
+
+describe('a group commit, as a randomised model', () => {
+  // Calls arrive and commands end (completed or failed) in a random order; whatever the order, every
+  // call settles once, with its own items' results or its own command's failure, and the commands
+  // keep the limit, the calls' order and their wholeness, one in flight at a time.
+  // Replay one seed: GROUP_COMMIT_SEED=<seed> npx jest test/unit/group-commit.
+  const seeds = process.env.GROUP_COMMIT_SEED ? [Number(process.env.GROUP_COMMIT_SEED)] : Array.from({ length: 500 }, (_, i) => i + 1);
+
+  it.each(seeds)('seed %i', async (seed) => {
+    const random = seededRandom(seed);
+    const limit = randomInt(random, 1, 6);
+    const database = new RecordingWrite();
+    const commit = new GroupCommit(database.write, limit);
+    const calls: { items: string[]; outcome?: string[] | 'failed' }[] = [];
+    const failedCommands = new Set<number>();
+    let ended = 0;
+    for (let step = 0; step < 60 || ended < database.commands.length; step++) {
+      if (step < 60 && random() < 0.6) {
+        const call = { items: Array.from({ length: randomInt(random, 1, 4) }, (_, i) => `c${calls.length}i${i}`) } as (typeof calls)[0];
+        calls.push(call);
+        commit.add(call.items).then(
+          (results) => (call.outcome = call.outcome ? ['settled twice'] : results),
+          () => (call.outcome = call.outcome ? ['settled twice'] : 'failed'),
+        );
+      } else if (ended < database.commands.length) {
+        expect(database.commands.length - ended).toBe(1);
+        if (random() < 0.2) {
+          failedCommands.add(ended);
+          database.fail(new Error('connection reset'));
+        } else database.complete();
+        ended++;
+        await database.settled();
+      }
+    }
+    expect(database.commands.flat()).toEqual(calls.flatMap((call) => call.items));
+    let from = 0;
+    database.commands.forEach((command, index) => {
+      const carried = calls.filter((call) => command.includes(call.items[0]));
+      expect(carried.flatMap((call) => call.items)).toEqual(command);
+      if (carried.length > 1) expect(command.length).toBeLessThanOrEqual(limit);
+      for (const call of carried) {
+        expect(call.outcome).toEqual(failedCommands.has(index) ? 'failed' : call.items.map((item) => item.toUpperCase()));
+      }
+      from += carried.length;
+    });
+    expect(from).toBe(calls.length);
   });
 });
