@@ -16,9 +16,17 @@ interface WriteError {
   errmsg?: string;
 }
 
+/** How the driver reports a bulk write that refused some documents. */
+interface BulkWriteRefusal {
+  writeErrors?: WriteError | WriteError[];
+  /** The command's result: whether the documents written met the write concern. */
+  result?: { getWriteConcernError?: () => unknown };
+}
+
 /**
  * Inserts documents in one unordered command and answers each: a document refused does not keep the
- * others out. A command that failed as a whole (no per-document answer) is thrown.
+ * others out. A command that failed as a whole (no per-document answer, or documents written without
+ * meeting the write concern) is thrown.
  */
 export async function insertEach<T extends mongo.Document>(
   collection: mongo.Collection<T>,
@@ -28,9 +36,9 @@ export async function insertEach<T extends mongo.Document>(
     await collection.insertMany(documents, { ordered: false });
     return documents.map(() => true);
   } catch (error) {
-    const writeErrors = (error as { writeErrors?: WriteError | WriteError[] } | null)?.writeErrors;
+    const { writeErrors, result } = (error ?? {}) as BulkWriteRefusal;
     const refused = writeErrors === undefined ? [] : Array.isArray(writeErrors) ? writeErrors : [writeErrors];
-    if (refused.length === 0) throw error;
+    if (refused.length === 0 || result?.getWriteConcernError?.()) throw error;
     const outcomes: InsertOutcome[] = documents.map(() => true);
     for (const writeError of refused) {
       outcomes[writeError.index] = isDuplicateKey(writeError)

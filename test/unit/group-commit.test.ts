@@ -181,6 +181,16 @@ describe('inserts through a group commit', () => {
     ]);
   });
 
+  it('fails every caller of a command whose documents were written without meeting the write concern', async () => {
+    const refusal = Object.assign(new Error('bulk write refused'), {
+      writeErrors: [{ index: 1, code: 11000, errmsg: 'E11000 duplicate key error' }],
+      result: { getWriteConcernError: () => ({ code: 64, errmsg: 'waiting for replication timed out' }) },
+    });
+    const collection = { insertMany: () => Promise.reject(refusal) };
+    const inserts = new GroupedInserts(collection as unknown as mongo.Collection<{ _id: string }>, 10);
+    await expect(inserts.insertOnce({ _id: 'a' })).rejects.toBe(refusal);
+  });
+
   it('fails every caller of a command that failed as a whole', async () => {
     const collection = { insertMany: () => Promise.reject(new Error('connection reset')) };
     const inserts = new GroupedInserts(collection as unknown as mongo.Collection<{ _id: string }>, 10);
