@@ -57,5 +57,10 @@ export async function insertAbsent<T extends mongo.Document>(
   collection: mongo.Collection<T>,
   documents: mongo.OptionalUnlessRequiredId<T>[],
 ): Promise<void> {
-  for (const outcome of await insertEach(collection, documents)) if (outcome instanceof Error) throw outcome;
+  throwRefusal(await insertEach(collection, documents));
+}
+
+/** Throws the first refusal among insert outcomes; a key held is not one. */
+export function throwRefusal(outcomes: readonly InsertOutcome[]): void {
+  for (const outcome of outcomes) if (outcome instanceof Error) throw outcome;
 }

@@ -1,5 +1,8 @@
 import type { mongo } from 'mongoose';
-import { insertEach, type InsertOutcome } from './duplicate-key';
+import { insertEach, throwRefusal, type InsertOutcome } from './duplicate-key';
+
+/** Documents written by one grouped command at most, however many callers write at once. */
+export const DOCUMENTS_PER_COMMAND = 500;
 
 /** A caller's items and how to hand it their results, or tell it that the write carrying them failed. */
 interface Waiting<T, R> {
@@ -77,19 +80,19 @@ export class GroupCommit<T, R> {
 export class GroupedInserts<T extends mongo.Document & { _id: string }> {
   private readonly commits: GroupCommit<T, InsertOutcome>;
 
-  constructor(collection: mongo.Collection<T>, maxPerCommand: number) {
+  constructor(collection: mongo.Collection<T>, maxPerCommand = DOCUMENTS_PER_COMMAND) {
     this.commits = new GroupCommit((documents) => insertEach(collection, documents as mongo.OptionalUnlessRequiredId<T>[]), maxPerCommand);
   }
 
   /** Inserts the document unless a unique index holds one of its keys already; whether it did. */
   async insertOnce(document: T): Promise<boolean> {
-    const [outcome] = await this.commits.add([document]);
-    if (outcome instanceof Error) throw outcome;
-    return outcome;
+    const outcomes = await this.commits.add([document]);
+    throwRefusal(outcomes);
+    return outcomes[0] as boolean;
   }
 
   /** Inserts the documents whose keys are free; a document whose key is held stays as it is. */
   async insertAbsent(documents: readonly T[]): Promise<void> {
-    for (const outcome of await this.commits.add(documents)) if (outcome instanceof Error) throw outcome;
+    throwRefusal(await this.commits.add(documents));
   }
 }

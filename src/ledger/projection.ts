@@ -1,11 +1,8 @@
-import { GroupCommit } from '../database/group-commit';
+import { DOCUMENTS_PER_COMMAND, GroupCommit } from '../database/group-commit';
 import { GENESIS_HASH, type WalletHead } from './chain';
 import { LedgerInvariantError, WalletNotFoundError } from './errors';
 import type { LedgerEntryDocument } from './model';
 import type { LedgerStore } from './store';
-
-/** Wallet documents updated by one command at most, however many transfers copy their entries at once. */
-const COPIES_PER_COMMAND = 500;
 
 /**
  * The wallet document: a projection of the wallet's latest ledger entry, copied after every write
@@ -18,7 +15,7 @@ export class WalletProjection {
   private readonly copies: GroupCommit<LedgerEntryDocument, boolean>;
 
   constructor(private readonly store: LedgerStore) {
-    this.copies = new GroupCommit((entries) => store.copyToWallets(entries), COPIES_PER_COMMAND);
+    this.copies = new GroupCommit((entries) => store.copyToWallets(entries), DOCUMENTS_PER_COMMAND);
   }
 
   /** The head a new entry is computed from: the last one this process wrote or verified, else the wallet document's (checked). */

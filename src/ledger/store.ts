@@ -23,10 +23,6 @@ import {
 /** Entries read ahead of a wallet document that lags its ledger (each one read by _id), at most. */
 export const MAX_LOOK_AHEAD = 10_000;
 
-/** Entries, and leg locations, inserted by one command at most, however many transfers write theirs at once. */
-const ENTRIES_PER_COMMAND = 500;
-const LOCATIONS_PER_COMMAND = 500;
-
 /** The marker, among the locations, that every entry written before it has its location. */
 const LOCATIONS_COMPLETE = 'locations-complete';
 
@@ -64,8 +60,8 @@ export class LedgerStore {
     this.entryCollection = this.entries.collection as unknown as mongo.Collection<LedgerEntryDocument>;
     this.walletCollection = this.wallets.collection as unknown as mongo.Collection<WalletDocument>;
     this.legLocations = connection.collection<LegLocationDocument>('ledger_legs');
-    this.entryInserts = new GroupedInserts(this.entryCollection, ENTRIES_PER_COMMAND);
-    this.locationInserts = new GroupedInserts(this.legLocations, LOCATIONS_PER_COMMAND);
+    this.entryInserts = new GroupedInserts(this.entryCollection);
+    this.locationInserts = new GroupedInserts(this.legLocations);
     this.walletsToReconcile = new MarkSet(connection, 'wallets_to_reconcile');
   }
 

@@ -68,9 +68,6 @@ interface OutcomeDocument extends RecordedOutcome {
   reverseAfter?: Date;
 }
 
-/** Openings, and decisions, inserted by one command at most, however many transactions write theirs at once. */
-const INSERTS_PER_COMMAND = 500;
-
 /** Records whose status is read at once when every record is looked at. */
 const STATUS_READS_AT_ONCE = 32;
 
@@ -110,8 +107,8 @@ export class TransactionRecords {
   constructor(private readonly connection: Connection) {
     this.openings = connection.collection<OpeningDocument>('transaction_records');
     this.outcomeCollection = connection.collection<OutcomeDocument>('transaction_outcomes');
-    this.openingInserts = new GroupedInserts(this.openings, INSERTS_PER_COMMAND);
-    this.outcomeInserts = new GroupedInserts(this.outcomeCollection, INSERTS_PER_COMMAND);
+    this.openingInserts = new GroupedInserts(this.openings);
+    this.outcomeInserts = new GroupedInserts(this.outcomeCollection);
     this.toReconcile = new MarkSet(connection, 'transactions_to_reconcile');
   }
 
