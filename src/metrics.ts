@@ -81,6 +81,11 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    ledgerEntryHintMessages: new Counter({
+      name: 'wallet_ledger_entry_hint_messages_total',
+      help: 'Messages published carrying hints of new ledger entries: each carries the hints given within a few milliseconds',
+      registers: [registry],
+    }),
     httpRequestDuration: new Histogram({
       name: 'wallet_http_request_duration_seconds',
       help: 'HTTP request duration by method, route and status',

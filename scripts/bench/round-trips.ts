@@ -15,7 +15,7 @@ const SERIES = [
   },
   { metric: 'wallet_messages_consumed_total', name: (labels: Record<string, string>) => `broker: consumed from ${labels.queue}` },
   { metric: 'wallet_finalizations_published_total', name: () => 'broker: finalization published (confirmed)' },
-  { metric: 'wallet_ledger_entry_hints_total', name: (labels: Record<string, string>) => `broker: live-update hint ${labels.outcome}` },
+  { metric: 'wallet_ledger_entry_hint_messages_total', name: () => 'broker: live-update hints message published' },
 ];
 
 export async function sampleRoundTrips(port: number): Promise<RoundTripSample> {

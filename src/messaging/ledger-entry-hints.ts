@@ -12,6 +12,15 @@ import { canonicalObjectId } from '../domain';
  */
 export const LEDGER_ENTRY_HINTS = { exchange: 'wallet.ledger-entries', consumer: 'ledger entry hints' } as const;
 
+/**
+ * Hints given within this long of the first one waiting go out in one message: a transfer's two
+ * legs, and the entries of every transfer written meanwhile, cost the broker one message, and a
+ * follower hears of an entry this much later at most.
+ */
+export const HINT_GATHERING_MS = 20;
+/** The wallets one message carries at most; past it, the hints waiting go out at once. */
+export const HINTS_PER_MESSAGE = 256;
+
 export interface LedgerEntryHint {
   userId: string;
   version: number;
@@ -46,6 +55,9 @@ export class LedgerEntryHints {
   private queue: { channel: Channel; name: string; bound: boolean } | undefined;
   /** The binding or unbinding under way: one at a time, each reading `listening` afresh. */
   private settling: Promise<void> | undefined;
+  /** The hints waiting for the next message: the highest version given of each wallet. */
+  private readonly waiting = new Map<string, number>();
+  private sending: NodeJS.Timeout | undefined;
 
   constructor(
     broker: BrokerConnection,
@@ -66,19 +78,31 @@ export class LedgerEntryHints {
     });
   }
 
-  /** Fire and forget: never throws, never waits. */
+  /** Fire and forget: never throws, never waits. The hint goes out with the others given within `HINT_GATHERING_MS`. */
   publish(hint: LedgerEntryHint): void {
+    const known = this.waiting.get(hint.userId);
+    if (known === undefined || known < hint.version) this.waiting.set(hint.userId, hint.version);
+    if (this.waiting.size >= HINTS_PER_MESSAGE) this.send();
+    else this.sending ??= setTimeout(() => this.send(), HINT_GATHERING_MS).unref();
+  }
+
+  private send(): void {
+    clearTimeout(this.sending);
+    this.sending = undefined;
+    const hints = [...this.waiting].map(([userId, version]) => ({ userId, version }));
+    this.waiting.clear();
     const channel = this.channel.current;
     if (!channel || !this.writable) {
-      this.metrics.ledgerEntryHints.inc({ outcome: 'dropped' });
+      this.metrics.ledgerEntryHints.inc({ outcome: 'dropped' }, hints.length);
       return;
     }
     try {
-      this.writable = channel.publish(LEDGER_ENTRY_HINTS.exchange, '', Buffer.from(JSON.stringify(hint)), { persistent: false });
-      this.metrics.ledgerEntryHints.inc({ outcome: 'published' });
+      this.writable = channel.publish(LEDGER_ENTRY_HINTS.exchange, '', Buffer.from(JSON.stringify(hints)), { persistent: false });
+      this.metrics.ledgerEntryHints.inc({ outcome: 'published' }, hints.length);
+      this.metrics.ledgerEntryHintMessages.inc();
     } catch (error) {
-      this.metrics.ledgerEntryHints.inc({ outcome: 'dropped' });
-      this.logger.debug({ err: error }, 'ledger entry hint dropped');
+      this.metrics.ledgerEntryHints.inc({ outcome: 'dropped' }, hints.length);
+      this.logger.debug({ err: error }, 'ledger entry hints dropped');
     }
   }
 
@@ -121,10 +145,10 @@ export class LedgerEntryHints {
     await consume(
       queue,
       (message) => {
-        const hint = decodeHint(message.content);
-        if (!hint) return;
-        this.metrics.ledgerEntryHints.inc({ outcome: 'received' });
-        this.listener.heard(hint);
+        for (const hint of decodeHints(message.content)) {
+          this.metrics.ledgerEntryHints.inc({ outcome: 'received' });
+          this.listener.heard(hint);
+        }
       },
       { noAck: true, as: LEDGER_ENTRY_HINTS.consumer },
     );
@@ -133,15 +157,25 @@ export class LedgerEntryHints {
   }
 }
 
-function decodeHint(content: Buffer): LedgerEntryHint | undefined {
+/** The hints a message carries: a list of them, or one alone (as a replica older than the lists sends). */
+export function decodeHints(content: Buffer): LedgerEntryHint[] {
+  let carried: unknown;
   try {
-    const { userId, version } = JSON.parse(content.toString('utf8')) as Partial<LedgerEntryHint>;
-    // The service publishes its hints with ids in their canonical form: anything else is not one.
-    const id = canonicalObjectId(userId);
-    return id !== undefined && id === userId && Number.isSafeInteger(version) && version! > 0
-      ? { userId: id, version: version! }
-      : undefined;
+    carried = JSON.parse(content.toString('utf8'));
   } catch {
-    return undefined;
+    return [];
   }
+  const hints = Array.isArray(carried) ? carried.slice(0, HINTS_PER_MESSAGE) : [carried];
+  return hints.flatMap((hint) => {
+    const decoded = decodeHint(hint);
+    return decoded ? [decoded] : [];
+  });
+}
+
+function decodeHint(hint: unknown): LedgerEntryHint | undefined {
+  if (typeof hint !== 'object' || hint === null) return undefined;
+  const { userId, version } = hint as Partial<LedgerEntryHint>;
+  // The service publishes its hints with ids in their canonical form: anything else is not one.
+  const id = canonicalObjectId(userId);
+  return id !== undefined && id === userId && Number.isSafeInteger(version) && version! > 0 ? { userId: id, version: version! } : undefined;
 }

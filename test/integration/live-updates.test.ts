@@ -3,7 +3,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { Ledger } from '../../src/ledger';
 import { createLogger } from '../../src/logger';
 import { BrokerConnection } from '../../src/messaging/broker-connection';
-import { LedgerEntryHints } from '../../src/messaging/ledger-entry-hints';
+import { HINTS_PER_MESSAGE, LedgerEntryHints, type LedgerEntryHint } from '../../src/messaging/ledger-entry-hints';
 import { createMetrics } from '../../src/metrics';
 import type { WalletService } from '../../src/service';
 import { openStores, type Stores } from '../../src/stores';
@@ -242,6 +242,83 @@ describe('live balance updates (Server-Sent Events)', () => {
       } finally {
         await page.context().close();
         await replica.stop();
+      }
+    });
+  });
+
+  describe('hints between replicas', () => {
+    /** One replica's hints on a connection of its own, with every hint it hears recorded. */
+    async function replicaHints(name: string) {
+      const logger = createLogger('silent');
+      const metrics = createMetrics();
+      const heard: LedgerEntryHint[] = [];
+      let hearing = false;
+      const broker = new BrokerConnection(TEST_RABBITMQ_URL, name, logger);
+      const hints = new LedgerEntryHints(
+        broker,
+        1_000,
+        { heard: (hint) => heard.push(hint), hearing: () => (hearing = true) },
+        metrics,
+        logger,
+      );
+      broker.start();
+      await broker.waitUntilConnected();
+      const messagesSent = async () => (await metrics.ledgerEntryHintMessages.get()).values[0]?.value ?? 0;
+      return { hints, heard, messagesSent, isHearing: () => hearing, close: () => broker.close() };
+    }
+
+    it('sends the hints given together in one message, each wallet once at its highest version', async () => {
+      const [writer, follower] = [await replicaHints('test-hint-writer'), await replicaHints('test-hint-follower')];
+      try {
+        follower.hints.listen(true);
+        await eventually('the follower hearing hints', () => (follower.isHearing() ? true : undefined));
+        await eventually('the writer able to publish', async () => {
+          writer.hints.publish({ userId: objectId(), version: 1 });
+          return (await writer.messagesSent()) > 0 ? true : undefined;
+        });
+        await eventually('the probes heard', () => (follower.heard.length > 0 ? true : undefined));
+        const [sentBefore, heardBefore] = [await writer.messagesSent(), follower.heard.length];
+        const [alice, bob] = [objectId(), objectId()];
+        writer.hints.publish({ userId: alice, version: 4 });
+        writer.hints.publish({ userId: bob, version: 2 });
+        writer.hints.publish({ userId: alice, version: 5 });
+        writer.hints.publish({ userId: alice, version: 3 });
+        await eventually('the hints heard', () => (follower.heard.length >= heardBefore + 2 ? true : undefined));
+        await throughout(300, () => {
+          expect(follower.heard.slice(heardBefore)).toEqual([
+            { userId: alice, version: 5 },
+            { userId: bob, version: 2 },
+          ]);
+        });
+        expect((await writer.messagesSent()) - sentBefore).toBe(1);
+      } finally {
+        await writer.close();
+        await follower.close();
+      }
+    });
+
+    it(`sends the hints waiting at once when ${HINTS_PER_MESSAGE} wallets have some, so no message carries more`, async () => {
+      const [writer, follower] = [await replicaHints('test-hint-writer'), await replicaHints('test-hint-follower')];
+      try {
+        follower.hints.listen(true);
+        await eventually('the follower hearing hints', () => (follower.isHearing() ? true : undefined));
+        await eventually('the writer able to publish', async () => {
+          writer.hints.publish({ userId: objectId(), version: 1 });
+          return (await writer.messagesSent()) > 0 ? true : undefined;
+        });
+        const sentBefore = await writer.messagesSent();
+        const wallets = Array.from({ length: HINTS_PER_MESSAGE + 1 }, () => objectId());
+        for (const userId of wallets) writer.hints.publish({ userId, version: 1 });
+        // The first HINTS_PER_MESSAGE went as soon as there were that many; the last waits for its window.
+        expect((await writer.messagesSent()) - sentBefore).toBe(1);
+        await eventually('the last hint sent', async () => ((await writer.messagesSent()) - sentBefore === 2 ? true : undefined));
+        await eventually('every hint heard', () => {
+          const heardWallets = new Set(follower.heard.map((hint) => hint.userId));
+          return wallets.every((userId) => heardWallets.has(userId)) ? true : undefined;
+        });
+      } finally {
+        await writer.close();
+        await follower.close();
       }
     });
   });

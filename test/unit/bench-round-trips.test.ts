@@ -14,17 +14,18 @@ wallet_messages_consumed_total{queue="wallet.update.q",outcome="duplicate"} 1
 wallet_finalizations_published_total{status="Completed"} ${published}
 wallet_finalizations_published_total{status="Failed"} 2
 wallet_ledger_entry_hints_total{outcome="published"} ${commands}
+wallet_ledger_entry_hint_messages_total ${consumed}
 process_cpu_seconds_total 12.5
 `;
 
 describe('the round trips of a transfer, from the service metrics', () => {
-  it('counts each database command by operation and collection, and broker messages by queue or kind', () => {
+  it('counts each database command by operation and collection, and broker messages by queue or kind (hint messages, not the hints they carry)', () => {
     expect(parseCounts(exposition(40, 20, 18))).toEqual({
       'database: insert ledger_entries': 40,
       'database: find transaction_outcomes': 7,
       'broker: consumed from wallet.update.q': 21,
       'broker: finalization published (confirmed)': 20,
-      'broker: live-update hint published': 40,
+      'broker: live-update hints message published': 20,
     });
   });
 
@@ -34,7 +35,7 @@ describe('the round trips of a transfer, from the service metrics', () => {
     expect(roundTripsPerTransfer(before, after, 10)).toEqual({
       'broker: consumed from wallet.update.q': 1,
       'broker: finalization published (confirmed)': 1,
-      'broker: live-update hint published': 2,
+      'broker: live-update hints message published': 1,
       'database: insert ledger_entries': 2,
     });
   });
