@@ -15,7 +15,7 @@ import { SEARCH_ATTRIBUTES, TRANSACTION_MEMO_KEY, transactionCompletedSignal } f
 import { cpuPerTransfer, sampleCpu } from './cpu';
 import { percentile } from './load';
 import { table } from './report';
-import { progress, ROOT, round, TEMPORAL_ADDRESS, type Result } from './run';
+import { progress, ROOT, round, settle, TEMPORAL_ADDRESS, type Result } from './run';
 
 /** As many new executions may wait for a worker as the bridge lets wait (BRIDGE_MAX_WORKFLOW_BACKLOG). */
 const MAX_OPEN_EXECUTIONS = 300;
@@ -38,6 +38,7 @@ export async function runBarePhase(root: string, temporalAddress: string, n: num
   const client = new Client({ connection });
   try {
     if (described) await ensureSearchAttributes(connection, 'default');
+    await settle(`bare ${shape}: before the phase`);
     const cpuBefore = sampleCpu({ worker: worker.pid });
     const startedAt = new Map<string, number>();
     for (let i = 0; i < n; i++) {
@@ -66,6 +67,7 @@ export async function runBarePhase(root: string, temporalAddress: string, n: num
       });
     }
     await worker.allFinished(n, FINISH_TIMEOUT_MS);
+    await settle(`bare ${shape}: after the phase`);
     const cpuAfter = sampleCpu({ worker: worker.pid });
     const finishedAt = [...worker.finished.values()].sort((a, b) => a - b);
     const latencies = [...startedAt].map(([id, at]) => worker.finished.get(id)! - at).sort((a, b) => a - b);

@@ -29,6 +29,46 @@ export function sampleCpu(extra: Record<string, number | undefined>): CpuSample 
   return sample;
 }
 
+/**
+ * The stack's servers together count as quiet below this many CPU-ms a second (idle, the Temporal dev
+ * server takes about 20 and RabbitMQ 3; under a phase, they take 1,000 and more).
+ */
+const QUIET_MS_PER_SECOND = 100;
+/** How many one-second windows in a row they must stay quiet. */
+const QUIET_WINDOWS = 2;
+/** How long to wait for them at most: past it the phase goes on, and the wait says so. */
+const QUIET_WAIT_LIMIT_MS = 60_000;
+
+/**
+ * Waits until the stack's servers are quiet: before a phase, so that it does not pay for the work the
+ * one before left them (the Temporal server's visibility and history tasks run behind the
+ * executions); after it, so that it is charged with its own. Returns how long it waited and whether
+ * they went quiet.
+ */
+export async function untilStackQuiet(
+  serversCpu: () => number = () => serversCpuMs(sampleCpu({})),
+  clock: { now(): number; sleep(ms: number): Promise<void> } = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  },
+): Promise<{ waitedMs: number; quiet: boolean }> {
+  const started = clock.now();
+  let previous = serversCpu();
+  let quietWindows = 0;
+  while (quietWindows < QUIET_WINDOWS) {
+    if (clock.now() - started >= QUIET_WAIT_LIMIT_MS) return { waitedMs: clock.now() - started, quiet: false };
+    await clock.sleep(1_000);
+    const now = serversCpu();
+    quietWindows = now - previous < QUIET_MS_PER_SECOND ? quietWindows + 1 : 0;
+    previous = now;
+  }
+  return { waitedMs: clock.now() - started, quiet: true };
+}
+
+function serversCpuMs(sample: CpuSample): number {
+  return Object.keys(SERVERS).reduce((sum, name) => sum + (sample[name] ?? 0), 0);
+}
+
 /** CPU-ms per transfer of each process between two samples. */
 export function cpuPerTransfer(before: CpuSample, after: CpuSample, transfers: number): Record<string, number> {
   return Object.fromEntries(

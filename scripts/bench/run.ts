@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Types } from 'mongoose';
+import { untilStackQuiet } from './cpu';
 import type { ScenarioEnvironment, ServiceEnvironment } from './service-process';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -90,6 +91,12 @@ export function planTransfers(users: string[], count: number, hot: boolean, seed
 /** Progress on stderr, with the time since the run started. */
 export function progress(message: string): void {
   process.stderr.write(`[bench +${elapsedSeconds()}s] ${message}\n`);
+}
+
+/** Waits for the stack to go quiet (see untilStackQuiet), and says in the progress log how long that took. */
+export async function settle(when: string): Promise<void> {
+  const { waitedMs, quiet } = await untilStackQuiet();
+  progress(`${when}: the stack ${quiet ? 'went quiet' : 'was still busy'} after ${Math.round(waitedMs / 1000)} s`);
 }
 
 export function elapsedSeconds(): number {

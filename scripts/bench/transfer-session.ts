@@ -17,6 +17,7 @@ import {
   RABBITMQ_URL,
   round,
   serviceEnvironment,
+  settle,
   type Result,
   type Transfer,
 } from './run';
@@ -84,6 +85,7 @@ export async function runSession(
       const transfers = planTransfers(users, phase.n, phase.hot ?? false, phase.n + w + results.length);
       allTransfers.push(...transfers);
       progress(`${phase.name}: ${phase.n} transfers${phase.rate ? ` offered at ${phase.rate}/s` : ' as fast as the broker takes them'}`);
+      await settle(`${phase.name}: before the phase`);
       const storesBefore = await snapshotStores(db.connection);
       service.resetPeak();
       const roundTripsBefore = await sampleRoundTrips(service.port);
@@ -101,6 +103,7 @@ export async function runSession(
         transfers.map((t) => t.transactionId),
         finalizeTimeoutMs(phase.n),
       );
+      await settle(`${phase.name}: after the phase`);
       const cpuAfter = sampleCpu({ service: service.pid });
       const roundTripsAfter = await sampleRoundTrips(service.port);
       const { latencies, firstPublish, lastFinalized } = driver.timings(transfers.map((t) => t.transactionId));
