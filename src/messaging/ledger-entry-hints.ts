@@ -17,7 +17,7 @@ export const LEDGER_ENTRY_HINTS = { exchange: 'wallet.ledger-entries', consumer:
  * legs, and the entries of every transfer written meanwhile, cost the broker one message, and a
  * follower hears of an entry this much later at most.
  */
-export const HINT_GATHERING_MS = 20;
+const HINT_GATHERING_MS = 20;
 /** The wallets one message carries at most; past it, the hints waiting go out at once. */
 export const HINTS_PER_MESSAGE = 256;
 
