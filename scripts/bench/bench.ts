@@ -12,7 +12,7 @@ import { bareSession } from './bare-phase';
 import { databaseFloor } from './floor-scenario';
 import { readSideMain } from './read-side-report';
 import { reconcileMain } from './reconcile-report';
-import { cpuTable, roundTripTable, storeTable, table } from './report';
+import { cpuTable, roundsSpread, roundTripTable, storeTable, table } from './report';
 import { elapsedSeconds, formatDuration, progress, ratio, round, SCENARIO_ENVIRONMENT, writeResults, type Result } from './run';
 import { SpanSink } from './span-sink';
 import { runSession, type Phase } from './transfer-session';
@@ -200,7 +200,7 @@ const ROUND_RATIOS = [
   ['straight through/step by step', 'bare Temporal (ceiling)', 'bare Temporal, step by step'],
 ] as const;
 
-/** The ratios of the phases a run had in each round, and their mean and range over the rounds. */
+/** The ratios of the phases a run had in each round, and their mean and spread over the rounds. */
 function ratiosByRound(results: Result[]): { ratios: Record<string, number[]>; report: string } {
   const rounds = [...new Set(results.map((r) => r.round!))];
   const rate = (round: number, scenario: string) => results.find((r) => r.round === round && r.scenario === scenario)?.perSecond;
@@ -209,10 +209,7 @@ function ratiosByRound(results: Result[]): { ratios: Record<string, number[]>; r
     const values = rounds.map((k) => [rate(k, numerator), rate(k, denominator)]);
     if (values.every(([a, b]) => a !== undefined && b !== undefined)) ratios[name] = values.map(([a, b]) => ratio(a!, b!));
   }
-  const line = ([name, values]: [string, number[]]) => {
-    const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
-    return `${name} by round ${values.join(', ')}: mean ${ratio(mean, 1)}, from ${Math.min(...values)} to ${Math.max(...values)}\n`;
-  };
+  const line = ([name, values]: [string, number[]]) => `${name} by round ${values.join(', ')}: ${roundsSpread(values)}\n`;
   return { ratios, report: Object.entries(ratios).map(line).join('') };
 }
 
