@@ -15,6 +15,16 @@ import type { walletTransaction } from '../../workflows/wallet-transaction/workf
 type TransactionEvent = TransactionCompleted | TransactionFailed | TransactionRejected;
 
 /**
+ * How long a workflow task of a transaction may stay unanswered before Temporal hands it out again.
+ * Temporal can record a task as started yet never deliver it to the worker that polled it (an
+ * ambiguous timeout between its own services under load, temporalio/temporal#11733): about one task
+ * in 2,000 at full load here, and that transaction then waits this long. Answering a task took at
+ * most 2.1 s in 43,000 at full load here (its local activity included), and the worker heartbeats a
+ * task whose local activity runs past four fifths of this, so five seconds leaves room for both.
+ */
+export const TRANSACTION_TASK_TIMEOUT = '5s';
+
+/**
  * Hands transaction events to their workflow: every event of a transaction goes to the one
  * execution whose id derives from its transactionId (signal-with-start). An execution that has
  * closed, however it closed, is replaced by a new run: every run follows the transaction record, so
@@ -53,7 +63,7 @@ export class TransactionWorkflows implements TransactionEventSink {
       workflowId: transactionWorkflowId(transactionId),
       taskQueue: this.taskQueue,
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      workflowTaskTimeout: '10s',
+      workflowTaskTimeout: TRANSACTION_TASK_TIMEOUT,
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.transactionId, value: event.transactionId },
         ...('type' in event ? [{ key: SEARCH_ATTRIBUTES.transactionType, value: event.type }] : []),
