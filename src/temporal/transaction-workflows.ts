@@ -22,7 +22,7 @@ type TransactionEvent = TransactionCompleted | TransactionFailed | TransactionRe
  * most 2.1 s in 43,000 at full load here (its local activity included), and the worker heartbeats a
  * task whose local activity runs past four fifths of this, so five seconds leaves room for both.
  */
-export const TRANSACTION_TASK_TIMEOUT = '5s';
+const TRANSACTION_TASK_TIMEOUT = '5s';
 
 /**
  * Hands transaction events to their workflow: every event of a transaction goes to the one

@@ -12,7 +12,7 @@ const EventType = temporal.api.enums.v1.EventType;
  * it itself, and so can take a workflow task and never answer it, as a task is lost when Temporal
  * records it started but never delivers it to the worker that polled (temporalio/temporal#11733).
  */
-describe('transaction executions started by the bridge', () => {
+describe('a transaction execution started by the bridge', () => {
   let connection: Connection;
   let client: Client;
   const taskQueue = `transaction-workflows-${objectId()}`;
@@ -44,7 +44,7 @@ describe('transaction executions started by the bridge', () => {
     });
   }
 
-  it('hand a workflow task lost on its way to the worker out again after five seconds, not ten', async () => {
+  it('gets a workflow task lost on its way to the worker again after five seconds, not ten', async () => {
     const [sender, recipient, transactionId] = [objectId(), objectId(), objectId()];
     const workflowId = transactionWorkflowId(transactionId);
     started.push(workflowId);
