@@ -16,11 +16,12 @@ type TransactionEvent = TransactionCompleted | TransactionFailed | TransactionRe
 
 /**
  * How long a workflow task of a transaction may stay unanswered before Temporal hands it out again.
- * Temporal can record a task as started yet never deliver it to the worker that polled it (an
- * ambiguous timeout between its own services under load, temporalio/temporal#11733): about one task
- * in 2,000 at full load here, and that transaction then waits this long. Answering a task took at
- * most 2.1 s in 43,000 at full load here (its local activity included), and the worker heartbeats a
- * task whose local activity runs past four fifths of this, so five seconds leaves room for both.
+ * Temporal can record a task as started yet never deliver it to the worker that polled it (most
+ * likely an ambiguous timeout between its own services under load, temporalio/temporal#11733): one
+ * task in about 2,000 at full load here, and that transaction then waits this long. Answering a
+ * task took at most 2.1 s in 43,000 at full load here (its local activity included), and the worker
+ * heartbeats a task whose local activity runs past four fifths of this, so five seconds leaves room
+ * for both.
  */
 const TRANSACTION_TASK_TIMEOUT = '5s';
 
