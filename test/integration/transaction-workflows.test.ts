@@ -1,9 +1,8 @@
-import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TransactionWorkflows } from '../../src/temporal/transaction-workflows';
 import { transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
-import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
+import { UnpolledTaskQueue } from '../support/unpolled-task-queue';
 
 const EventType = temporal.api.enums.v1.EventType;
 
@@ -13,42 +12,18 @@ const EventType = temporal.api.enums.v1.EventType;
  * records it started but never delivers it to the worker that polled (temporalio/temporal#11733).
  */
 describe('a transaction execution started by the bridge', () => {
-  let connection: Connection;
-  let client: Client;
-  const taskQueue = `transaction-workflows-${objectId()}`;
-  const started: string[] = [];
+  let queue: UnpolledTaskQueue;
 
   beforeAll(async () => {
-    connection = await Connection.connect({ address: process.env.WALLET_TEST_TEMPORAL_ADDRESS! });
-    client = new Client({ connection });
+    queue = await UnpolledTaskQueue.open('transaction-workflows');
   });
-  afterAll(async () => {
-    await Promise.all(
-      started.map((id) =>
-        client.workflow
-          .getHandle(id)
-          .terminate('test over')
-          .catch(() => undefined),
-      ),
-    );
-    await connection.close();
-  });
-
-  /** A worker's poll: the next workflow task of the queue. A poll that finds none comes back empty at its deadline: poll again. */
-  function takeWorkflowTask(): Promise<temporal.api.workflowservice.v1.PollWorkflowTaskQueueResponse> {
-    return eventually('a workflow task', async () => {
-      const task = await client.withDeadline(Date.now() + 3_000, () =>
-        client.workflowService.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'lost-task-spec' }),
-      );
-      return task.taskToken?.length ? task : undefined;
-    });
-  }
+  afterAll(() => queue.close());
 
   it('gets a workflow task lost on its way to the worker again after five seconds, not ten', async () => {
     const [sender, recipient, transactionId] = [objectId(), objectId(), objectId()];
     const workflowId = transactionWorkflowId(transactionId);
-    started.push(workflowId);
-    await new TransactionWorkflows(client, taskQueue, 60_000).submitCompleted({
+    queue.terminateAtClose(workflowId);
+    await new TransactionWorkflows(queue.client, queue.name, 60_000).submitCompleted({
       transactionId,
       type: 'Transfer',
       fromUserId: sender,
@@ -56,11 +31,11 @@ describe('a transaction execution started by the bridge', () => {
       amount: 100,
     });
 
-    const lost = await takeWorkflowTask();
-    const again = await takeWorkflowTask();
+    const lost = await queue.takeWorkflowTask();
+    const again = await queue.takeWorkflowTask();
 
     expect([lost.attempt, again.attempt]).toEqual([1, 2]);
-    const { events } = await client.workflow.getHandle(workflowId).fetchHistory();
+    const { events } = await queue.client.workflow.getHandle(workflowId).fetchHistory();
     const at = (type: temporal.api.enums.v1.EventType) => {
       const event = events!.find((e) => e.eventType === type)!;
       return Number(event.eventTime!.seconds) * 1000 + Math.floor(event.eventTime!.nanos! / 1e6);

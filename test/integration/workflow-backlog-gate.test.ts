@@ -1,9 +1,9 @@
-import { Client, Connection } from '@temporalio/client';
 import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
 import { WorkflowBacklogGate } from '../../src/temporal/workflow-backlog-gate';
 import { eventually, throughout } from '../support/eventually';
 import { objectId } from '../support/ids';
+import { UnpolledTaskQueue } from '../support/unpolled-task-queue';
 
 /**
  * Executions on a task queue no worker polls: each leaves one workflow task in the backlog.
@@ -11,63 +11,30 @@ import { objectId } from '../support/ids';
  * before the gate sees it gone: hence the long workflow task timeout.
  */
 describe('the workflow backlog gate', () => {
-  let connection: Connection;
-  let client: Client;
-  const taskQueue = `backlog-gate-${objectId()}`;
-  const started: string[] = [];
+  let queue: UnpolledTaskQueue;
   const metrics = createMetrics();
-  const gate = () => new WorkflowBacklogGate(client, taskQueue, 3, metrics, createLogger('silent'));
+  const gate = () => new WorkflowBacklogGate(queue.client, queue.name, 3, metrics, createLogger('silent'));
 
   beforeAll(async () => {
-    connection = await Connection.connect({ address: process.env.WALLET_TEST_TEMPORAL_ADDRESS! });
-    client = new Client({ connection });
+    queue = await UnpolledTaskQueue.open('backlog-gate');
   });
-  afterAll(async () => {
-    await Promise.all(
-      started.map((id) =>
-        client.workflow
-          .getHandle(id)
-          .terminate('test over')
-          .catch(() => undefined),
-      ),
-    );
-    await connection.close();
-  });
+  afterAll(() => queue.close());
 
   async function startWaitingExecutions(count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
       const workflowId = `backlog-gate-${objectId()}`;
-      await client.workflow.start('notPolledByAnyWorker', { workflowId, taskQueue, workflowTaskTimeout: '90s' });
-      started.push(workflowId);
+      await queue.client.workflow.start('notPolledByAnyWorker', { workflowId, taskQueue: queue.name, workflowTaskTimeout: '90s' });
+      queue.terminateAtClose(workflowId);
     }
   }
 
   async function backlog(): Promise<number> {
-    const response = await client.workflowService.describeTaskQueue({
+    const response = await queue.client.workflowService.describeTaskQueue({
       namespace: 'default',
-      taskQueue: { name: taskQueue },
+      taskQueue: { name: queue.name },
       reportStats: true,
     });
     return Number(response.stats?.approximateBacklogCount ?? 0);
-  }
-
-  /**
-   * What a worker's polls do: take `count` workflow tasks off the queue. A poll reaches one of the
-   * queue's partitions and comes back empty near its deadline if that one holds no task: poll again.
-   */
-  async function takeWorkflowTasks(count: number): Promise<void> {
-    for (let taken = 0; taken < count; taken++) {
-      await eventually('a workflow task taken', async () => {
-        const task = await client.withDeadline(Date.now() + 3_000, () =>
-          client.workflowService.pollWorkflowTaskQueue({
-            namespace: 'default',
-            taskQueue: { name: taskQueue },
-            identity: 'backlog-gate-spec',
-          }),
-        );
-        return task.taskToken?.length ? true : undefined;
-      });
-    }
   }
 
   it('admits callers while fewer executions than the limit wait for a worker', async () => {
@@ -88,7 +55,7 @@ describe('the workflow backlog gate', () => {
       .then(() => (admitted = true));
     await throughout(1_500, () => expect(admitted).toBe(false));
 
-    await takeWorkflowTasks(4);
+    for (let taken = 0; taken < 4; taken++) await queue.takeWorkflowTask();
     await waiting;
     expect(admitted).toBe(true);
   });
