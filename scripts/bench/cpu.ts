@@ -1,29 +1,54 @@
 // CPU time of the processes a benchmark phase runs on, read from /proc: how many CPU-milliseconds
-// each spends per transfer. The servers are found by their command lines, wherever they were started.
+// each spends per transfer. The servers are those of the bench's stack, found by the pid files
+// scripts/stack.sh writes for it, so that another stack on the machine is never counted.
 import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
-// The Temporal dev server, or under STACK_TEMPORAL=postgres the Temporal server and its PostgreSQL
-// (the postmaster by its binary, its backends by the cluster name in their process titles).
-const SERVERS: Record<string, (cmdline: string) => boolean> = {
-  temporal: (cmd) => (/temporal/.test(cmd) && cmd.includes('start-dev')) || /\/temporal-server .*\bstart\b/.test(cmd),
-  postgres: (cmd) => /\/postgresql\/\d+\/bin\/postgres /.test(cmd) || cmd.startsWith('postgres: wallet-'),
-  ferretdb: (cmd) => /\/ferretdb\b/.test(cmd),
-  rabbitmq: (cmd) => cmd.includes('beam.smp') && cmd.includes('rabbit'),
+/**
+ * Each server by the pid file scripts/stack.sh writes in the stack's run directory: the Temporal dev
+ * server (or, under STACK_TEMPORAL=postgres, the Temporal server and its PostgreSQL), FerretDB, and
+ * RabbitMQ's launcher, under which its Erlang VM runs.
+ */
+const SERVER_PID_FILES: Record<string, string> = {
+  temporal: 'temporal.pid',
+  postgres: 'postgres.pid',
+  ferretdb: 'ferretdb.pid',
+  rabbitmq: 'rabbitmq.pid',
 };
+
+/** The run directory of the stack the bench runs on (STACK_NAME, as scripts/stack.sh names it). */
+const STACK_RUN_DIR = path.resolve(__dirname, '../..', '.run', process.env.STACK_NAME ?? '');
+
+/** A process as /proc shows it: its parent, and the CPU-ms it has used so far. */
+export interface ProcessCpu {
+  pid: number;
+  parent: number;
+  cpuMs: number;
+}
+
+/** Each server's CPU-ms: the process its pid names and every process under it (PostgreSQL's backends, RabbitMQ's VM). */
+export function serversCpuMs(serverPids: Record<string, number | undefined>, processes: ProcessCpu[]): Record<string, number> {
+  const children = new Map<number, ProcessCpu[]>();
+  for (const running of processes) children.set(running.parent, [...(children.get(running.parent) ?? []), running]);
+  const byPid = new Map(processes.map((running) => [running.pid, running]));
+  const treeCpu = (pid: number): number =>
+    (byPid.get(pid)?.cpuMs ?? 0) + (children.get(pid) ?? []).reduce((sum, child) => sum + treeCpu(child.pid), 0);
+  const servers: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(serverPids)) if (pid !== undefined && byPid.has(pid)) servers[name] = treeCpu(pid);
+  return servers;
+}
 
 export type CpuSample = Record<string, number>;
 
 /** CPU-ms used so far by the stack's servers, `extra` named processes, and this process (the load generator). */
 export function sampleCpu(extra: Record<string, number | undefined>): CpuSample {
-  const sample: CpuSample = {};
-  for (const [name, pid] of Object.entries(extra)) if (pid !== undefined) sample[name] = cpuMsOf(pid);
-  for (const pid of pids()) {
-    const cmdline = readOr(`/proc/${pid}/cmdline`).replace(/\0/g, ' ');
-    for (const [name, matches] of Object.entries(SERVERS)) if (matches(cmdline)) sample[name] = (sample[name] ?? 0) + cpuMsOf(pid);
-  }
+  const processes = readProcesses();
+  const cpuOf = (pid: number) => processes.find((running) => running.pid === pid)?.cpuMs ?? 0;
+  const sample: CpuSample = serversCpuMs(stackServerPids(), processes);
+  for (const [name, pid] of Object.entries(extra)) if (pid !== undefined) sample[name] = cpuOf(pid);
   const own = process.cpuUsage();
   sample['load generator'] = (own.user + own.system) / 1000;
   return sample;
@@ -46,7 +71,7 @@ const QUIET_WAIT_LIMIT_MS = 60_000;
  * they went quiet.
  */
 export async function untilStackQuiet(
-  serversCpu: () => number = () => serversCpuMs(sampleCpu({})),
+  serversCpu: () => number = () => allServersCpuMs(sampleCpu({})),
   clock: { now(): number; sleep(ms: number): Promise<void> } = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -65,8 +90,8 @@ export async function untilStackQuiet(
   return { waitedMs: clock.now() - started, quiet: true };
 }
 
-function serversCpuMs(sample: CpuSample): number {
-  return Object.keys(SERVERS).reduce((sum, name) => sum + (sample[name] ?? 0), 0);
+function allServersCpuMs(sample: CpuSample): number {
+  return Object.keys(SERVER_PID_FILES).reduce((sum, name) => sum + (sample[name] ?? 0), 0);
 }
 
 /** CPU-ms per transfer of each process between two samples. */
@@ -76,18 +101,30 @@ export function cpuPerTransfer(before: CpuSample, after: CpuSample, transfers: n
   );
 }
 
-function cpuMsOf(pid: number): number {
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const stat = readOr(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000 || 0;
+/** Every process's parent and CPU-ms, from /proc/<pid>/stat (utime and stime, after the command name, which may hold spaces). */
+function readProcesses(): ProcessCpu[] {
+  const processes: ProcessCpu[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const stat = readOr(`/proc/${entry}/stat`);
+    if (!stat) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    processes.push({
+      pid: Number(entry),
+      parent: Number(fields[1]),
+      cpuMs: ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000 || 0,
+    });
+  }
+  return processes;
 }
 
-function pids(): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .map(Number)
-    .filter((pid) => pid !== process.pid);
+function stackServerPids(): Record<string, number | undefined> {
+  return Object.fromEntries(
+    Object.entries(SERVER_PID_FILES).map(([name, file]) => {
+      const pid = Number(readOr(path.join(STACK_RUN_DIR, file)).trim());
+      return [name, pid > 0 ? pid : undefined];
+    }),
+  );
 }
 
 function readOr(file: string): string {
