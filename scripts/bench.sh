@@ -3,8 +3,8 @@
 # benchmark, and stop that stack.
 # Its own stack (STACK_NAME=bench: its own ports, .run/bench and .data/bench), emptied at every run:
 # the Temporal dev server's database keeps every execution a run leaves, and on a grown one a
-# transfer costs the server about a third more CPU (docs/performance.md), so figures taken on a used
-# stack would depend on its past. It shares nothing with `npm run dev`, `npm test` or the chaos suite.
+# transfer cost the server about a quarter more CPU (docs/performance.md), so figures taken on a used
+# stack would depend on its past. It shares no server with `npm run dev`, `npm test` or the chaos suite.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export STACK_NAME=bench STACK_TEMPORAL_PORT=7253 STACK_TEMPORAL_UI_PORT=8253 STACK_MONGO_PORT=27019 \
