@@ -52,12 +52,7 @@ as_root() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# True when the URL is unset or names this machine (then the embedded stack provides the server).
-is_local_url() {
-  [ -z "$1" ] && return 0
-  case "$1" in *@localhost[:/]*|*@127.0.0.1[:/]*|*://localhost[:/]*|*://127.0.0.1[:/]*|*@localhost|*@127.0.0.1|*://localhost|*://127.0.0.1) return 0 ;; esac
-  return 1
-}
+source "$ROOT/scripts/lib/local-url.sh"
 
 # --- installation ------------------------------------------------------------------------------
 
