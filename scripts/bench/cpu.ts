@@ -32,9 +32,14 @@ export interface ProcessCpu {
 /** Each server's CPU-ms: the process its pid names and every process under it (PostgreSQL's backends, RabbitMQ's VM). */
 export function serversCpuMs(serverPids: Record<string, number | undefined>, processes: ProcessCpu[]): Record<string, number> {
   const byPid = new Map(processes.map((running) => [running.pid, running]));
+  const children = new Map<number, ProcessCpu[]>();
+  for (const running of processes) {
+    const siblings = children.get(running.parent);
+    if (siblings) siblings.push(running);
+    else children.set(running.parent, [running]);
+  }
   const treeCpu = (pid: number): number =>
-    (byPid.get(pid)?.cpuMs ?? 0) +
-    processes.filter((running) => running.parent === pid).reduce((sum, child) => sum + treeCpu(child.pid), 0);
+    (byPid.get(pid)?.cpuMs ?? 0) + (children.get(pid) ?? []).reduce((sum, child) => sum + treeCpu(child.pid), 0);
   const servers: Record<string, number> = {};
   for (const [name, pid] of Object.entries(serverPids)) if (pid !== undefined && byPid.has(pid)) servers[name] = treeCpu(pid);
   return servers;
