@@ -155,21 +155,24 @@ export class ReconciliationStore {
   /**
    * Takes the lease of a pass for `owner` (an owner that already holds it, a retried activity, keeps
    * it), or takes over a lease abandoned for longer than LEASE_ABANDONED_AFTER_MS. Returns the mode
-   * the pass runs in and the lease held. A pass keeps the mode it was begun in (a full pass's
-   * checkpoints count from a wallet's first entry), unless a full pass is asked for.
+   * the pass runs in and the lease held. A pass keeps the mode it was begun in, whoever finishes it
+   * (a full pass's checkpoints count from a wallet's first entry), unless a full pass is asked for.
    */
   async lease(pass: number, owner: string, mode: PassMode, now = new Date()): Promise<PassLease> {
+    let runAs = mode;
     for (let k = 0; k < MAX_LEASES;) {
       const current = (await this.passes.findOne({ _id: leaseId(pass, k) })) as LeaseDocument | null;
       if (!current) {
-        if (await this.insertOnce({ _id: leaseId(pass, k), kind: 'lease', owner, mode, renewedAt: now })) return { pass, k, mode };
+        if (await this.insertOnce({ _id: leaseId(pass, k), kind: 'lease', owner, mode: runAs, renewedAt: now }))
+          return { pass, k, mode: runAs };
         continue;
       }
+      runAs = mode === 'full' ? 'full' : current.mode;
       if (await this.passes.findOne({ _id: leaseId(pass, k + 1) }, { projection: { _id: 1 } })) {
         k++;
         continue;
       }
-      if (current.owner === owner) return { pass, k, mode: mode === 'full' ? 'full' : current.mode };
+      if (current.owner === owner) return { pass, k, mode: runAs };
       if (now.getTime() - current.renewedAt.getTime() < LEASE_ABANDONED_AFTER_MS) {
         throw new PassInProgressError(pass, current.owner, current.renewedAt);
       }

@@ -32,7 +32,10 @@ describe('the reconciliation', () => {
   const stores = () => wallet.service.stores;
   const anHourAgo = () => new Date(Date.now() - 61 * 60 * 1000);
   /** A pass run as `owner` directly (an activity's attempts share one owner). */
-  const passAs = (owner: string, options: { full?: boolean; heartbeat?: (p: { userId?: string }) => void; signal?: AbortSignal } = {}) =>
+  const passAs = (
+    owner: string,
+    options: { full?: boolean; heartbeat?: (p: { userId?: string; wallets: number }) => void; signal?: AbortSignal } = {},
+  ) =>
     reconcile(reconciliationOver(stores(), wallet.service.ledger), {
       owner,
       mode: options.full ? 'full' : 'incremental',
@@ -342,6 +345,31 @@ describe('the reconciliation', () => {
     expect(await stores().reconciliation.stillHeld(takenOver)).toBe(true);
     await expect(passAs('first-owner')).rejects.toThrow(PassInProgressError);
     expect(await passAs('second-owner')).toMatchObject({ pass: pass + 1, ok: true });
+  });
+
+  it('finishes a full pass taken over as a full pass, so the wallets it walked are counted once', async () => {
+    const user = await wallet.fundedUser(40);
+    await sound();
+    await wallet.topUp(user, 2);
+    const { pass } = await stores().reconciliation.latestCommitted();
+    const wallets = await stores().ledger.wallets.countDocuments().exec();
+    const leftByOperator = new AbortController();
+    const abandoned = passAs('operator-who-left', {
+      full: true,
+      // Every wallet walked from its first entry, the user's included, before the pass is left.
+      heartbeat: (progress) =>
+        progress.userId === undefined && progress.wallets === wallets && leftByOperator.abort(new Error('operator left')),
+      signal: leftByOperator.signal,
+    });
+    await expect(abandoned).rejects.toThrow('operator left');
+    await stores()
+      .connection.collection('reconciliation_passes')
+      .updateOne({ _id: `lease:${pass + 1}:0` as never }, { $set: { renewedAt: anHourAgo() } });
+
+    const scheduled = await passAs('scheduled-pass');
+    expect(scheduled).toMatchObject({ pass: pass + 1, ok: true, conserved: true });
+    const walkedAgain = await passAs('spec-check', { full: true });
+    expect(scheduled.totalBalance).toBe(walkedAgain.totalBalance);
   });
 
   it('gives a ledger from before chains and leg locations both, in its first full pass', async () => {
