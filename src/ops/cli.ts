@@ -29,7 +29,7 @@ const USAGE = `usage: npm run ops -- <command>
   reconcile [--full]            check what changed since the last pass (--full: every wallet from its first entry)
                                 against the ledger, its chain and money conservation (exit 1 on drift)
   dlq list [n]                  the first n dead letters with their reasons (default 20)
-  dlq replay [n]                publish the first n dead letters again to their origin (default 1);
+  dlq replay [n]                publish n dead letters again to the queue each came from (default 1);
                                 exit 1 when some were kept in the queue (the output says why)
 --force                         retry, reset or replay though the transaction record says it is final
                                 (see docs/operations.md: the record still decides what moves)`;

@@ -1,7 +1,7 @@
 import type { ConfirmChannel, GetMessage } from 'amqplib';
 import { canonicalObjectId } from '../domain';
 import { publishConfirmed } from '../messaging/publish-confirmed';
-import { DEAD_LETTER, QUEUES } from '../messaging/topology';
+import { CONSUMED_QUEUES, DEAD_LETTER, QUEUES } from '../messaging/topology';
 import { settledFor } from '../transaction-record/what-events-change';
 import type { OperationsContext, OperatorOverride } from './operations-context';
 
@@ -37,9 +37,11 @@ export interface ReplayReport {
 }
 
 /**
- * Publishes dead letters again to where they first came from (once their cause is fixed), each
- * exactly as the platform sent it, and removes them from the dead-letter queue once the broker
- * confirmed the copy. Kept in the queue instead: a letter without its origin, and one about a
+ * Publishes dead letters again to the wallet's queue they were refused from (once their cause is
+ * fixed), each exactly as the platform sent it, and removes them from the dead-letter queue once the
+ * broker confirmed the copy. The copy goes to that queue alone, through the default exchange: the
+ * original exchange and key would deliver it again to every other service bound to them. Kept in
+ * the queue instead, and passed over: a letter from no queue of the wallet's, and one about a
  * transaction its record says the wallet would ignore (unless forced).
  */
 export async function replayDeadLetters(
@@ -48,19 +50,23 @@ export async function replayDeadLetters(
   { force = false }: OperatorOverride = {},
 ): Promise<ReplayReport> {
   const channel = requireChannel(ctx);
-  // Take the first `count` before publishing any: a replay that fails again must not be taken twice.
-  const taken = await takeDeadLetters(channel, count);
+  // Only the letters there now: one replayed and dead-lettered again goes behind them, never taken twice.
+  const { messageCount } = await channel.checkQueue(DEAD_LETTER.queue);
   const report: ReplayReport = { replayed: [], kept: [] };
+  const passedOver: GetMessage[] = [];
   try {
-    for (const message of taken) {
+    for (let looked = 0; looked < Math.min(messageCount, MAX_DEAD_LETTERS_PER_CALL) && report.replayed.length < count; looked++) {
+      const message = await channel.get(DEAD_LETTER.queue, { noAck: false });
+      if (!message) break;
       const view = viewOf(message.properties.headers ?? {}, message.content);
       const refusal = await replayRefusal(ctx, view, force);
       if (refusal) {
-        channel.nack(message, false, true);
+        // Held unacknowledged until the end, so that the next get reaches the letter behind it.
+        passedOver.push(message);
         report.kept.push({ ...view, refusal });
         continue;
       }
-      await publishConfirmed(channel, view.exchange, view.routingKey, message.content, {});
+      await publishConfirmed(channel, '', view.queue, message.content, {});
       channel.ack(message);
       report.replayed.push(view);
     }
@@ -68,13 +74,15 @@ export async function replayDeadLetters(
     channel.nackAll(true);
     throw error;
   }
+  for (const message of passedOver) channel.nack(message, false, true);
   return report;
 }
 
 /** Why a dead letter must stay where it is, or undefined when it may be replayed. */
 async function replayRefusal(ctx: OperationsContext, view: DeadLetterView, force: boolean): Promise<string | undefined> {
-  // The default exchange with an empty key would route it nowhere, and the ack would lose it.
-  if (!view.exchange || !view.routingKey) return 'it carries no original exchange and routing key: there is nowhere to replay it';
+  // Published to a queue that is not there, the copy would be confirmed and lost with the ack.
+  if (!(CONSUMED_QUEUES as readonly string[]).includes(view.queue))
+    return "it names no queue of the wallet's: there is nowhere to replay it";
   const event = EVENT_OF_QUEUE[view.queue];
   const transactionId = event && transactionIdIn(view.body);
   if (!transactionId || force) return undefined;

@@ -167,11 +167,14 @@ describe('operations', () => {
     await schedule.unpause();
   });
 
-  it('lists dead letters with their reasons and origin, and replays them to their origin queue', async () => {
+  it('lists dead letters with their reasons and origin, and replays them to their origin queue alone', async () => {
     await wallet.platform.drainDeadLetters();
     const malformed = { id: 'not-an-object-id' };
     wallet.platform.publishRaw(EXCHANGES.auth, ROUTING_KEYS.userSignup, malformed);
     await eventually('the dead letter', async () => ((await listDeadLetters(ctx, 10)).length === 1 ? true : undefined));
+    // Another service's queue on the same key (the platform's email.signup.q): a replay is the wallet's own business.
+    const { queue: otherService } = await ctx.channel!.assertQueue('', { exclusive: true });
+    await ctx.channel!.bindQueue(otherService, EXCHANGES.auth, ROUTING_KEYS.userSignup);
     const [letter] = await listDeadLetters(ctx, 10);
     expect(letter).toMatchObject({
       queue: 'wallet.user.q',
@@ -187,6 +190,39 @@ describe('operations', () => {
       const letters = await listDeadLetters(ctx, 10);
       return letters.length === 1 && letters[0].deadLetteredAt > letter.deadLetteredAt ? true : undefined;
     });
+    expect(await ctx.channel!.checkQueue(otherService)).toMatchObject({ messageCount: 0 });
+    await ctx.channel!.deleteQueue(otherService);
+    await wallet.platform.drainDeadLetters();
+  });
+
+  it('replays the letters behind one it keeps: n counts the letters replayed', async () => {
+    await wallet.platform.drainDeadLetters();
+    const deadLetterOf = async (body: unknown, origin: { queue: string; exchange: string; routingKey: string }) => {
+      ctx.channel!.publish('wallet.dlx', origin.queue, Buffer.from(JSON.stringify(body)), {
+        persistent: true,
+        headers: {
+          'x-wallet-dead-letter-reason': 'refused by an earlier release',
+          'x-wallet-original-queue': origin.queue,
+          'x-wallet-original-exchange': origin.exchange,
+          'x-wallet-original-routing-key': origin.routingKey,
+        },
+      });
+      await ctx.channel!.waitForConfirms();
+    };
+    const [user] = await wallet.signedUp(1);
+    const { transactionId } = await wallet.topUp(user, 5);
+    const completed = { queue: 'wallet.update.q', exchange: EXCHANGES.transactions, routingKey: ROUTING_KEYS.transactionCompleted };
+    await deadLetterOf({ transactionId, type: 'TopUp', userId: user, amount: 5 }, completed);
+    const newUser = objectId();
+    await deadLetterOf({ id: newUser }, { queue: 'wallet.user.q', exchange: EXCHANGES.auth, routingKey: ROUTING_KEYS.userSignup });
+
+    const report = await replayDeadLetters(ctx, 1);
+    expect(report.kept).toEqual([expect.objectContaining({ refusal: expect.stringContaining(`transaction ${transactionId} is final`) })]);
+    expect(report.replayed).toEqual([expect.objectContaining({ body: JSON.stringify({ id: newUser }) })]);
+    await eventually('the replayed sign-up to create the wallet', async () =>
+      (await wallet.service.stores.ledger.wallets.exists({ userId: new Types.ObjectId(newUser) }).exec()) ? true : undefined,
+    );
+    expect(await listDeadLetters(ctx, 10)).toEqual([expect.objectContaining({ queue: 'wallet.update.q' })]);
     await wallet.platform.drainDeadLetters();
   });
 
@@ -224,7 +260,7 @@ describe('operations', () => {
     const report = await replayDeadLetters(ctx, 5);
     expect(report).toEqual({
       replayed: [],
-      kept: [expect.objectContaining({ body, refusal: 'it carries no original exchange and routing key: there is nowhere to replay it' })],
+      kept: [expect.objectContaining({ body, refusal: "it names no queue of the wallet's: there is nowhere to replay it" })],
     });
     expect(await listDeadLetters(ctx, 10)).toEqual([expect.objectContaining({ body, reason: 'moved here by hand' })]);
     await wallet.platform.drainDeadLetters();
