@@ -35,7 +35,8 @@ export function partiesOf(event: TransactionCompleted): string[] {
 /** `transaction.failed`: the platform abandoned the transaction; undo whatever the wallet applied. */
 export interface TransactionFailed {
   transactionId: string;
-  type: TransactionType;
+  /** Null when the platform's copy carries none the wallet knows: the rollback needs only the id. */
+  type: TransactionType | null;
   reason: string;
 }
 

@@ -42,10 +42,14 @@ function transactionCompletedSchema(limits: AmountLimits) {
   });
 }
 
+// The rollback matters more than its description: it needs only the transactionId, so a missing or
+// unknown type is read as none, and a missing, empty or non-text reason gets a default.
 const transactionFailed = z.object({
   transactionId: objectId,
-  type: z.enum(['TopUp', 'Transfer'], { error: 'must be "TopUp" or "Transfer"' }),
-  // The rollback matters more than its explanation: a missing, empty or non-text reason gets a default.
+  type: z
+    .unknown()
+    .optional()
+    .transform((type) => (type === 'TopUp' || type === 'Transfer' ? type : null)),
   reason: z
     .unknown()
     .optional()

@@ -67,7 +67,7 @@ export class TransactionWorkflows implements TransactionEventSink {
       workflowTaskTimeout: TRANSACTION_TASK_TIMEOUT,
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.transactionId, value: event.transactionId },
-        ...('type' in event ? [{ key: SEARCH_ATTRIBUTES.transactionType, value: event.type }] : []),
+        ...('type' in event && event.type ? [{ key: SEARCH_ATTRIBUTES.transactionType, value: event.type }] : []),
         ...(isCompleted(event) ? [{ key: SEARCH_ATTRIBUTES.userIds, value: partiesOf(event) }] : []),
         { key: SEARCH_ATTRIBUTES.status, value: 'Pending' },
       ],

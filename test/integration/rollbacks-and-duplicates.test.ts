@@ -1,6 +1,6 @@
 import { Types } from 'mongoose';
 import { operatorRetrySignal, SEARCH_ATTRIBUTES, transactionWorkflowId } from '../../workflows/wallet-transaction/definitions';
-import { QUEUES } from '../../src/messaging/topology';
+import { EXCHANGES, QUEUES, ROUTING_KEYS } from '../../src/messaging/topology';
 import { LegGate } from '../support/leg-gate';
 import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
@@ -158,6 +158,17 @@ describe('duplicates and transaction.failed', () => {
       await wallet.platform.finalizationsCount(transactionId, 2);
       expect(await wallet.balanceOf(user)).toBe(0);
       expect((await wallet.entriesOfTransaction(transactionId)).map((e) => e.leg)).toEqual(['credit', 'reversal']);
+    });
+
+    it('without a type the wallet knows (a damaged copy): still rolls back the transaction it names', async () => {
+      const [user] = await wallet.signedUp(1);
+      const transactionId = objectId();
+      wallet.platform.topUp(transactionId, user, 300);
+      await wallet.platform.finalizationOf(transactionId);
+      wallet.platform.publishRaw(EXCHANGES.transactions, ROUTING_KEYS.transactionFailed, { transactionId, reason: 'Payment reversed' });
+      await wallet.platform.finalizationsCount(transactionId, 2);
+      expect(wallet.platform.finalizationsOf(transactionId)[1]).toEqual({ transactionId, status: 'Failed', reason: 'Payment reversed' });
+      expect(await wallet.balanceOf(user)).toBe(0);
     });
 
     it('repeated after a completed transfer: reverses it exactly once', async () => {

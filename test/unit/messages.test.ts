@@ -42,6 +42,24 @@ describe('decoding the messages of CONTRACT.md', () => {
     });
   });
 
+  it('reads a transaction.failed whose type is missing or unknown as one without a type: the rollback needs only its id', () => {
+    for (const type of [undefined, null, 'Refund', 7]) {
+      expect(decodeMessage(QUEUES.transactionFailed, body({ transactionId: T, type, reason: 'Timeout' }))).toEqual({
+        ok: true,
+        message: { kind: 'transactionFailed', event: { transactionId: T, type: null, reason: 'Timeout' } },
+      });
+    }
+  });
+
+  it('dead-letters a transaction.failed that names no transaction, with the reason', () => {
+    for (const value of [{ type: 'TopUp', reason: 'Timeout' }, { transactionId: 'tx-1', type: 'TopUp' }, [1], null]) {
+      expect(decodeMessage(QUEUES.transactionFailed, body(value))).toEqual({
+        ok: false,
+        reason: expect.stringMatching(/transactionId|body/),
+      });
+    }
+  });
+
   it('reads a transaction.failed whose reason is missing, empty, blank or not text with the default reason', () => {
     for (const reason of [undefined, '', '   ', null, 42]) {
       expect(decodeMessage(QUEUES.transactionFailed, body({ transactionId: T, type: 'TopUp', reason }))).toMatchObject({
