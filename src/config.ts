@@ -286,6 +286,11 @@ export const SETTINGS = {
       integer(1, 1000).default(4),
       'statements streamed at once by a process; more are 503',
     ),
+    maxConcurrentPerUser: setting(
+      'STATEMENT_MAX_CONCURRENT_PER_USER',
+      integer(1, 1000).default(1),
+      'statements of one user streamed at once by a process; more are 503',
+    ),
     timeoutSeconds: setting(
       'STATEMENT_TIMEOUT_SECONDS',
       integer(1, 3600).default(600),

@@ -125,7 +125,7 @@ export function createOpenApiDocument(limits: ApiLimits) {
             '400': error(`A malformed date, to not after from, a range over ${maxRangeDays} days, or a format other than json or csv`),
             '404': error('The caller has no wallet'),
             ...authErrors,
-            '503': error('A dependency is unavailable, or too many statements are streaming; retry later'),
+            '503': error('A dependency is unavailable, or too many statements (or one of this user already) are streaming; retry later'),
           },
         },
       },

@@ -2,6 +2,7 @@ import type { Express, RequestHandler, Response } from 'express';
 import type { WalletConfig } from '../config';
 import type { WalletStatement, WalletReader } from '../ledger';
 import { HttpError } from './errors';
+import { StatementSlots } from './statement-slots';
 import { checkStatementRange, queryOf, statementQuery } from './api-schemas';
 import { ClientGoneError, writeRespectingBackpressure } from './response-stream';
 import { CSV_HEADER, csvRows, jsonEntries, jsonStatementHead, jsonStatementTail, statementFileName } from './statement-formats';
@@ -21,13 +22,14 @@ export function registerStatementRoute(
   authenticate: RequestHandler,
   config: WalletConfig['statement'],
 ): void {
-  const streams = new StreamSlots(config.maxConcurrent);
+  const slots = new StatementSlots({ total: config.maxConcurrent, perUser: config.maxConcurrentPerUser });
   app.get('/api/v1/wallet/user/statement', authenticate, async (req, res) => {
     const { format, ...requested } = queryOf(req, statementQuery);
     const range = checkStatementRange(requested, config.maxRangeDays);
-    const release = streams.take();
+    const userId = res.locals.userId!;
+    const release = slots.take(userId);
     try {
-      const statement = await reads.statementOf(res.locals.userId!, range, config);
+      const statement = await reads.statementOf(userId, range, config);
       if (!statement) throw new HttpError(404, 'Wallet not found');
       await streamStatement(res, statement, format, config.timeoutSeconds * 1000);
     } catch (error) {
@@ -63,20 +65,4 @@ function startResponse(res: Response, statement: WalletStatement, format: Statem
     res.type('application/json; charset=utf-8');
   }
   res.status(200);
-}
-
-/** Statements stream for long: past the limit a new one is 503, so reads cannot crowd out the ledger's writes. */
-class StreamSlots {
-  private taken = 0;
-  constructor(private readonly limit: number) {}
-
-  take(): () => void {
-    if (this.taken >= this.limit) throw new HttpError(503, 'Too many statements are being prepared; retry shortly');
-    this.taken++;
-    let released = false;
-    return () => {
-      if (!released) this.taken--;
-      released = true;
-    };
-  }
 }

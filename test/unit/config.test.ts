@@ -17,7 +17,14 @@ describe('configuration', () => {
 
   it('bounds statements and live updates by default', () => {
     const config = loadConfig({ JWT_PUBLIC_KEY: KEY });
-    expect(config.statement).toEqual({ maxRangeDays: 366, batchSize: 200, readConcurrency: 8, maxConcurrent: 4, timeoutSeconds: 600 });
+    expect(config.statement).toEqual({
+      maxRangeDays: 366,
+      batchSize: 200,
+      readConcurrency: 8,
+      maxConcurrent: 4,
+      maxConcurrentPerUser: 1,
+      timeoutSeconds: 600,
+    });
     expect(config.liveUpdates).toEqual({
       maxConnections: 1000,
       maxConnectionsPerUser: 5,
