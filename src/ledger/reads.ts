@@ -1,11 +1,11 @@
-import { verifyChain, type ChainLink } from './chain';
+import { GENESIS_HASH, verifyChain, verifyHashes, type ChainLink } from './chain';
 import { LedgerInvariantError } from './errors';
 import { toHistoryEntry, type HistoryEntry, type LedgerEntryDocument } from './model';
 import { openStatement, type StatementRange, type StatementReading, type WalletStatement } from './statement';
 import { latestEntryFrom, type LedgerStore, entryAt, firstVersionReaching, ledgerHeadOf } from './store';
 
 // The read side: a wallet, its history page by page, its balance at a moment, and the feed the live
-// updates follow; every entry read is checked against the chain as it comes.
+// updates follow; every entry read is checked against the chain as it comes (see checkReadBack).
 
 export interface WalletView {
   id: string;
@@ -62,7 +62,7 @@ export class WalletReader {
     const entries = found as LedgerEntryDocument[];
     const page = entries.slice(0, limit);
     const older = entries[limit];
-    verifyChain(userId, [...page].reverse(), older);
+    checkReadBack(userId, [...page].reverse(), older);
     return {
       entries: page.map(toHistoryEntry),
       nextBeforeVersion: older ? page[page.length - 1].version : null,
@@ -123,7 +123,7 @@ async function balanceOfVersion(store: LedgerStore, userId: string, version: num
     entryAt(store, userId, version),
     version > 1 ? entryAt(store, userId, version - 1) : Promise.resolve(undefined),
   ]);
-  verifyChain(userId, [entry], before);
+  checkReadBack(userId, [entry], before);
   return { userId, balance: entry.balanceAfter, version, at };
 }
 
@@ -132,9 +132,9 @@ async function balanceOfVersion(store: LedgerStore, userId: string, version: num
 // reader to look (a hint, a timer), it gets every entry once, in order, checked against the previous.
 
 /** The last entry a reader has: version 0 before the wallet's first entry. */
-export type FeedPosition = ChainLink;
+export type FeedPosition = ChainLink & { hash: string | null };
 
-const START: FeedPosition = { version: 0, amount: 0, balanceAfter: 0 };
+const START: FeedPosition = { version: 0, amount: 0, balanceAfter: 0, hash: GENESIS_HASH };
 
 /** Where a reader resuming after `version` stands; null when the wallet has no entry at that version. */
 export async function positionAfter(store: LedgerStore, userId: string, version: number): Promise<FeedPosition | null> {
@@ -169,11 +169,25 @@ export async function entriesAfter(
     if (!entry) break;
     found.push(entry);
   }
-  verifyChain(userId, found, position);
+  checkReadBack(userId, found, position);
   const last = found[found.length - 1];
   return { entries: found.map(toHistoryEntry), position: last ? linkOf(last) : position };
 }
 
 function linkOf(entry: LedgerEntryDocument): FeedPosition {
-  return { version: entry.version, amount: entry.amount, balanceAfter: entry.balanceAfter };
+  return { version: entry.version, amount: entry.amount, balanceAfter: entry.balanceAfter, hash: entry.hash ?? null };
+}
+
+/**
+ * Checks entries read back, in ascending versions, against the one just below them (none from
+ * version 1): the chain's arithmetic, and each entry's hash over its fields and its predecessor's
+ * hash, so an entry rewritten in the database is refused even where its balances still add up.
+ */
+function checkReadBack(
+  userId: string,
+  entries: readonly LedgerEntryDocument[],
+  before: (ChainLink & { hash?: string | null }) | undefined,
+): void {
+  verifyChain(userId, entries, before);
+  verifyHashes(userId, entries, before ? (before.hash ?? null) : GENESIS_HASH);
 }

@@ -97,8 +97,8 @@ export class EntryFollower {
         this.stop();
         return false;
       }
-      this.position = { version: entry.version, amount: entry.amount, balanceAfter: entry.balanceAfter };
     }
+    this.position = batch.position;
     return batch.entries.length === this.timing.batchSize;
   }
 }

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { Types } from 'mongoose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Ledger } from '../../src/ledger';
 import { createLogger } from '../../src/logger';
@@ -88,6 +89,21 @@ describe('live balance updates (Server-Sent Events)', () => {
       expect(events.map((e) => JSON.parse(e.data))).toEqual((await wallet.ledgerOf(alice)).slice(1).map(shown));
       const byQuery = await open(alice, {}, '?lastEventId=3');
       expect((await byQuery.waitForEvents(2)).map((e) => e.id)).toEqual(['4', '5']);
+    });
+
+    it('ends the stream, sending nothing from it on, at an entry rewritten since it was chained', async () => {
+      const alice = await wallet.fundedUser(1000);
+      const [bob] = await wallet.signedUp(1);
+      for (const amount of [10, 20]) await wallet.transfer(alice, bob, amount);
+      // Its arithmetic still holds: only its hash, sealed over every field, shows the rewrite.
+      await wallet.service.stores.ledger.entryCollection.updateOne(
+        { _id: `${alice}:2` },
+        { $set: { counterpartyUserId: new Types.ObjectId() } },
+      );
+      const resumed = await open(alice, { 'Last-Event-ID': '1' });
+      expect(resumed.status).toBe(200);
+      await eventually('the stream to end', async () => (resumed.ended ? true : undefined));
+      expect(resumed.events.filter((e) => e.event === 'entry')).toEqual([]);
     });
 
     it('gets the entries another replica writes, by their hints through the broker', async () => {

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { Types } from 'mongoose';
 import { type LedgerEntryDocument, GENESIS_HASH } from '../../src/ledger';
 import { objectId } from '../support/ids';
 import { OpenApiValidator } from '../support/openapi-validator';
@@ -186,6 +187,19 @@ describe('statements and balances at a moment', () => {
       const response = await get('/api/v1/wallet/user/balance', alice);
       expect(response.body).toMatchObject({ userId: alice, balance: ledger[3].balanceAfter, version: 4 });
       expect(Date.parse(response.body.at)).toBeGreaterThanOrEqual(before - 1);
+    });
+
+    it('refuses a balance at a moment, or a page of history, over an entry rewritten since it was chained', async () => {
+      const user = await wallet.fundedUser(50);
+      await wallet.topUp(user, 25);
+      await wallet.topUp(user, 5);
+      const [, second] = await wallet.ledgerOf(user);
+      // Its arithmetic still holds: only its hash, sealed over every field, shows the rewrite.
+      await wallet.service.stores.ledger.entryCollection.updateOne({ _id: `${user}:2` }, { $set: { transactionId: new Types.ObjectId() } });
+      const inconsistency = { error: { message: 'Ledger inconsistency; operators have been alerted', status: 500 } };
+      expect((await get(balanceAt(second.createdAt), user)).body).toEqual(inconsistency);
+      expect((await get('/api/v1/wallet/user/transactions', user)).body).toEqual(inconsistency);
+      expect((await get('/api/v1/wallet/user/balance', user)).body).toMatchObject({ balance: 80, version: 3 });
     });
 
     it('answers 400 for a malformed moment, 404 without a wallet, 401 without a token', async () => {
