@@ -30,6 +30,8 @@ declare module 'express-serve-static-core' {
   interface Locals {
     /** The authenticated caller: the `user.id` claim of their token. */
     userId?: string;
+    /** When the caller's token stops being accepted: its `exp`, plus the clock tolerance. */
+    tokenExpiresAt?: Date;
   }
 }
 
@@ -63,6 +65,7 @@ export function authenticate(config: WalletConfig['auth']): RequestHandler {
     const canonical = canonicalObjectId(userId);
     if (!canonical) return next(unauthorized());
     res.locals.userId = canonical;
+    res.locals.tokenExpiresAt = new Date((payload.exp! + config.clockToleranceSeconds) * 1000);
     next();
   };
 }

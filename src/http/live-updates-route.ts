@@ -33,10 +33,19 @@ export function registerLiveUpdatesRoute(
     if (position === null) throw new HttpError(400, `Last-Event-ID ${after} is not a version of this wallet's ledger`);
     const follower = unavailableAs503(() => hub.follow(userId, position, new ServerSentEvents(res, config.sendTimeoutSeconds * 1000)));
     openStream(res, config.retryMs);
-    res.on('close', () => follower.stop());
+    // A stream is allowed for as long as the token it was opened with: the browser then reconnects,
+    // with the token it holds by then, and resumes by Last-Event-ID.
+    const tokenExpiry = setTimeout(() => follower.stop(), Math.min(res.locals.tokenExpiresAt!.getTime() - Date.now(), MAX_TIMER_MS));
+    res.on('close', () => {
+      clearTimeout(tokenExpiry);
+      follower.stop();
+    });
     follower.start();
   });
 }
+
+/** The longest delay setTimeout keeps (about 24.8 days); a token valid longer ends its stream then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const STARTING = Symbol('service starting');
 

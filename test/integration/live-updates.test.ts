@@ -37,6 +37,7 @@ describe('live balance updates (Server-Sent Events)', () => {
       LIVE_UPDATES_HEARTBEAT_SECONDS: '1',
       LIVE_UPDATES_RETRY_MS: '200',
       LIVE_UPDATES_MAX_CONNECTIONS_PER_USER: '2',
+      JWT_CLOCK_TOLERANCE_SECONDS: '1',
     };
     wallet = await WalletHarness.start(SUITE, { env });
   });
@@ -89,6 +90,19 @@ describe('live balance updates (Server-Sent Events)', () => {
       expect(events.map((e) => JSON.parse(e.data))).toEqual((await wallet.ledgerOf(alice)).slice(1).map(shown));
       const byQuery = await open(alice, {}, '?lastEventId=3');
       expect((await byQuery.waitForEvents(2)).map((e) => e.id)).toEqual(['4', '5']);
+    });
+
+    it('ends a stream once the token it was opened with expires: the browser comes back with the token it holds then', async () => {
+      const alice = await wallet.fundedUser(1000);
+      const expiresAt = Math.floor(Date.now() / 1000) + 2;
+      const stream = await SseClient.open(eventsUrl(wallet.service), {
+        Authorization: `Bearer ${await issuer.token(alice, { expiresIn: expiresAt })}`,
+      });
+      clients.push(stream);
+      await stream.waitForEvents(1);
+      await eventually('the stream to end', async () => (stream.ended ? true : undefined));
+      // Not before the token's expiry and the clock tolerance (1 s here) have passed.
+      expect(Date.now()).toBeGreaterThanOrEqual((expiresAt + 1) * 1000);
     });
 
     it('ends the stream, sending nothing from it on, at an entry rewritten since it was chained', async () => {
