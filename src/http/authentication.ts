@@ -2,11 +2,13 @@ import type { Request, RequestHandler } from 'express';
 import { parseCookie } from 'cookie';
 import {
   createRemoteJWKSet,
+  customFetch,
   decodeJwt,
   errors,
   importSPKI,
   jwtVerify,
   type CryptoKey,
+  type FetchImplementation,
   type JWTPayload,
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
@@ -25,6 +27,8 @@ const JWKS_FETCH_TIMEOUT_MS = 3_000;
 /** Fetches for tokens issued after the last fetch come at most this often; a token in between gets a 503. */
 const JWKS_FRESH_LOOK_INTERVAL_MS = 1_000;
 const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
+/** After a fetch of the key set failed, the next waits this long; requests in between use the cache, or get a 503. */
+const JWKS_RETRY_AFTER_FAILURE_MS = 1_000;
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -122,10 +126,26 @@ function aboutTheToken(error: unknown): boolean {
 }
 
 function remoteKeySet(url: URL, cooldownMs: number): VerificationKeys {
+  // jose's cooldown counts successful fetches only: while the auth service is down, every request
+  // without the key cached would fetch again. A fetch that fails or answers other than 200 spaces
+  // the next one.
+  let failedAt = Number.NEGATIVE_INFINITY;
+  const fetchSpaced: FetchImplementation = async (href, options) => {
+    if (Date.now() - failedAt < JWKS_RETRY_AFTER_FAILURE_MS) throw new Error('the last fetch of the key set failed under a second ago');
+    try {
+      const response = await fetch(href, options);
+      if (response.status !== 200) failedAt = Date.now();
+      return response;
+    } catch (error) {
+      failedAt = Date.now();
+      throw error;
+    }
+  };
   const jwks = createRemoteJWKSet(url, {
     timeoutDuration: JWKS_FETCH_TIMEOUT_MS,
     cooldownDuration: cooldownMs,
     cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
+    [customFetch]: fetchSpaced,
   });
   const lookup: JWTVerifyGetKey = async (header, token) => {
     try {

@@ -14,6 +14,18 @@ const UNAVAILABLE = { error: { message: 'Authentication temporarily unavailable'
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
+/** After a failed fetch the key set is fetched again a second later at the earliest: until then, 503. */
+const recovered = (app: express.Express, token: () => Promise<string>) =>
+  eventually('authentication to recover', async () =>
+    (
+      await request(app)
+        .get('/whoami')
+        .set(bearer(await token()))
+    ).status === 200
+      ? true
+      : undefined,
+  );
+
 /** An app whose one route answers with the caller that authentication established. */
 function appVerifyingWith(env: Record<string, string>) {
   const config = loadConfig({ JWT_ISS: ISSUER, JWT_AUD: AUDIENCE, ...env });
@@ -173,7 +185,23 @@ describe('authentication with the auth service JWKS', () => {
     } finally {
       issuer.answerJwksWith(undefined);
     }
-    await request(fresh).get('/whoami').set(bearer(token)).expect(200);
+    await recovered(fresh, async () => token);
+  });
+
+  it('fetches a key set it cannot have at most once a second, answering 503 in between, and recovers after', async () => {
+    const fresh = appVerifyingWith({ JWKS_ENDPOINT: issuer.jwksUrl });
+    const token = await issuer.token(user);
+    issuer.answerJwksWith(500);
+    const fetchesBefore = issuer.jwksRequests;
+    const started = Date.now();
+    try {
+      for (let i = 0; i < 20; i++) await request(fresh).get('/whoami').set(bearer(token)).expect(503, UNAVAILABLE);
+    } finally {
+      issuer.answerJwksWith(undefined);
+    }
+    const seconds = Math.ceil((Date.now() - started) / 1000);
+    expect(issuer.jwksRequests - fetchesBefore).toBeLessThanOrEqual(seconds + 1);
+    await recovered(fresh, async () => token);
   });
 
   it('answers 503, not 401, for a signature the cached keys cannot verify while the key set answers 500', async () => {
@@ -192,10 +220,7 @@ describe('authentication with the auth service JWKS', () => {
     } finally {
       issuer.answerJwksWith(undefined);
     }
-    await request(cached)
-      .get('/whoami')
-      .set(bearer(await issuer.token(user)))
-      .expect(200);
+    await recovered(cached, () => issuer.token(user));
   });
 
   it('answers 503, not 401, while the key set cannot be fetched, and recovers after', async () => {
@@ -209,7 +234,7 @@ describe('authentication with the auth service JWKS', () => {
     } finally {
       await issuer.serve();
     }
-    await request(fresh).get('/whoami').set('Authorization', `Bearer ${token}`).expect(200);
+    await recovered(fresh, async () => token);
   });
 });
 
