@@ -40,11 +40,16 @@ function parsedBy<T>(parse: (raw: string) => T | undefined, message: string) {
 
 const MOMENT_FORMS = 'an ISO-8601 date (2026-01-31) or date-time with a zone (2026-01-31T09:30:00Z, or an offset with + written %2B)';
 
-/** A query parameter holding one moment, parsed to a Date. */
-function moment(name: string, description: string, whenMissing?: string) {
+/**
+ * A query parameter holding one moment, parsed to a Date. Entries are stamped to the millisecond: a
+ * moment finer than that is taken to the millisecond that keeps its meaning, rounded up where
+ * entries must be at or after it, or before it (`from <= t`, `t < to`), down where they must be at
+ * or before it (`t <= at`).
+ */
+function moment(name: string, rounding: 'up' | 'down', description: string, whenMissing?: string) {
   return z
     .string({ error: (issue) => (issue.input === undefined && whenMissing ? whenMissing : `${name} must be ${MOMENT_FORMS}`) })
-    .transform(parsedBy(parseMoment, `${name} must be ${MOMENT_FORMS}`))
+    .transform(parsedBy((raw: string) => parseMoment(raw, rounding === 'up'), `${name} must be ${MOMENT_FORMS}`))
     .meta({ type: 'string', description: `${description}: ${MOMENT_FORMS}; a date alone is midnight UTC` });
 }
 
@@ -66,14 +71,14 @@ export const historyQuery = z.object({
 });
 
 export const balanceQuery = z.object({
-  at: moment('at', 'The moment; without it, the current balance').optional(),
+  at: moment('at', 'down', 'The moment; without it, the current balance').optional(),
 });
 
 const rangeRequired = 'from and to are required (ISO-8601): the statement covers from <= time < to';
 
 export const statementQuery = z.object({
-  from: moment('from', 'Inclusive', rangeRequired),
-  to: moment('to', 'Exclusive', rangeRequired),
+  from: moment('from', 'up', 'Inclusive', rangeRequired),
+  to: moment('to', 'up', 'Exclusive', rangeRequired),
   format: z.enum(['json', 'csv'], { error: 'format must be json or csv, given once' }).default('json'),
 });
 
@@ -209,8 +214,8 @@ export function checkStatementRange(range: { from: Date; to: Date }, maxDays: nu
   return range;
 }
 
-/** One moment, or undefined when `raw` is not one of the accepted forms. */
-function parseMoment(raw: string): Date | undefined {
+/** One moment, or undefined when `raw` is not one of the accepted forms; `roundUp` past a sub-millisecond fraction. */
+function parseMoment(raw: string, roundUp: boolean): Date | undefined {
   const parts = ISO_MOMENT.exec(raw);
   if (!parts) return undefined;
   const [year, month, day, hour, minute, second] = parts.slice(1, 7).map((part) => Number(part ?? 0));
@@ -219,7 +224,10 @@ function parseMoment(raw: string): Date | undefined {
   const validDay = calendar.getUTCFullYear() === year && calendar.getUTCMonth() === month - 1 && calendar.getUTCDate() === day;
   if (!validDay || hour > 23 || minute > 59 || second > 59) return undefined;
   const moment = new Date(parts[4] === undefined ? `${raw}T00:00:00Z` : raw);
-  return Number.isNaN(moment.getTime()) ? undefined : moment;
+  if (Number.isNaN(moment.getTime())) return undefined;
+  // Date keeps the first three digits of the fraction and drops the rest.
+  const finerThanMillisecond = /[1-9]/.test(parts[7]?.slice(3) ?? '');
+  return roundUp && finerThanMillisecond ? new Date(moment.getTime() + 1) : moment;
 }
 
 // An opaque pagination cursor: where the next (older) page of a wallet's history starts. Versions of

@@ -141,6 +141,15 @@ describe('statements and balances at a moment', () => {
       expect(response.body.from).toBe('2026-01-01T08:00:00.000Z');
     });
 
+    it('takes a bound finer than a millisecond as it is: an entry stamped within that millisecond is before it', async () => {
+      const [first, second, third] = ledger;
+      const justAfter = (entry: LedgerEntryDocument) => entry.createdAt.toISOString().replace('Z', '9Z');
+      const versionsIn = async (from: string, to: string) =>
+        (await get(statementPath(from, to), alice)).body.entries.map((entry: { version: number }) => entry.version);
+      expect(await versionsIn(first.createdAt.toISOString(), justAfter(second))).toEqual([1, 2]);
+      expect(await versionsIn(justAfter(second), new Date(third.createdAt.getTime() + 1).toISOString())).toEqual([3]);
+    });
+
     it('refuses to state a ledger whose balances contradict its amounts', async () => {
       const user = await wallet.fundedUser(50);
       await wallet.topUp(user, 25);
