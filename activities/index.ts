@@ -214,8 +214,8 @@ export function createActivities({ ledger, records, announcer, rollbackFenceMs, 
   };
 }
 
-function outcomeOf({ leg, predatesRecord }: LedgerLeg): LegOutcome {
-  return { kind: 'applied', leg, predatesRecord };
+function outcomeOf({ leg, predatesRecord, undone }: LedgerLeg): LegOutcome {
+  return { kind: 'applied', leg, predatesRecord, undone };
 }
 
 /** A business refusal is an answer; a broken invariant waits for an operator; anything else is retried. */

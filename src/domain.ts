@@ -164,7 +164,14 @@ export interface AppliedLeg {
 }
 
 /** What applying a leg found: the entry (written now or before), or a business refusal. */
-export type LegOutcome = { kind: 'applied'; leg: AppliedLeg; predatesRecord: boolean } | { kind: 'refused'; refusal: BusinessFailureType };
+export type LegOutcome =
+  /**
+   * `undone`: a forward leg found applied whose undo stands already, with no decision on its record
+   * (a run of the release before decisions were recorded first undid it, and stopped before recording
+   * why). Like a leg that predates its record, the run must then follow what its ledger shows.
+   * Absent from the histories of releases before it.
+   */
+  { kind: 'applied'; leg: AppliedLeg; predatesRecord: boolean; undone?: boolean } | { kind: 'refused'; refusal: BusinessFailureType };
 /** What applying a forward leg found: as LegOutcome, or the leg voided by a Failed decision. */
 export type ForwardLegOutcome = LegOutcome | { kind: 'voided' };
 /** What voiding a forward leg found: it is void for good, or it stands in the ledger (and must be undone). */
@@ -216,7 +223,7 @@ export async function processStraightThrough(opening: RecordOpening, steps: Stra
   for (const change of forwardLegsOf(record.terms)) {
     const found = await steps.apply(change);
     outcome.legs.push(found);
-    if (found.kind !== 'applied' || found.predatesRecord) return outcome;
+    if (found.kind !== 'applied' || found.predatesRecord || found.undone) return outcome;
     applied.push(found.leg);
   }
   outcome.announced = await steps.announceCompleted(applied);

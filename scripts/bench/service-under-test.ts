@@ -11,6 +11,7 @@ function applyNothing(ledger: Ledger): void {
   ledger.applyLeg = async ({ transactionId, leg, userId, amount }) => ({
     leg: { transactionId, leg, userId, amount, balanceAfter: 0, version: 0 },
     predatesRecord: false,
+    undone: false,
   });
 }
 

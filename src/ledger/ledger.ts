@@ -24,15 +24,22 @@ import type { LedgerStore } from './store';
 /** A transaction has at most a debit, a credit and an undo of each. */
 const MAX_ENTRIES_PER_TRANSACTION = 16;
 
-/** A leg as the ledger holds it, and whether its entry predates its transaction's record (see LedgerEntryDocument.underRecord). */
+/**
+ * A leg as the ledger holds it; whether its entry predates its transaction's record (see
+ * LedgerEntryDocument.underRecord); and, for a forward leg found applied before, whether an undo of
+ * it stands already.
+ */
 export interface LedgerLeg {
   leg: AppliedLeg;
   predatesRecord: boolean;
+  undone: boolean;
 }
 
 function ledgerLegOf({ entry, written }: LegEntry): LedgerLeg {
-  return { leg: toAppliedLeg(entry), predatesRecord: !written && !entry.underRecord };
+  return { leg: toAppliedLeg(entry), predatesRecord: !written && !entry.underRecord, undone: false };
 }
+
+const UNDO_LEGS: readonly UndoLeg[] = ['compensation', 'reversal'];
 
 /**
  * The ledger owns every balance change: each is an entry at the wallet's next version (see
@@ -67,7 +74,18 @@ export class Ledger {
    * refusal and a LegVoidedError for a forward leg its transaction's Failed decision voided.
    */
   async applyLeg(change: LegChange, signal?: AbortSignal): Promise<LedgerLeg> {
-    return ledgerLegOf(await this.walletWriters.run(change.userId, () => this.writer.write(change, signal), signal));
+    const applied = await this.walletWriters.run(change.userId, () => this.writer.write(change, signal), signal);
+    const leg = ledgerLegOf(applied);
+    if (applied.written || (change.leg !== 'debit' && change.leg !== 'credit')) return leg;
+    // Found applied before: runs of the release before decisions were recorded first undid a leg
+    // before recording why, so an undo may stand with no decision on the record.
+    return { ...leg, undone: await this.undoStands(change) };
+  }
+
+  /** Whether an undo of a forward leg stands, under either undo leg, where its location says. */
+  private async undoStands(forward: LegChange): Promise<boolean> {
+    const undos = await Promise.all(UNDO_LEGS.map((undo) => this.store.legEntry({ ...forward, leg: undo, amount: -forward.amount })));
+    return undos.some((entry) => entry !== null);
   }
 
   /** Voids a forward leg not applied, for good; 'standing' when it was applied. */
@@ -95,7 +113,7 @@ export class Ledger {
         head.version,
         LEG_LOOKBACK.applied,
       );
-      if (other) return { leg: toAppliedLeg(other), predatesRecord: true };
+      if (other) return { leg: toAppliedLeg(other), predatesRecord: true, undone: false };
     }
     return this.applyLeg(change, signal);
   }

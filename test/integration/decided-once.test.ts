@@ -167,6 +167,32 @@ describe('a transaction decided once', () => {
       expect(await expectLedgerToMatchAnnouncements(transactionId)).toBe('Completed');
     });
 
+    it('a redelivered transaction.completed of a transfer a run of the release before compensated, then left without its decision, is announced Failed', async () => {
+      const sender = await wallet.fundedUser(100);
+      const recipient = objectId();
+      const transactionId = objectId();
+      const terms = { transactionId, type: 'Transfer', fromUserId: sender, toUserId: recipient, amount: 40 } as const;
+      const debit = {
+        transactionId,
+        transactionType: 'Transfer',
+        leg: 'debit',
+        userId: sender,
+        amount: -40,
+        counterpartyUserId: recipient,
+      } as const;
+      // That release opened the record with its terms, compensated the debit when the recipient had no
+      // wallet, and recorded its decision last: its execution was terminated in between.
+      await wallet.service.stores.records.open({ transactionId, type: 'Transfer', terms, reason: null });
+      await wallet.service.ledger.applyLeg(debit);
+      await wallet.service.ledger.undoLeg(debit, 'compensation');
+      wallet.platform.signup(recipient);
+      await eventually('the recipient wallet', async () => ((await wallet.balanceOf(recipient)) === 0 ? true : undefined));
+      wallet.platform.transfer(transactionId, sender, recipient, 40);
+      expect(await wallet.platform.finalizationOf(transactionId)).toMatchObject({ transactionId, status: 'Failed' });
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([100, 0]);
+      expect(await expectLedgerToMatchAnnouncements(transactionId)).toBe('Failed');
+    });
+
     it('transaction.failed of a top-up completed back then takes the credit back', async () => {
       const [user] = await wallet.signedUp(1);
       const transactionId = objectId();

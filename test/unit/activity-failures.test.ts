@@ -18,6 +18,7 @@ const DEBIT: LegChange = {
 const APPLIED: LedgerLeg = {
   leg: { transactionId: DEBIT.transactionId, leg: 'debit', userId: DEBIT.userId, amount: -50, balanceAfter: 10, version: 3 },
   predatesRecord: false,
+  undone: false,
 };
 
 /** A ledger whose applyLeg answers with `outcome` (an error is thrown), recording every call. */

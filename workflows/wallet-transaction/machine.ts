@@ -196,7 +196,7 @@ export class TransactionMachine {
       case 'applied':
         this.legStates.set(change.leg, 'applied');
         this.legs.push(outcome.leg);
-        if (outcome.predatesRecord && this.adoption === undefined) this.adoption = 'needed';
+        if ((outcome.predatesRecord || outcome.undone) && this.adoption === undefined) this.adoption = 'needed';
         break;
       case 'refused':
         this.refusal = refusalReason(outcome.refusal, change);
