@@ -37,8 +37,17 @@ export function registerPlatformState(registry: Registry, sources: PlatformState
     if (!refreshed || Date.now() - refreshed.at >= STATE_REFRESH_MS) refreshed = { at: Date.now(), done: refresh() };
     return refreshed.done;
   };
-  const gauge = (name: string, help: string, labelNames: string[] = []) =>
-    new Gauge({ name, help, labelNames, registers: [registry], collect });
+  const unlabelled = new Set<Gauge>();
+  const gauge = (name: string, help: string, labelNames: string[] = []) => {
+    const figure = new Gauge({ name, help, labelNames, registers: [registry], collect });
+    if (labelNames.length === 0) unlabelled.add(figure);
+    return figure;
+  };
+  // reset() leaves a gauge without labels at 0, which an alert would read as a figure.
+  const empty = (figure: Gauge) => {
+    figure.reset();
+    if (unlabelled.has(figure)) figure.remove();
+  };
   const failures = gauge(
     'wallet_state_read_failures',
     'Sources of the platform-state gauges that could not be read at the last refresh (1 each)',
@@ -102,11 +111,11 @@ export function registerPlatformState(registry: Registry, sources: PlatformState
       (Object.keys(reads) as Source[]).map(async (source) => {
         try {
           const value = await sources[source]();
-          for (const figure of bySource[source]) figure.reset();
+          for (const figure of bySource[source]) empty(figure);
           (reads[source] as (value: unknown) => void)(value);
           failures.set({ source }, 0);
         } catch (error) {
-          for (const figure of bySource[source]) figure.reset();
+          for (const figure of bySource[source]) empty(figure);
           failures.set({ source }, 1);
           logger.warn({ err: error, source }, 'platform state not read');
         }
