@@ -189,6 +189,9 @@ function walletActivities(
       const report = await reconcile(reconciliationOver(stores, ledger), {
         ...pass,
         stalledAfterMs: config.wallet.reconciliationStalledAfterMinutes * 60_000,
+      }).catch((error: unknown) => {
+        metrics.reconciliationFailures.inc();
+        throw error;
       });
       // The scheduled pass is also when what was kept only for retries goes (FerretDB has no TTL index).
       const pruned = await stores.finalizations.prune();

@@ -7,6 +7,7 @@ import { reconcile, reconciliationOver } from '../../src/reconciliation/reconcil
 import { openStores } from '../../src/stores';
 import { LEASE_ABANDONED_AFTER_MS, PassInProgressError } from '../../src/reconciliation/reconciliation-store';
 import { verifyLedger } from '../../src/ops/verify';
+import { eventually } from '../support/eventually';
 import { objectId } from '../support/ids';
 import { WalletHarness } from '../support/wallet-harness';
 
@@ -370,6 +371,25 @@ describe('the reconciliation', () => {
     expect(scheduled).toMatchObject({ pass: pass + 1, ok: true, conserved: true });
     const walkedAgain = await passAs('spec-check', { full: true });
     expect(scheduled.totalBalance).toBe(walkedAgain.totalBalance);
+  });
+
+  it('counts each scheduled pass attempt that throws, for the WalletReconciliationErrors alert', async () => {
+    const { pass } = await stores().reconciliation.latestCommitted();
+    const held = await stores().reconciliation.lease(pass + 1, 'an-operator-elsewhere', 'incremental');
+    const failures = async () => (await wallet.service.metrics.reconciliationFailures.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const before = await failures();
+    const run = await wallet.temporal.workflow.start('ledgerReconciliation', {
+      taskQueue: wallet.service.config.temporal.taskQueue,
+      workflowId: `spec-reconciliation-${objectId()}`,
+    });
+    try {
+      await eventually('the attempt refused by the lease to be counted', async () => ((await failures()) > before ? true : undefined));
+    } finally {
+      await run.terminate('the spec has seen what it needed');
+      await stores()
+        .connection.collection('reconciliation_passes')
+        .deleteOne({ _id: `lease:${pass + 1}:${held.k}` as never });
+    }
   });
 
   it('gives a ledger from before chains and leg locations both, in its first full pass', async () => {
