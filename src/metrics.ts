@@ -48,11 +48,6 @@ export function createMetrics() {
       labelNames: ['queue'] as const,
       registers: [registry],
     }),
-    workflowBacklog: new Gauge({
-      name: 'wallet_workflow_backlog',
-      help: 'New transaction executions waiting for a worker, as last read by the bridge (it holds messages above BRIDGE_MAX_WORKFLOW_BACKLOG)',
-      registers: [registry],
-    }),
     ledgerVersionConflicts: new Counter({
       name: 'wallet_ledger_version_conflicts_total',
       help: 'Ledger writes that lost the race for a wallet version and were retried',

@@ -145,7 +145,7 @@ export async function startWalletService(config: WalletConfig, options: WalletSe
   const workerRun = runWorker(worker, logger, options.onFatal);
 
   const bridge = transactionEventBridge(config, broker, stores, ledger, client, metrics, logger);
-  registerPlatformState(metrics.registry, platformStateSources(stores, broker, client, config.temporal.namespace), logger);
+  registerPlatformState(metrics.registry, platformStateSources(stores, broker, client, config.temporal), logger);
   broker.start();
   await broker.waitUntilConnected(options.signal);
 
@@ -226,7 +226,7 @@ function transactionEventBridge(
       maxHoldMs,
       maxPermanentFailures: config.amqp.maxPermanentFailures,
       decode: createMessageDecoder({ maxMessageBytes: config.amqp.maxMessageBytes, amountLimits: config.wallet.amountLimits }),
-      admission: new WorkflowBacklogGate(client, config.temporal.taskQueue, config.temporal.maxWorkflowBacklog, metrics, logger),
+      admission: new WorkflowBacklogGate(client, config.temporal.taskQueue, config.temporal.maxWorkflowBacklog, logger),
     },
     metrics,
     logger,

@@ -15,6 +15,8 @@ export interface PlatformStateSources {
   /** When the longest-standing transaction the reconciliation has not yet seen final was opened. */
   oldestOpenTransaction(): Promise<Date | null>;
   waitingForOperator(): Promise<number>;
+  /** Workflow tasks of new transaction executions waiting for a worker. */
+  workflowBacklog(): Promise<number>;
   queues(): Promise<QueueReading[]>;
 }
 
@@ -25,7 +27,8 @@ export const STATE_REFRESH_MS = 10_000;
 
 /**
  * Gauges of what matters for money that no single process counts: the reconciliation's last result,
- * the oldest transaction not yet seen final, executions waiting for an operator, the broker's queues.
+ * the oldest transaction not yet seen final, executions waiting for an operator or for a worker, the
+ * broker's queues.
  * They are read when Prometheus scrapes (at most once per STATE_REFRESH_MS); a source that cannot be
  * read leaves its gauges empty for that scrape and counts a failure, so that an alert on a figure
  * never fires on a stale one.
@@ -73,6 +76,10 @@ export function registerPlatformState(registry: Registry, sources: PlatformState
       'Age of the longest-standing transaction the reconciliation has not yet seen final (0 when none): grows between passes, and for ever for a stuck one',
     ),
     waiting: gauge('wallet_transactions_waiting_for_operator', 'Transaction executions waiting for an operator (NeedsOperator)'),
+    workflowBacklog: gauge(
+      'wallet_workflow_backlog',
+      'New transaction executions waiting for a worker (the bridge holds messages above BRIDGE_MAX_WORKFLOW_BACKLOG)',
+    ),
     queueMessages: gauge(
       'wallet_queue_messages',
       'Messages ready in each queue the wallet consumes or feeds, the dead-letter queue included',
@@ -92,6 +99,7 @@ export function registerPlatformState(registry: Registry, sources: PlatformState
     },
     oldestOpenTransaction: (openedAt) => figures.oldestOpen.set(openedAt ? Math.max(0, (Date.now() - openedAt.getTime()) / 1000) : 0),
     waitingForOperator: (count) => figures.waiting.set(count),
+    workflowBacklog: (count) => figures.workflowBacklog.set(count),
     queues: (queues) => {
       for (const { queue, messages, consumers } of queues) {
         figures.queueMessages.set({ queue }, messages);
@@ -103,6 +111,7 @@ export function registerPlatformState(registry: Registry, sources: PlatformState
     reconciliation: [figures.reconciliationOk, figures.reconciliationAt, figures.reconciliationOkAt, figures.reconciliationFound],
     oldestOpenTransaction: [figures.oldestOpen],
     waitingForOperator: [figures.waiting],
+    workflowBacklog: [figures.workflowBacklog],
     queues: [figures.queueMessages, figures.queueConsumers],
   };
 

@@ -3,6 +3,7 @@ import { SEARCH_ATTRIBUTES } from '../../workflows/wallet-transaction/definition
 import type { BrokerConnection } from '../messaging/broker-connection';
 import { CONSUMED_QUEUES, DEAD_LETTER, FINALIZATION_ECHO, topologyChannel } from '../messaging/topology';
 import type { Stores } from '../stores';
+import { workflowBacklogOf } from '../temporal/workflow-backlog-gate';
 import type { PlatformStateSources } from './platform-state';
 
 /** Each read of the platform's state gives up after this long (the scrape must answer). */
@@ -11,7 +12,12 @@ const WATCHED_QUEUES = [...CONSUMED_QUEUES, FINALIZATION_ECHO.queue, DEAD_LETTER
 const WAITING_FOR_OPERATOR = `${SEARCH_ATTRIBUTES.status.name} = "NeedsOperator" AND ExecutionStatus = "Running"`;
 
 /** The platform's state as the stores, the broker (on a channel of its own) and Temporal's visibility tell it. */
-export function platformStateSources(stores: Stores, broker: BrokerConnection, temporal: Client, namespace: string): PlatformStateSources {
+export function platformStateSources(
+  stores: Stores,
+  broker: BrokerConnection,
+  temporal: Client,
+  { namespace, taskQueue }: { namespace: string; taskQueue: string },
+): PlatformStateSources {
   const channel = broker.channel(topologyChannel('monitoring'));
   return {
     reconciliation: () => bounded(stores.reconciliation.outcome()),
@@ -22,6 +28,7 @@ export function platformStateSources(stores: Stores, broker: BrokerConnection, t
       );
       return Number(count ?? 0);
     },
+    workflowBacklog: () => workflowBacklogOf(temporal, taskQueue, READ_TIMEOUT_MS),
     queues: async () => {
       const current = channel.current;
       if (!current) throw new Error('RabbitMQ is not connected');

@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { Logger } from '../logger';
-import type { Metrics } from '../metrics';
 import { sleep } from '../support/backoff';
 
 const POLL_INTERVAL_MS = 250;
@@ -23,7 +22,6 @@ export class WorkflowBacklogGate {
     private readonly client: Client,
     private readonly taskQueue: string,
     private readonly maxBacklog: number,
-    private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {}
 
@@ -38,20 +36,24 @@ export class WorkflowBacklogGate {
 
   private async read(): Promise<void> {
     try {
-      const response = await this.client.withDeadline(Date.now() + DESCRIBE_TIMEOUT_MS, () =>
-        this.client.workflowService.describeTaskQueue({
-          namespace: this.client.options.namespace,
-          taskQueue: { name: this.taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-          reportStats: true,
-        }),
-      );
-      this.backlog = Number(response.stats?.approximateBacklogCount ?? 0);
+      this.backlog = await workflowBacklogOf(this.client, this.taskQueue, DESCRIBE_TIMEOUT_MS);
     } catch (error) {
       this.logger.debug({ err: error }, 'workflow backlog not readable; admitting');
       this.backlog = 0;
     }
     this.readAt = Date.now();
-    this.metrics.workflowBacklog.set(this.backlog);
   }
+}
+
+/** Workflow tasks waiting on `taskQueue` for a worker, as Temporal counts them (seconds behind). */
+export async function workflowBacklogOf(client: Client, taskQueue: string, timeoutMs: number): Promise<number> {
+  const response = await client.withDeadline(Date.now() + timeoutMs, () =>
+    client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      reportStats: true,
+    }),
+  );
+  return Number(response.stats?.approximateBacklogCount ?? 0);
 }

@@ -11,6 +11,7 @@ const readable: PlatformStateSources = {
   reconciliation: async () => null,
   oldestOpenTransaction: async () => null,
   waitingForOperator: async () => 0,
+  workflowBacklog: async () => 0,
   queues: async () => [],
 };
 
