@@ -127,11 +127,21 @@ describe('a transaction decided once', () => {
         .exec();
     }
 
+    /** The recipient has signed up since; the transfer of 40 comes again, and stays undone: Failed, nobody credited. */
+    async function expectCompensatedTransferRedeliveredAsFailed(sender: string, recipient: string, transactionId: string) {
+      wallet.platform.signup(recipient);
+      await eventually('the recipient wallet', async () => ((await wallet.balanceOf(recipient)) === 0 ? true : undefined));
+      wallet.platform.transfer(transactionId, sender, recipient, 40);
+      expect(await wallet.platform.finalizationOf(transactionId)).toMatchObject({ transactionId, status: 'Failed' });
+      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([100, 0]);
+      expect(await expectLedgerToMatchAnnouncements(transactionId)).toBe('Failed');
+    }
+
     it('a redelivered transaction.completed of a transfer compensated back then is announced Failed, and credits nobody', async () => {
       const sender = await wallet.fundedUser(100);
       const recipient = objectId();
       const transactionId = objectId();
-      // Back then the recipient had no wallet: the debit was compensated. Since then they signed up.
+      // Back then the recipient had no wallet: the debit was compensated.
       await appliedBeforeRecords(
         [
           { leg: 'debit', userId: sender, amount: -40, counterpartyUserId: recipient },
@@ -140,12 +150,7 @@ describe('a transaction decided once', () => {
         transactionId,
         'Transfer',
       );
-      wallet.platform.signup(recipient);
-      await eventually('the recipient wallet', async () => ((await wallet.balanceOf(recipient)) === 0 ? true : undefined));
-      wallet.platform.transfer(transactionId, sender, recipient, 40);
-      expect(await wallet.platform.finalizationOf(transactionId)).toMatchObject({ transactionId, status: 'Failed' });
-      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([100, 0]);
-      expect(await expectLedgerToMatchAnnouncements(transactionId)).toBe('Failed');
+      await expectCompensatedTransferRedeliveredAsFailed(sender, recipient, transactionId);
       expect(await wallet.service.stores.records.statusOf(transactionId)).toBe('Failed');
     });
 
@@ -185,12 +190,7 @@ describe('a transaction decided once', () => {
       await wallet.service.stores.records.open({ transactionId, type: 'Transfer', terms, reason: null });
       await wallet.service.ledger.applyLeg(debit);
       await wallet.service.ledger.undoLeg(debit, 'compensation');
-      wallet.platform.signup(recipient);
-      await eventually('the recipient wallet', async () => ((await wallet.balanceOf(recipient)) === 0 ? true : undefined));
-      wallet.platform.transfer(transactionId, sender, recipient, 40);
-      expect(await wallet.platform.finalizationOf(transactionId)).toMatchObject({ transactionId, status: 'Failed' });
-      expect([await wallet.balanceOf(sender), await wallet.balanceOf(recipient)]).toEqual([100, 0]);
-      expect(await expectLedgerToMatchAnnouncements(transactionId)).toBe('Failed');
+      await expectCompensatedTransferRedeliveredAsFailed(sender, recipient, transactionId);
     });
 
     it('transaction.failed of a top-up completed back then takes the credit back', async () => {
